@@ -1,0 +1,33 @@
+# csmpt: `make demo` runs the pipeline in miniature, `make test` runs the tests.
+# Both install into .venv first when needed (5-9 minutes and ~7 GB the first time).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.csmpt-installed
+CONSTRAINTS ?= requirements/constraints.txt
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]"
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/csmpt demo
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check csmpt tests launch bench
+	$(BIN)/ruff format --check csmpt tests launch bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Composer callbacks registered in llm-foundry's registries through entry points."""
+
+from csmpt.callbacks.run_record import RunRecord
+
+__all__ = ["RunRecord"]

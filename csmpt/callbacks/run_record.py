@@ -1,0 +1,112 @@
+"""Record what a run was: its resolved config and every start, resume and end.
+
+Registered as ``csmpt_run_record`` in ``callbacks_with_config`` (it receives the whole train
+config). In its folder (default: the run's ``save_folder``) global rank 0 writes:
+
+* ``config.yaml``: the resolved train config of the latest start (rerun it with ``csmpt train``);
+* ``runs.jsonl``: one line per start (step it started or resumed at, world size, config hash,
+  package versions, host, command line) and per clean end, appended and flushed at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from composer.core import Callback, State
+from composer.loggers import Logger
+from composer.utils import dist
+from omegaconf import OmegaConf
+
+from csmpt.errors import ConfigError
+
+__all__ = ["RunRecord", "package_versions"]
+
+_PACKAGES = ("csmpt", "llm-foundry", "mosaicml", "mosaicml-streaming", "torch", "transformers")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a run depends on."""
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+class RunRecord(Callback):
+    """Write the run's resolved config and a start/end history to the run folder.
+
+    Args:
+        train_config: The whole train config (passed by llm-foundry).
+        folder: Where to write; default the train config's local ``save_folder``.
+    """
+
+    def __init__(self, train_config: dict[str, Any], folder: str | None = None) -> None:
+        folder = folder or train_config.get("save_folder")
+        if not folder or "://" in str(folder):
+            raise ConfigError(
+                "callbacks.csmpt_run_record: set `folder:` to a local folder (the train config's "
+                f"save_folder is {train_config.get('save_folder')!r})"
+            )
+        self.folder = Path(folder)
+        self.train_config = train_config
+        text = OmegaConf.to_yaml(OmegaConf.create(train_config), resolve=True)
+        self.config_yaml = text
+        self.config_sha256 = hashlib.sha256(text.encode()).hexdigest()
+
+    def _append(self, record: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / "runs.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def fit_start(self, state: State, logger: Logger) -> None:
+        """Write config.yaml and a start line (step 0 for a new run, else the resumed step)."""
+        del logger
+        if dist.get_global_rank() != 0:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / "config.yaml.tmp"
+        tmp.write_text(self.config_yaml, encoding="utf-8")
+        os.replace(tmp, self.folder / "config.yaml")
+        step = int(state.timestamp.batch)
+        self._append(
+            {
+                "event": "start" if step == 0 else "resume",
+                "time": time.time(),
+                "step": step,
+                "tokens": int(state.timestamp.token),
+                "run_name": state.run_name,
+                "world_size": dist.get_world_size(),
+                "config_sha256": self.config_sha256,
+                "versions": package_versions(),
+                "python": sys.version.split()[0],
+                "host": platform.node(),
+                "argv": sys.argv,
+            }
+        )
+
+    def fit_end(self, state: State, logger: Logger) -> None:
+        """Append an end line with the final step and tokens."""
+        del logger
+        if dist.get_global_rank() != 0:
+            return
+        self._append(
+            {
+                "event": "end",
+                "time": time.time(),
+                "step": int(state.timestamp.batch),
+                "tokens": int(state.timestamp.token),
+            }
+        )

@@ -1,0 +1,5 @@
+"""The ``csmpt`` command line (typer + rich)."""
+
+from csmpt.cli.app import app, main
+
+__all__ = ["app", "main"]

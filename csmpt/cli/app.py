@@ -1,0 +1,82 @@
+"""The ``csmpt`` command: one subcommand per pipeline stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from csmpt import __version__
+from csmpt.cli.common import console, setup_logging, user_errors
+from csmpt.cli.data import prep_command, tokenizer_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="csmpt",
+    help="Continual pretraining of LLMs into a new language, on llm-foundry/Composer.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(tokenizer_app, name="tokenizer")
+app.command(
+    "prep",
+    epilog=(
+        "Example:\n\n  csmpt prep data_prep/sample.yaml max_seq_len=256 --only cs_web\n\n"
+        "Writes OUTPUT_DIR/CORPUS/train and OUTPUT_DIR/CORPUS/val (MDS, tokens: ndarray:int32)."
+    ),
+)(prep_command)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        console.print(f"csmpt {__version__}")
+        raise typer.Exit()
+    setup_logging(verbose)
+
+
+@app.command(
+    "train",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog=(
+        "Example:\n\n  csmpt train yamls/tiny/mpt.yaml max_duration=20ba "
+        "variables.run_name=try1\n\n"
+        "Same YAML and overrides on 8 GPUs:  composer -n 8 -m csmpt.training "
+        "yamls/tiny/mpt.yaml max_duration=20ba"
+    ),
+)
+@user_errors
+def train_command(
+    yaml_path: Path = typer.Argument(..., help="Training recipe (yamls/...)."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
+) -> None:
+    """Train with llm-foundry on a recipe YAML, csmpt's components registered."""
+    from csmpt.training.run import run_training
+
+    trainer = run_training(yaml_path, overrides or [])
+    console.print(f"[green]done[/] at step {int(trainer.state.timestamp.batch)}")
+
+
+@app.command(
+    "demo",
+    epilog="Example:\n\n  csmpt demo --workdir artifacts/demo --steps 40",
+)
+@user_errors
+def demo_command(
+    workdir: Path = typer.Option(Path("artifacts/demo"), help="Where all outputs go."),
+    steps: int = typer.Option(40, help="Training steps of the tiny MPT."),
+) -> None:
+    """Run the pipeline in miniature: tokenizer, MDS shards, a tiny MPT trained with eval."""
+    from csmpt.demo import run_demo
+
+    run_demo(workdir=workdir, steps=steps, console=console)
+
+
+def main() -> None:
+    """Entry point of the ``csmpt`` script."""
+    app()

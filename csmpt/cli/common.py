@@ -1,0 +1,43 @@
+"""What every csmpt command shares: logging to the console, and errors as one line."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from csmpt.errors import CsmptError
+
+__all__ = ["console", "err_console", "setup_logging", "user_errors"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Send csmpt's log records to the console through rich."""
+    handler = RichHandler(console=err_console, show_path=False, show_time=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
+    logging.getLogger("csmpt").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Print a CsmptError as one red line and exit with status 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except CsmptError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper

@@ -1,0 +1,179 @@
+"""Train a byte-level BPE tokenizer with HF ``tokenizers`` and save it as an HF tokenizer folder.
+
+The folder loads offline with ``transformers.AutoTokenizer.from_pretrained(folder)``. Byte-level
+BPE without a normalizer round-trips any UTF-8 text exactly, Czech diacritics included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from csmpt.data.fingerprint import fingerprint, input_stats, sha256_file
+from csmpt.data.readers import expand_inputs, read_documents
+from csmpt.errors import DataError
+
+__all__ = [
+    "RECORD_NAME",
+    "TokenizerConfig",
+    "tokenizer_fingerprint",
+    "tokenizer_size",
+    "train_tokenizer",
+    "check_tokenizer_dir",
+]
+
+log = logging.getLogger(__name__)
+
+RECORD_NAME = "csmpt_tokenizer.json"
+
+
+@dataclass
+class TokenizerConfig:
+    """How to train a tokenizer (the keys of ``data_prep/tokenizer/*.yaml``).
+
+    Attributes:
+        inputs: Corpus files, folders or glob patterns to train on.
+        output_dir: The HF tokenizer folder to write.
+        vocab_size: Vocabulary size, special tokens and the 256 byte symbols included
+            (64000 for real runs).
+        min_frequency: A merge must occur at least this often.
+        text_field: The JSON field holding the text in ``.jsonl`` inputs.
+        eos_token: End-of-document token (separates documents in the shards).
+        bos_token: Beginning-of-sequence token.
+        pad_token: Padding token.
+        model_max_length: Saved as the tokenizer's ``model_max_length``.
+        extra_special_tokens: More special tokens to reserve.
+    """
+
+    inputs: list[str] = field(default_factory=list)
+    output_dir: str = "???"
+    vocab_size: int = 64000
+    min_frequency: int = 2
+    text_field: str = "text"
+    eos_token: str = "<|endoftext|>"
+    bos_token: str = "<|startoftext|>"
+    pad_token: str = "<|padding|>"
+    model_max_length: int = 2048
+    extra_special_tokens: list[str] = field(default_factory=list)
+
+
+def _texts(cfg: TokenizerConfig, files: Sequence[Path]) -> Iterator[str]:
+    for doc in read_documents(files, cfg.text_field):
+        if doc.text.strip():
+            yield doc.text
+
+
+def train_tokenizer(
+    cfg: TokenizerConfig, base_dir: Path | None = None, force: bool = False
+) -> tuple[Path, bool]:
+    """Train the tokenizer described by ``cfg`` and save it to ``cfg.output_dir``.
+
+    The folder is written to a temporary sibling and renamed into place, so an interrupted run
+    never leaves a half-written tokenizer. When the folder already holds a tokenizer trained with
+    the same settings on unchanged inputs, nothing is done (unless ``force``).
+
+    Returns:
+        The output folder, and whether training was skipped because it was up to date.
+
+    Raises:
+        DataError: No input, unreadable input, or a vocabulary too small for the byte alphabet.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if not cfg.inputs:
+        raise DataError("tokenizer config: 'inputs' is empty; list at least one corpus file")
+    specials = [cfg.eos_token, cfg.pad_token, cfg.bos_token, *cfg.extra_special_tokens]
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    if cfg.vocab_size < len(alphabet) + len(specials) + 1:
+        raise DataError(
+            f"tokenizer config: vocab_size {cfg.vocab_size} is too small; byte-level BPE needs "
+            f"at least {len(alphabet) + len(specials) + 1}"
+        )
+    files = expand_inputs(cfg.inputs, base_dir)
+    out = Path(cfg.output_dir)
+    stamp = fingerprint({"config": asdict(cfg) | {"output_dir": None}, "inputs": input_stats(files)})
+    record = out / RECORD_NAME
+    if not force and record.is_file():
+        if json.loads(record.read_text(encoding="utf-8")).get("fingerprint") == stamp:
+            log.info("%s is up to date, not retrained", out)
+            return out, True
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=cfg.vocab_size,
+        min_frequency=cfg.min_frequency,
+        special_tokens=specials,
+        initial_alphabet=alphabet,
+        show_progress=False,
+    )
+    tok.train_from_iterator(_texts(cfg, files), trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token=cfg.eos_token,
+        bos_token=cfg.bos_token,
+        pad_token=cfg.pad_token,
+        unk_token=cfg.eos_token,
+        model_max_length=cfg.model_max_length,
+        additional_special_tokens=list(cfg.extra_special_tokens),
+        clean_up_tokenization_spaces=False,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        fast.save_pretrained(str(tmp))
+        (tmp / RECORD_NAME).write_text(
+            json.dumps(
+                {
+                    "fingerprint": stamp,
+                    "config": asdict(cfg),
+                    "vocab_size": tok.get_vocab_size(),
+                    "inputs": [
+                        {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+                        for p in files
+                    ],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("Trained tokenizer with %d tokens -> %s", tok.get_vocab_size(), out)
+    return out, False
+
+
+def check_tokenizer_dir(path: str | Path, what: str = "tokenizer") -> Path:
+    """Return ``path`` if it is an HF tokenizer folder, else raise a one-line DataError."""
+    p = Path(path)
+    if not p.is_dir():
+        raise DataError(f"{what} folder '{path}' does not exist (train one: csmpt tokenizer train)")
+    if not (p / "tokenizer.json").is_file() and not (p / "tokenizer_config.json").is_file():
+        raise DataError(f"{what} folder '{path}' has no tokenizer.json or tokenizer_config.json")
+    return p
+
+
+def tokenizer_size(path: str | Path) -> int:
+    """Number of tokens (specials included) of the tokenizer saved in ``path``."""
+    data = json.loads((Path(path) / "tokenizer.json").read_text(encoding="utf-8"))
+    ids = set(data["model"]["vocab"].values()) | {t["id"] for t in data.get("added_tokens", [])}
+    return max(ids) + 1
+
+
+def tokenizer_fingerprint(path: str | Path) -> str:
+    """SHA-256 of the tokenizer's ``tokenizer.json`` (identifies it in manifests)."""
+    return hashlib.sha256((Path(path) / "tokenizer.json").read_bytes()).hexdigest()

@@ -1,0 +1,165 @@
+"""``csmpt demo``: the pipeline's main job in miniature, on the shipped sample corpora.
+
+1. train a byte-level BPE tokenizer on the Czech samples (``data_prep/tokenizer/sample.yaml``);
+2. build the MDS shards of every sample corpus (``data_prep/sample.yaml``);
+3. train the tiny ALiBi MPT (``yamls/tiny/mpt.yaml``) with eval and checkpoints;
+4. print where everything is and the loss at the start and end.
+
+It runs the same recipe files a user runs by hand, with overrides that point them at ``workdir``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.data.prep import PrepConfig, prep_corpora
+from csmpt.data.tokenizer_train import TokenizerConfig, tokenizer_size, train_tokenizer
+from csmpt.errors import CsmptError
+from csmpt.loggers.jsonl_metrics import read_metrics
+
+__all__ = ["DemoSummary", "find_repo_root", "run_demo", "loss_curve"]
+
+log = logging.getLogger(__name__)
+
+TOKENIZER_YAML = "data_prep/tokenizer/sample.yaml"
+PREP_YAML = "data_prep/sample.yaml"
+TRAIN_YAML = "yamls/tiny/mpt.yaml"
+
+
+@dataclass
+class DemoSummary:
+    """Where the demo's outputs are and how training went."""
+
+    tokenizer: Path
+    vocab: int
+    shards: dict[str, dict[str, Any]]
+    run_dir: Path
+    checkpoints: list[Path]
+    first_loss: float
+    last_loss: float
+    eval_loss: float | None
+    steps: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The folder holding ``data_prep/`` and ``yamls/``: the cwd, or the source checkout."""
+    candidates = [start or Path.cwd(), Path(__file__).resolve().parents[1]]
+    for c in candidates:
+        if (c / PREP_YAML).is_file() and (c / TRAIN_YAML).is_file():
+            return c
+    raise CsmptError(
+        f"cannot find {PREP_YAML} and {TRAIN_YAML}: run the demo from the csmpt repository root"
+    )
+
+
+def loss_curve(metrics_path: Path, name: str = "loss/train/total") -> list[tuple[int, float]]:
+    """(step, value) pairs of one metric from a run's ``metrics.jsonl``."""
+    return [(int(r["step"]), float(r[name])) for r in read_metrics(metrics_path) if name in r]
+
+
+def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> DemoSummary:
+    """Run tokenizer -> shards -> training in ``workdir`` and print a summary.
+
+    The tokenizer and shards are reused when up to date; the demo's training run starts fresh.
+    """
+    console = console or Console()
+    root = find_repo_root()
+    workdir = workdir if workdir.is_absolute() else Path.cwd() / workdir
+    seconds: dict[str, float] = {}
+
+    console.rule("[bold]1/3 tokenizer")
+    t0 = time.perf_counter()
+    tok_cfg = build_structured(
+        TokenizerConfig,
+        load_yaml_with_overrides(root / TOKENIZER_YAML, [f"output_dir={workdir / 'tokenizer'}"]),
+        root / TOKENIZER_YAML,
+    )
+    tok_cfg.inputs = [str(root / p) for p in tok_cfg.inputs]
+    tok_dir, skipped = train_tokenizer(tok_cfg)
+    vocab = tokenizer_size(tok_dir)
+    console.print(f"{'reused' if skipped else 'trained'} {vocab}-token tokenizer: {tok_dir}")
+    seconds["tokenizer"] = time.perf_counter() - t0
+
+    console.rule("[bold]2/3 MDS shards")
+    t0 = time.perf_counter()
+    prep_cfg = build_structured(
+        PrepConfig,
+        load_yaml_with_overrides(
+            root / PREP_YAML, [f"tokenizer={tok_dir}", f"output_dir={workdir / 'mds'}"]
+        ),
+        root / PREP_YAML,
+    )
+    for corpus in prep_cfg.corpora:
+        corpus.inputs = [str(root / p) for p in corpus.inputs]
+    results = prep_corpora(prep_cfg)
+    shards = {f"{r.name}/{s}": m for r in results for s, m in r.manifests.items()}
+    for r in results:
+        samples = {s: m["samples"] for s, m in r.manifests.items()}
+        console.print(f"{'reused' if r.skipped else 'built'} {r.path}: samples {samples}")
+    seconds["shards"] = time.perf_counter() - t0
+
+    console.rule("[bold]3/3 training the tiny MPT (llm-foundry, CPU)")
+    t0 = time.perf_counter()
+    run_dir = workdir / "runs" / "tiny-mpt"
+    if run_dir.exists():
+        console.print(f"removing the previous demo run {run_dir}")
+        shutil.rmtree(run_dir)
+    from csmpt.training.run import run_training
+
+    overrides = [
+        f"variables.data_local={workdir / 'mds' / 'cs_web'}",
+        f"variables.tokenizer_name={tok_dir}",
+        f"variables.save_folder={run_dir}",
+        f"max_duration={steps}ba",
+        f"eval_interval={max(steps // 2, 1)}ba",
+        f"save_interval={max(steps // 2, 1)}ba",
+    ]
+    trainer = run_training(root / TRAIN_YAML, overrides)
+    seconds["training"] = time.perf_counter() - t0
+
+    curve = loss_curve(run_dir / "metrics.jsonl")
+    evals = loss_curve(run_dir / "metrics.jsonl", "metrics/eval/LanguageCrossEntropy")
+    summary = DemoSummary(
+        tokenizer=tok_dir,
+        vocab=vocab,
+        shards=shards,
+        run_dir=run_dir,
+        checkpoints=sorted(run_dir.glob("*.pt")),
+        first_loss=curve[0][1],
+        last_loss=curve[-1][1],
+        eval_loss=evals[-1][1] if evals else None,
+        steps=int(trainer.state.timestamp.batch),
+        seconds=seconds,
+    )
+    _print_summary(summary, console)
+    return summary
+
+
+def _print_summary(s: DemoSummary, console: Console) -> None:
+    console.rule("[bold green]csmpt demo: summary")
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("tokenizer", f"{s.tokenizer} ({s.vocab} tokens)")
+    for name, m in s.shards.items():
+        table.add_row(f"shards {name}", f"{m['samples']} samples, {m['tokens']:,} tokens")
+    table.add_row("run folder", str(s.run_dir))
+    table.add_row("checkpoints", ", ".join(p.name for p in s.checkpoints) or "none")
+    table.add_row("metrics", str(s.run_dir / "metrics.jsonl"))
+    table.add_row("config / history", f"{s.run_dir / 'config.yaml'}, {s.run_dir / 'runs.jsonl'}")
+    table.add_row("steps", str(s.steps))
+    table.add_row("train loss", f"{s.first_loss:.3f} (step 1) -> {s.last_loss:.3f} (step {s.steps})")
+    if s.eval_loss is not None:
+        table.add_row("eval loss", f"{s.eval_loss:.3f} (cs_web/val)")
+    table.add_row("time", ", ".join(f"{k} {v:.0f}s" for k, v in s.seconds.items()))
+    console.print(table)

@@ -1,0 +1,114 @@
+"""A local JSON Lines metrics logger: every metric Composer logs, one line per call, no account.
+
+Registered as ``csmpt_jsonl`` (``loggers: {csmpt_jsonl: {path: RUN_DIR/metrics.jsonl}}``). Each
+line is ``{"step": <batch>, "time": <unix s>, "<metric name>": <value>, ...}``, flushed at once,
+so the file survives a crash. On autoresume, lines of steps after the checkpoint the run resumes
+from are dropped before training goes on, so replayed steps are not logged twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from composer.core import State
+from composer.loggers import Logger, LoggerDestination
+from composer.utils import dist
+
+__all__ = ["JSONLMetricsLogger", "read_metrics"]
+
+log = logging.getLogger(__name__)
+
+
+def _to_float(value: Any) -> float | None:
+    """A scalar metric as a float (tensors included); None for anything that is not a scalar."""
+    try:
+        if hasattr(value, "numel"):
+            if value.numel() != 1:
+                return None
+            value = value.item()
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Read a ``metrics.jsonl`` written by :class:`JSONLMetricsLogger` (a torn last line is skipped)."""
+    records = []
+    with Path(path).open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+class JSONLMetricsLogger(LoggerDestination):
+    """Log metrics to a local JSON Lines file, kept exact across autoresume.
+
+    Args:
+        path: The JSONL file (its folder is created). Only global rank 0 writes.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self._file: IO[str] | None = None
+
+    def _open(self) -> IO[str]:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        return self._file
+
+    def fit_start(self, state: State, logger: Logger) -> None:
+        """Drop lines of steps after the step this run starts (or resumes) from."""
+        del logger
+        if dist.get_global_rank() != 0 or not self.path.exists():
+            return
+        step = int(state.timestamp.batch)
+        records = read_metrics(self.path)
+        kept = [r for r in records if int(r.get("step", 0)) <= step]
+        if len(kept) == len(records):
+            return
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for r in kept:
+                f.write(json.dumps(r) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        log.info("%s: resuming at step %d, dropped %d logged lines of later steps",
+                 self.path, step, len(records) - len(kept))
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Append one line with the scalar metrics of this call."""
+        if dist.get_global_rank() != 0:
+            return
+        record: dict[str, Any] = {"step": int(step or 0), "time": round(time.time(), 3)}
+        for name, value in metrics.items():
+            v = _to_float(value)
+            if v is not None:
+                record[name] = v if math.isfinite(v) else str(v)
+        if len(record) == 2:
+            return
+        f = self._open()
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+
+    def close(self, state: State, logger: Logger) -> None:
+        """Flush and close the file."""
+        del state, logger
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None

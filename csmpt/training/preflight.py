@@ -1,0 +1,180 @@
+"""Check a training YAML before llm-foundry starts, and turn mistakes into one-line errors.
+
+llm-foundry finds most mistakes only after minutes of start-up (or not at all: a missing data
+folder surfaces as a streaming traceback). ``preflight`` loads the YAML with its ``key=value``
+overrides exactly as ``train_from_yaml`` does and checks, in well under a second:
+
+* every top-level key is one llm-foundry's ``TrainConfig`` knows (else: where it belongs);
+* the required keys are there and interpolations resolve;
+* every local data folder of the train/eval loaders (and their ``streams``) exists;
+* a local tokenizer folder exists, and the model's ``vocab_size`` can hold its tokens;
+* local ICL task files exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from csmpt.config.loading import load_yaml_with_overrides
+from csmpt.config.yaml_lines import describe_key
+from csmpt.data.tokenizer_train import check_tokenizer_dir, tokenizer_size
+from csmpt.errors import ConfigError, DataError
+
+__all__ = ["preflight", "train_config_keys", "WHERE_IT_BELONGS"]
+
+# Keys users often put at the top level by mistake, and the section they belong to.
+WHERE_IT_BELONGS: dict[str, str] = {
+    **dict.fromkeys(["lr", "betas", "weight_decay", "eps"], "optimizer"),
+    **dict.fromkeys(["t_warmup", "t_max", "alpha_f"], "scheduler"),
+    **dict.fromkeys(
+        ["d_model", "n_heads", "n_layers", "vocab_size", "expansion_ratio", "attn_config"], "model"
+    ),
+    **dict.fromkeys(["local", "remote", "split", "shuffle", "streams"], "train_loader.dataset"),
+    **dict.fromkeys(["num_workers", "drop_last"], "train_loader"),
+    **dict.fromkeys(["clipping_type", "clipping_threshold"], "algorithms.gradient_clipping"),
+}
+
+_REQUIRED = (
+    "model",
+    "tokenizer",
+    "optimizer",
+    "scheduler",
+    "train_loader",
+    "device_train_batch_size",
+    "device_eval_batch_size",
+    "max_duration",
+    "max_seq_len",
+)
+
+
+def train_config_keys() -> set[str]:
+    """The top-level keys llm-foundry's train config accepts (from its ``TrainConfig``)."""
+    from llmfoundry.utils.config_utils import TrainConfig
+
+    # n_gpus and device_train_grad_accum are filled in by llm-foundry, never by the user.
+    return {f.name for f in fields(TrainConfig)} - {"n_gpus", "device_train_grad_accum"}
+
+
+def _is_local_path(value: str) -> bool:
+    return "://" not in value
+
+
+def _loader_datasets(cfg: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (dotted key, dataset dict) for the train loader, eval loader(s) and their streams."""
+    loaders: list[tuple[str, Any]] = [("train_loader", cfg.get("train_loader"))]
+    eval_loader = cfg.get("eval_loader")
+    if isinstance(eval_loader, list):
+        loaders += [(f"eval_loader.{i}", e) for i, e in enumerate(eval_loader)]
+    else:
+        loaders.append(("eval_loader", eval_loader))
+    for key, loader in loaders:
+        if not isinstance(loader, dict) or not isinstance(loader.get("dataset"), dict):
+            continue
+        dataset = loader["dataset"]
+        yield f"{key}.dataset", dataset
+        streams = dataset.get("streams") or {}
+        if isinstance(streams, dict):
+            for name, stream in streams.items():
+                if isinstance(stream, dict):
+                    yield f"{key}.dataset.streams.{name}", stream
+
+
+def _check_data_folders(cfg: dict[str, Any], path: Path) -> None:
+    for key, ds in _loader_datasets(cfg):
+        local, remote = ds.get("local"), ds.get("remote")
+        if not local or remote:
+            continue  # remote data is downloaded by streaming; nothing to check locally
+        if "streams" in ds and ds.get("streams"):
+            continue  # each stream is checked on its own
+        split = ds.get("split")
+        folder = Path(local) / split if split else Path(local)
+        if not (folder / "index.json").is_file():
+            what = "does not exist" if not folder.exists() else "has no index.json (not MDS)"
+            raise DataError(
+                f"{describe_key(path, key + '.local')}: data folder '{folder}' {what}; "
+                "build it with `csmpt prep <data_prep config>` or fix the path"
+            )
+
+
+def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
+    tok = cfg.get("tokenizer") or {}
+    name = tok.get("name") if isinstance(tok, dict) else None
+    if not isinstance(name, str):
+        raise ConfigError(f"{describe_key(path, 'tokenizer.name')} is missing")
+    p = Path(name).expanduser()
+    looks_local = name.startswith((".", "/", "~")) or p.exists() or (
+        len(p.parts) > 2 or (len(p.parts) == 2 and Path(p.parts[0]).is_dir())
+    )
+    if not looks_local:
+        return  # a hub name: transformers loads it (and says so clearly when offline)
+    try:
+        check_tokenizer_dir(p, what="tokenizer")
+    except DataError as e:
+        raise DataError(f"{describe_key(path, 'tokenizer.name')}: {e}") from None
+    model = cfg.get("model") or {}
+    vocab = model.get("vocab_size")
+    if vocab is None and isinstance(model.get("config_overrides"), dict):
+        vocab = model["config_overrides"].get("vocab_size")
+    if isinstance(vocab, int) and (p / "tokenizer.json").is_file():
+        n = tokenizer_size(p)
+        if n > vocab:
+            raise ConfigError(
+                f"{describe_key(path, 'model.vocab_size')}: the model's vocab_size {vocab} is "
+                f"smaller than the tokenizer's {n} tokens ({name})"
+            )
+
+
+def _check_icl_tasks(cfg: dict[str, Any], path: Path) -> None:
+    tasks = cfg.get("icl_tasks")
+    if not isinstance(tasks, list):
+        return
+    for i, task in enumerate(tasks):
+        uri = task.get("dataset_uri") if isinstance(task, dict) else None
+        if isinstance(uri, str) and _is_local_path(uri) and not Path(uri).is_file():
+            raise DataError(
+                f"{describe_key(path, f'icl_tasks.{i}.dataset_uri')}: eval file '{uri}' "
+                "does not exist"
+            )
+
+
+def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
+    """Load a training YAML with overrides and check it; return the (unresolved) config.
+
+    Raises:
+        ConfigError: Unknown or missing key, bad override, broken interpolation.
+        DataError: Missing data folder, tokenizer folder or eval file.
+    """
+    path = Path(yaml_path)
+    cfg = load_yaml_with_overrides(path, overrides)
+    allowed = train_config_keys()
+    for key in cfg:
+        if key in allowed:
+            continue
+        home = WHERE_IT_BELONGS.get(str(key))
+        hint = (
+            f"it belongs under `{home}:`"
+            if home
+            else "put project settings under `variables:` or in a callback's kwargs"
+        )
+        raise ConfigError(
+            f"{describe_key(path, str(key))} is not a top-level key of llm-foundry's train "
+            f"config; {hint}"
+        )
+    for key in _REQUIRED:
+        if key not in cfg:
+            raise ConfigError(f"{path}: required top-level key '{key}' is missing")
+    try:
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"{describe_key(path, str(e.full_key))}: {e.msg}") from None
+    assert isinstance(resolved, dict)
+    _check_data_folders(resolved, path)
+    _check_tokenizer(resolved, path)
+    _check_icl_tasks(resolved, path)
+    return cfg

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.data.prep import MANIFEST_NAME, CorpusSpec, PrepConfig, prep_corpora, split_of
+from csmpt.data.readers import expand_inputs, read_documents
+
+
+def _decode_split(folder: Path) -> np.ndarray:
+    """All samples of an MDS folder in stored order, as one (n, max_seq_len) array."""
+    from streaming.base.format import reader_from_json
+
+    index = json.loads((folder / "index.json").read_text())
+    rows = []
+    for shard_info in index["shards"]:
+        shard = reader_from_json(str(folder), None, shard_info)
+        for i in range(shard.samples):
+            rows.append(shard[i]["tokens"])
+    return np.stack(rows)
+
+
+def _expected_stream(tokenizer_dir: Path, inputs: list[str], split: str, val_fraction: float):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    eos = tok.token_to_id("<|endoftext|>")
+    stream: list[int] = []
+    n_docs = 0
+    for doc in read_documents(expand_inputs(inputs)):
+        if not doc.text.strip() or split_of(doc.text, val_fraction) != split:
+            continue
+        stream += tok.encode(doc.text, add_special_tokens=False).ids + [eos]
+        n_docs += 1
+    return np.asarray(stream, dtype=np.int64), n_docs, eos
+
+
+@pytest.mark.parametrize("corpus", ["cs_web", "en_web"])
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_shards_decode_to_every_document_in_order(
+    shards_dir: Path, tokenizer_dir: Path, prep_config_path: Path, corpus: str, split: str
+) -> None:
+    cfg = build_structured(PrepConfig, load_yaml_with_overrides(prep_config_path), None)
+    spec = next(c for c in cfg.corpora if c.name == corpus)
+    samples = _decode_split(shards_dir / corpus / split)
+    assert samples.dtype == np.int32 and samples.shape[1] == cfg.max_seq_len
+    expected, n_docs, eos = _expected_stream(tokenizer_dir, spec.inputs, split, cfg.val_fraction)
+    got = samples.reshape(-1).astype(np.int64)
+    dropped = len(expected) - len(got)
+    # Only the final partial sample is dropped: fewer than max_seq_len tokens.
+    assert 0 <= dropped < cfg.max_seq_len, f"{dropped} tokens dropped"
+    np.testing.assert_array_equal(got, expected[: len(got)])
+    assert (expected == eos).sum() == n_docs  # one EOS after every document
+    manifest = json.loads((shards_dir / corpus / split / MANIFEST_NAME).read_text())
+    assert manifest["documents"] == n_docs
+    assert manifest["tokens"] == len(expected)
+    assert manifest["samples"] == len(samples)
+    assert manifest["dropped_tail_tokens"] == dropped
+    print(f"{corpus}/{split}: {n_docs} docs, {len(expected)} tokens, {dropped} tail tokens dropped")
+
+
+def test_val_split_is_small_and_disjoint(shards_dir: Path) -> None:
+    train = json.loads((shards_dir / "cs_web/train" / MANIFEST_NAME).read_text())
+    val = json.loads((shards_dir / "cs_web/val" / MANIFEST_NAME).read_text())
+    share = val["documents"] / (train["documents"] + val["documents"])
+    assert 0.01 < share < 0.15
+
+
+def test_text_dataloader_of_llm_foundry_reads_the_shards(shards_dir: Path, tokenizer_dir: Path) -> None:
+    from llmfoundry.data.text_data import StreamingTextDataset
+    from transformers import AutoTokenizer
+
+    ds = StreamingTextDataset(
+        tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
+        max_seq_len=128,
+        local=str(shards_dir / "cs_crawl_clean"),
+        split="val",
+        shuffle=False,
+        batch_size=1,
+    )
+    first = ds[0]
+    expected = _decode_split(shards_dir / "cs_crawl_clean/val")[0]
+    assert first.tolist() == expected.tolist()
+
+
+def test_rerun_skips_and_changed_config_rebuilds(tmp_path: Path, tokenizer_dir: Path) -> None:
+    src = tmp_path / "docs.jsonl"
+    src.write_text(
+        "\n".join(json.dumps({"text": f"Dokument {i}: Praha je hlavní město."}) for i in range(200))
+        + "\n"
+    )
+    cfg = PrepConfig(
+        tokenizer=str(tokenizer_dir),
+        output_dir=str(tmp_path / "out"),
+        max_seq_len=32,
+        val_fraction=0.0,
+        corpora=[CorpusSpec(name="c", inputs=[str(src)])],
+    )
+    (first,) = prep_corpora(cfg)
+    assert not first.skipped and not (tmp_path / "out/c/val").exists()
+    index = tmp_path / "out/c/train/index.json"
+    mtime = index.stat().st_mtime_ns
+    (again,) = prep_corpora(cfg)
+    assert again.skipped and index.stat().st_mtime_ns == mtime
+    assert again.manifests["train"]["samples"] == first.manifests["train"]["samples"]
+    cfg.max_seq_len = 64
+    (rebuilt,) = prep_corpora(cfg)
+    assert not rebuilt.skipped
+    assert rebuilt.manifests["train"]["max_seq_len"] == 64
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c"]  # no temp folders
+
+
+def test_empty_documents_are_counted(tmp_path: Path, tokenizer_dir: Path) -> None:
+    src = tmp_path / "docs.jsonl"
+    lines = [json.dumps({"text": "Ahoj světe, tohle je dokument."})] * 40
+    lines += [json.dumps({"text": "   "}), json.dumps({"text": ""}), ""]
+    src.write_text("\n".join(lines) + "\n")
+    cfg = PrepConfig(
+        tokenizer=str(tokenizer_dir),
+        output_dir=str(tmp_path / "out"),
+        max_seq_len=16,
+        val_fraction=0.0,
+        corpora=[CorpusSpec(name="c", inputs=[str(src)])],
+    )
+    (res,) = prep_corpora(cfg)
+    assert res.manifests["train"]["documents"] == 40
+    assert res.manifests["train"]["skipped_documents"] == {"empty": 2}
