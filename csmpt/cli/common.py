@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -13,7 +14,7 @@ from rich.logging import RichHandler
 
 from csmpt.errors import CsmptError
 
-__all__ = ["console", "err_console", "setup_logging", "user_errors"]
+__all__ = ["console", "err_console", "quiet_known_warnings", "setup_logging", "user_errors"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -23,10 +24,16 @@ R = TypeVar("R")
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Send csmpt's log records to the console through rich."""
+    """Send log records to the console through rich (csmpt's at INFO with ``--verbose``)."""
     handler = RichHandler(console=err_console, show_path=False, show_time=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
-    logging.getLogger("csmpt").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("csmpt").setLevel(logging.INFO if verbose else logging.WARNING)
+    quiet_known_warnings()
+
+
+def quiet_known_warnings() -> None:
+    """Hide warnings about the pinned stack that a user can do nothing about."""
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:

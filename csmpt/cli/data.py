@@ -82,4 +82,3 @@ def prep_command(
                 "up to date" if r.skipped else "built",
             )
     console.print(table)
-

@@ -99,7 +99,9 @@ def train_tokenizer(
         )
     files = expand_inputs(cfg.inputs, base_dir)
     out = Path(cfg.output_dir)
-    stamp = fingerprint({"config": asdict(cfg) | {"output_dir": None}, "inputs": input_stats(files)})
+    stamp = fingerprint(
+        {"config": asdict(cfg) | {"output_dir": None}, "inputs": input_stats(files)}
+    )
     record = out / RECORD_NAME
     if not force and record.is_file():
         if json.loads(record.read_text(encoding="utf-8")).get("fingerprint") == stamp:
@@ -129,7 +131,7 @@ def train_tokenizer(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        fast.save_pretrained(str(tmp))
+        fast.save_pretrained(str(tmp))  # type: ignore[attr-defined]
         (tmp / RECORD_NAME).write_text(
             json.dumps(
                 {

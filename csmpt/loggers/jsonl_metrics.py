@@ -2,8 +2,11 @@
 
 Registered as ``csmpt_jsonl`` (``loggers: {csmpt_jsonl: {path: RUN_DIR/metrics.jsonl}}``). Each
 line is ``{"step": <batch>, "time": <unix s>, "<metric name>": <value>, ...}``, flushed at once,
-so the file survives a crash. On autoresume, lines of steps after the checkpoint the run resumes
-from are dropped before training goes on, so replayed steps are not logged twice.
+so the file survives a crash. ``step`` is the 1-based number of the batch being trained (or just
+finished: the eval after batch 10 is logged at step 10), as the console shows it; Composer itself
+logs a batch's loss with the step count from before the batch. On autoresume, lines of steps
+after the checkpoint the run resumes from are dropped before training goes on, so replayed steps
+are not logged twice.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def _to_float(value: Any) -> float | None:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Read a ``metrics.jsonl`` written by :class:`JSONLMetricsLogger` (a torn last line is skipped)."""
+    """Read a ``metrics.jsonl`` of :class:`JSONLMetricsLogger` (a torn last line is skipped)."""
     records = []
     with Path(path).open(encoding="utf-8") as f:
         for line in f:
@@ -59,6 +62,7 @@ class JSONLMetricsLogger(LoggerDestination):
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         self._file: IO[str] | None = None
+        self._step = 0
 
     def _open(self) -> IO[str]:
         if self._file is None:
@@ -69,9 +73,9 @@ class JSONLMetricsLogger(LoggerDestination):
     def fit_start(self, state: State, logger: Logger) -> None:
         """Drop lines of steps after the step this run starts (or resumes) from."""
         del logger
+        step = self._step = int(state.timestamp.batch)
         if dist.get_global_rank() != 0 or not self.path.exists():
             return
-        step = int(state.timestamp.batch)
         records = read_metrics(self.path)
         kept = [r for r in records if int(r.get("step", 0)) <= step]
         if len(kept) == len(records):
@@ -86,14 +90,24 @@ class JSONLMetricsLogger(LoggerDestination):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
-        log.info("%s: resuming at step %d, dropped %d logged lines of later steps",
-                 self.path, step, len(records) - len(kept))
+        log.info(
+            "%s: resuming at step %d, dropped %d logged lines of later steps",
+            self.path,
+            step,
+            len(records) - len(kept),
+        )
+
+    def batch_start(self, state: State, logger: Logger) -> None:
+        """Count the batch being trained (1-based)."""
+        del logger
+        self._step = int(state.timestamp.batch) + 1
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        """Append one line with the scalar metrics of this call."""
+        """Append one line with the scalar metrics of this call, at the current batch."""
+        del step  # Composer's step lags one batch behind for training metrics; see above.
         if dist.get_global_rank() != 0:
             return
-        record: dict[str, Any] = {"step": int(step or 0), "time": round(time.time(), 3)}
+        record: dict[str, Any] = {"step": self._step, "time": round(time.time(), 3)}
         for name, value in metrics.items():
             v = _to_float(value)
             if v is not None:

@@ -46,7 +46,6 @@ _REQUIRED = (
     "optimizer",
     "scheduler",
     "train_loader",
-    "device_train_batch_size",
     "device_eval_batch_size",
     "max_duration",
     "max_seq_len",
@@ -108,8 +107,10 @@ def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
     if not isinstance(name, str):
         raise ConfigError(f"{describe_key(path, 'tokenizer.name')} is missing")
     p = Path(name).expanduser()
-    looks_local = name.startswith((".", "/", "~")) or p.exists() or (
-        len(p.parts) > 2 or (len(p.parts) == 2 and Path(p.parts[0]).is_dir())
+    looks_local = (
+        name.startswith((".", "/", "~"))
+        or p.exists()
+        or (len(p.parts) > 2 or (len(p.parts) == 2 and Path(p.parts[0]).is_dir()))
     )
     if not looks_local:
         return  # a hub name: transformers loads it (and says so clearly when offline)
@@ -169,11 +170,16 @@ def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfi
     for key in _REQUIRED:
         if key not in cfg:
             raise ConfigError(f"{path}: required top-level key '{key}' is missing")
+    if "global_train_batch_size" not in cfg and "device_train_batch_size" not in cfg:
+        raise ConfigError(
+            f"{path}: set the batch size: 'global_train_batch_size' (or 'device_train_batch_size')"
+        )
     try:
-        resolved = OmegaConf.to_container(cfg, resolve=True)
+        container = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as e:
         raise ConfigError(f"{describe_key(path, str(e.full_key))}: {e.msg}") from None
-    assert isinstance(resolved, dict)
+    assert isinstance(container, dict)
+    resolved: dict[str, Any] = {str(k): v for k, v in container.items()}
     _check_data_folders(resolved, path)
     _check_tokenizer(resolved, path)
     _check_icl_tasks(resolved, path)

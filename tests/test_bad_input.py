@@ -1,0 +1,185 @@
+"""Bad input gives one clear line naming the file, line or key, and loses nothing written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.errors import ConfigError, DataError
+from csmpt.training import preflight
+
+CSMPT = str(Path(sys.executable).parent / "csmpt")
+MPT = Path("yamls/tiny/mpt.yaml")
+
+
+def _with_line(src: Path, dst: Path, after: str, line: str) -> Path:
+    """Copy ``src`` to ``dst`` with ``line`` inserted after the first line equal to ``after``."""
+    lines = src.read_text().splitlines()
+    lines.insert(lines.index(after) + 1, line)
+    dst.write_text("\n".join(lines) + "\n")
+    return dst
+
+
+def _line_of(path: Path, text: str) -> int:
+    return path.read_text().splitlines().index(text) + 1
+
+
+# --- training YAML ---------------------------------------------------------------------------
+
+
+def test_unknown_top_level_key_says_where_it_belongs(tmp_path: Path, tiny_overrides) -> None:
+    bad = _with_line(MPT, tmp_path / "mpt.yaml", "seed: 17", "hot_swap_every: 100")
+    line = _line_of(bad, "hot_swap_every: 100")
+    with pytest.raises(ConfigError) as e:
+        preflight(bad, tiny_overrides(tmp_path / "run"))
+    msg = str(e.value)
+    assert f"mpt.yaml:{line}: key 'hot_swap_every' is not a top-level key" in msg
+    assert "`variables:`" in msg
+
+
+def test_misplaced_optimizer_key(tmp_path: Path, tiny_overrides) -> None:
+    bad = _with_line(MPT, tmp_path / "mpt.yaml", "seed: 17", "lr: 0.001")
+    with pytest.raises(ConfigError, match=r"key 'lr' .* belongs under `optimizer:`"):
+        preflight(bad, tiny_overrides(tmp_path / "run"))
+
+
+def test_unknown_key_from_an_override(tiny_overrides, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"key 'max_steps' is not a top-level key"):
+        preflight(MPT, [*tiny_overrides(tmp_path / "run"), "max_steps=10"])
+
+
+def test_missing_data_folder(tiny_overrides, tmp_path: Path) -> None:
+    overrides = [*tiny_overrides(tmp_path / "run"), f"variables.data_local={tmp_path}/nowhere"]
+    line = _line_of(MPT, "    local: ${variables.data_local}")
+    with pytest.raises(DataError) as e:
+        preflight(MPT, overrides)
+    msg = str(e.value)
+    assert f"mpt.yaml:{line}: key 'train_loader.dataset.local'" in msg
+    assert f"'{tmp_path}/nowhere/train' does not exist" in msg and "csmpt prep" in msg
+
+
+def test_missing_tokenizer_folder(tiny_overrides, tmp_path: Path) -> None:
+    overrides = [*tiny_overrides(tmp_path / "run"), f"variables.tokenizer_name={tmp_path}/tok"]
+    with pytest.raises(
+        DataError, match=rf"key 'tokenizer.name': tokenizer folder '{tmp_path}/tok' does not exist"
+    ):
+        preflight(MPT, overrides)
+
+
+def test_vocab_smaller_than_tokenizer(tiny_overrides, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"vocab_size 256 is smaller than the tokenizer's"):
+        preflight(MPT, [*tiny_overrides(tmp_path / "run"), "model.vocab_size=256"])
+
+
+def test_cli_prints_one_line_without_traceback(tmp_path: Path, tiny_overrides) -> None:
+    bad = _with_line(MPT, tmp_path / "mpt.yaml", "seed: 17", "foo: 1")
+    proc = subprocess.run(
+        [CSMPT, "train", str(bad), *tiny_overrides(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and "key 'foo'" in lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+# --- data_prep ----------------------------------------------------------------------------
+
+
+def _prep(tmp_path: Path, tokenizer: Path, *files: Path) -> PrepConfig:
+    return PrepConfig(
+        tokenizer=str(tokenizer),
+        output_dir=str(tmp_path / "out"),
+        max_seq_len=16,
+        val_fraction=0.0,
+        corpora=[CorpusSpec(name=f.stem, inputs=[str(f)]) for f in files],
+    )
+
+
+def _good(tmp_path: Path, name: str = "good") -> Path:
+    p = tmp_path / f"{name}.jsonl"
+    p.write_text("".join(json.dumps({"text": f"Dobrý den, věta {i}."}) + "\n" for i in range(30)))
+    return p
+
+
+def test_invalid_jsonl_names_file_and_line(tmp_path: Path, tokenizer_dir: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\n{"text": "ok"}\n{"text": "unterminated\n')
+    with pytest.raises(DataError, match=rf"{bad}:3: not valid JSON"):
+        prep_corpora(_prep(tmp_path, tokenizer_dir, bad))
+
+
+def test_record_without_text_field(tmp_path: Path, tokenizer_dir: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\n\n{"content": "no text", "id": 7}\n')
+    with pytest.raises(
+        DataError, match=rf"{bad}:3: record has no 'text' field \(its fields: content, id\)"
+    ):
+        prep_corpora(_prep(tmp_path, tokenizer_dir, bad))
+
+
+def test_invalid_utf8_names_file_and_line(tmp_path: Path, tokenizer_dir: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"text": "ok"}\n{"text": "\xff\xfe"}\n')
+    with pytest.raises(DataError, match=rf"{bad}:2: not valid UTF-8"):
+        prep_corpora(_prep(tmp_path, tokenizer_dir, bad))
+
+
+def test_prep_with_missing_tokenizer(tmp_path: Path) -> None:
+    cfg = _prep(tmp_path, tmp_path / "no-tok", _good(tmp_path))
+    with pytest.raises(DataError, match=rf"tokenizer folder '{tmp_path}/no-tok' does not exist"):
+        prep_corpora(cfg)
+
+
+def test_prep_config_unknown_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "prep.yaml"
+    cfg.write_text("tokenizer: t\noutput_dir: o\ncorpora:\n  - name: a\n    input: [x.jsonl]\n")
+    expected = (
+        r"prep.yaml:5: key 'corpora.0.input' is not a PrepConfig setting; "
+        r"allowed here: name, inputs, text_field"
+    )
+    with pytest.raises(ConfigError, match=expected):
+        build_structured(PrepConfig, load_yaml_with_overrides(cfg), cfg)
+
+
+def test_failed_prep_keeps_finished_and_previous_outputs(
+    tmp_path: Path, tokenizer_dir: Path
+) -> None:
+    good, later = _good(tmp_path), _good(tmp_path, "later")
+    prep_corpora(_prep(tmp_path, tokenizer_dir, later))  # an earlier, complete build of 'later'
+    before = (tmp_path / "out/later/train/index.json").read_bytes()
+    later.write_text(later.read_text() + "not json\n")  # now 'later' is broken
+    with pytest.raises(DataError, match=r"later.jsonl:31: not valid JSON"):
+        prep_corpora(_prep(tmp_path, tokenizer_dir, good, later))
+    assert (tmp_path / "out/good/train/index.json").is_file()  # finished before the error
+    assert (tmp_path / "out/later/train/index.json").read_bytes() == before  # old build intact
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good", "later"]  # no temp
+
+
+def test_prep_cli_error_is_one_line(tmp_path: Path, tokenizer_dir: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\n[1, 2]\n')
+    proc = subprocess.run(
+        [
+            CSMPT,
+            "prep",
+            "data_prep/sample.yaml",
+            f"tokenizer={tokenizer_dir}",
+            f"output_dir={tmp_path / 'out'}",
+            f"corpora=[{{name: x, inputs: [{bad}]}}]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {bad}:2: expected a JSON object, got list"
