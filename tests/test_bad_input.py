@@ -50,7 +50,7 @@ def test_misplaced_optimizer_key(tmp_path: Path, tiny_overrides) -> None:
 
 
 def test_unknown_key_from_an_override(tiny_overrides, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"key 'max_steps' is not a top-level key"):
+    with pytest.raises(ConfigError, match=r"^override 'max_steps=...' is not a top-level key"):
         preflight(MPT, [*tiny_overrides(tmp_path / "run"), "max_steps=10"])
 
 
@@ -144,7 +144,7 @@ def test_prep_config_unknown_key(tmp_path: Path) -> None:
     cfg = tmp_path / "prep.yaml"
     cfg.write_text("tokenizer: t\noutput_dir: o\ncorpora:\n  - name: a\n    input: [x.jsonl]\n")
     expected = (
-        r"prep.yaml:5: key 'corpora.0.input' is not a PrepConfig setting; "
+        r"prep.yaml:5: key 'corpora.0.input' is not a CorpusSpec setting; "
         r"allowed here: name, inputs, text_field"
     )
     with pytest.raises(ConfigError, match=expected):

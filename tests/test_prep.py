@@ -12,15 +12,28 @@ from csmpt.data.readers import expand_inputs, read_documents
 
 
 def _decode_split(folder: Path) -> np.ndarray:
-    """All samples of an MDS folder in stored order, as one (n, max_seq_len) array."""
+    """All samples of an MDS folder in stored order, as one (n, max_seq_len) array.
+
+    Compressed shards are decompressed in memory with streaming's own codecs and read with its
+    MDS reader, from a scratch copy, so the folder under test is left as it is.
+    """
+    import tempfile
+
+    from streaming.base.compression import decompress
     from streaming.base.format import reader_from_json
 
     index = json.loads((folder / "index.json").read_text())
     rows = []
-    for shard_info in index["shards"]:
-        shard = reader_from_json(str(folder), None, shard_info)
-        for i in range(shard.samples):
-            rows.append(shard[i]["tokens"])
+    with tempfile.TemporaryDirectory() as scratch:
+        for info in index["shards"]:
+            raw = info["raw_data"]["basename"]
+            if info.get("zip_data"):
+                data = (folder / info["zip_data"]["basename"]).read_bytes()
+                (Path(scratch) / raw).write_bytes(decompress(info["compression"], data))
+            else:
+                (Path(scratch) / raw).write_bytes((folder / raw).read_bytes())
+            shard = reader_from_json(scratch, None, info)
+            rows += [shard.get_item(i)["tokens"] for i in range(shard.samples)]
     return np.stack(rows)
 
 
@@ -70,7 +83,9 @@ def test_val_split_is_small_and_disjoint(shards_dir: Path) -> None:
     assert 0.01 < share < 0.15
 
 
-def test_text_dataloader_of_llm_foundry_reads_the_shards(shards_dir: Path, tokenizer_dir: Path) -> None:
+def test_text_dataloader_of_llm_foundry_reads_the_shards(
+    shards_dir: Path, tokenizer_dir: Path
+) -> None:
     from llmfoundry.data.text_data import StreamingTextDataset
     from transformers import AutoTokenizer
 

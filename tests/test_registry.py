@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import importlib
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
 ENTRY_POINTS = [
@@ -16,7 +16,10 @@ ENTRY_POINTS = [
 
 
 def test_there_are_registered_components() -> None:
-    assert {g for g, _, _ in ENTRY_POINTS} >= {"llmfoundry_loggers", "llmfoundry_callbacks_with_config"}
+    assert {g for g, _, _ in ENTRY_POINTS} >= {
+        "llmfoundry_loggers",
+        "llmfoundry_callbacks_with_config",
+    }
 
 
 @pytest.mark.parametrize(("group", "key", "target"), ENTRY_POINTS)

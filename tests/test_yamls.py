@@ -16,7 +16,9 @@ def test_there_are_recipes() -> None:
 
 
 @pytest.mark.parametrize("yaml_path", YAMLS, ids=str)
-def test_recipe_parses_and_builds_on_meta(yaml_path: Path, tokenizer_dir: Path, shards_dir: Path) -> None:
+def test_recipe_parses_and_builds_on_meta(
+    yaml_path: Path, tokenizer_dir: Path, shards_dir: Path
+) -> None:
     import torch
     from llmfoundry.utils.builders import build_composer_model, build_tokenizer
     from llmfoundry.utils.config_utils import (

@@ -24,7 +24,9 @@ def parse_overrides(overrides: Sequence[str]) -> DictConfig:
     for item in overrides:
         key, sep, _ = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"override '{item}' is not of the form key=value (e.g. max_duration=10ba)")
+            raise ConfigError(
+                f"override '{item}' is not of the form key=value (e.g. max_duration=10ba)"
+            )
     try:
         return OmegaConf.from_dotlist(list(overrides))
     except OmegaConfBaseException as e:
@@ -51,7 +53,9 @@ def load_yaml_with_overrides(path: str | Path, overrides: Sequence[str] = ()) ->
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{where}: invalid YAML ({problem})") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}"
+        )
     cfg = OmegaConf.create(raw)
     merged = OmegaConf.merge(cfg, parse_overrides(overrides))
     assert isinstance(merged, DictConfig)

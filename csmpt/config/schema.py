@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (
-    ConfigKeyError,
     InterpolationResolutionError,
     MissingMandatoryValue,
     OmegaConfBaseException,
@@ -29,6 +30,36 @@ def _dotted(full_key: object) -> str:
     return _INDEX.sub(r".\1", str(full_key)).strip(".")
 
 
+def _nested_schema(tp: Any) -> tuple[type[Any] | None, bool]:
+    """(dataclass, is_list) for a field typed ``SomeDataclass`` or ``list[SomeDataclass]``."""
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return tp, False
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is list and args and dataclasses.is_dataclass(args[0]):
+        return args[0], True
+    return None, False
+
+
+def _unknown_key(schema: type[Any], value: Any, prefix: str) -> tuple[str, type[Any]] | None:
+    """The dotted path of the first key ``schema`` does not define, and the schema it is in."""
+    if not isinstance(value, dict):
+        return None
+    hints = typing.get_type_hints(schema)
+    for key, sub in value.items():
+        path = f"{prefix}{key}"
+        if key not in hints:
+            return path, schema
+        inner, is_list = _nested_schema(hints[key])
+        if inner is None:
+            continue
+        items = enumerate(sub) if is_list and isinstance(sub, list) else [(None, sub)]
+        for i, item in items:
+            found = _unknown_key(inner, item, f"{path}.{i}." if i is not None else f"{path}.")
+            if found:
+                return found
+    return None
+
+
 def build_structured(schema: type[T], cfg: DictConfig, path: str | Path | None) -> T:
     """Validate ``cfg`` against the dataclass ``schema`` and return an instance of it.
 
@@ -40,16 +71,17 @@ def build_structured(schema: type[T], cfg: DictConfig, path: str | Path | None) 
     Raises:
         ConfigError: Unknown key, missing required key, wrong type, or a broken interpolation.
     """
-    name = schema.__name__
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    found = _unknown_key(schema, raw, "")
+    if found is not None:
+        key, where = found
+        allowed = ", ".join(f.name for f in dataclasses.fields(where))
+        raise ConfigError(
+            f"{describe_key(path, key)} is not a {where.__name__} setting; allowed here: {allowed}"
+        )
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
         obj: Any = OmegaConf.to_object(merged)
-    except ConfigKeyError as e:
-        key = _dotted(e.full_key)
-        raise ConfigError(
-            f"{describe_key(path, key)} is not a {name} setting; allowed here: "
-            f"{_allowed_near(schema, key)}"
-        ) from None
     except MissingMandatoryValue as e:
         key = _dotted(e.full_key)
         where = f"{path}: " if path is not None else ""
@@ -60,24 +92,3 @@ def build_structured(schema: type[T], cfg: DictConfig, path: str | Path | None) 
         raise ConfigError(f"{describe_key(path, _dotted(e.full_key))}: {e.msg}") from None
     assert isinstance(obj, schema)
     return obj
-
-
-def _allowed_near(schema: type[Any], dotted_key: str) -> str:
-    """List the keys allowed at the level of ``dotted_key`` (following nested dataclasses)."""
-    import dataclasses
-    import typing
-
-    cls: Any = schema
-    for part in dotted_key.split(".")[:-1]:
-        if part.isdigit():
-            continue
-        hints = typing.get_type_hints(cls)
-        tp = hints.get(part)
-        args = typing.get_args(tp)
-        inner = args[0] if args else tp
-        if not dataclasses.is_dataclass(inner):
-            break
-        cls = inner
-    if not dataclasses.is_dataclass(cls):
-        return "(see the docs)"
-    return ", ".join(f.name for f in dataclasses.fields(cls))

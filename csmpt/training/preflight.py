@@ -163,10 +163,9 @@ def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfi
             if home
             else "put project settings under `variables:` or in a callback's kwargs"
         )
-        raise ConfigError(
-            f"{describe_key(path, str(key))} is not a top-level key of llm-foundry's train "
-            f"config; {hint}"
-        )
+        from_cli = any(o.partition("=")[0].split(".")[0] == key for o in overrides)
+        where = f"override '{key}=...'" if from_cli else describe_key(path, str(key))
+        raise ConfigError(f"{where} is not a top-level key of llm-foundry's train config; {hint}")
     for key in _REQUIRED:
         if key not in cfg:
             raise ConfigError(f"{path}: required top-level key '{key}' is missing")
