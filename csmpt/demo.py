@@ -145,20 +145,31 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
     return summary
 
 
+def _short(path: Path) -> str:
+    """``path`` relative to the cwd when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _print_summary(s: DemoSummary, console: Console) -> None:
     console.rule("[bold green]csmpt demo: summary")
     table = Table(show_header=False, box=None)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("tokenizer", f"{s.tokenizer} ({s.vocab} tokens)")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    run = _short(s.run_dir)
+    table.add_row("tokenizer", f"{_short(s.tokenizer)} ({s.vocab} tokens)")
     for name, m in s.shards.items():
         table.add_row(f"shards {name}", f"{m['samples']} samples, {m['tokens']:,} tokens")
-    table.add_row("run folder", str(s.run_dir))
+    table.add_row("run folder", run)
     table.add_row("checkpoints", ", ".join(p.name for p in s.checkpoints) or "none")
-    table.add_row("metrics", str(s.run_dir / "metrics.jsonl"))
-    table.add_row("config / history", f"{s.run_dir / 'config.yaml'}, {s.run_dir / 'runs.jsonl'}")
+    table.add_row("metrics", f"{run}/metrics.jsonl")
+    table.add_row("config, history", f"{run}/config.yaml, {run}/runs.jsonl")
     table.add_row("steps", str(s.steps))
-    table.add_row("train loss", f"{s.first_loss:.3f} (step 1) -> {s.last_loss:.3f} (step {s.steps})")
+    table.add_row(
+        "train loss", f"{s.first_loss:.3f} (step 1) -> {s.last_loss:.3f} (step {s.steps})"
+    )
     if s.eval_loss is not None:
         table.add_row("eval loss", f"{s.eval_loss:.3f} (cs_web/val)")
     table.add_row("time", ", ".join(f"{k} {v:.0f}s" for k, v in s.seconds.items()))
