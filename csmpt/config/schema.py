@@ -35,8 +35,9 @@ def _nested_schema(tp: Any) -> tuple[type[Any] | None, bool]:
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return tp, False
     args = typing.get_args(tp)
-    if typing.get_origin(tp) is list and args and dataclasses.is_dataclass(args[0]):
-        return args[0], True
+    if typing.get_origin(tp) is list and args and isinstance(args[0], type):
+        if dataclasses.is_dataclass(args[0]):
+            return args[0], True
     return None, False
 
 
@@ -83,9 +84,8 @@ def build_structured(schema: type[T], cfg: DictConfig, path: str | Path | None) 
         merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
         obj: Any = OmegaConf.to_object(merged)
     except MissingMandatoryValue as e:
-        key = _dotted(e.full_key)
-        where = f"{path}: " if path is not None else ""
-        raise ConfigError(f"{where}required key '{key}' is missing") from None
+        prefix = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{prefix}required key '{_dotted(e.full_key)}' is missing") from None
     except InterpolationResolutionError as e:
         raise ConfigError(f"{describe_key(path, _dotted(e.full_key))}: {e.msg}") from None
     except OmegaConfBaseException as e:

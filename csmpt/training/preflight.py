@@ -154,17 +154,17 @@ def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfi
     path = Path(yaml_path)
     cfg = load_yaml_with_overrides(path, overrides)
     allowed = train_config_keys()
-    for key in cfg:
+    for key in map(str, cfg):
         if key in allowed:
             continue
-        home = WHERE_IT_BELONGS.get(str(key))
+        home = WHERE_IT_BELONGS.get(key)
         hint = (
             f"it belongs under `{home}:`"
             if home
             else "put project settings under `variables:` or in a callback's kwargs"
         )
         from_cli = any(o.partition("=")[0].split(".")[0] == key for o in overrides)
-        where = f"override '{key}=...'" if from_cli else describe_key(path, str(key))
+        where = f"override '{key}=...'" if from_cli else describe_key(path, key)
         raise ConfigError(f"{where} is not a top-level key of llm-foundry's train config; {hint}")
     for key in _REQUIRED:
         if key not in cfg:
