@@ -102,19 +102,22 @@ def test_text_dataloader_of_llm_foundry_reads_the_shards(
     assert first.tolist() == expected.tolist()
 
 
-def test_rerun_skips_and_changed_config_rebuilds(tmp_path: Path, tokenizer_dir: Path) -> None:
+def _one_corpus(tmp_path: Path, tokenizer_dir: Path, lines: list[str], seq: int) -> PrepConfig:
+    """A config with one corpus 'c' made of the given jsonl lines, without a val split."""
     src = tmp_path / "docs.jsonl"
-    src.write_text(
-        "\n".join(json.dumps({"text": f"Dokument {i}: Praha je hlavní město."}) for i in range(200))
-        + "\n"
-    )
-    cfg = PrepConfig(
+    src.write_text("\n".join(lines) + "\n")
+    return PrepConfig(
         tokenizer=str(tokenizer_dir),
         output_dir=str(tmp_path / "out"),
-        max_seq_len=32,
+        max_seq_len=seq,
         val_fraction=0.0,
         corpora=[CorpusSpec(name="c", inputs=[str(src)])],
     )
+
+
+def test_rerun_skips_and_changed_config_rebuilds(tmp_path: Path, tokenizer_dir: Path) -> None:
+    lines = [json.dumps({"text": f"Dokument {i}: Praha je hlavní město."}) for i in range(200)]
+    cfg = _one_corpus(tmp_path, tokenizer_dir, lines, 32)
     (first,) = prep_corpora(cfg)
     assert not first.skipped and not (tmp_path / "out/c/val").exists()
     index = tmp_path / "out/c/train/index.json"
@@ -130,17 +133,8 @@ def test_rerun_skips_and_changed_config_rebuilds(tmp_path: Path, tokenizer_dir: 
 
 
 def test_empty_documents_are_counted(tmp_path: Path, tokenizer_dir: Path) -> None:
-    src = tmp_path / "docs.jsonl"
     lines = [json.dumps({"text": "Ahoj světe, tohle je dokument."})] * 40
     lines += [json.dumps({"text": "   "}), json.dumps({"text": ""}), ""]
-    src.write_text("\n".join(lines) + "\n")
-    cfg = PrepConfig(
-        tokenizer=str(tokenizer_dir),
-        output_dir=str(tmp_path / "out"),
-        max_seq_len=16,
-        val_fraction=0.0,
-        corpora=[CorpusSpec(name="c", inputs=[str(src)])],
-    )
-    (res,) = prep_corpora(cfg)
+    (res,) = prep_corpora(_one_corpus(tmp_path, tokenizer_dir, lines, 16))
     assert res.manifests["train"]["documents"] == 40
     assert res.manifests["train"]["skipped_documents"] == {"empty": 2}

@@ -6,7 +6,6 @@ BPE without a normalizer round-trips any UTF-8 text exactly, Czech diacritics in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -178,4 +177,4 @@ def tokenizer_size(path: str | Path) -> int:
 
 def tokenizer_fingerprint(path: str | Path) -> str:
     """SHA-256 of the tokenizer's ``tokenizer.json`` (identifies it in manifests)."""
-    return hashlib.sha256((Path(path) / "tokenizer.json").read_bytes()).hexdigest()
+    return sha256_file(Path(path) / "tokenizer.json")
