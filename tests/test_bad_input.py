@@ -72,6 +72,19 @@ def test_missing_tokenizer_folder(tiny_overrides, tmp_path: Path) -> None:
         preflight(MPT, overrides)
 
 
+def test_hub_tokenizer_offline(tiny_overrides, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    overrides = [
+        *tiny_overrides(tmp_path / "run"),
+        "variables.tokenizer_name=csmpt-test/no-such-tok",
+    ]
+    with pytest.raises(
+        DataError,
+        match=r"cannot load tokenizer 'csmpt-test/no-such-tok' from the HF hub .*local tokenizer",
+    ):
+        preflight(MPT, overrides)
+
+
 def test_vocab_smaller_than_tokenizer(tiny_overrides, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"vocab_size 256 is smaller than the tokenizer's"):
         preflight(MPT, [*tiny_overrides(tmp_path / "run"), "model.vocab_size=256"])

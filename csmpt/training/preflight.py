@@ -7,7 +7,8 @@ overrides exactly as ``train_from_yaml`` does and checks, in well under a second
 * every top-level key is one llm-foundry's ``TrainConfig`` knows (else: where it belongs);
 * the required keys are there and interpolations resolve;
 * every local data folder of the train/eval loaders (and their ``streams``) exists;
-* a local tokenizer folder exists, and the model's ``vocab_size`` can hold its tokens;
+* a local tokenizer folder exists, and the model's ``vocab_size`` can hold its tokens; a hub
+  tokenizer loads (a machine without network fails here, in one line);
 * local ICL task files exist.
 """
 
@@ -113,7 +114,8 @@ def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
         or (len(p.parts) > 2 or (len(p.parts) == 2 and Path(p.parts[0]).is_dir()))
     )
     if not looks_local:
-        return  # a hub name: transformers loads it (and says so clearly when offline)
+        _check_hub_tokenizer(name, path)
+        return
     try:
         check_tokenizer_dir(p, what="tokenizer")
     except DataError as e:
@@ -129,6 +131,21 @@ def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
                 f"{describe_key(path, 'model.vocab_size')}: the model's vocab_size {vocab} is "
                 f"smaller than the tokenizer's {n} tokens ({name})"
             )
+
+
+def _check_hub_tokenizer(name: str, path: Path) -> None:
+    """Load a hub tokenizer now (cached afterwards), so an offline machine fails in one line."""
+    from transformers import AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(
+            f"{describe_key(path, 'tokenizer.name')}: cannot load tokenizer '{name}' from the "
+            f"HF hub ({reason}); without network access, point tokenizer.name at a local "
+            "tokenizer folder"
+        ) from None
 
 
 def _check_icl_tasks(cfg: dict[str, Any], path: Path) -> None:
