@@ -1,0 +1,6 @@
+"""Measuring training speed: step-time breakdown, tokens/s, FLOPs and MFU."""
+
+from csmpt.perf.flops import mfu, transformer_flops_per_batch
+from csmpt.perf.throughput import StepTiming, measure_recipe
+
+__all__ = ["StepTiming", "measure_recipe", "mfu", "transformer_flops_per_batch"]
