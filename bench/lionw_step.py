@@ -78,6 +78,7 @@ def main() -> None:
         "decoupled_lionw (llm-foundry)": lambda ps: DecoupledLionW(ps, **kw),
         "lion-pytorch Lion": lambda ps: Lion(ps, decoupled_weight_decay=True, **kw),
         "csmpt_lionw foreach": lambda ps: LionW(ps, impl="foreach", **kw),
+        "csmpt_lionw chunked, 2 threads": lambda ps: LionW(ps, num_threads=2, **kw),
         "csmpt_lionw chunked (default)": lambda ps: LionW(ps, **kw),
     }
     results = {}

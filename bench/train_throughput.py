@@ -44,16 +44,18 @@ def main() -> None:
         f"{anchor.tokens_per_step} tokens/step"
     )
     print(
-        "| variant | tokens/s | step ms | data | forward | backward | optimizer | MFU | vs first |"
+        "| variant | tokens/s | step ms | data | forward | backward | optimizer "
+        "| model TFLOP/s | MFU | vs first |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         ms = {k: f"{v * 1e3:.1f}" for k, v in r.seconds.items()}
         util = r.mfu(peak)
         mfu_s = f"{util:.1%}" if util is not None else "n/a"
+        tflops = f"{r.flops_per_step / r.step_s / 1e12:.3f}" if r.flops_per_step else "n/a"
         print(
             f"| {r.variant} | {r.tokens_per_s:,.0f} | {r.step_s * 1e3:.1f} | {ms['data']} | "
-            f"{ms['forward']} | {ms['backward']} | {ms['optimizer']} | {mfu_s} | "
+            f"{ms['forward']} | {ms['backward']} | {ms['optimizer']} | {tflops} | {mfu_s} | "
             f"{anchor.step_s / r.step_s:.2f}x |"
         )
 

@@ -42,7 +42,8 @@ def test_train_throughput_on_the_tiny_recipe(tokenizer_dir: Path, shards_dir: Pa
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert float(cells[1].replace(",", "")) > 0  # tokens/s
-        assert cells[7].endswith("%")  # MFU with a given peak
+        assert float(cells[7]) > 0  # model TFLOP/s
+        assert cells[8].endswith("%")  # MFU with a given peak
     assert "1024 tokens/step" in proc.stdout  # 8 x 128
 
 
