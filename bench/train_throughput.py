@@ -15,6 +15,7 @@ import argparse
 import os
 
 from csmpt.perf import measure_recipe
+from csmpt.perf.flops import device_peak_flops
 
 
 def main() -> None:
@@ -25,7 +26,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if any)")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="device peak, for MFU")
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="device peak for MFU (default: Composer's table for the CUDA GPU; none on CPU)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -37,7 +43,7 @@ def main() -> None:
         results.append(
             measure_recipe(args.yaml, overrides, args.steps, args.warmup, name, args.device)
         )
-    peak = args.peak_tflops * 1e12 if args.peak_tflops else None
+    peak = args.peak_tflops * 1e12 if args.peak_tflops else device_peak_flops(results[0].precision)
     anchor = results[0]
     print(
         f"{args.yaml}: {args.steps} timed steps after {args.warmup} warm-up, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["model_flops_per_batch", "mfu", "transformer_flops_per_batch"]
+__all__ = ["device_peak_flops", "model_flops_per_batch", "mfu", "transformer_flops_per_batch"]
 
 
 def transformer_flops_per_batch(
@@ -49,3 +49,18 @@ def mfu(flops_per_second: float, peak_flops: float | None) -> float | None:
     if not peak_flops:
         return None
     return flops_per_second / peak_flops
+
+
+def device_peak_flops(precision: str) -> float | None:
+    """Peak FLOP/s of the current CUDA GPU at ``precision`` (Composer's table), else None."""
+    from types import SimpleNamespace
+
+    import torch
+    from composer.callbacks.speed_monitor import get_gpu_flops_available
+
+    if not torch.cuda.is_available():
+        return None
+    # Composer's lookup reads only state.precision.value.
+    state: Any = SimpleNamespace(precision=SimpleNamespace(value=precision))
+    peak = get_gpu_flops_available(state)
+    return float(peak) if peak else None

@@ -31,6 +31,7 @@ class StepTiming:
 
     variant: str
     steps: int
+    precision: str
     tokens_per_step: int
     flops_per_step: float | None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -149,6 +150,7 @@ def measure_recipe(
     timing = StepTiming(
         variant=variant or name,
         steps=steps,
+        precision=train_cfg.precision,
         tokens_per_step=tokens,
         flops_per_step=flops,
         seconds={k: v / steps for k, v in totals.items()},
