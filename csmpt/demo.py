@@ -2,8 +2,10 @@
 
 1. train a byte-level BPE tokenizer on the Czech samples (``data_prep/tokenizer/sample.yaml``);
 2. build the MDS shards of every sample corpus (``data_prep/sample.yaml``);
-3. train the tiny ALiBi MPT (``yamls/tiny/mpt.yaml``) with eval and checkpoints;
-4. print where everything is and the loss at the start and end.
+3. train the tiny ALiBi MPT on CSMPT7b's schedule in miniature (``yamls/tiny/mpt_hot_swap.yaml``):
+   corpus #1 (web) hot-swapped to #2 (crawl) and #3 (filtered crawl) mid-run, with eval and
+   checkpoints;
+4. print where everything is, the swaps, and the loss at the start and end.
 
 It runs the same recipe files a user runs by hand, with overrides that point them at ``workdir``.
 """
@@ -20,6 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from csmpt.callbacks.hot_swap import read_events
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.data.prep import PrepConfig, prep_corpora
 from csmpt.data.tokenizer_train import TokenizerConfig, tokenizer_size, train_tokenizer
@@ -32,7 +35,7 @@ log = logging.getLogger(__name__)
 
 TOKENIZER_YAML = "data_prep/tokenizer/sample.yaml"
 PREP_YAML = "data_prep/sample.yaml"
-TRAIN_YAML = "yamls/tiny/mpt.yaml"
+TRAIN_YAML = "yamls/tiny/mpt_hot_swap.yaml"
 
 
 @dataclass
@@ -44,6 +47,7 @@ class DemoSummary:
     shards: dict[str, dict[str, Any]]
     run_dir: Path
     checkpoints: list[Path]
+    swaps: list[dict[str, Any]]
     first_loss: float
     last_loss: float
     eval_loss: float | None
@@ -59,6 +63,17 @@ def find_repo_root(start: Path | None = None) -> Path:
             return c
     raise CsmptError(
         f"cannot find {PREP_YAML} and {TRAIN_YAML}: run the demo from the csmpt repository root"
+    )
+
+
+def _swaps_at(steps: int) -> str:
+    """The recipe's two swaps moved to 1/3 and 2/3 of ``steps`` (one override: the whole list)."""
+    a, b = max(steps // 3, 1), max(2 * steps // 3, 2)
+    second = "{local: '${variables.corpus_2}', split: train}"
+    third = "{local: '${variables.corpus_3}', split: train}"
+    return (
+        f"[{{name: cs_crawl, at: {a}ba, dataset: {second}}}, "
+        f"{{name: cs_crawl_clean, at: {b}ba, dataset: {third}}}]"
     )
 
 
@@ -108,21 +123,22 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
         console.print(f"{'reused' if r.skipped else 'built'} {r.path}: samples {samples}")
     seconds["shards"] = time.perf_counter() - t0
 
-    console.rule("[bold]3/3 training the tiny MPT (llm-foundry, CPU)")
+    console.rule("[bold]3/3 training the tiny MPT on three hot-swapped corpora (llm-foundry, CPU)")
     t0 = time.perf_counter()
-    run_dir = workdir / "runs" / "tiny-mpt"
+    run_dir = workdir / "runs" / "tiny-mpt-hot-swap"
     if run_dir.exists():
         console.print(f"removing the previous demo run {run_dir}")
         shutil.rmtree(run_dir)
     from csmpt.training.run import run_training
 
     overrides = [
-        f"variables.data_local={workdir / 'mds' / 'cs_web'}",
+        f"variables.data_root={workdir / 'mds'}",
         f"variables.tokenizer_name={tok_dir}",
         f"variables.save_folder={run_dir}",
         f"max_duration={steps}ba",
         f"eval_interval={max(steps // 2, 1)}ba",
         f"save_interval={max(steps // 2, 1)}ba",
+        "callbacks.csmpt_hot_swap.swaps=" + _swaps_at(steps),
     ]
     trainer = run_training(root / TRAIN_YAML, overrides)
     seconds["training"] = time.perf_counter() - t0
@@ -135,6 +151,7 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
         shards=shards,
         run_dir=run_dir,
         checkpoints=sorted(run_dir.glob("*.pt")),
+        swaps=read_events(run_dir / "events.jsonl"),
         first_loss=curve[0][1],
         last_loss=curve[-1][1],
         eval_loss=evals[-1][1] if evals else None,
@@ -167,10 +184,16 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
     table.add_row("metrics", f"{run}/metrics.jsonl")
     table.add_row("config, history", f"{run}/config.yaml, {run}/runs.jsonl")
     table.add_row("steps", str(s.steps))
+    for e in s.swaps:
+        reset = ", optimizer reset" if e.get("reset_optimizer") else ""
+        table.add_row(
+            f"swap at step {e['step']}", f"{e['from']} -> {e['to']} ({e['tokens']:,} tokens{reset})"
+        )
     table.add_row(
         "train loss", f"{s.first_loss:.3f} (step 1) -> {s.last_loss:.3f} (step {s.steps})"
     )
     if s.eval_loss is not None:
         table.add_row("eval loss", f"{s.eval_loss:.3f} (cs_web/val)")
+    table.add_row("events", f"{run}/events.jsonl")
     table.add_row("time", ", ".join(f"{k} {v:.0f}s" for k, v in s.seconds.items()))
     console.print(table)

@@ -7,34 +7,14 @@ import numpy as np
 import pytest
 
 from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.data.mds_reader import iter_samples
 from csmpt.data.prep import MANIFEST_NAME, CorpusSpec, PrepConfig, prep_corpora, split_of
 from csmpt.data.readers import expand_inputs, read_documents
 
 
 def _decode_split(folder: Path) -> np.ndarray:
-    """All samples of an MDS folder in stored order, as one (n, max_seq_len) array.
-
-    Compressed shards are decompressed in memory with streaming's own codecs and read with its
-    MDS reader, from a scratch copy, so the folder under test is left as it is.
-    """
-    import tempfile
-
-    from streaming.base.compression import decompress
-    from streaming.base.format import reader_from_json
-
-    index = json.loads((folder / "index.json").read_text())
-    rows = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for info in index["shards"]:
-            raw = info["raw_data"]["basename"]
-            if info.get("zip_data"):
-                data = (folder / info["zip_data"]["basename"]).read_bytes()
-                (Path(scratch) / raw).write_bytes(decompress(info["compression"], data))
-            else:
-                (Path(scratch) / raw).write_bytes((folder / raw).read_bytes())
-            shard = reader_from_json(scratch, None, info)
-            rows += [shard.get_item(i)["tokens"] for i in range(shard.samples)]
-    return np.stack(rows)
+    """All samples of an MDS folder in stored order, as one (n, max_seq_len) array."""
+    return np.stack([sample["tokens"] for sample in iter_samples(folder)])
 
 
 def _expected_stream(tokenizer_dir: Path, inputs: list[str], split: str, val_fraction: float):

@@ -27,13 +27,9 @@ def test_recipe_parses_and_builds_on_meta(
         make_dataclass_and_log_config,
     )
 
-    from csmpt.config import load_yaml_with_overrides
     from csmpt.training import preflight
 
-    data = shards_dir / "cs_web"
-    overrides = [f"tokenizer.name={tokenizer_dir}", f"train_loader.dataset.local={data}"]
-    if "eval_loader" in load_yaml_with_overrides(REPO / yaml_path):
-        overrides.append(f"eval_loader.dataset.local={data}")
+    overrides = [f"tokenizer.name={tokenizer_dir}", f"variables.data_root={shards_dir}"]
     cfg = preflight(REPO / yaml_path, overrides)
     _, train_cfg = make_dataclass_and_log_config(
         cfg, TrainConfig, TRAIN_CONFIG_KEYS, transforms="all"

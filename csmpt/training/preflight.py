@@ -9,7 +9,8 @@ overrides exactly as ``train_from_yaml`` does and checks, in well under a second
 * every local data folder of the train/eval loaders (and their ``streams``) exists;
 * a local tokenizer folder exists, and the model's ``vocab_size`` can hold its tokens; a hub
   tokenizer loads (a machine without network fails here, in one line);
-* local ICL task files exist.
+* local ICL task files exist;
+* a ``csmpt_hot_swap`` schedule is sorted, before ``max_duration``, and its corpora exist.
 """
 
 from __future__ import annotations
@@ -161,6 +162,20 @@ def _check_icl_tasks(cfg: dict[str, Any], path: Path) -> None:
             )
 
 
+def _check_hot_swap(cfg: dict[str, Any], path: Path) -> None:
+    """Check a csmpt_hot_swap schedule now, not at step 26,500."""
+    callbacks = cfg.get("callbacks") or {}
+    spec = callbacks.get("csmpt_hot_swap") if isinstance(callbacks, dict) else None
+    if not isinstance(spec, dict):
+        return
+    from csmpt.callbacks.swap_schedule import check_swaps, parse_swaps
+
+    try:
+        check_swaps(parse_swaps(spec.get("swaps") or []), cfg)
+    except (ConfigError, DataError) as e:
+        raise type(e)(f"{path}: {e}") from None
+
+
 def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
     """Load a training YAML with overrides and check it; return the (unresolved) config.
 
@@ -199,4 +214,5 @@ def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfi
     _check_data_folders(resolved, path)
     _check_tokenizer(resolved, path)
     _check_icl_tasks(resolved, path)
+    _check_hot_swap(resolved, path)
     return cfg

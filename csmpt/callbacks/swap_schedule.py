@@ -1,0 +1,211 @@
+"""The corpus hot-swap schedule: parsing, validation and lookup (pure functions).
+
+A schedule lists the corpora a run switches to, each with the point it starts at, counted in
+batches (``26500ba``) or tokens (``5e9tok``) from the start of the run, independent of
+``max_duration``. The corpus the run starts on is the recipe's ``train_loader``. ``at: resume``
+is a manual swap: it happens at the step the run is resumed from (llm-foundry's
+``dataset_swap`` use case) and is recorded with that step in the run's swap history.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from csmpt.errors import ConfigError, DataError
+
+__all__ = ["Swap", "SWAP_KEYS", "merged_dataset", "parse_swaps", "check_swaps", "swaps_due"]
+
+SWAP_KEYS = ("name", "at", "dataset", "reset_optimizer")
+UNITS = {"ba": "batch", "tok": "token"}
+WHERE = "callbacks.csmpt_hot_swap.swaps"
+
+
+@dataclass
+class Swap:
+    """One scheduled corpus change.
+
+    Attributes:
+        name: The corpus' name (in events, reports and errors).
+        unit: ``batch`` or ``token``; None for a manual ``at: resume`` swap not yet resolved.
+        value: The batch or token count at which the new corpus starts.
+        dataset: Keys that replace those of ``train_loader.dataset`` (``local``, ``split``,
+            ``streams``, ``shuffle_seed``, ...).
+        reset_optimizer: Zero the optimizer state (e.g. Lion momentum) at the swap.
+        manual: ``at: resume``: the swap happens at the step the run resumes from; ``unit`` and
+            ``value`` are filled in then (or from the run's swap history).
+    """
+
+    name: str
+    unit: str | None
+    value: int
+    dataset: dict[str, Any] = field(default_factory=dict)
+    reset_optimizer: bool = False
+    manual: bool = False
+
+    def describe(self) -> str:
+        """``cs_crawl at 26500ba``."""
+        at = (
+            "resume"
+            if self.unit is None
+            else f"{self.value}{'ba' if self.unit == 'batch' else 'tok'}"
+        )
+        return f"{self.name} at {at}"
+
+
+def _parse_at(raw: object, where: str) -> tuple[str | None, int]:
+    if raw == "resume":
+        return None, 0
+    text = str(raw).strip()
+    for suffix, unit in UNITS.items():
+        if text.endswith(suffix):
+            number = text[: -len(suffix)]
+            try:
+                value = int(float(number))
+            except ValueError:
+                break
+            if value <= 0 or float(number) != value:
+                raise ConfigError(f"{where}: '{raw}' must be a positive whole number of {unit}es")
+            return unit, value
+    raise ConfigError(
+        f"{where}: '{raw}' is not a swap point; use batches ('26500ba'), tokens ('5000000tok') "
+        "or 'resume'"
+    )
+
+
+def parse_swaps(raw: Sequence[Mapping[str, Any]]) -> list[Swap]:
+    """Parse and check the ``swaps`` list of the callback's YAML.
+
+    Raises:
+        ConfigError: Unknown key, missing name/at, bad unit, mixed units, unsorted or duplicate
+            swap points, duplicate names.
+    """
+    swaps: list[Swap] = []
+    for i, item in enumerate(raw):
+        where = f"{WHERE}.{i}"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: expected a mapping with keys {', '.join(SWAP_KEYS)}")
+        unknown = sorted(set(item) - set(SWAP_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}: unknown key; allowed: {', '.join(SWAP_KEYS)}")
+        for key in ("name", "at"):
+            if key not in item:
+                raise ConfigError(f"{where}: '{key}' is missing")
+        unit, value = _parse_at(item["at"], f"{where}.at")
+        dataset = item.get("dataset") or {}
+        if not isinstance(dataset, Mapping):
+            raise ConfigError(f"{where}.dataset: expected a mapping of train_loader.dataset keys")
+        swaps.append(
+            Swap(
+                name=str(item["name"]),
+                unit=unit,
+                value=value,
+                dataset=copy.deepcopy(dict(dataset)),
+                reset_optimizer=bool(item.get("reset_optimizer", False)),
+                manual=unit is None,
+            )
+        )
+    scheduled = [s for s in swaps if not s.manual]
+    units = {s.unit for s in scheduled}
+    if len(units) > 1:
+        raise ConfigError(f"{WHERE}: use one unit (ba or tok) for every swap point")
+    for a, b in zip(scheduled, scheduled[1:], strict=False):
+        if b.value == a.value:
+            raise ConfigError(f"{WHERE}: duplicate swap point {b.describe()} (also {a.name})")
+        if b.value < a.value:
+            raise ConfigError(
+                f"{WHERE}: swap points must be sorted: {b.describe()} comes after {a.describe()}"
+            )
+    manual = [i for i, s in enumerate(swaps) if s.manual]
+    if manual and manual != list(range(len(swaps) - len(manual), len(swaps))):
+        raise ConfigError(f"{WHERE}: 'at: resume' swaps must come after the scheduled ones")
+    names = [s.name for s in swaps]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{WHERE}: swap names must be unique, got {names}")
+    return swaps
+
+
+def merged_dataset(base: Mapping[str, Any], swap: Swap) -> dict[str, Any]:
+    """``train_loader.dataset`` with the swap's keys; ``streams`` replaces local/remote/split."""
+    out = copy.deepcopy(dict(base))
+    if "streams" in swap.dataset:
+        for key in ("local", "remote", "split"):
+            out.pop(key, None)
+    out.update(copy.deepcopy(swap.dataset))
+    return out
+
+
+def _folders(dataset: Mapping[str, Any]) -> list[tuple[str, Path]]:
+    """(key, folder) of each local dataset folder a loader will read (remote ones skipped)."""
+    out = []
+    streams = dataset.get("streams") or {}
+    if streams:
+        for name, stream in streams.items():
+            if stream.get("local") and not stream.get("remote"):
+                split = stream.get("split") or dataset.get("split")
+                folder = Path(stream["local"]) / split if split else Path(stream["local"])
+                out.append((f"streams.{name}.local", folder))
+    elif dataset.get("local") and not dataset.get("remote"):
+        split = dataset.get("split")
+        out.append(("local", Path(dataset["local"]) / split if split else Path(dataset["local"])))
+    return out
+
+
+def check_swaps(
+    swaps: Sequence[Swap],
+    train_config: Mapping[str, Any],
+) -> None:
+    """Check the schedule against the run before it starts.
+
+    Raises:
+        ConfigError: A swap point at or after ``max_duration``.
+        DataError: A swap's data folder does not exist.
+    """
+    max_duration = str(train_config.get("max_duration", ""))
+    tokens_per_batch = None
+    if train_config.get("global_train_batch_size") and train_config.get("max_seq_len"):
+        tokens_per_batch = int(train_config["global_train_batch_size"]) * int(
+            train_config["max_seq_len"]
+        )
+    end: tuple[str | None, int] | None = None
+    try:
+        end = _parse_at(max_duration, "max_duration")
+    except ConfigError:
+        end = None  # e.g. epochs: nothing to compare with
+    base = (train_config.get("train_loader") or {}).get("dataset") or {}
+    for i, swap in enumerate(swaps):
+        if end is not None and swap.unit is not None:
+            end_unit, end_value = end
+            value = swap.value
+            if end_unit != swap.unit and tokens_per_batch:
+                value = (
+                    value * tokens_per_batch if end_unit == "token" else value // tokens_per_batch
+                )
+            if end_unit == swap.unit or tokens_per_batch:
+                if value >= end_value:
+                    raise ConfigError(
+                        f"{WHERE}.{i}.at: swap {swap.describe()} is not before max_duration "
+                        f"{max_duration}"
+                    )
+        for key, folder in _folders(merged_dataset(base, swap)):
+            if not (folder / "index.json").is_file():
+                raise DataError(
+                    f"{WHERE}.{i}.dataset.{key}: data folder '{folder}' of swap "
+                    f"{swap.describe()} does not exist; build it with `csmpt prep` or fix the path"
+                )
+
+
+def swaps_due(swaps: Sequence[Swap], batch: int, tokens: int) -> int:
+    """How many scheduled swaps have their start point at or before this batch/token count."""
+    n = 0
+    for swap in swaps:
+        if swap.unit is None:  # a manual swap not yet placed
+            break
+        reached = batch if swap.unit == "batch" else tokens
+        if reached < swap.value:
+            break
+        n += 1
+    return n
