@@ -285,3 +285,32 @@ def test_the_hot_swap_recipe_is_mpt_plus_the_schedule(repo: Path) -> None:
     expected["callbacks"]["csmpt_hot_swap"] = swap["callbacks"]["csmpt_hot_swap"]
     assert swap == expected, "mpt_hot_swap.yaml must stay mpt.yaml plus the hot-swap schedule"
     assert [s["at"] for s in swap["callbacks"]["csmpt_hot_swap"]["swaps"]] == ["14ba", "27ba"]
+
+
+def test_schedule_in_tokens_and_lookup() -> None:
+    from csmpt.callbacks.swap_schedule import swaps_due
+
+    swaps = parse_swaps(
+        [
+            {"name": "b", "at": "5000tok"},
+            {"name": "c", "at": "1.2e4tok"},
+            {"name": "d", "at": "resume"},
+        ]
+    )
+    assert [(s.unit, s.value, s.manual) for s in swaps] == [
+        ("token", 5000, False),
+        ("token", 12000, False),
+        (None, 0, True),
+    ]
+    assert [swaps_due(swaps, 0, t) for t in (0, 4999, 5000, 11999, 12000, 10**9)] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+    ]
+    with pytest.raises(ConfigError, match="use one unit"):
+        parse_swaps([{"name": "b", "at": "5ba"}, {"name": "c", "at": "9000tok"}])
+    with pytest.raises(ConfigError, match="'at: resume' swaps must come after"):
+        parse_swaps([{"name": "b", "at": "resume"}, {"name": "c", "at": "9ba"}])
