@@ -27,16 +27,13 @@ CSMPT = str(Path(sys.executable).parent / "csmpt")
 
 
 @pytest.fixture(scope="session")
-def swap_overrides(tokenizer_dir: Path, shards_dir: Path):  # noqa: ANN201
+def swap_overrides(tiny_overrides, shards_dir: Path):  # noqa: ANN201
     def make(run_dir: Path, **extra: object) -> list[str]:
-        out = [
-            f"variables.tokenizer_name={tokenizer_dir}",
-            f"variables.data_local={shards_dir / 'cs_web'}",
+        corpora = [
             f"variables.corpus_2={shards_dir / 'en_web'}",  # English: easy to tell apart
             f"variables.corpus_3={shards_dir / 'cs_crawl_clean'}",
-            f"variables.save_folder={run_dir}",
         ]
-        return out + [f"{k}={v}" for k, v in extra.items()]
+        return [*corpora, *tiny_overrides(run_dir, **extra)]
 
     return make
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from csmpt.data.mds_folders import local_mds_folders, missing_reason
 from csmpt.errors import ConfigError, DataError
 
 __all__ = ["Swap", "SWAP_KEYS", "merged_dataset", "parse_swaps", "check_swaps", "swaps_due"]
@@ -138,22 +138,6 @@ def merged_dataset(base: Mapping[str, Any], swap: Swap) -> dict[str, Any]:
     return out
 
 
-def _folders(dataset: Mapping[str, Any]) -> list[tuple[str, Path]]:
-    """(key, folder) of each local dataset folder a loader will read (remote ones skipped)."""
-    out = []
-    streams = dataset.get("streams") or {}
-    if streams:
-        for name, stream in streams.items():
-            if stream.get("local") and not stream.get("remote"):
-                split = stream.get("split") or dataset.get("split")
-                folder = Path(stream["local"]) / split if split else Path(stream["local"])
-                out.append((f"streams.{name}.local", folder))
-    elif dataset.get("local") and not dataset.get("remote"):
-        split = dataset.get("split")
-        out.append(("local", Path(dataset["local"]) / split if split else Path(dataset["local"])))
-    return out
-
-
 def check_swaps(
     swaps: Sequence[Swap],
     train_config: Mapping[str, Any],
@@ -190,11 +174,12 @@ def check_swaps(
                         f"{WHERE}.{i}.at: swap {swap.describe()} is not before max_duration "
                         f"{max_duration}"
                     )
-        for key, folder in _folders(merged_dataset(base, swap)):
-            if not (folder / "index.json").is_file():
+        for key, folder in local_mds_folders(merged_dataset(base, swap)):
+            reason = missing_reason(folder)
+            if reason:
                 raise DataError(
                     f"{WHERE}.{i}.dataset.{key}: data folder '{folder}' of swap "
-                    f"{swap.describe()} does not exist; build it with `csmpt prep` or fix the path"
+                    f"{swap.describe()} {reason}; build it with `csmpt prep` or fix the path"
                 )
 
 

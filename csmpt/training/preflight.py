@@ -25,6 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from csmpt.config.loading import load_yaml_with_overrides
 from csmpt.config.yaml_lines import describe_key
+from csmpt.data.mds_folders import local_mds_folders, missing_reason
 from csmpt.data.tokenizer_train import check_tokenizer_dir, tokenizer_size
 from csmpt.errors import ConfigError, DataError
 
@@ -67,7 +68,7 @@ def _is_local_path(value: str) -> bool:
 
 
 def _loader_datasets(cfg: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (dotted key, dataset dict) for the train loader, eval loader(s) and their streams."""
+    """Yield (dotted key, dataset dict) for the train loader and the eval loader(s)."""
     loaders: list[tuple[str, Any]] = [("train_loader", cfg.get("train_loader"))]
     eval_loader = cfg.get("eval_loader")
     if isinstance(eval_loader, list):
@@ -75,32 +76,19 @@ def _loader_datasets(cfg: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
     else:
         loaders.append(("eval_loader", eval_loader))
     for key, loader in loaders:
-        if not isinstance(loader, dict) or not isinstance(loader.get("dataset"), dict):
-            continue
-        dataset = loader["dataset"]
-        yield f"{key}.dataset", dataset
-        streams = dataset.get("streams") or {}
-        if isinstance(streams, dict):
-            for name, stream in streams.items():
-                if isinstance(stream, dict):
-                    yield f"{key}.dataset.streams.{name}", stream
+        if isinstance(loader, dict) and isinstance(loader.get("dataset"), dict):
+            yield f"{key}.dataset", loader["dataset"]
 
 
 def _check_data_folders(cfg: dict[str, Any], path: Path) -> None:
-    for key, ds in _loader_datasets(cfg):
-        local, remote = ds.get("local"), ds.get("remote")
-        if not local or remote:
-            continue  # remote data is downloaded by streaming; nothing to check locally
-        if "streams" in ds and ds.get("streams"):
-            continue  # each stream is checked on its own
-        split = ds.get("split")
-        folder = Path(local) / split if split else Path(local)
-        if not (folder / "index.json").is_file():
-            what = "does not exist" if not folder.exists() else "has no index.json (not MDS)"
-            raise DataError(
-                f"{describe_key(path, key + '.local')}: data folder '{folder}' {what}; "
-                "build it with `csmpt prep <data_prep config>` or fix the path"
-            )
+    for key, dataset in _loader_datasets(cfg):
+        for sub, folder in local_mds_folders(dataset):
+            reason = missing_reason(folder)
+            if reason:
+                raise DataError(
+                    f"{describe_key(path, f'{key}.{sub}')}: data folder '{folder}' {reason}; "
+                    "build it with `csmpt prep <data_prep config>` or fix the path"
+                )
 
 
 def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
