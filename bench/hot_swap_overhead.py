@@ -1,6 +1,6 @@
 """Overhead of the ``csmpt_hot_swap`` callback: step time outside swaps, swap step vs eval pass.
 
-    .venv/bin/python bench/hot_swap_overhead.py [--rounds 3] [--steps 60] \
+    .venv/bin/python bench/hot_swap_overhead.py [--rounds 3] [--steps 60] [--control] \
         [--data-root artifacts/demo/mds] [--tokenizer artifacts/demo/tokenizer] [--workdir DIR]
 
 One process trains ``yamls/tiny/mpt.yaml`` (A, no hot swap) and ``yamls/tiny/mpt_hot_swap.yaml``
@@ -10,7 +10,9 @@ timing callback registered by this script records ``perf_counter`` at every ``BA
 around every eval pass (``EVAL_START`` -> ``EVAL_END``). Step ``i``'s time is the interval
 between the ``BATCH_START`` of batches ``i`` and ``i + 1``: it holds the batch itself, the next
 batch's fetch, and what runs between batches (eval, checkpoint, and the swap at
-``ITERATION_START``). After each run the streaming threads it left polling are stopped.
+``ITERATION_START``). After each run the streaming threads it left polling are stopped. Each run
+also reports the share of the machine's CPU time that other processes used and the hypervisor
+stole (``/proc/stat``): step times from runs where either is large are not comparable.
 
 Prints a Markdown table and two ratios against issue 5's targets (PASS/FAIL; it always exits 0):
 
@@ -22,7 +24,9 @@ Prints a Markdown table and two ratios against issue 5's targets (PASS/FAIL; it 
 
 Step times of separate runs on a shared CPU are noisy, so the script also times the callback's
 own event handlers in B (``HotSwap.run_event``, patched in this process only): their time per
-step outside the swaps is the callback's direct cost, free of run-to-run noise.
+step outside the swaps is the callback's direct cost, free of run-to-run noise. ``--control``
+adds a third run per round, A again (A'), rotating the order: A'/A - 1 is what the A/B
+comparison reads when there is no difference at all.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -158,6 +163,7 @@ class RunResult:
     steps_s: list[float]
     evals_s: list[float]
     callback_s: dict[int, float]
+    contention: tuple[float, float] | None = None  # share of CPU: other processes, steal
 
     def kept_median(self, plan: Plan) -> float:
         """Median seconds of the steps the plan keeps."""
@@ -205,6 +211,39 @@ def overrides(
     return out
 
 
+def cpu_ticks() -> tuple[int, int, int] | None:
+    """Machine-wide busy, steal and total CPU ticks (``/proc/stat``); None off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq, steal, sum(fields)
+
+
+def own_cpu_s() -> float:
+    """CPU seconds this process and its finished children have used (user + system)."""
+    return sum(
+        u.ru_utime + u.ru_stime
+        for u in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+
+
+def streaming_prefixes() -> int:
+    """How many shared-memory prefixes streaming's lock files in the temp folder claim.
+
+    Streaming leaves ``<prefix>_barrier_filelock`` / ``<prefix>_cache_filelock`` in the temp
+    folder for every dataset ever built there, and building a dataset walks them all from 0
+    (``get_shm_prefix``): the swap's loader build slows down as they pile up.
+    """
+    names = os.listdir(tempfile.gettempdir())
+    return len({n[:6] for n in names if n.endswith("_filelock") and n[:6].isdigit()})
+
+
 def stop_streaming_threads() -> None:
     """Stop the threads of streaming epochs a finished run left running.
 
@@ -233,11 +272,17 @@ def train_once(
 
     _CALLBACK_S.clear()
     _STEP[0] = -1
+    ticks0, own0 = cpu_ticks(), own_cpu_s()
     trainer = run_training(recipe, args)
+    ticks1, own1 = cpu_ticks(), own_cpu_s()
     timer = next(cb for cb in trainer.state.callbacks if isinstance(cb, StepTimer))
     result = RunResult(
         round_, label, timer.step_times(), [s for _, s in timer.evals], dict(_CALLBACK_S)
     )
+    if ticks0 is not None and ticks1 is not None:
+        busy, steal, total = (b - a for a, b in zip(ticks0, ticks1, strict=True))
+        own = (own1 - own0) * os.sysconf("SC_CLK_TCK")
+        result.contention = (max(0.0, busy - own) / total, steal / total)
     trained = int(trainer.state.timestamp.batch)
     trainer.close()
     del trainer, timer
@@ -258,12 +303,20 @@ def us(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}"
 
 
+def contention(r: RunResult) -> str:
+    """The share of the machine's CPU time other processes and the hypervisor took in a run."""
+    if r.contention is None:
+        return "n/a"
+    other, steal = r.contention
+    return f"{other:.0%} / {steal:.0%}"
+
+
 def verdict(ok: bool) -> str:
     """PASS or FAIL."""
     return "PASS" if ok else "FAIL"
 
 
-def report(plan: Plan, results: list[RunResult]) -> None:
+def report(plan: Plan, results: list[RunResult], prefixes: tuple[int, int]) -> None:
     """Print the per-run table, the summary table and the two ratios."""
     a_runs = [r for r in results if r.label == "A"]
     b_runs = [r for r in results if r.label == "B"]
@@ -272,14 +325,16 @@ def report(plan: Plan, results: list[RunResult]) -> None:
         f"\n{plan.steps} steps per run; swaps (B) after batches {s1} and {s2}; eval every "
         f"{plan.eval_interval} batches and at the end; medians over {len(plan.kept)} steps per "
         f"run (skipping {plan.warmup} warm-up steps, each swap and eval step and the "
-        f"{plan.after} after it)\n"
+        f"{plan.after} after it); CPU: share of the machine's CPU time other processes used / "
+        "the hypervisor stole during the run; streaming lock-file prefixes in "
+        f"{tempfile.gettempdir()}: {prefixes[0]} at the start, {prefixes[1]} at the end\n"
     )
     print(
         f"| round | run | median step ms | step {s1} ms | step {s2} ms | swap excess ms "
         f"| next {plan.after} steps excess ms | eval pass ms | hot-swap handlers us/step "
-        "| swap handlers ms |"
+        "| swap handlers ms | CPU: other / steal |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         med = r.kept_median(plan)
         if r.label == "B":
@@ -290,11 +345,11 @@ def report(plan: Plan, results: list[RunResult]) -> None:
             name = "B `mpt_hot_swap.yaml`"
         else:
             excess = after = handlers = swap_handlers = "-"
-            name = "A `mpt.yaml`"
+            name = "A `mpt.yaml`" if r.label == "A" else "A' `mpt.yaml` (control)"
         print(
             f"| {r.round} | {name} | {ms(med)} | {ms(r.steps_s[s1 - 1])} | "
             f"{ms(r.steps_s[s2 - 1])} | {excess} | {after} | {ms(statistics.median(r.evals_s))} "
-            f"| {handlers} | {swap_handlers} |"
+            f"| {handlers} | {swap_handlers} | {contention(r)} |"
         )
 
     med_a = statistics.median(r.steps_s[i] for r in a_runs for i in plan.kept)
@@ -342,7 +397,22 @@ def report(plan: Plan, results: list[RunResult]) -> None:
         f"| worst swap excess ms / eval pass ms | | | {ms(max(excesses))} / {ms(eval_b)} = "
         f"{worst_ratio:.2f} | | |"
     )
-    print(f"| eval pass ms (median, A and B) | | | {ms(eval_all)} | | |")
+    print(f"| eval pass ms (median, all runs) | | | {ms(eval_all)} | | |")
+    control = [r for r in results if r.label == "A'"]
+    if control:
+        med_c = statistics.median(r.steps_s[i] for r in control for i in plan.kept)
+        noise = [
+            c.kept_median(plan) / a.kept_median(plan) - 1
+            for a, c in zip(a_runs, control, strict=True)
+        ]
+        print(
+            f"| A/A control: median step A' vs A, ms (all rounds) | {ms(med_a)} | {ms(med_c)} "
+            f"(A') | {med_c / med_a - 1:+.2%} | | |"
+        )
+        print(
+            f"| A/A control: median of per-round A'/A - 1 (range {min(noise):+.1%} to "
+            f"{max(noise):+.1%}) | | | {statistics.median(noise):+.2%} | | |"
+        )
     print()
     print(
         f"step overhead ratio: {med_b / med_a:.4f} ({overhead:+.2%}; target <= "
@@ -360,6 +430,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60, help="batches per run")
     parser.add_argument("--warmup", type=int, default=5, help="first steps left out")
     parser.add_argument("--after", type=int, default=2, help="steps after a swap/eval left out")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also run A again each round (A'): A'/A shows the noise of an A/B comparison",
+    )
     parser.add_argument("--data-root", type=Path, default=REPO / "artifacts/demo/mds")
     parser.add_argument("--tokenizer", type=Path, default=REPO / "artifacts/demo/tokenizer")
     parser.add_argument("--workdir", type=Path, default=None, help="run folders (default: temp)")
@@ -380,14 +455,18 @@ def main() -> None:
     callbacks.register(TIMER, func=StepTimer)
     time_hot_swap_handlers()
 
+    prefixes_at_start = streaming_prefixes()
     with tempfile.TemporaryDirectory(prefix="hot_swap_bench_") as tmp:
         workdir = args.workdir.resolve() if args.workdir else Path(tmp)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         results: list[RunResult] = []
         for round_ in range(1, args.rounds + 1):
-            order = (("A", RECIPE_A), ("B", RECIPE_B))
-            for label, recipe in order if round_ % 2 else order[::-1]:
-                name = f"bench-hot-swap-{stamp}-{round_}{label}"
+            order = [("A", RECIPE_A), ("B", RECIPE_B)]
+            if args.control:
+                order.append(("A'", RECIPE_A))
+            shift = (round_ - 1) % len(order)
+            for label, recipe in order[shift:] + order[:shift]:
+                name = f"bench-hot-swap-{stamp}-{round_}{label.replace(chr(39), 'c')}"
                 run_args = overrides(
                     plan, data_root, tokenizer, workdir / name, name, swap=label == "B"
                 )
@@ -398,7 +477,7 @@ def main() -> None:
                     file=sys.stderr,
                     flush=True,
                 )
-    report(plan, results)
+    report(plan, results, (prefixes_at_start, streaming_prefixes()))
 
 
 if __name__ == "__main__":
