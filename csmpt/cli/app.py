@@ -9,6 +9,8 @@ import typer
 from csmpt import __version__
 from csmpt.cli.common import console, setup_logging, user_errors
 from csmpt.cli.data import prep_command, tokenizer_app
+from csmpt.cli.filter import filter_app
+from csmpt.cli.mixture import mixture_command
 
 __all__ = ["app", "main"]
 
@@ -20,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(tokenizer_app, name="tokenizer")
+app.add_typer(filter_app, name="filter")
 app.command(
     "prep",
     epilog=(
@@ -27,6 +30,13 @@ app.command(
         "Writes OUTPUT_DIR/CORPUS/train and OUTPUT_DIR/CORPUS/val (MDS, tokens: ndarray:int32)."
     ),
 )(prep_command)
+app.command(
+    "mixture",
+    epilog=(
+        "Example:\n\n  csmpt mixture yamls/tiny/mpt_mixture.yaml\n\n"
+        "Streams are weighted with streaming's proportion / repeat / choose keys."
+    ),
+)(mixture_command)
 
 
 @app.callback()

@@ -1,0 +1,167 @@
+"""What a mixture of MDS streams gives each source: samples per epoch and effective token share.
+
+A training recipe mixes corpora with mosaicml-streaming's own ``streams`` (in
+``train_loader.dataset.streams`` or in a hot-swap entry's ``dataset``), weighted the three ways
+streaming knows:
+
+* ``proportion``: relative weights (``epoch_size`` samples per epoch split by weight);
+* ``repeat``: multipliers, DimensionGPT-style (Wikipedia ``repeat: 4``, books ``repeat: 0.2``);
+* ``choose``: an absolute number of samples per epoch.
+
+:func:`mixture_shares` applies streaming's ``Stream.apply_weights`` (the code the data loader
+itself runs) to the sample counts in each stream's MDS index, so the printed figures are the ones
+training will see, not an estimate of a home-made sampler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csmpt.errors import ConfigError, DataError
+
+__all__ = ["StreamShare", "mixture_shares", "mds_sample_count"]
+
+log = logging.getLogger(__name__)
+
+_WEIGHT_KEYS = ("proportion", "repeat", "choose")
+# Keys of a ``streams`` entry that ``streaming.Stream`` accepts.
+_STREAM_KEYS = {
+    "remote",
+    "local",
+    "split",
+    "proportion",
+    "repeat",
+    "choose",
+    "download_retry",
+    "download_timeout",
+    "validate_hash",
+    "keep_zip",
+}
+
+
+@dataclass
+class StreamShare:
+    """One stream of a mixture and what it contributes to an epoch.
+
+    Attributes:
+        name: The stream's key in ``streams``.
+        folder: The local MDS folder read (``<local>/<split>``).
+        samples: Samples in the folder (its MDS index).
+        weight: How the recipe weights it, e.g. ``repeat 4`` or ``proportion 0.3``.
+        choose: Samples drawn from it per epoch (streaming's ``Stream.choose``).
+        repeat: ``choose / samples``: how many times each sample is seen per epoch.
+        tokens: Tokens drawn from it per epoch (``choose`` x tokens per sample).
+        token_share: Its share of the epoch's tokens.
+    """
+
+    name: str
+    folder: Path
+    samples: int
+    weight: str
+    choose: int
+    repeat: float
+    tokens: int
+    token_share: float
+
+
+def mds_sample_count(folder: Path) -> int:
+    """Samples in an MDS folder, from its ``index.json``."""
+    index = folder / "index.json"
+    if not index.is_file():
+        raise DataError(f"{folder}: no MDS index.json (build it with `csmpt prep`)")
+    try:
+        shards = json.loads(index.read_text(encoding="utf-8"))["shards"]
+        return int(sum(int(s["samples"]) for s in shards))
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise DataError(f"{index}: not a valid MDS index ({e})") from None
+
+
+def _tokens_per_sample(folder: Path, default: int | None) -> int:
+    manifest = folder / "csmpt_manifest.json"
+    if manifest.is_file():
+        try:
+            return int(json.loads(manifest.read_text(encoding="utf-8"))["max_seq_len"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            pass
+    if default is None:
+        raise DataError(f"{folder}: no csmpt_manifest.json and no max_seq_len to count tokens")
+    return default
+
+
+def _weight(stream: Mapping[str, Any]) -> str:
+    for key in _WEIGHT_KEYS:
+        if stream.get(key) is not None:
+            return f"{key} {stream[key]:g}" if key != "choose" else f"choose {stream[key]:,}"
+    return "natural"
+
+
+def mixture_shares(dataset: Mapping[str, Any], where: str = "dataset") -> list[StreamShare]:
+    """Samples and token share per epoch of each stream of a ``text`` dataset config.
+
+    Args:
+        dataset: A recipe's ``train_loader.dataset`` (or a hot-swap entry's merged ``dataset``)
+            with ``streams``; each stream's ``local`` folder must exist.
+        where: The config path of ``dataset``, for error messages.
+
+    Raises:
+        ConfigError: No ``streams``, a stream without ``local``, or weights streaming refuses
+            (e.g. ``proportion`` on some streams and ``repeat`` on others).
+        DataError: A stream's folder is not an MDS folder.
+    """
+    from streaming import Stream
+    from streaming.base.util import number_abbrev_to_int
+
+    streams = dataset.get("streams")
+    if not isinstance(streams, Mapping) or not streams:
+        raise ConfigError(f"{where}.streams: no streams to mix (set `streams:` with 2+ entries)")
+    split = dataset.get("split")
+    seq_len = dataset.get("max_seq_len")
+    built, counts, folders, weights = [], [], [], []
+    for name, cfg in streams.items():
+        key = f"{where}.streams.{name}"
+        if not isinstance(cfg, Mapping) or not cfg.get("local"):
+            raise ConfigError(f"{key}.local: each stream needs a local folder")
+        unknown = sorted(set(cfg) - _STREAM_KEYS)
+        if unknown:
+            raise ConfigError(f"{key}: unknown key(s) {unknown}; streaming knows {_WEIGHT_KEYS}")
+        stream_split = cfg.get("split") or split
+        folder = Path(cfg["local"]) / stream_split if stream_split else Path(cfg["local"])
+        counts.append(mds_sample_count(folder))
+        folders.append(folder)
+        weights.append(_weight(cfg))
+        kwargs = {k: v for k, v in cfg.items() if k in _WEIGHT_KEYS and v is not None}
+        built.append(Stream(local=str(cfg["local"]), split=stream_split, **kwargs))
+    epoch_size = dataset.get("epoch_size")
+    if isinstance(epoch_size, str):
+        epoch_size = number_abbrev_to_int(epoch_size)
+    seed = int(dataset.get("shuffle_seed", 9176))
+    try:
+        Stream.apply_weights(built, np.array(counts, np.int64), epoch_size, seed)
+    except ValueError as e:
+        raise ConfigError(f"{where}.streams: {e}") from None
+    tokens = [
+        int(s.choose) * _tokens_per_sample(f, seq_len) for s, f in zip(built, folders, strict=True)
+    ]
+    total = sum(tokens) or 1
+    return [
+        StreamShare(
+            name=str(name),
+            folder=folder,
+            samples=count,
+            weight=weight,
+            choose=int(stream.choose),
+            repeat=float(stream.repeat),
+            tokens=tok,
+            token_share=tok / total,
+        )
+        for name, folder, count, weight, stream, tok in zip(
+            streams, folders, counts, weights, built, tokens, strict=True
+        )
+    ]
