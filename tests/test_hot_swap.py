@@ -43,9 +43,13 @@ class Recorder(Callback):
 
     rows: list[list[tuple[int, ...]]] = []
     momentum: list[float] = []
+    datasets: list[Any] = []
 
     def batch_start(self, state: State, logger: Logger) -> None:
         del logger
+        dataset = state.train_dataloader.dataset  # type: ignore[union-attr]
+        if not any(d is dataset for d in Recorder.datasets):
+            Recorder.datasets.append(dataset)
         Recorder.rows.append([tuple(r.tolist()) for r in state.batch["input_ids"]])
         total = 0.0
         for opt in state.optimizers:
@@ -60,7 +64,7 @@ def recorder() -> type[Recorder]:
     from llmfoundry.registry import callbacks
 
     callbacks.register("csmpt_test_recorder", func=Recorder)
-    Recorder.rows, Recorder.momentum = [], []
+    Recorder.rows, Recorder.momentum, Recorder.datasets = [], [], []
     return Recorder
 
 
@@ -112,6 +116,38 @@ def test_samples_come_from_the_scheduled_corpus(
         (11, "cs_crawl", "cs_crawl_clean", False),
     ]
     assert events[0]["tokens"] == 6 * 8 * 128
+    # The corpora swapped out have their streaming threads stopped (not left polling).
+    from streaming.base.dataset import _IterState
+
+    assert len(recorder.datasets) == 3
+    assert [d._iterator._state for d in recorder.datasets[:2]] == [_IterState.EXITED] * 2
+
+
+def test_swap_point_in_tokens(swap_overrides, recorder, shards_dir: Path, tmp_path: Path) -> None:
+    at = 5 * 8 * 128  # the tokens of 5 batches of 8 samples of 128 tokens
+    run_training(
+        RECIPE,
+        swap_overrides(
+            tmp_path / "run",
+            max_duration="8ba",
+            save_interval="8ba",
+            eval_interval="8ba",
+            **{
+                "callbacks.csmpt_hot_swap.swaps": (
+                    f"[{{name: en_web, at: {at}tok, "
+                    "dataset: {local: '${variables.corpus_2}', split: train}}]"
+                ),
+                "callbacks.csmpt_test_recorder": "{}",
+            },
+        ),
+    )
+    web = _corpus_rows(shards_dir / "cs_web/train")
+    en = _corpus_rows(shards_dir / "en_web/train")
+    assert len(recorder.rows) == 8
+    for step, rows in enumerate(recorder.rows, start=1):
+        assert all(r in (web if step <= 5 else en) for r in rows), f"step {step}: wrong corpus"
+    events = read_events(tmp_path / "run/events.jsonl")
+    assert [(e["step"], e["tokens"], e["at"]) for e in events] == [(5, at, f"en_web at {at}tok")]
 
 
 def _wait_for_step(metrics: Path, step: int, proc: subprocess.Popen, timeout: float) -> None:

@@ -67,6 +67,19 @@ def append_event(path: Path, event: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
+def _stop_streaming_threads(loader: object) -> None:
+    """Stop the download/ready threads of the corpus being swapped out.
+
+    With ``num_workers: 0`` a StreamingDataset iterates in the trainer's process with two
+    background threads that wait for samples nobody will ask for once its loader is replaced;
+    streaming's own ``_Iterator.exit()`` (what it calls when a new epoch starts) ends them.
+    Worker processes (``num_workers > 0``) end with their loader's iterator.
+    """
+    iterator = getattr(getattr(loader, "dataset", None), "_iterator", None)
+    if iterator is not None and hasattr(iterator, "exit"):
+        iterator.exit()
+
+
 class HotSwap(Callback):
     """Swap the training corpus at scheduled batches or tokens (``csmpt_hot_swap``).
 
@@ -110,6 +123,10 @@ class HotSwap(Callback):
     def current_corpus(self) -> str:
         """Name of the corpus being trained on now."""
         return self._name(self._segment)
+
+    def corpus_start_step(self) -> int:
+        """The step after which the current corpus began (0 for the first corpus)."""
+        return int(self._history[self._segment - 1]["step"]) if self._segment else 0
 
     # --- Composer events ----------------------------------------------------------------
 
@@ -166,6 +183,7 @@ class HotSwap(Callback):
         loader = spec.dataloader
         if dataset_state is not None:
             loader.dataset.load_state_dict(dataset_state)
+        _stop_streaming_threads(state.train_dataloader)
         state.set_dataloader(loader, "train")
         state.train_dataloader = state.dataloader
 
@@ -222,7 +240,8 @@ class HotSwap(Callback):
         kept = [
             e
             for e in events
-            if int(e.get("step", 0)) < batch
+            if e.get("event") != "swap"  # other callbacks' events: they dedupe their own
+            or int(e.get("step", 0)) < batch
             or (
                 int(e.get("step", 0)) == batch
                 and not (e.get("event") == "swap" and int(e.get("index", 0)) > self._segment)
