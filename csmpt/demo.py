@@ -1,11 +1,19 @@
 """``csmpt demo``: the pipeline's main job in miniature, on the shipped sample corpora.
 
 1. train a byte-level BPE tokenizer on the Czech samples (``data_prep/tokenizer/sample.yaml``);
-2. build the MDS shards of every sample corpus (``data_prep/sample.yaml``);
-3. train the tiny ALiBi MPT on CSMPT7b's schedule in miniature (``yamls/tiny/mpt_hot_swap.yaml``):
+   and the corpus filter's linear classifier (``data_prep/filter/sample.yaml``);
+2. build the MDS shards of every sample corpus (``data_prep/sample.yaml``); corpus #3
+   (cs_crawl_clean) is #2 (cs_crawl) with what the classifier flags and exact duplicates removed;
+   and print the token share of each source of a mixture recipe (``yamls/tiny/mpt_mixture.yaml``);
+3. train a tiny English MPT on the English sample and swap its vocabulary to the Czech
+   tokenizer (``csmpt.surgery.demo_stage``): the Czech run below starts from those weights;
+4. train the tiny ALiBi MPT on CSMPT7b's schedule in miniature (``yamls/tiny/mpt_hot_swap.yaml``):
    corpus #1 (web) hot-swapped to #2 (crawl) and #3 (filtered crawl) mid-run, with eval and
-   checkpoints;
-4. print where everything is, the swaps, and the loss at the start and end.
+   checkpoints, and a loss spike injected at 5/6 of the steps that ``csmpt_loss_spike`` catches;
+5. after training (``csmpt.eval.demo_stage``): CS-HellaSwag 0/3-shot over the run's checkpoints
+   (``eval/cs_hellaswag_tiny.yaml``), loss per corpus, the last checkpoint exported to HF and a
+   Czech sentence generated from it with ``transformers``, the report's PNGs;
+6. print where everything is, the swaps, the spike, and the loss at the start and end.
 
 It runs the same recipe files a user runs by hand, with overrides that point them at ``workdir``.
 """
@@ -24,10 +32,16 @@ from rich.table import Table
 
 from csmpt.callbacks.hot_swap import read_events
 from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.data.classifier import train_from_yaml
+from csmpt.data.filtering import CLASSIFIER, DUPLICATE
 from csmpt.data.prep import PrepConfig, prep_corpora
 from csmpt.data.tokenizer_train import TokenizerConfig, tokenizer_size, train_tokenizer
 from csmpt.errors import CsmptError
+from csmpt.eval.demo_stage import AfterTraining, after_training_rows, run_after_training
+from csmpt.forensics.demo_stage import spike_events, spike_overrides, spike_rows
 from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.surgery.demo_stage import SwapStage, run_swap_stage
+from csmpt.surgery.report import report_rows
 
 __all__ = ["DemoSummary", "find_repo_root", "run_demo", "loss_curve"]
 
@@ -35,7 +49,10 @@ log = logging.getLogger(__name__)
 
 TOKENIZER_YAML = "data_prep/tokenizer/sample.yaml"
 PREP_YAML = "data_prep/sample.yaml"
+FILTER_YAML = "data_prep/filter/sample.yaml"
 TRAIN_YAML = "yamls/tiny/mpt_hot_swap.yaml"
+MIXTURE_YAML = "yamls/tiny/mpt_mixture.yaml"
+REASONS = (CLASSIFIER, DUPLICATE)
 
 
 @dataclass
@@ -53,6 +70,13 @@ class DemoSummary:
     eval_loss: float | None
     steps: int
     seconds: dict[str, float] = field(default_factory=dict)
+    classifier: Path | None = None
+    classifier_held_out: dict[str, float] = field(default_factory=dict)
+    filtered: dict[str, dict[str, int]] = field(default_factory=dict)
+    spikes: list[dict[str, Any]] = field(default_factory=list)
+    vocab_swap: SwapStage | None = None
+    after_training: AfterTraining | None = None
+    mixture: dict[str, float] = field(default_factory=dict)
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -92,7 +116,7 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
     workdir = workdir if workdir.is_absolute() else Path.cwd() / workdir
     seconds: dict[str, float] = {}
 
-    console.rule("[bold]1/3 tokenizer")
+    console.rule("[bold]1/5 tokenizer and corpus filter classifier")
     t0 = time.perf_counter()
     tok_cfg = build_structured(
         TokenizerConfig,
@@ -105,7 +129,13 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
     console.print(f"{'reused' if skipped else 'trained'} {vocab}-token tokenizer: {tok_dir}")
     seconds["tokenizer"] = time.perf_counter() - t0
 
-    console.rule("[bold]2/3 MDS shards")
+    t0 = time.perf_counter()
+    clf_out = f"output_dir={workdir / 'filter' / 'classifier'}"
+    clf = train_from_yaml(root / FILTER_YAML, [clf_out], base_dir=root)
+    console.print(f"{'reused' if clf.skipped else 'trained'} filter classifier: {clf.path}")
+    seconds["filter classifier"] = time.perf_counter() - t0
+
+    console.rule("[bold]2/5 MDS shards, and a mixture's token shares")
     t0 = time.perf_counter()
     prep_cfg = build_structured(
         PrepConfig,
@@ -116,14 +146,35 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
     )
     for corpus in prep_cfg.corpora:
         corpus.inputs = [str(root / p) for p in corpus.inputs]
+        if corpus.filter is not None and corpus.filter.classifier is not None:
+            corpus.filter.classifier = str(clf.path)  # the classifier trained above
     results = prep_corpora(prep_cfg)
     shards = {f"{r.name}/{s}": m for r in results for s, m in r.manifests.items()}
+    filtered: dict[str, dict[str, int]] = {}  # removed by reason (train's manifest has them)
+    with_filter = {c.name for c in prep_cfg.corpora if c.filter is not None}
+    for r in results:
+        if r.name in with_filter:
+            skipped = r.manifests["train"]["skipped_documents"]
+            filtered[r.name] = {k: skipped.get(k, 0) for k in REASONS}
+            filtered[r.name]["kept"] = sum(m["documents"] for m in r.manifests.values())
     for r in results:
         samples = {s: m["samples"] for s, m in r.manifests.items()}
         console.print(f"{'reused' if r.skipped else 'built'} {r.path}: samples {samples}")
+    from csmpt.cli.mixture import mixture_tables
+
+    ((mix_table, mix_shares),) = mixture_tables(
+        root / MIXTURE_YAML, [f"variables.data_root={workdir / 'mds'}"]
+    )
+    console.print(mix_table)
     seconds["shards"] = time.perf_counter() - t0
 
-    console.rule("[bold]3/3 training the tiny MPT on three hot-swapped corpora (llm-foundry, CPU)")
+    console.rule("[bold]3/5 tiny English MPT -> vocabulary swap to the Czech tokenizer")
+    swap = run_swap_stage(root, workdir, tok_dir, steps, console)
+    seconds["english+swap"] = swap.seconds
+
+    console.rule(
+        "[bold]4/5 training the tiny MPT on three hot-swapped corpora, a spike injected (CPU)"
+    )
     t0 = time.perf_counter()
     run_dir = workdir / "runs" / "tiny-mpt-hot-swap"
     if run_dir.exists():
@@ -139,9 +190,15 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
         f"eval_interval={max(steps // 2, 1)}ba",
         f"save_interval={max(steps // 2, 1)}ba",
         "callbacks.csmpt_hot_swap.swaps=" + _swaps_at(steps),
+        *swap.overrides(),  # start from the swapped English weights
+        *spike_overrides(steps),  # corrupt two samples of one batch: a loss spike to catch
     ]
     trainer = run_training(root / TRAIN_YAML, overrides)
     seconds["training"] = time.perf_counter() - t0
+
+    console.rule("[bold]5/5 CS-HellaSwag over the checkpoints, HF export, report")
+    after = run_after_training(root, workdir, run_dir, overrides, console)
+    seconds["eval+export+report"] = after.seconds
 
     curve = loss_curve(run_dir / "metrics.jsonl")
     evals = loss_curve(run_dir / "metrics.jsonl", "metrics/eval/LanguageCrossEntropy")
@@ -151,12 +208,19 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
         shards=shards,
         run_dir=run_dir,
         checkpoints=sorted(run_dir.glob("*.pt")),
-        swaps=read_events(run_dir / "events.jsonl"),
+        swaps=[e for e in read_events(run_dir / "events.jsonl") if e["event"] == "swap"],
         first_loss=curve[0][1],
         last_loss=curve[-1][1],
         eval_loss=evals[-1][1] if evals else None,
         steps=int(trainer.state.timestamp.batch),
         seconds=seconds,
+        classifier=clf.path,
+        classifier_held_out=clf.card["held_out"]["at_0.5"],
+        filtered=filtered,
+        vocab_swap=swap,
+        spikes=spike_events(run_dir),
+        after_training=after,
+        mixture={m.name: m.token_share for m in mix_shares},
     )
     _print_summary(summary, console)
     return summary
@@ -177,8 +241,31 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
     table.add_column(overflow="fold")
     run = _short(s.run_dir)
     table.add_row("tokenizer", f"{_short(s.tokenizer)} ({s.vocab} tokens)")
+    if s.classifier is not None:
+        m = s.classifier_held_out
+        table.add_row(
+            "filter classifier",
+            f"{_short(s.classifier)} (held out: precision {m['precision']:.2f}, "
+            f"recall {m['recall']:.2f} at 0.5)",
+        )
+    for name, f in s.filtered.items():
+        reasons = ", ".join(f"{k} {f[k]}" for k in REASONS)
+        removed = sum(f[k] for k in REASONS)
+        table.add_row(f"filter {name}", f"removed {removed} ({reasons}), kept {f['kept']}")
     for name, m in s.shards.items():
         table.add_row(f"shards {name}", f"{m['samples']} samples, {m['tokens']:,} tokens")
+    if s.mixture:
+        shares = ", ".join(f"{k} {100 * v:.1f}%" for k, v in s.mixture.items())
+        table.add_row("mixture", f"{MIXTURE_YAML}: {shares} of an epoch's tokens")
+    if s.vocab_swap is not None:
+        en = s.vocab_swap.english_losses
+        table.add_row(
+            "English model",
+            f"{_short(s.vocab_swap.english_run)} (train loss {en[0]:.3f} -> {en[1]:.3f})",
+        )
+        for label, value in report_rows(s.vocab_swap.report):
+            table.add_row(label, value)
+        table.add_row("Czech run starts from", _short(s.vocab_swap.load_path))
     table.add_row("run folder", run)
     table.add_row("checkpoints", ", ".join(p.name for p in s.checkpoints) or "none")
     table.add_row("metrics", f"{run}/metrics.jsonl")
@@ -194,6 +281,11 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
     )
     if s.eval_loss is not None:
         table.add_row("eval loss", f"{s.eval_loss:.3f} (cs_web/val)")
+    for label, value in spike_rows(s.spikes, run):
+        table.add_row(label, value)
+    if s.after_training is not None:
+        for label, value in after_training_rows(s.after_training, _short):
+            table.add_row(label, value)
     table.add_row("events", f"{run}/events.jsonl")
     table.add_row("time", ", ".join(f"{k} {v:.0f}s" for k, v in s.seconds.items()))
     console.print(table)

@@ -53,12 +53,38 @@ def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The filter classifier of data_prep/filter/sample.yaml (it makes cs_crawl_clean)."""
+    from csmpt.data.classifier import train_from_yaml
+
+    out = tmp_path_factory.mktemp("filter") / "classifier"
+    return train_from_yaml(REPO / "data_prep/filter/sample.yaml", [f"output_dir={out}"]).path
+
+
+@pytest.fixture(scope="session")
+def en_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The English tokenizer (data_prep/tokenizer/en_sample.yaml): the vocabulary-swap source."""
+    from csmpt.config import build_structured, load_yaml_with_overrides
+    from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+
+    out = tmp_path_factory.mktemp("tok_en") / "tokenizer"
+    yaml_path = REPO / "data_prep/tokenizer/en_sample.yaml"
+    cfg = build_structured(
+        TokenizerConfig, load_yaml_with_overrides(yaml_path, [f"output_dir={out}"]), yaml_path
+    )
+    path, _ = train_tokenizer(cfg)
+    return path
+
+
+@pytest.fixture(scope="session")
 def prep_config_path() -> Path:
     return REPO / "data_prep/sample.yaml"
 
 
 @pytest.fixture(scope="session")
-def shards_dir(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shards_dir(
+    tokenizer_dir: Path, classifier_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     from csmpt.config import build_structured, load_yaml_with_overrides
     from csmpt.data.prep import PrepConfig, prep_corpora
 
@@ -69,6 +95,9 @@ def shards_dir(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         load_yaml_with_overrides(yaml_path, [f"tokenizer={tokenizer_dir}", f"output_dir={out}"]),
         yaml_path,
     )
+    for corpus in cfg.corpora:  # cs_crawl_clean = cs_crawl through the session's classifier
+        if corpus.filter is not None and corpus.filter.classifier is not None:
+            corpus.filter.classifier = str(classifier_dir)
     prep_corpora(cfg)
     return out
 
@@ -86,3 +115,14 @@ def tiny_overrides(tokenizer_dir: Path, shards_dir: Path):  # noqa: ANN201
         return out + [f"{k}={v}" for k, v in extra.items()]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_mpt_run(tiny_overrides, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
+    """yamls/tiny/mpt.yaml trained 18 steps, checkpoints at 6, 12, 18 (eval/export/report tests)."""
+    from csmpt.training import run_training
+
+    run_dir = tmp_path_factory.mktemp("tiny_mpt_run") / "run"
+    every = {"save_interval": "6ba", "save_num_checkpoints_to_keep": -1, "eval_interval": "18ba"}
+    run_training("yamls/tiny/mpt.yaml", tiny_overrides(run_dir, max_duration="18ba", **every))
+    return run_dir

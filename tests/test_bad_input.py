@@ -134,17 +134,21 @@ def test_invalid_jsonl_names_file_and_line(tmp_path: Path, tokenizer_dir: Path) 
 def test_record_without_text_field(tmp_path: Path, tokenizer_dir: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n\n{"content": "no text", "id": 7}\n')
+    cfg = _prep(tmp_path, tokenizer_dir, bad)
+    cfg.strict = True  # otherwise counted (tests/test_prep_inputs.py)
     with pytest.raises(
         DataError, match=rf"{bad}:3: record has no 'text' field \(its fields: content, id\)"
     ):
-        prep_corpora(_prep(tmp_path, tokenizer_dir, bad))
+        prep_corpora(cfg)
 
 
 def test_invalid_utf8_names_file_and_line(tmp_path: Path, tokenizer_dir: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b'{"text": "ok"}\n{"text": "\xff\xfe"}\n')
+    cfg = _prep(tmp_path, tokenizer_dir, bad)
+    cfg.strict = True  # otherwise counted (tests/test_prep_inputs.py)
     with pytest.raises(DataError, match=rf"{bad}:2: not valid UTF-8"):
-        prep_corpora(_prep(tmp_path, tokenizer_dir, bad))
+        prep_corpora(cfg)
 
 
 def test_prep_with_missing_tokenizer(tmp_path: Path) -> None:
@@ -158,7 +162,7 @@ def test_prep_config_unknown_key(tmp_path: Path) -> None:
     cfg.write_text("tokenizer: t\noutput_dir: o\ncorpora:\n  - name: a\n    input: [x.jsonl]\n")
     expected = (
         r"prep.yaml:5: key 'corpora.0.input' is not a CorpusSpec setting; "
-        r"allowed here: name, inputs, text_field"
+        r"allowed here: name, inputs, text_field, filter"
     )
     with pytest.raises(ConfigError, match=expected):
         build_structured(PrepConfig, load_yaml_with_overrides(cfg), cfg)

@@ -27,3 +27,35 @@ def test_demo_trains_on_three_hot_swapped_corpora(tmp_path: Path) -> None:
     text = console.export_text()
     assert "swap at step 4" in text and "cs_web -> cs_crawl" in text
     assert "swap at step 8" in text and "cs_crawl -> cs_crawl_clean" in text
+    # corpus #3 = #2 through the filter: the 22 spam/toxic crawl documents removed
+    assert summary.filtered == {"cs_crawl_clean": {"classifier": 22, "duplicate": 0, "kept": 308}}
+    assert "removed 22 (classifier 22, duplicate 0), kept 308" in text
+    # vocabulary swap: a tiny English MPT swapped to the Czech tokenizer starts the Czech run
+    swap = summary.vocab_swap
+    assert swap is not None and swap.report.aligned["exact"] > 100
+    assert swap.report.loss_swapped < swap.report.loss_random
+    assert f"load_path: {swap.load_path}" in (summary.run_dir / "config.yaml").read_text()
+    assert "vocab swap" in text and "coverage" in text and "swapped" in text
+    # loss spike: the demo corrupts samples 1 and 5 of step 10; the event names exactly them
+    spike = next(e for e in summary.spikes if e["step"] == 10)
+    assert spike["event"] == "loss_spike" and spike["suspects"] == [[0, 1], [0, 5]]
+    assert "loss spike at step 10" in text and "suspect #1" in text and "suspect #5" in text
+    # after training: CS-HellaSwag over both checkpoints, the HF export generating Czech, report
+    after = summary.after_training
+    assert after is not None and [r.step for r in after.eval_rows] == [6, 12]
+    assert all(
+        set(r.accuracy) == {"cs_hellaswag/0-shot", "cs_hellaswag/3-shot"} for r in after.eval_rows
+    )
+    assert after.export_diff <= 1e-4 and (after.hf_dir / "config.json").is_file()
+    assert after.sentence.startswith("Dobrý den,") and len(after.sentence.split()) > 3
+    assert {p.name for p in after.figures} == {"train_loss.png", "eval_loss.png", "accuracy.png"}
+    from csmpt.report.data import build_report_data
+
+    report = build_report_data(summary.run_dir)
+    assert report.swap_steps == [4, 8] and 10 in report.spike_steps
+    assert "CS-HellaSwag (sample)" in text and "step 12: cs_hellaswag/0-shot" in text
+    assert "generated (transformers)" in text and "report.html" in text
+    # the mixture recipe's shares, computed by streaming from the demo's shards
+    assert set(summary.mixture) == {"cs_web", "en_web"}
+    assert sum(summary.mixture.values()) == pytest.approx(1.0) and summary.mixture["cs_web"] > 0.7
+    assert "mixture" in text and "of an epoch's tokens" in text

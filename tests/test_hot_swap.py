@@ -38,6 +38,11 @@ def swap_overrides(tiny_overrides, shards_dir: Path):  # noqa: ANN201
     return make
 
 
+def swap_events(path: Path) -> list[dict[str, Any]]:
+    """The swap events of a run (events.jsonl also holds csmpt_loss_spike's events)."""
+    return [e for e in read_events(path) if e["event"] == "swap"]
+
+
 class Recorder(Callback):
     """Test helper: the token rows of every batch, and the momentum before each step."""
 
@@ -110,7 +115,7 @@ def test_samples_come_from_the_scheduled_corpus(
     # and not reset at the second swap (no reset_optimizer there).
     assert recorder.momentum[6] == 0.0 and recorder.momentum[5] > 0
     assert recorder.momentum[11] > 0
-    events = read_events(tmp_path / "run/events.jsonl")
+    events = swap_events(tmp_path / "run/events.jsonl")
     assert [(e["step"], e["from"], e["to"], e["reset_optimizer"]) for e in events] == [
         (6, "cs_web", "cs_crawl", True),
         (11, "cs_crawl", "cs_crawl_clean", False),
@@ -146,7 +151,7 @@ def test_swap_point_in_tokens(swap_overrides, recorder, shards_dir: Path, tmp_pa
     assert len(recorder.rows) == 8
     for step, rows in enumerate(recorder.rows, start=1):
         assert all(r in (web if step <= 5 else en) for r in rows), f"step {step}: wrong corpus"
-    events = read_events(tmp_path / "run/events.jsonl")
+    events = swap_events(tmp_path / "run/events.jsonl")
     assert [(e["step"], e["tokens"], e["at"]) for e in events] == [(5, at, f"en_web at {at}tok")]
 
 
@@ -241,7 +246,7 @@ def test_future_swaps_may_change_past_ones_may_not(swap_overrides, tmp_path: Pat
     with pytest.raises(ConfigError, match=r"swaps.0: swap cs_crawl at 8ba already happened"):
         run(20, _swaps(7, 13))  # moving a past swap is refused
     run(20, _swaps(8, 13))  # appending a future swap is fine
-    assert [(e["step"], e["to"]) for e in read_events(run_dir / "events.jsonl")] == [
+    assert [(e["step"], e["to"]) for e in swap_events(run_dir / "events.jsonl")] == [
         (8, "cs_crawl"),
         (13, "cs_crawl_clean"),
     ]
@@ -262,7 +267,7 @@ def test_manual_swap_at_resume(swap_overrides, tmp_path: Path, shards_dir: Path)
             run_dir, max_duration="12ba", **{**common, "callbacks.csmpt_hot_swap.swaps": manual}
         ),
     )
-    (event,) = read_events(run_dir / "events.jsonl")
+    (event,) = swap_events(run_dir / "events.jsonl")
     assert (event["step"], event["to"], event["manual"]) == (10, "english", True)
 
 

@@ -64,15 +64,19 @@ def test_val_split_is_small_and_disjoint(shards_dir: Path) -> None:
 
 
 def test_text_dataloader_of_llm_foundry_reads_the_shards(
-    shards_dir: Path, tokenizer_dir: Path
+    shards_dir: Path, tokenizer_dir: Path, tmp_path: Path
 ) -> None:
+    import shutil
+
     from llmfoundry.data.text_data import StreamingTextDataset
     from transformers import AutoTokenizer
 
+    # A copy: streaming decompresses shards next to them, which other tests would then see.
+    shutil.copytree(shards_dir / "cs_crawl_clean/val", tmp_path / "cs_crawl_clean/val")
     ds = StreamingTextDataset(
         tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
         max_seq_len=128,
-        local=str(shards_dir / "cs_crawl_clean"),
+        local=str(tmp_path / "cs_crawl_clean"),
         split="val",
         shuffle=False,
         batch_size=1,

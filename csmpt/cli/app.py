@@ -9,8 +9,13 @@ import typer
 from csmpt import __version__
 from csmpt.cli.common import console, setup_logging, user_errors
 from csmpt.cli.data import prep_command, tokenizer_app
+from csmpt.cli.eval import register as register_eval_commands
 from csmpt.cli.filter import filter_app
+from csmpt.cli.inspect import inspect_batch_command
+from csmpt.cli.launch import LAUNCH_EPILOG, launch_command
 from csmpt.cli.mixture import mixture_command
+from csmpt.cli.surgery import EPILOG as SURGERY_EPILOG
+from csmpt.cli.surgery import surgery_command
 
 __all__ = ["app", "main"]
 
@@ -23,11 +28,13 @@ app = typer.Typer(
 )
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(filter_app, name="filter")
+register_eval_commands(app)  # eval, validate, export, report
 app.command(
     "prep",
     epilog=(
         "Example:\n\n  csmpt prep data_prep/sample.yaml max_seq_len=256 --only cs_web\n\n"
         "Writes OUTPUT_DIR/CORPUS/train and OUTPUT_DIR/CORPUS/val (MDS, tokens: ndarray:int32)."
+        "\n\nInspect a build:  csmpt prep --stats artifacts/demo/mds"
     ),
 )(prep_command)
 app.command(
@@ -37,6 +44,12 @@ app.command(
         "Streams are weighted with streaming's proportion / repeat / choose keys."
     ),
 )(mixture_command)
+app.command("surgery", epilog=SURGERY_EPILOG)(surgery_command)
+app.command("launch", epilog=LAUNCH_EPILOG)(launch_command)
+app.command(
+    "inspect-batch",
+    epilog="Example:\n\n  csmpt inspect-batch --run artifacts/demo/runs/tiny-mpt-hot-swap --step 9",
+)(inspect_batch_command)
 
 
 @app.callback()

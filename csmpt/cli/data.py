@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from csmpt.cli.common import console, user_errors
 from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.data.manifest import find_manifests, manifest_table
 from csmpt.data.prep import PrepConfig, prep_corpora
 from csmpt.data.tokenizer_train import TokenizerConfig, tokenizer_size, train_tokenizer
+from csmpt.errors import ConfigError
 
 __all__ = ["prep_command", "tokenizer_app"]
 
@@ -44,41 +46,66 @@ def tokenizer_train_command(
         console.print(f"[green]tokenizer[/] with {tokenizer_size(out)} tokens -> {out}")
 
 
-@user_errors
-def prep_command(
-    config: Path = typer.Argument(..., help="data_prep YAML (data_prep/*.yaml)."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
-    only: list[str] = typer.Option([], "--only", help="Build only this corpus (repeatable)."),
-    force: bool = typer.Option(False, "--force", help="Rebuild even if up to date."),
-) -> None:
-    """Tokenize corpora into EOS-separated max_seq_len samples in MDS shards (train/val)."""
-    cfg = build_structured(PrepConfig, load_yaml_with_overrides(config, overrides or []), config)
-    progress = Progress(
+def _progress() -> Progress:
+    """A progress bar with documents/s and tokens/s; silent when the console is not a terminal."""
+    return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed} documents"),
+        TextColumn("{task.completed:,.0f} documents"),
+        TextColumn("[cyan]{task.fields[docs_rate]:,.0f} docs/s"),
+        TextColumn("{task.fields[tokens]:,} tokens"),
+        TextColumn("[green]{task.fields[tok_rate]:,.0f} tokens/s"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
+
+
+@user_errors
+def prep_command(
+    config: Path = typer.Argument(None, help="data_prep YAML (data_prep/*.yaml)."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
+    only: list[str] = typer.Option([], "--only", help="Build only this corpus (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if up to date."),
+    stats: Path = typer.Option(
+        None, "--stats", help="Print the manifests under this folder as a table and exit."
+    ),
+) -> None:
+    """Tokenize corpora into EOS-separated max_seq_len samples in MDS shards (train/val).
+
+    A killed run, rerun, resumes from its finished shards; a finished one does nothing.
+    """
+    if stats is not None:
+        console.print(manifest_table(find_manifests(stats), f"MDS folders under {stats}"))
+        return
+    if config is None:
+        raise ConfigError("give a data_prep YAML (csmpt prep data_prep/sample.yaml) or --stats DIR")
+    cfg = build_structured(PrepConfig, load_yaml_with_overrides(config, overrides or []), config)
+    progress = _progress()
+    start = time.perf_counter()
     with progress:
-        task = progress.add_task("tokenizing", total=None)
-        results = prep_corpora(
-            cfg, only=only, force=force, on_docs=lambda n: progress.advance(task, n)
-        )
-    table = Table(title=f"MDS shards in {cfg.output_dir}")
-    for col in ("corpus", "split", "documents", "tokens", "samples", "dropped tail", "status"):
-        table.add_column(col, justify="right" if col not in ("corpus", "split") else "left")
-    for r in results:
-        for split, m in r.manifests.items():
-            table.add_row(
-                r.name,
-                split,
-                f"{m['documents']:,}",
-                f"{m['tokens']:,}",
-                f"{m['samples']:,}",
-                f"{m['dropped_tail_tokens']:,}",
-                "up to date" if r.skipped else "built",
+        task = progress.add_task("tokenizing", total=None, tokens=0, docs_rate=0.0, tok_rate=0.0)
+
+        def advance(docs: int, tokens: int) -> None:
+            t = progress.tasks[task]
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            total_tokens = t.fields["tokens"] + tokens
+            progress.update(
+                task,
+                advance=docs,
+                tokens=total_tokens,
+                docs_rate=(t.completed + docs) / elapsed,
+                tok_rate=total_tokens / elapsed,
             )
-    console.print(table)
+
+        results = prep_corpora(cfg, only=only, force=force, on_progress=advance)
+    found = [(r.path / s, m) for r in results for s, m in r.manifests.items()]
+    console.print(manifest_table(found, f"MDS shards in {cfg.output_dir}"))
+    for r in results:
+        if r.skipped:
+            msg = f"[yellow]{r.path} is up to date[/] (same inputs and settings); nothing to do"
+            console.print(msg, soft_wrap=True)
+        elif r.resumed_shards:
+            msg = f"{r.path}: resumed, kept {r.resumed_shards} finished shard(s)"
+            console.print(msg, soft_wrap=True)

@@ -14,7 +14,7 @@ from csmpt.cli.common import console, user_errors
 from csmpt.config import load_yaml_with_overrides
 from csmpt.errors import ConfigError
 
-__all__ = ["mixture_command", "recipe_mixtures"]
+__all__ = ["mixture_command", "mixture_tables", "recipe_mixtures"]
 
 
 def recipe_mixtures(recipe: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -37,15 +37,15 @@ def recipe_mixtures(recipe: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]
     return out
 
 
-@user_errors
-def mixture_command(
-    recipe: Path = typer.Argument(..., help="Training recipe (yamls/...) that mixes streams."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
-) -> None:
-    """Print what each stream of a recipe's mixture contributes per epoch (streaming's weights)."""
+def mixture_tables(recipe: Path, overrides: list[str]) -> list[tuple[Table, list[Any]]]:
+    """One rich table (and its :class:`~csmpt.data.mixture.StreamShare` rows) per mixture.
+
+    Raises:
+        ConfigError: The recipe mixes nothing, or streaming refuses its weights.
+    """
     from csmpt.data.mixture import mixture_shares
 
-    cfg = load_yaml_with_overrides(recipe, overrides or [])
+    cfg = load_yaml_with_overrides(recipe, overrides)
     resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     mixtures = recipe_mixtures(resolved)
     if not mixtures:
@@ -53,6 +53,7 @@ def mixture_command(
             f"{recipe}: train_loader.dataset has no `streams` (and no hot-swap corpus has any); "
             "nothing to mix"
         )
+    out: list[tuple[Table, list[Any]]] = []
     for where, dataset in mixtures:
         shares = mixture_shares(dataset, where)
         table = Table(title=f"{recipe}: {where}")
@@ -70,4 +71,15 @@ def mixture_command(
                 f"{s.repeat:.3g}x",
                 f"{100 * s.token_share:.1f}%",
             )
+        out.append((table, shares))
+    return out
+
+
+@user_errors
+def mixture_command(
+    recipe: Path = typer.Argument(..., help="Training recipe (yamls/...) that mixes streams."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
+) -> None:
+    """Print what each stream of a recipe's mixture contributes per epoch (streaming's weights)."""
+    for table, _ in mixture_tables(recipe, overrides or []):
         console.print(table)

@@ -7,7 +7,7 @@ A document may span two samples. Only the tail shorter than ``max_seq_len`` is d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -15,11 +15,11 @@ __all__ = ["SampleConcatenator"]
 
 
 class SampleConcatenator:
-    """Turn a stream of token-id lists into ``max_seq_len`` int32 samples.
+    """Turn a stream of token ids into ``max_seq_len`` int32 samples.
 
     Args:
         max_seq_len: Tokens per sample.
-        eos_id: Appended after every document, or None to append nothing.
+        eos_id: Appended after every document by :meth:`add`, or None to append nothing.
     """
 
     def __init__(self, max_seq_len: int, eos_id: int | None) -> None:
@@ -27,27 +27,35 @@ class SampleConcatenator:
             raise ValueError(f"max_seq_len must be positive, got {max_seq_len}")
         self.max_seq_len = max_seq_len
         self.eos_id = eos_id
-        self._buffer: list[int] = []
+        self._eos = np.asarray([] if eos_id is None else [eos_id], dtype=np.int32)
+        self._parts: list[np.ndarray] = []
+        self._held = 0
         self.tokens_in = 0
         self.samples_out = 0
 
-    def add(self, ids: Iterable[int]) -> Iterator[np.ndarray]:
+    def add(self, ids: Sequence[int] | np.ndarray) -> Iterator[np.ndarray]:
         """Append one document's token ids (plus EOS) and yield every sample that is now full."""
-        before = len(self._buffer)
-        self._buffer.extend(ids)
-        if self.eos_id is not None:
-            self._buffer.append(self.eos_id)
-        self.tokens_in += len(self._buffer) - before
-        n_full = len(self._buffer) // self.max_seq_len
-        if n_full == 0:
+        yield from self.add_tokens(np.asarray(ids, dtype=np.int32))
+        yield from self.add_tokens(self._eos)
+
+    def add_tokens(self, tokens: np.ndarray) -> Iterator[np.ndarray]:
+        """Append raw tokens (no EOS) and yield every sample that is now full."""
+        if len(tokens) == 0:
             return
+        self._parts.append(tokens)
+        self._held += len(tokens)
+        self.tokens_in += len(tokens)
+        if self._held < self.max_seq_len:
+            return
+        stream = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
+        n_full = self._held // self.max_seq_len
         cut = n_full * self.max_seq_len
-        block = np.asarray(self._buffer[:cut], dtype=np.int32).reshape(n_full, self.max_seq_len)
-        del self._buffer[:cut]
+        self._parts = [stream[cut:]] if cut < self._held else []
+        self._held -= cut
         self.samples_out += n_full
-        yield from block
+        yield from stream[:cut].reshape(n_full, self.max_seq_len)
 
     @property
     def remainder(self) -> int:
         """Tokens held back because they do not fill a sample (dropped at the end)."""
-        return len(self._buffer)
+        return self._held

@@ -1,65 +1,125 @@
-"""Read documents from corpus files: JSON Lines and plain text.
+"""Read documents from corpus inputs: JSON Lines (plain, gzip, zstd), text, parquet, HF datasets.
 
-A corpus input is a file, a folder (every ``*.jsonl`` / ``*.txt`` file in it, sorted) or a glob
-pattern. In a ``.jsonl`` file each line is one JSON object whose text field holds a document; a
-``.txt`` file is one document. Mistakes are reported with the file and line.
+A corpus input is a file, a folder (every corpus file in it, sorted; or, if the folder was
+written by ``datasets.Dataset.save_to_disk``, that dataset) or a glob pattern. Formats, by name:
+
+- ``.jsonl`` / ``.json`` / ``.ndjson`` (also ``.gz`` / ``.zst`` compressed): one JSON object per
+  line, the text in ``text_field``, an optional ``id``;
+- ``.txt``: one document per file;
+- ``.parquet`` and ``.arrow`` (HF datasets' cache files): one document per row;
+- a ``save_to_disk`` folder: one document per row.
+
+Bad records are either errors (``strict``) or yielded with :attr:`Document.problem` set
+(``invalid_utf8``, ``missing_text``) so that the caller counts them. Malformed JSON is always
+an error: it means a broken file, not a bad document.
 """
 
 from __future__ import annotations
 
 import glob
+import gzip
+import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from csmpt.errors import DataError
 
-__all__ = ["Document", "expand_inputs", "read_documents", "detect_format"]
+__all__ = [
+    "INVALID_UTF8",
+    "MISSING_TEXT",
+    "Document",
+    "detect_format",
+    "expand_inputs",
+    "is_hf_dataset_dir",
+    "read_documents",
+]
 
-_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "text"}
+INVALID_UTF8 = "invalid_utf8"
+MISSING_TEXT = "missing_text"
+
+_JSONL = (".jsonl", ".json", ".ndjson")
+_SUFFIXES: dict[str, str] = {s: "jsonl" for s in _JSONL}
+_SUFFIXES |= {s + ".gz": "jsonl.gz" for s in _JSONL} | {s + ".zst": "jsonl.zst" for s in _JSONL}
+_SUFFIXES |= {".txt": "text", ".parquet": "parquet", ".arrow": "arrow"}
+_ROW_BATCH = 1024
 
 
 @dataclass(frozen=True)
 class Document:
-    """One document of a corpus.
+    """One document (or one bad record) of a corpus.
 
     Attributes:
-        doc_id: The record's ``id`` field if it has one, else ``<file name>:<line>``.
-        text: The document text.
-        path: The file it came from.
-        line: Its 1-based line in a jsonl file (1 for a text file).
+        doc_id: The record's ``id`` field if it has one, else ``<input path>:<line or row>``.
+        text: The document text ("" for a bad record).
+        path: The file or dataset folder it came from.
+        line: Its 1-based line in a jsonl file, 0-based row in a table, 1 for a text file.
+        problem: None, or why the record holds no usable text (``invalid_utf8``,
+            ``missing_text``).
     """
 
     doc_id: str
     text: str
     path: Path
     line: int
+    problem: str | None = None
+
+
+def is_hf_dataset_dir(path: Path) -> bool:
+    """True for a folder written by ``datasets.Dataset.save_to_disk``."""
+    return (
+        path.is_dir() and (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+    )
 
 
 def detect_format(path: Path) -> str:
-    """Return ``jsonl`` or ``text`` for a corpus file, from its suffix.
+    """Return the reader for a corpus input.
+
+    One of ``jsonl``, ``jsonl.gz``, ``jsonl.zst``, ``text``, ``parquet``, ``arrow``, ``hf_disk``.
 
     Raises:
-        DataError: The suffix is not one csmpt reads.
+        DataError: The name is not one csmpt reads.
     """
-    fmt = _SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(
-            f"{path}: unsupported corpus file type '{path.suffix}' (use .jsonl or .txt files)"
-        )
-    return fmt
+    if is_hf_dataset_dir(path):
+        return "hf_disk"
+    name = path.name.lower()
+    for suffix, fmt in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
+        if name.endswith(suffix):
+            return fmt
+    raise DataError(
+        f"{path}: unsupported corpus file type (use .jsonl[.gz|.zst], .txt, .parquet, .arrow "
+        "or a datasets save_to_disk folder)"
+    )
+
+
+def _supported(path: Path) -> bool:
+    return any(path.name.lower().endswith(s) for s in _SUFFIXES)
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Corpus inputs inside a folder: save_to_disk folders whole, corpus files one by one."""
+    if is_hf_dataset_dir(folder):
+        return [folder]
+    found: list[Path] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir():
+            found.extend(_walk(entry))
+        elif entry.is_file() and _supported(entry):
+            found.append(entry)
+    return found
 
 
 def expand_inputs(inputs: Sequence[str], base_dir: Path | None = None) -> list[Path]:
-    """Expand files, folders and glob patterns to a sorted, de-duplicated list of files.
+    """Expand files, folders and glob patterns to a sorted, de-duplicated list of inputs.
 
     Args:
         inputs: Paths or glob patterns; relative ones are taken from ``base_dir`` (or the cwd).
         base_dir: Folder relative paths are resolved against.
 
     Raises:
-        DataError: An input matches no file.
+        DataError: An input matches nothing.
     """
     files: list[Path] = []
     for item in inputs:
@@ -68,33 +128,54 @@ def expand_inputs(inputs: Sequence[str], base_dir: Path | None = None) -> list[P
             pattern = base_dir / pattern
         if any(ch in item for ch in "*?["):
             matches = sorted(Path(m) for m in glob.glob(str(pattern), recursive=True))
-            found = [m for m in matches if m.is_file()]
+            found = [m for m in matches if (m.is_file() and _supported(m)) or is_hf_dataset_dir(m)]
         elif pattern.is_dir():
-            found = sorted(p for p in pattern.rglob("*") if p.is_file() and p.suffix in _SUFFIXES)
+            found = _walk(pattern)
         elif pattern.is_file():
             found = [pattern]
         else:
             raise DataError(f"{item}: corpus input does not exist")
         if not found:
-            raise DataError(f"{item}: corpus input matches no .jsonl or .txt file")
+            raise DataError(f"{item}: corpus input matches no corpus file")
         files.extend(found)
     unique: dict[Path, None] = dict.fromkeys(files)
     return list(unique)
 
 
-def _read_jsonl(path: Path, text_field: str) -> Iterator[Document]:
-    with path.open("rb") as f:
+def _label(path: Path, base_dir: Path | None) -> str:
+    """The input's path relative to ``base_dir`` (or the cwd) when inside it, for document ids."""
+    base = base_dir or Path.cwd()
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _open_lines(path: Path, fmt: str) -> IO[bytes]:
+    if fmt == "jsonl.gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if fmt == "jsonl.zst":
+        import zstandard
+
+        raw = path.open("rb")
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
+    return path.open("rb")
+
+
+def _read_jsonl(path: Path, fmt: str, text_field: str, label: str) -> Iterator[Document]:
+    loads = json.loads
+    with _open_lines(path, fmt) as f:
         for lineno, raw in enumerate(f, start=1):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise DataError(
-                    f"{path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start})"
-                ) from None
+                why = f"not valid UTF-8 ({e.reason} at byte {e.start})"
+                yield Document(f"{label}:{lineno}", "", path, lineno, f"{INVALID_UTF8}: {why}")
+                continue
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = loads(line)
             except json.JSONDecodeError as e:
                 raise DataError(
                     f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})"
@@ -103,44 +184,115 @@ def _read_jsonl(path: Path, text_field: str) -> Iterator[Document]:
                 raise DataError(
                     f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}"
                 )
-            if text_field not in record:
-                fields = ", ".join(sorted(record)) or "none"
-                raise DataError(
-                    f"{path}:{lineno}: record has no '{text_field}' field (its fields: {fields});"
-                    " set text_field in the config"
-                )
-            text = record[text_field]
+            doc_id = str(record["id"]) if "id" in record else f"{label}:{lineno}"
+            text = record.get(text_field)
             if not isinstance(text, str):
-                raise DataError(
-                    f"{path}:{lineno}: field '{text_field}' is {type(text).__name__}, not a string"
-                )
-            doc_id = str(record.get("id", f"{path.name}:{lineno}"))
-            yield Document(doc_id=doc_id, text=text, path=path, line=lineno)
+                if text_field not in record:
+                    fields = ", ".join(sorted(record)) or "none"
+                    why = (
+                        f"record has no '{text_field}' field (its fields: {fields}); "
+                        "set text_field in the config"
+                    )
+                else:
+                    why = f"field '{text_field}' is {type(text).__name__}, not a string"
+                yield Document(doc_id, "", path, lineno, f"{MISSING_TEXT}: {why}")
+                continue
+            yield Document(doc_id, text, path, lineno)
 
 
-def _read_text(path: Path) -> Iterator[Document]:
+def _read_text(path: Path, label: str) -> Iterator[Document]:
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
-    yield Document(doc_id=path.name, text=text, path=path, line=1)
+        why = f"not valid UTF-8 ({e.reason} at byte {e.start})"
+        yield Document(label, "", path, line, f"{INVALID_UTF8}: {why}")
+        return
+    yield Document(label, text, path, 1)
 
 
-def read_documents(files: Sequence[Path], text_field: str = "text") -> Iterator[Document]:
+def _read_rows(
+    path: Path, batches: Iterator[dict[str, list[Any]]], text_field: str, label: str
+) -> Iterator[Document]:
+    row = 0
+    for batch in batches:
+        ids = batch.get("id")
+        for i, text in enumerate(batch[text_field]):
+            doc_id = str(ids[i]) if ids is not None and ids[i] is not None else f"{label}:{row}"
+            if isinstance(text, str):
+                yield Document(doc_id, text, path, row)
+            else:
+                why = f"'{text_field}' is {type(text).__name__}, not a string"
+                yield Document(doc_id, "", path, row, f"{MISSING_TEXT}: {why}")
+            row += 1
+
+
+def _table_batches(path: Path, fmt: str, text_field: str) -> Iterator[dict[str, list[Any]]]:
+    """Column batches of a parquet/arrow file or a save_to_disk folder (text and id columns)."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        _check_column(path, text_field, names)
+        cols = [text_field] + (["id"] if "id" in names else [])
+        for rb in pf.iter_batches(batch_size=_ROW_BATCH, columns=cols):
+            yield rb.to_pydict()
+        return
+    import datasets
+
+    ds = (
+        datasets.load_from_disk(str(path))
+        if fmt == "hf_disk"
+        else datasets.Dataset.from_file(str(path))
+    )
+    if isinstance(ds, datasets.DatasetDict):
+        raise DataError(
+            f"{path}: is a DatasetDict with splits {sorted(ds)}; name one split's folder as input"
+        )
+    _check_column(path, text_field, ds.column_names)
+    cols = [text_field] + (["id"] if "id" in ds.column_names else [])
+    yield from ds.select_columns(cols).iter(batch_size=_ROW_BATCH)
+
+
+def _check_column(path: Path, text_field: str, names: Sequence[str]) -> None:
+    if text_field not in names:
+        raise DataError(
+            f"{path}: has no '{text_field}' column (its columns: {', '.join(names)}); "
+            "set text_field in the config"
+        )
+
+
+def read_documents(
+    files: Sequence[Path],
+    text_field: str = "text",
+    strict: bool = True,
+    base_dir: Path | None = None,
+) -> Iterator[Document]:
     """Yield the documents of ``files`` in order.
 
     Args:
-        files: Corpus files (``.jsonl``/``.json`` as JSON Lines, ``.txt`` as one document).
-        text_field: The JSON field that holds the text.
+        files: Corpus inputs, as returned by :func:`expand_inputs`.
+        text_field: The JSON field / column that holds the text.
+        strict: Raise on a bad record; otherwise yield it with ``problem`` set.
+        base_dir: Document ids name inputs relative to this folder (default: the cwd).
 
     Raises:
-        DataError: Invalid UTF-8, invalid JSON, or a record without the text field (with the
-            file and line).
+        DataError: Invalid JSON, or (``strict``) invalid UTF-8 or a record without the text
+            field, naming the file and line.
     """
     for path in files:
-        if detect_format(path) == "jsonl":
-            yield from _read_jsonl(path, text_field)
+        fmt = detect_format(path)
+        label = _label(path, base_dir)
+        if fmt.startswith("jsonl"):
+            docs = _read_jsonl(path, fmt, text_field, label)
+        elif fmt == "text":
+            docs = _read_text(path, label)
         else:
-            yield from _read_text(path)
+            docs = _read_rows(path, _table_batches(path, fmt, text_field), text_field, label)
+        for doc in docs:
+            if doc.problem is not None and strict:
+                where = f"row {doc.line}" if fmt in ("parquet", "arrow", "hf_disk") else doc.line
+                raise DataError(f"{path}:{where}: {doc.problem.split(': ', 1)[1]}")
+            yield doc

@@ -2,8 +2,8 @@
 
 llm-foundry's ``ComposerMPTCausalLM.flops_per_batch`` counts ``3 * (2 * params * seq +
 4 * n_layers * d_model * seq**2)`` per sequence (forward + 2x for backward). The same formula
-applies to any decoder-only transformer given its parameter count, layers and width, which
-is how Llama-family (``hf_causal_lm``) models get an MFU here.
+applies to any decoder-only transformer given its matrix-multiply parameter count, layers and
+width; :mod:`csmpt.perf.hf_flops` applies it to Llama-family (``hf_causal_lm``) models.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ def transformer_flops_per_batch(
 def model_flops_per_batch(model: Any, batch: dict[str, Any]) -> float | None:
     """FLOPs of a training step on ``batch`` for a Composer model, or None if unknown.
 
-    Uses the model's own ``flops_per_batch`` (MPT) when it has one, else the transformer
-    formula from its HF config (``num_hidden_layers`` / ``hidden_size``, e.g. Llama).
+    Uses the model's own ``flops_per_batch`` (MPT, or an HF model given one by
+    ``csmpt_hf_flops``) when it has one, else the same count as ``csmpt_hf_flops`` from its HF
+    config (e.g. Llama: an untied input embedding is a lookup and is not counted).
     """
     own = getattr(model, "flops_per_batch", None)
     if callable(own):
@@ -34,14 +35,14 @@ def model_flops_per_batch(model: Any, batch: dict[str, Any]) -> float | None:
             return float(own(batch))
         except NotImplementedError:
             pass
-    config = getattr(getattr(model, "model", None), "config", None)
-    n_layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
-    d_model = getattr(config, "hidden_size", None) or getattr(config, "d_model", None)
-    if not n_layers or not d_model:
+    from csmpt.perf.hf_flops import hf_flops_per_batch, matmul_params
+
+    hf_model = getattr(model, "model", None)
+    config = getattr(hf_model, "config", None)
+    if hf_model is None or not getattr(config, "num_hidden_layers", None):
         return None
-    n_params = sum(p.numel() for p in model.parameters())
     bs, seq = batch["input_ids"].shape[:2]
-    return transformer_flops_per_batch(n_params, n_layers, d_model, bs, seq)
+    return hf_flops_per_batch(config, matmul_params(hf_model), int(bs), int(seq))
 
 
 def mfu(flops_per_second: float, peak_flops: float | None) -> float | None:

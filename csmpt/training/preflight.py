@@ -9,7 +9,8 @@ overrides exactly as ``train_from_yaml`` does and checks, in well under a second
 * every local data folder of the train/eval loaders (and their ``streams``) exists;
 * a local tokenizer folder exists, and the model's ``vocab_size`` can hold its tokens; a hub
   tokenizer loads (a machine without network fails here, in one line);
-* local ICL task files exist;
+* local ICL task files exist (multiple-choice files: every line checked), hub ICL datasets
+  load (offline: one line saying how to point the task at a local copy);
 * a ``csmpt_hot_swap`` schedule is sorted, before ``max_duration``, and its corpora exist.
 """
 
@@ -137,17 +138,27 @@ def _check_hub_tokenizer(name: str, path: Path) -> None:
         ) from None
 
 
-def _check_icl_tasks(cfg: dict[str, Any], path: Path) -> None:
+def _check_icl_tasks(cfg: dict[str, Any], path: Path, raw: dict[str, Any]) -> None:
+    from csmpt.eval.icl import check_hub_dataset, check_mc_jsonl, is_hub_uri
+
     tasks = cfg.get("icl_tasks")
     if not isinstance(tasks, list):
         return
+    raw_icl = raw.get("icl_tasks")
+    raw_tasks: list[Any] = raw_icl if isinstance(raw_icl, list) else []
     for i, task in enumerate(tasks):
         uri = task.get("dataset_uri") if isinstance(task, dict) else None
-        if isinstance(uri, str) and _is_local_path(uri) and not Path(uri).is_file():
-            raise DataError(
-                f"{describe_key(path, f'icl_tasks.{i}.dataset_uri')}: eval file '{uri}' "
-                "does not exist"
-            )
+        key = f"icl_tasks.{i}.dataset_uri"
+        if isinstance(uri, str) and is_hub_uri(uri):
+            # The override that points the task at a local copy: the variable it comes from.
+            raw_uri = str((raw_tasks[i] if i < len(raw_tasks) else {}).get("dataset_uri", ""))
+            override = raw_uri[2:-1] if raw_uri.startswith("${") else key
+            loading_vars = task.get("hf_loading_vars")
+            check_hub_dataset(uri, loading_vars, describe_key(path, key), override)
+        elif isinstance(uri, str) and _is_local_path(uri) and not Path(uri).is_file():
+            raise DataError(f"{describe_key(path, key)}: eval file '{uri}' does not exist")
+        elif isinstance(uri, str) and task.get("icl_task_type") == "multiple_choice":
+            check_mc_jsonl(uri)
 
 
 def _check_hot_swap(cfg: dict[str, Any], path: Path) -> None:
@@ -199,8 +210,13 @@ def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfi
         raise ConfigError(f"{describe_key(path, str(e.full_key))}: {e.msg}") from None
     assert isinstance(container, dict)
     resolved: dict[str, Any] = {str(k): v for k, v in container.items()}
+    from csmpt.surgery.config_transform import surgery_shapes  # shapes as the run will see them
+
+    resolved = surgery_shapes(resolved)
     _check_data_folders(resolved, path)
     _check_tokenizer(resolved, path)
-    _check_icl_tasks(resolved, path)
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(raw, dict)
+    _check_icl_tasks(resolved, path, {str(k): v for k, v in raw.items()})
     _check_hot_swap(resolved, path)
     return cfg

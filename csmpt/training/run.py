@@ -38,13 +38,8 @@ def run_training(yaml_path: str | Path, overrides: Sequence[str] = ()) -> Traine
     Raises:
         CsmptError: The recipe or its data is invalid (found before training starts).
     """
-    cfg = preflight(yaml_path, overrides)
+    preflight(yaml_path, overrides)
     from llmfoundry.command_utils import train_from_yaml
-
-    from csmpt.training.streaming_tmp import use_run_streaming_tmpdir
-
-    run_name = cfg.get("run_name")
-    use_run_streaming_tmpdir(str(run_name or Path(yaml_path).stem), cfg.get("save_folder"))
 
     return train_from_yaml(str(yaml_path), list(overrides))
 

@@ -1,0 +1,246 @@
+"""Benchmark data prep: ``csmpt prep`` vs llm-foundry's converters vs raw ``encode_batch``.
+
+On one corpus (the shipped Czech samples replicated to ``--mb`` MB of jsonl, plus the same
+documents as a folder of .txt files) and one tokenizer, in one run, it times:
+
+* the ceiling: ``tokenizers.Tokenizer.encode_batch`` over the texts already in memory (batches
+  of 512, the tokenizer's threads on every core), nothing read or written;
+* ``csmpt prep`` (``prep_corpora``: read jsonl, tokenize, concatenate, write zstd MDS shards);
+* llm-foundry 0.22's ``convert_dataset_json`` (the same jsonl) and ``convert_text_to_mds``
+  (the .txt folder, ``processes`` = cores), with the same tokenizer, max_seq_len, EOS, codec.
+
+Each is timed from the call to its return, in this process, after imports; every rate is the
+corpus's token count (EOS included) divided by that wall time. It prints the ratios to
+llm-foundry and to the ceiling.
+
+    .venv/bin/python bench/data_prep.py [--mb 20] [--max-seq-len 2048] [--skip-text-to-mds]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCES = ["data/samples/cs_web.jsonl", "data/samples/cs_crawl.jsonl"]
+
+
+def make_corpus(work: Path, mb: float) -> tuple[Path, Path, list[str]]:
+    """Replicate the sample documents to ``mb`` MB: one jsonl file and a folder of .txt files."""
+    docs = []
+    for src in SOURCES:
+        for line in (REPO / src).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                docs.append(json.loads(line)["text"])
+    texts: list[str] = []
+    size, i = 0, 0
+    while size < mb * 1e6:
+        text = f"{docs[i % len(docs)]} ({i // len(docs)})"  # copies differ: no duplicates
+        texts.append(text)
+        size += len(text.encode("utf-8"))
+        i += 1
+    jsonl = work / "corpus.jsonl"
+    with jsonl.open("w", encoding="utf-8") as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+    txt_dir = work / "txt"
+    txt_dir.mkdir()
+    for n, t in enumerate(texts):
+        (txt_dir / f"{n:07}.txt").write_text(t, encoding="utf-8")
+    return jsonl, txt_dir, texts
+
+
+def tokenizer_dir(work: Path, given: str | None) -> Path:
+    """The given tokenizer folder, the demo's, or one trained now on the samples."""
+    if given:
+        return Path(given)
+    demo = REPO / "artifacts/demo/tokenizer"
+    if (demo / "tokenizer.json").is_file():
+        return demo
+    from csmpt.config import build_structured, load_yaml_with_overrides
+    from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+
+    yaml_path = REPO / "data_prep/tokenizer/sample.yaml"
+    cfg = build_structured(
+        TokenizerConfig,
+        load_yaml_with_overrides(yaml_path, [f"output_dir={work / 'tokenizer'}"]),
+        yaml_path,
+    )
+    cfg.inputs = [str(REPO / p) for p in cfg.inputs]
+    return train_tokenizer(cfg)[0]
+
+
+def ceiling(tok_dir: Path, texts: list[str], method: str) -> tuple[float, int]:
+    """Seconds and tokens (EOS included) of ``method`` (encode_batch or encode_batch_fast, which
+    csmpt prep calls) over ``texts`` in batches of 512, the ids read as Python lists."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
+    encode = getattr(tok, method)
+    t0 = time.perf_counter()
+    tokens = 0
+    for i in range(0, len(texts), 512):
+        for enc in encode(texts[i : i + 512], add_special_tokens=False):
+            tokens += len(enc.ids) + 1
+    return time.perf_counter() - t0, tokens
+
+
+def run_csmpt(tok_dir: Path, jsonl: Path, out: Path, seq: int, workers: int) -> float:
+    """Seconds of prep_corpora on the jsonl (val_fraction 0, zstd, one corpus)."""
+    from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+
+    cfg = PrepConfig(
+        tokenizer=str(tok_dir),
+        output_dir=str(out),
+        max_seq_len=seq,
+        val_fraction=0.0,
+        compression="zstd",
+        workers=workers,
+        corpora=[CorpusSpec(name="bench", inputs=[str(jsonl)])],
+    )
+    t0 = time.perf_counter()
+    prep_corpora(cfg)
+    return time.perf_counter() - t0
+
+
+def run_dataset_json(tok_dir: Path, jsonl: Path, out: Path, seq: int) -> float:
+    """Seconds of llm-foundry's convert_dataset_json (HF datasets cache in a fresh folder)."""
+    from llmfoundry.command_utils import convert_dataset_json
+
+    t0 = time.perf_counter()
+    convert_dataset_json(
+        path=str(jsonl),
+        out_root=str(out),
+        compression="zstd",
+        concat_tokens=seq,
+        split="train",
+        tokenizer=str(tok_dir),
+        eos_text="<|endoftext|>",
+    )
+    return time.perf_counter() - t0
+
+
+def run_text_to_mds(tok_dir: Path, txt_dir: Path, out: Path, seq: int) -> float:
+    """Seconds of llm-foundry's convert_text_to_mds on the .txt folder, one process per core."""
+    from llmfoundry.command_utils import convert_text_to_mds
+
+    t0 = time.perf_counter()
+    convert_text_to_mds(
+        tokenizer_name=str(tok_dir),
+        output_folder=str(out),
+        input_folder=str(txt_dir),
+        concat_tokens=seq,
+        eos_text="<|endoftext|>",
+        bos_text="",
+        no_wrap=False,
+        compression="zstd",
+        processes=os.cpu_count() or 1,
+        args_str="bench",
+        reprocess=True,
+        trust_remote_code=False,
+    )
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    """Build the corpus, time each contender, print a table and the ratios."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mb", type=float, default=20.0, help="corpus size in MB of text")
+    ap.add_argument("--max-seq-len", type=int, default=2048)
+    ap.add_argument("--tokenizer", default=None, help="HF tokenizer folder (default: demo's)")
+    ap.add_argument("--workers", type=int, default=0, help="csmpt prep's workers setting")
+    ap.add_argument("--skip-text-to-mds", action="store_true", help="skip convert_text_to_mds")
+    args = ap.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ["TQDM_DISABLE"] = "1"  # llm-foundry's progress bars would flood the output
+    with tempfile.TemporaryDirectory(prefix="csmpt-bench-prep-") as tmp:
+        work = Path(tmp)
+        os.environ["HF_DATASETS_CACHE"] = str(work / "hf_cache")  # no cache from earlier runs
+        jsonl, txt_dir, texts = make_corpus(work, args.mb)
+        tok_dir = tokenizer_dir(work, args.tokenizer)
+        import datasets
+        import llmfoundry.command_utils  # noqa: F401  (import time is not measured)
+
+        datasets.disable_progress_bars()
+
+        cores = os.cpu_count()
+        mb = jsonl.stat().st_size / 1e6
+        print(f"corpus: {len(texts):,} documents, {mb:.1f} MB jsonl; tokenizer {tok_dir}")
+        print(f"max_seq_len {args.max_seq_len}, zstd shards, {cores} cores, load {_load()}")
+        seq = args.max_seq_len
+        tokens = 0
+
+        def raw(method: str) -> None:
+            nonlocal tokens
+            tokens = ceiling(tok_dir, texts, method)[1]
+
+        contenders: list[tuple[str, Callable[[], object]]] = [
+            ("raw encode_batch_fast", lambda: raw("encode_batch_fast")),
+            ("raw encode_batch", lambda: raw("encode_batch")),
+            ("csmpt prep", lambda: run_csmpt(tok_dir, jsonl, work / "csmpt", seq, args.workers)),
+            (
+                "llm-foundry convert_dataset_json",
+                lambda: run_dataset_json(tok_dir, jsonl, work / "foundry_json", seq),
+            ),
+        ]
+        if not args.skip_text_to_mds:
+            contenders.append(
+                (
+                    f"llm-foundry convert_text_to_mds ({cores} processes)",
+                    lambda: run_text_to_mds(tok_dir, txt_dir, work / "foundry_txt", seq),
+                )
+            )
+        # The ceiling again at the end: on a shared machine the load changes during the run.
+        contenders.append(("raw encode_batch_fast, again", lambda: raw("encode_batch_fast")))
+        rows = [(name, *measure(fn)) for name, fn in contenders]
+    rate = {name: tokens / wall for name, wall, _ in rows}
+    cpu = {name: c for name, _, c in rows}
+    best_foundry = max(r for n, r in rate.items() if n.startswith("llm-foundry"))
+    top = max(r for n, r in rate.items() if n.startswith("raw"))  # the ceiling: best raw run
+    top_cpu = min(c for n, c in cpu.items() if n.startswith("raw encode_batch_fast"))
+    print(f"\n{tokens:,} tokens\n")
+    print("| contender | seconds | tokens/s | vs best llm-foundry | vs ceiling | CPU s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, wall, c in rows:
+        r = rate[name]
+        print(
+            f"| {name} | {wall:.2f} | {r:,.0f} | {r / best_foundry:.2f}x | {r / top:.1%} "
+            f"| {c:.1f} |"
+        )
+    csmpt = rate["csmpt prep"]
+    print(f"\ncsmpt prep vs best llm-foundry: {csmpt / best_foundry:.2f}x (target >= 2x)")
+    print(f"csmpt prep vs the faster raw encode (ceiling): {csmpt / top:.1%} (target >= 85%)")
+    print(f"CPU seconds, raw encode_batch_fast / csmpt prep: {top_cpu / cpu['csmpt prep']:.1%}")
+    print(f"load after: {_load()}")
+
+
+def measure(fn: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (this process and its finished children) of ``fn()``."""
+
+    def cpu() -> float:
+        own, kids = (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    c0, t0 = cpu(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, cpu() - c0
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+if __name__ == "__main__":
+    main()

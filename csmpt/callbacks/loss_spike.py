@@ -1,0 +1,293 @@
+"""Detect loss spikes and non-finite losses, and record which samples caused them.
+
+Registered as ``csmpt_loss_spike`` (``callbacks_with_config``). CSMPT7b saw spikes and a local
+divergence and could not tell which data caused them; llm-foundry's ``kill_loss_spike`` reports
+only to the MosaicML platform. This callback, at the end of every batch, checks the global
+training loss (and optionally the gradient norm) against a rolling window
+(:mod:`csmpt.callbacks.spike_detect`) and, on a spike:
+
+* appends a ``loss_spike`` event to the run's events file (default ``<save_folder>/events.jsonl``,
+  flushed and fsynced at once) with step, tokens, loss, window statistics, lr, grad norm, the
+  corpus (from ``csmpt_hot_swap``) and every sample of the global batch: rank, position, stream
+  folder, shard, index, source document ids (from the data_prep manifest), per-sample loss, and
+  ``suspect`` for the samples whose loss stands out;
+* logs ``loss_spike/*`` metrics to every Composer logger;
+* does ``action``: ``log`` (default: training goes on), ``checkpoint`` (also saves
+  ``<save_folder>/spikes/spike-ba<step>-rank<r>.pt``, outside the checkpoint rotation), or
+  ``stop`` (ends the run cleanly after this batch).
+
+A non-finite loss is a ``nonfinite_loss`` event; with ``nonfinite_action: stop`` (default) the
+run stops at once with an error naming the step and the batch's suspects, before a checkpoint of
+the broken weights can be written.
+
+Resumption: the window is in ``state_dict``, so a resumed run flags the same steps; events already
+in the file are kept, and a replayed step does not write its event twice.
+
+YAML keys (all optional)::
+
+    callbacks:
+      csmpt_loss_spike:
+        window: 100            # values in the rolling window
+        warmup: 20             # values needed before anything is flagged
+        ratio: 1.5             # spike if loss >= ratio * window mean (null: off)
+        zscore: 6.0            # spike if (loss - mean) / max(std, min_std) >= zscore (null: off)
+        min_std: 0.01
+        grad_norm: false       # also check the gradient norm (computed after backward)
+        action: log            # log | checkpoint | stop
+        nonfinite_action: stop # stop | log
+        events_file: null      # default <save_folder>/events.jsonl
+        suspect_zscore: 3.5    # robust z-score of a sample's loss in its batch -> suspect
+        doc_ids_max_samples: 100000  # look up document ids in folders up to this size
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from composer.core import Callback, State
+from composer.loggers import Logger
+from composer.utils import dist
+
+from csmpt.callbacks.hot_swap import HotSwap, append_event, read_events
+from csmpt.callbacks.spike_detect import RollingWindow, SpikeCheck, SpikeRule
+from csmpt.errors import ConfigError, CsmptError
+
+__all__ = ["LossSpike", "NonFiniteLossError"]
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("log", "checkpoint", "stop")
+
+
+class NonFiniteLossError(CsmptError):
+    """Training stopped because the loss was NaN or infinite."""
+
+
+class LossSpike(Callback):
+    """Log loss spikes and non-finite losses with the batch's samples (``csmpt_loss_spike``).
+
+    Args:
+        train_config: The whole train config (passed by llm-foundry).
+        window: Values in the rolling window.
+        warmup: Values the window needs before a spike is flagged.
+        ratio: Spike when ``loss >= ratio * mean``; None turns the rule off.
+        zscore: Spike when ``(loss - mean) / max(std, min_std) >= zscore``; None turns it off.
+        min_std: Floor of the window's standard deviation.
+        grad_norm: Also check the gradient norm (one norm per microbatch).
+        action: ``log``, ``checkpoint`` or ``stop`` on a spike.
+        nonfinite_action: ``stop`` (raise, naming the step) or ``log`` on a NaN/inf loss.
+        events_file: JSONL events file; default ``<save_folder>/events.jsonl``.
+        suspect_zscore: A sample whose loss is this many robust standard deviations above the
+            batch median is a suspect.
+        doc_ids_max_samples: Resolve document ids only in MDS folders of at most this many
+            samples (the lookup reads the folder once); null for no limit.
+    """
+
+    def __init__(
+        self,
+        train_config: dict[str, Any],
+        window: int = 100,
+        warmup: int = 20,
+        ratio: float | None = 1.5,
+        zscore: float | None = 6.0,
+        min_std: float = 0.01,
+        grad_norm: bool = False,
+        action: str = "log",
+        nonfinite_action: str = "stop",
+        events_file: str | None = None,
+        suspect_zscore: float = 3.5,
+        doc_ids_max_samples: int | None = 100_000,
+    ) -> None:
+        where = "callbacks.csmpt_loss_spike"
+        if action not in ACTIONS:
+            raise ConfigError(f"{where}.action: '{action}' is not one of {', '.join(ACTIONS)}")
+        if nonfinite_action not in ("stop", "log"):
+            raise ConfigError(f"{where}.nonfinite_action: '{nonfinite_action}' is not stop or log")
+        try:
+            self.rule = SpikeRule(ratio=ratio, zscore=zscore, warmup=warmup, min_std=min_std)
+            self.losses = RollingWindow(window, self.rule)
+            self.grad_norms = RollingWindow(window, self.rule) if grad_norm else None
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e}") from None
+        folder = train_config.get("save_folder")
+        if events_file is None and (not folder or "://" in str(folder)):
+            raise ConfigError(f"{where}: set `events_file:` (no local save_folder to put it in)")
+        self.events_file = Path(events_file or Path(str(folder)) / "events.jsonl")
+        self.spike_dir = self.events_file.parent / "spikes"
+        self.action = action
+        self.nonfinite_action = nonfinite_action
+        self.suspect_zscore = suspect_zscore
+        self.doc_ids_max_samples = doc_ids_max_samples
+        self.count = 0
+        self._recorded: set[tuple[str, int]] = set()
+        self._lr = math.nan
+        self._grad_norm: float | None = None
+
+    # --- Composer events ----------------------------------------------------------------
+
+    def fit_start(self, state: State, logger: Logger) -> None:
+        """Remember the events already recorded, so replayed steps do not repeat them."""
+        del state, logger
+        self._recorded = {
+            (str(e.get("event")), int(e.get("step", -1))) for e in read_events(self.events_file)
+        }
+
+    def batch_start(self, state: State, logger: Logger) -> None:
+        """Note the learning rate this batch trains with."""
+        del logger
+        if state.optimizers:
+            self._lr = float(state.optimizers[0].param_groups[0]["lr"])
+
+    def after_backward(self, state: State, logger: Logger) -> None:
+        """Gradient norm (of the gradients accumulated so far) when ``grad_norm`` is on."""
+        del logger
+        if self.grad_norms is None:
+            return
+        grads = [p.grad for p in state.model.parameters() if p.grad is not None]
+        if grads:
+            sq = torch.stack([torch.linalg.vector_norm(g.float()) ** 2 for g in grads]).sum()
+            if state.fsdp_enabled:
+                dist.all_reduce(sq)
+            self._grad_norm = float(sq.sqrt())
+
+    def batch_end(self, state: State, logger: Logger) -> None:
+        """Check the step's loss (and grad norm); record and act on a spike or a NaN."""
+        loss = (state.total_loss_dict or {}).get("loss/train/total")
+        if loss is None:
+            return
+        loss = float(loss)
+        step = int(state.timestamp.batch)
+        if not math.isfinite(loss):
+            self._nonfinite(state, logger, step, loss)
+            return
+        check = self.losses.push(loss)
+        grad_check = None
+        if self.grad_norms is not None and self._grad_norm is not None:
+            grad_check = self.grad_norms.push(self._grad_norm)
+        if check.spike or (grad_check is not None and grad_check.spike):
+            self._spike(state, logger, step, loss, check, grad_check)
+
+    # --- spikes ---------------------------------------------------------------------------
+
+    def _corpus(self, state: State) -> tuple[str, int]:
+        for cb in state.callbacks:
+            if isinstance(cb, HotSwap):
+                return cb.current_corpus(), cb.corpus_start_step()
+        return "train_loader", 0
+
+    def _event(self, state: State, name: str, step: int, loss: float) -> dict[str, Any]:
+        from csmpt.forensics.live_batch import live_batch_samples
+
+        corpus, start = self._corpus(state)
+        samples = live_batch_samples(
+            state, step, start, corpus, self.suspect_zscore, self.doc_ids_max_samples
+        )
+        return {
+            "event": name,
+            "step": step,
+            "tokens": int(state.timestamp.token),
+            "time": time.time(),
+            "loss": loss,
+            "lr": self._lr,
+            "grad_norm": self._grad_norm,
+            "corpus": corpus,
+            "world_size": dist.get_world_size(),
+            "suspects": [(s["rank"], s["position"]) for s in samples if s.get("suspect")],
+            "samples": samples,
+        }
+
+    def _write(self, event: dict[str, Any]) -> None:
+        key = (event["event"], event["step"])
+        if dist.get_global_rank() != 0:
+            return
+        if key in self._recorded:
+            log.info("%s at step %d is already in %s", *key, self.events_file)
+            return
+        append_event(self.events_file, event)
+        self._recorded.add(key)
+
+    def _spike(
+        self,
+        state: State,
+        logger: Logger,
+        step: int,
+        loss: float,
+        check: SpikeCheck,
+        grad_check: SpikeCheck | None,
+    ) -> None:
+        self.count += 1
+        event = self._event(state, "loss_spike", step, loss)
+        event.update(window=check.as_dict(), action=self.action)
+        if grad_check is not None:
+            event["grad_norm_window"] = grad_check.as_dict()
+        if self.action == "checkpoint":
+            from composer.utils.checkpoint import save_checkpoint
+
+            self.spike_dir.mkdir(parents=True, exist_ok=True)
+            path = save_checkpoint(state, str(self.spike_dir / "spike-ba{batch}-rank{rank}.pt"))
+            event["checkpoint"] = str(path) if path else None
+        log.warning(
+            "loss spike at step %d: loss %.4f, window mean %.4f (x%.2f, z %.1f), suspects %s",
+            step,
+            loss,
+            check.mean,
+            check.ratio,
+            check.zscore,
+            event["suspects"],
+        )
+        logger.log_metrics(
+            {
+                "loss_spike/loss": loss,
+                "loss_spike/window_mean": check.mean,
+                "loss_spike/ratio": check.ratio,
+                "loss_spike/zscore": check.zscore,
+                "loss_spike/count": self.count,
+                "loss_spike/suspects": len(event["suspects"]),
+            }
+        )
+        self._write(event)
+        if self.action == "stop":
+            log.warning("stopping the run after the loss spike at step %d (action: stop)", step)
+            state.stop_training()
+
+    def _nonfinite(self, state: State, logger: Logger, step: int, loss: float) -> None:
+        event = self._event(state, "nonfinite_loss", step, loss)
+        event["action"] = self.nonfinite_action
+        logger.log_metrics({"nonfinite_loss/step": step})
+        self._write(event)
+        where = ", ".join(
+            f"rank {s['rank']} #{s['position']} ({s.get('folder', '?')} sample "
+            f"{s.get('index_in_stream', '?')})"
+            for s in event["samples"]
+            if s.get("suspect")
+        )
+        message = (
+            f"loss is {loss} at step {step} (corpus {event['corpus']}); "
+            f"suspect samples: {where or 'none stands out'}; the batch is in {self.events_file}, "
+            f"print it with: csmpt inspect-batch --run {self.events_file.parent} --step {step}"
+        )
+        if self.nonfinite_action == "stop":
+            raise NonFiniteLossError(message)
+        log.error(message)
+
+    # --- resumption -----------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The windows and the spike count."""
+        return {
+            "losses": self.losses.state_dict(),
+            "grad_norms": self.grad_norms.state_dict() if self.grad_norms else [],
+            "count": self.count,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.losses.load_state_dict(state.get("losses", []))
+        if self.grad_norms is not None:
+            self.grad_norms.load_state_dict(state.get("grad_norms", []))
+        self.count = int(state.get("count", 0))

@@ -1,0 +1,120 @@
+"""``csmpt eval``, ``csmpt validate``, ``csmpt export``, ``csmpt report``: after training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from csmpt.cli.common import console, user_errors
+
+__all__ = ["eval_command", "export_command", "report_command", "validate_command"]
+
+
+@user_errors
+def eval_command(
+    recipe: Path = typer.Argument(..., help="Eval recipe (eval/*.yaml)."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
+) -> None:
+    """Few-shot ICL eval (llm-foundry's) of a checkpoint series and HF models, as one table."""
+    from csmpt.eval.series import load_eval_recipe, run_eval
+
+    cfg = load_eval_recipe(recipe, overrides or [])
+    out = run_eval(cfg, progress=lambda msg: console.print(msg, highlight=False))
+    console.print(out.markdown.read_text(encoding="utf-8"), highlight=False)
+    console.print(f"[green]wrote[/] {out.markdown}, {out.csv}, {out.plot}")
+
+
+@user_errors
+def validate_command(
+    checkpoints: Path = typer.Argument(..., help="A Composer checkpoint or a run's save_folder."),
+    train_yaml: Path = typer.Option(..., "--train-yaml", help="The recipe the run trained with."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides of the recipe."),
+    corpus: list[str] = typer.Option(
+        None,
+        "--corpus",
+        help="NAME=MDS_FOLDER (repeatable); default: the recipe's eval and "
+        "hot-swap corpora (their val splits).",
+    ),
+    csv_path: Path = typer.Option(None, "--csv", help="Default: <folder>/validation.csv."),
+    max_samples: int = typer.Option(256, help="Samples per corpus."),
+) -> None:
+    """Loss/perplexity of checkpoints on each corpus' val split, appended to a CSV."""
+    from csmpt.errors import ConfigError
+    from csmpt.eval.validate import validate_checkpoints
+
+    corpora: dict[str, Path] = {}
+    for c in corpus or []:
+        name, sep, mds = c.partition("=")
+        if not sep or not name or not mds:
+            raise ConfigError(f"--corpus '{c}': expected NAME=MDS_FOLDER")
+        corpora[name] = Path(mds)
+    folder = checkpoints if checkpoints.is_dir() else checkpoints.parent
+    out = csv_path or folder / "validation.csv"
+    rows = validate_checkpoints(
+        checkpoints,
+        train_yaml,
+        out,
+        corpora or None,
+        overrides or [],
+        max_samples,
+        progress=lambda msg: console.print(msg, highlight=False),
+    )
+    console.print(f"[green]appended[/] {len(rows)} rows to {out}")
+
+
+@user_errors
+def export_command(
+    checkpoint: Path = typer.Argument(..., help="Composer checkpoint (ep*-ba*-rank0.pt)."),
+    out_dir: Path = typer.Argument(..., help="The HF folder to write."),
+    train_yaml: Path = typer.Option(..., "--train-yaml", help="The recipe the run trained with."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides of the recipe."),
+    dtype: str = typer.Option("fp32", help="Weights dtype: fp32, bf16 or fp16."),
+    overwrite: bool = typer.Option(False, help="Replace an existing folder."),
+) -> None:
+    """Export a Composer checkpoint to an HF folder (with tokenizer), checked by logits."""
+    from csmpt.export.hf import export_to_hf
+
+    r = export_to_hf(checkpoint, train_yaml, out_dir, overrides or [], dtype, overwrite)
+    console.print(
+        f"[green]exported[/] {r.model_type} to {r.path}; logits parity on {r.n_tokens} tokens: "
+        f"max abs diff {r.max_abs_diff:.3g} (tolerance {r.tolerance:g})",
+        highlight=False,
+    )
+
+
+@user_errors
+def report_command(
+    run_dir: Path = typer.Argument(..., help="A run's save_folder (metrics.jsonl, events.jsonl)."),
+    out_dir: Path = typer.Option(None, "--out", help="Default: RUN_DIR/report."),
+) -> None:
+    """Convergence curves with swap and spike markers (PNGs) and a Markdown/HTML page."""
+    from csmpt.report.render import write_report
+
+    r = write_report(run_dir, out_dir)
+    d = r.data
+    console.print(f"swaps at steps {d.swap_steps or '-'}; spikes at steps {d.spike_steps or '-'}")
+    console.print(f"[green]wrote[/] {', '.join(str(p) for p in r.figures.values())}, {r.html}")
+
+
+EPILOGS = {
+    "eval": "Example:\n\n  csmpt eval eval/cs_hellaswag_tiny.yaml "
+    "checkpoints=artifacts/demo/runs/tiny-mpt-hot-swap\n\n"
+    "Writes table.md, table.csv and accuracy.png to output_dir.",
+    "validate": "Example:\n\n  csmpt validate artifacts/demo/runs/tiny-mpt-hot-swap "
+    "--train-yaml yamls/tiny/mpt_hot_swap.yaml variables.data_root=artifacts/demo/mds "
+    "variables.tokenizer_name=artifacts/demo/tokenizer",
+    "export": "Example:\n\n  csmpt export artifacts/demo/runs/tiny-mpt-hot-swap/ep0-ba40-rank0.pt "
+    "artifacts/demo/hf --train-yaml yamls/tiny/mpt_hot_swap.yaml "
+    "variables.tokenizer_name=artifacts/demo/tokenizer",
+    "report": "Example:\n\n  csmpt report artifacts/demo/runs/tiny-mpt-hot-swap",
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the four commands to the ``csmpt`` app."""
+    extra = {"allow_extra_args": True, "ignore_unknown_options": True}
+    app.command("eval", epilog=EPILOGS["eval"], context_settings=extra)(eval_command)
+    app.command("validate", epilog=EPILOGS["validate"], context_settings=extra)(validate_command)
+    app.command("export", epilog=EPILOGS["export"], context_settings=extra)(export_command)
+    app.command("report", epilog=EPILOGS["report"])(report_command)

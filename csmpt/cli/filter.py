@@ -1,0 +1,141 @@
+"""``csmpt filter train`` and ``csmpt filter score``: the corpus filter's classifier."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from csmpt.cli.common import console, user_errors
+
+__all__ = ["filter_app"]
+
+filter_app = typer.Typer(
+    help="Train and inspect the linear classifier that filters corpora (csmpt prep's filter:).",
+    no_args_is_help=True,
+)
+
+
+@filter_app.command(
+    "train",
+    epilog=(
+        "Example:\n\n  csmpt filter train data_prep/filter/sample.yaml "
+        "output_dir=artifacts/filter c=1.0\n\n"
+        "Writes OUTPUT_DIR/model.npz and OUTPUT_DIR/card.json (features, suggested threshold, "
+        "training data hash, held-out precision/recall)."
+    ),
+)
+@user_errors
+def filter_train_command(
+    config: Path = typer.Argument(..., help="Filter YAML (data_prep/filter/*.yaml)."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
+    force: bool = typer.Option(False, "--force", help="Retrain even if up to date."),
+) -> None:
+    """Train the hashed n-gram logistic-regression classifier on a labelled jsonl (1 = remove)."""
+    from csmpt.data.classifier import train_from_yaml
+
+    with console.status("training the filter classifier ..."):
+        result = train_from_yaml(config, overrides or [], force=force)
+    card = result.card
+    if result.skipped:
+        console.print(f"[yellow]{result.path} is up to date[/] (same settings and inputs)")
+    else:
+        console.print(f"[green]classifier[/] -> {result.path}")
+    data = card["training_data"]
+    table = Table(show_header=False, box=None)
+    table.add_row("examples", f"{data['examples']} ({data['remove_examples']} labelled remove)")
+    table.add_row("train / held out", f"{data['train']} / {data['held_out']}")
+    for key, label in (("at_0.5", "0.5"), ("at_threshold", f"{card['threshold']} (suggested)")):
+        m = card["held_out"][key]
+        table.add_row(
+            f"held out, threshold {label}",
+            f"precision {m['precision']:.3f}, recall {m['recall']:.3f}, F1 {m['f1']:.3f}",
+        )
+    console.print(table)
+
+
+@filter_app.command(
+    "score",
+    epilog=(
+        "Example:\n\n  csmpt filter score artifacts/demo/filter/classifier "
+        "data/samples/cs_crawl.jsonl --top 25 --output scores.jsonl\n\n"
+        "Prints how many documents the filter would remove and the highest-scoring ones; "
+        "--output writes {id, score, remove} for every document."
+    ),
+)
+@user_errors
+def filter_score_command(
+    classifier: Path = typer.Argument(..., help="Classifier folder (csmpt filter train)."),
+    inputs: list[str] = typer.Argument(..., help="Corpus files, folders or glob patterns."),
+    threshold: float = typer.Option(
+        None, "--threshold", help="Remove above this score [default: the card's suggestion]."
+    ),
+    text_field: str = typer.Option("text", "--text-field", help="JSON field of the text."),
+    top: int = typer.Option(20, "--top", help="Show this many highest-scoring documents."),
+    output: Path = typer.Option(None, "--output", help="Write every score to this jsonl."),
+) -> None:
+    """Score documents with a filter classifier, to inspect what it would remove."""
+    from csmpt.data.classifier import LinearTextClassifier
+    from csmpt.data.readers import expand_inputs, read_documents
+
+    model = LinearTextClassifier(classifier)
+    cut = model.suggested_threshold if threshold is None else threshold
+    files = expand_inputs(inputs)
+    rows: list[tuple[str, float, str]] = []
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("scoring"),
+        BarColumn(),
+        TextColumn("{task.completed} documents"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    batch: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        for (doc_id, text), s in zip(batch, model.score([t for _, t in batch]), strict=True):
+            rows.append((doc_id, float(s), text[:300]))
+        progress.advance(task, len(batch))
+        batch.clear()
+
+    with progress:
+        task = progress.add_task("scoring", total=None)
+        for doc in read_documents(files, text_field):
+            batch.append((doc.doc_id, doc.text))
+            if len(batch) == 256:
+                flush()
+        flush()
+    if output is not None:
+        _write_scores(output, rows, cut)
+    removed = sum(s > cut for _, s, _ in rows)
+    console.print(
+        f"{len(rows)} documents, [bold]{removed}[/] score above {cut} (would be removed)"
+        + (f"; scores -> {output}" if output is not None else "")
+    )
+    table = Table(title=f"highest scores ({classifier})")
+    for col in ("id", "score", "remove", "text"):
+        table.add_column(col, overflow="fold" if col == "text" else "ellipsis")
+    for doc_id, s, text in sorted(rows, key=lambda r: -r[1])[:top]:
+        snippet = " ".join(text.split())[:80]
+        table.add_row(doc_id, f"{s:.3f}", "yes" if s > cut else "no", snippet)
+    console.print(table)
+
+
+def _write_scores(path: Path, rows: list[tuple[str, float, str]], cut: float) -> None:
+    """Write ``{id, score, remove}`` lines to ``path`` (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for doc_id, s, _ in rows:
+                f.write(json.dumps({"id": doc_id, "score": s, "remove": s > cut}) + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,349 @@
+"""Build one corpus's MDS splits from its documents: resumably, on every core, in order.
+
+The pipeline: a reader thread reads documents (counting bad ones), asks the filter about them,
+routes each to ``train`` or ``val`` by a hash of its text and batches the texts; the encoder
+tokenizes batches on every core (:mod:`csmpt.data.workers`); this thread joins each document's
+tokens and EOS into ``max_seq_len`` samples and writes shards (:mod:`csmpt.data.mds_writer`).
+
+Resumption: after each finished shard the work folder's ``csmpt_progress.json`` records, per
+split, its finished shards and where the next sample starts (document number, token offset). A
+rerun reads every document again (the filter must see the whole stream to rebuild its duplicate
+set and side file) but tokenizes only those from that point on. Batching and the worker count
+change nothing in the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from csmpt.data.concat import SampleConcatenator
+from csmpt.data.mds_writer import ShardedSplitWriter, ShardFormat, write_json_atomic
+from csmpt.data.readers import Document, read_documents
+from csmpt.data.workers import BatchEncoder
+from csmpt.errors import DataError
+
+if TYPE_CHECKING:
+    from csmpt.data.filtering import DocumentFilter
+    from csmpt.data.prep import PrepConfig
+
+__all__ = ["EMPTY", "LONG_SPLIT", "PROGRESS_NAME", "SplitStats", "build_corpus", "split_of"]
+
+log = logging.getLogger(__name__)
+
+PROGRESS_NAME = "csmpt_progress.json"
+EMPTY = "empty"
+LONG_SPLIT = "long_split"
+MAX_EXAMPLES = 5
+
+ProgressFn = Callable[[int, int], None]
+
+
+def split_of(text: str, val_fraction: float) -> str:
+    """Return ``val`` or ``train`` for a document, from a hash of its text (deterministic)."""
+    if val_fraction <= 0:
+        return "train"
+    h = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+    return "val" if h / 2**64 < val_fraction else "train"
+
+
+def split_long(text: str, max_chars: int) -> list[str]:
+    """Cut a text into pieces of at most ``max_chars`` characters (nothing is dropped).
+
+    Each cut falls before a space or newline when there is one in the piece's last tenth.
+    """
+    pieces = []
+    while len(text) > max_chars:
+        window = text[:max_chars]
+        cut = max(window.rfind("\n"), window.rfind(" "))
+        if cut < max_chars * 9 // 10:
+            cut = max_chars
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text] if text else pieces
+
+
+@dataclass
+class SplitStats:
+    """What went into one split."""
+
+    documents: int = 0
+    tokens: int = 0
+    samples: int = 0
+    dropped_tail_tokens: int = 0
+    shards: list[dict[str, Any]] = field(default_factory=list)
+    resumed_shards: int = 0
+
+
+@dataclass
+class _Entry:
+    doc: int  # number of the record in the corpus stream
+    split: str
+    skip: int  # tokens already written (resumed); -1: all of them
+    first_text: int  # its first piece in the batch's texts
+    n_texts: int
+
+
+@dataclass
+class _Batch:
+    entries: list[_Entry] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    records: int = 0
+
+
+class _SplitSink:
+    """One split's concatenator and shard writer, and the stream position of each document."""
+
+    def __init__(self, writer: ShardedSplitWriter, max_seq_len: int, resume: tuple[int, int]):
+        self.writer = writer
+        self.max_seq_len = max_seq_len
+        self.concat = SampleConcatenator(max_seq_len, None)
+        self.base_tokens = writer.committed_samples * max_seq_len
+        self.start = resume  # fixed: what the reader thread skips
+        self.resume = resume  # moves on with every finished shard
+        self._starts: deque[tuple[int, int]] = deque()
+
+    def skip_of(self, doc: int) -> int:
+        k, offset = self.start
+        return -1 if doc < k else offset if doc == k else 0
+
+    def feed(self, doc: int, tokens: np.ndarray, skip: int) -> bool:
+        """Add a document's tokens (EOS included) from ``skip`` on; True if a shard was written."""
+        pos = self.base_tokens + self.concat.tokens_in
+        self._starts.append((doc, pos - skip))
+        wrote = False
+        for sample in self.concat.add_tokens(tokens[skip:]):
+            if self.writer.add(sample):
+                wrote = True
+                self.resume = self._position(self.writer.committed_samples * self.max_seq_len)
+        return wrote
+
+    def _position(self, pos: int) -> tuple[int, int]:
+        while len(self._starts) > 1 and self._starts[1][1] <= pos:
+            self._starts.popleft()
+        doc, start = self._starts[0]
+        return doc, pos - start
+
+
+def _background(items: Iterator[_Batch], maxsize: int = 8) -> Generator[_Batch, None, None]:
+    """Run ``items`` in a thread, handing its results (and its exception) over a queue."""
+    q: queue.Queue[Any] = queue.Queue(maxsize)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            put(e)
+
+    thread = threading.Thread(target=run, name="csmpt-read", daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _Reader:
+    """Turn the document stream into tokenizer batches, counting what is skipped."""
+
+    def __init__(
+        self,
+        cfg: PrepConfig,
+        sinks: dict[str, _SplitSink],
+        filt: DocumentFilter | None,
+    ) -> None:
+        self.cfg = cfg
+        self.sinks = sinks
+        self.filt = filt
+        self.skipped: Counter[str] = Counter()
+        self.examples: dict[str, list[str]] = {}  # reason -> first few "file:line"
+        self.documents: Counter[str] = Counter()
+        self.long_split = 0
+
+    def _note(self, doc: Document, reason: str) -> None:
+        seen = self.examples.setdefault(reason, [])
+        if len(seen) < MAX_EXAMPLES:
+            seen.append(f"{doc.path}:{doc.line}")
+
+    def _count(self, doc: Document, reason: str) -> None:
+        self.skipped[reason] += 1
+        self._note(doc, reason)
+
+    def _strict(self, doc: Document, why: str) -> None:
+        if self.cfg.strict:
+            raise DataError(f"{doc.path}:{doc.line}: {why} (strict: true)")
+
+    def batches(self, docs: Iterator[Document]) -> Iterator[_Batch]:
+        group: list[tuple[int, Document]] = []
+        records = 0
+        for n, doc in enumerate(docs):
+            records += 1
+            if doc.problem is not None:
+                self._count(doc, doc.problem.split(":", 1)[0])
+            elif not doc.text.strip():
+                self._strict(doc, "empty or whitespace-only document")
+                self._count(doc, EMPTY)
+            else:
+                group.append((n, doc))
+            if len(group) >= self.cfg.batch_size:
+                yield self._batch(group, records)
+                group, records = [], 0
+        if group or records:
+            yield self._batch(group, records)
+
+    def _batch(self, group: list[tuple[int, Document]], records: int) -> _Batch:
+        verdicts: Sequence[str | None] = [None] * len(group)
+        if self.filt is not None and group:
+            verdicts = self.filt.check_batch(
+                [d.doc_id for _, d in group], [d.text for _, d in group]
+            )
+        batch = _Batch(records=records)
+        for (n, doc), verdict in zip(group, verdicts, strict=True):
+            if verdict is not None:
+                continue
+            split = split_of(doc.text, self.cfg.val_fraction)
+            self.documents[split] += 1
+            skip = self.sinks[split].skip_of(n)
+            pieces = [doc.text]
+            if len(doc.text) > self.cfg.max_doc_chars:
+                why = f"document of {len(doc.text):,} characters is longer than max_doc_chars"
+                self._strict(doc, f"{why}={self.cfg.max_doc_chars:,}")
+                self.long_split += 1
+                self._note(doc, LONG_SPLIT)
+                if skip >= 0:
+                    pieces = split_long(doc.text, self.cfg.max_doc_chars)
+            if skip < 0:
+                batch.entries.append(_Entry(n, split, -1, 0, 0))
+                continue
+            batch.entries.append(_Entry(n, split, skip, len(batch.texts), len(pieces)))
+            batch.texts.extend(pieces)
+        return batch
+
+
+def build_corpus(
+    cfg: PrepConfig,
+    files: Sequence[Path],
+    text_field: str,
+    work_dir: Path,
+    splits: Sequence[str],
+    progress: dict[str, Any],
+    eos_id: int,
+    filt: DocumentFilter | None = None,
+    on_progress: ProgressFn | None = None,
+) -> tuple[dict[str, SplitStats], dict[str, int], int, dict[str, list[str]]]:
+    """Write every split of one corpus into ``work_dir/<split>``, resuming from ``progress``.
+
+    Args:
+        cfg: The data_prep config (one corpus's settings are passed as ``files``/``filt``).
+        files: The corpus inputs, in order.
+        text_field: The field/column holding the text.
+        work_dir: The corpus's work folder; ``csmpt_progress.json`` there is kept up to date.
+        splits: ``train`` and, with a val fraction, ``val``.
+        progress: The loaded progress record (``{"fingerprint": ..., "splits": {}}`` if new).
+        eos_id: Appended after every document.
+        filt: The corpus's document filter, if any.
+        on_progress: Called with (records read, tokens written) after every batch.
+
+    Returns:
+        Per-split stats, skipped documents by reason, the number of long documents split, and
+        where the first few of each kind are (``file:line``).
+    """
+    from csmpt.data.prep import parse_size
+
+    fmt = ShardFormat(cfg.compression, parse_size(cfg.size_limit), cfg.max_seq_len)
+    sinks: dict[str, _SplitSink] = {}
+    for s in splits:
+        done = progress["splits"].get(s, {})
+        writer = ShardedSplitWriter(work_dir / s, fmt, done.get("shards", []))
+        sinks[s] = _SplitSink(writer, cfg.max_seq_len, (done.get("doc", -1), done.get("offset", 0)))
+    resumed = {s: len(k.writer.shards) for s, k in sinks.items()}
+    if any(resumed.values()):
+        log.info("resuming %s with finished shards %s", work_dir, resumed)
+
+    def save() -> None:
+        progress["splits"] = {
+            s: {"shards": k.writer.shards, "doc": k.resume[0], "offset": k.resume[1]}
+            for s, k in sinks.items()
+        }
+        write_json_atomic(work_dir / PROGRESS_NAME, progress)
+
+    reader = _Reader(cfg, sinks, filt)
+    docs = read_documents(files, text_field, strict=cfg.strict)
+    encoder = BatchEncoder(Path(cfg.tokenizer) / "tokenizer.json", cfg.workers)
+    eos = np.asarray([eos_id], dtype=np.int32)
+    inflight: deque[tuple[_Batch, Future[tuple[np.ndarray, np.ndarray]] | None]] = deque()
+
+    def consume(batch: _Batch, fut: Future[tuple[np.ndarray, np.ndarray]] | None) -> None:
+        tokens = 0
+        if fut is not None:
+            flat, lengths = fut.result()
+            ends = np.cumsum(lengths)
+            tokens = int(ends[-1]) if len(ends) else 0
+            wrote = False
+            for e in batch.entries:
+                if e.skip < 0:
+                    continue
+                a = int(ends[e.first_text] - lengths[e.first_text])
+                b = int(ends[e.first_text + e.n_texts - 1])
+                wrote |= sinks[e.split].feed(e.doc, np.concatenate([flat[a:b], eos]), e.skip)
+            if wrote:
+                save()
+        if on_progress is not None:
+            on_progress(batch.records, tokens)
+
+    batches = _background(reader.batches(docs))
+    try:
+        for batch in batches:
+            inflight.append((batch, encoder.submit(batch.texts) if batch.texts else None))
+            if len(inflight) > encoder.depth:
+                consume(*inflight.popleft())
+        while inflight:
+            consume(*inflight.popleft())
+    finally:
+        batches.close()  # stops the reader thread
+        encoder.close()
+    stats: dict[str, SplitStats] = {}
+    for s, k in sinks.items():
+        samples = k.writer.committed_samples + len(k.writer.pending)
+        shards = k.writer.finish(cfg.shard_multiple) if samples else []
+        stats[s] = SplitStats(
+            documents=reader.documents[s],
+            tokens=k.base_tokens + k.concat.tokens_in,
+            samples=sum(x["samples"] for x in shards),
+            dropped_tail_tokens=k.concat.remainder,
+            shards=shards,
+            resumed_shards=resumed[s],
+        )
+    skipped = {r: n for r, n in reader.skipped.items() if n}
+    for reason, where in reader.examples.items():
+        n = reader.long_split if reason == LONG_SPLIT else reader.skipped[reason]
+        log.warning("%s: %d document(s), the first at %s", reason, n, ", ".join(where))
+    return stats, skipped, reader.long_split, reader.examples

@@ -1,0 +1,194 @@
+"""Document filters of ``csmpt prep``: a linear classifier and exact-duplicate removal.
+
+A corpus in a data_prep YAML may carry a ``filter:`` key (:class:`FilterSpec`)::
+
+    filter:
+      classifier: artifacts/demo/filter/classifier   # from `csmpt filter train`
+      threshold: 0.5                                 # remove documents scoring above it
+      dedup: true                                    # drop exact repeats, keep the first
+      removed_file: artifacts/demo/removed.jsonl     # what was removed, for inspection
+
+:class:`DocumentFilter` sees the documents in corpus order and says for each whether to keep it
+(``None``) or why it goes (``"duplicate"``, ``"classifier"``). A repeat is a duplicate even if
+its first occurrence was removed by the classifier; the classifier only scores first
+occurrences. The verdicts do not depend on how the documents are batched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from csmpt.data.classifier import LinearTextClassifier
+from csmpt.data.fingerprint import fingerprint as hash_obj
+from csmpt.errors import DataError
+
+__all__ = ["CLASSIFIER", "DUPLICATE", "DocumentFilter", "FilterSpec", "content_hash"]
+
+log = logging.getLogger(__name__)
+
+CLASSIFIER = "classifier"
+DUPLICATE = "duplicate"
+
+
+@dataclass
+class FilterSpec:
+    """A corpus' optional ``filter:`` key in a data_prep YAML.
+
+    Attributes:
+        classifier: Model folder written by ``csmpt filter train`` (null: no classifier).
+        threshold: Documents whose score (P(remove)) is above it are removed.
+        dedup: Remove exact duplicates (same text bytes), keeping the first occurrence.
+        removed_file: jsonl side file listing removed documents (id, reason, score, text).
+    """
+
+    classifier: str | None = None
+    threshold: float = 0.5
+    dedup: bool = False
+    removed_file: str | None = None
+
+
+def content_hash(text: str) -> bytes:
+    """16-byte BLAKE2b digest of a document's UTF-8 text (the exact-duplicate key)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def _resolve(path: str, base_dir: Path | None) -> Path:
+    p = Path(path).expanduser()
+    return base_dir / p if base_dir is not None and not p.is_absolute() else p
+
+
+class DocumentFilter:
+    """Apply a :class:`FilterSpec` to a corpus' documents, in order.
+
+    Args:
+        spec: What to remove.
+        base_dir: Folder that relative ``classifier``/``removed_file`` paths are taken from
+            (default: the working directory).
+
+    Raises:
+        DataError: The classifier folder is missing or corrupt; threshold outside [0, 1].
+    """
+
+    def __init__(self, spec: FilterSpec, base_dir: Path | None = None) -> None:
+        if not 0.0 <= spec.threshold <= 1.0:
+            raise DataError(f"filter.threshold must be in [0, 1], got {spec.threshold}")
+        self.spec = spec
+        self.model: LinearTextClassifier | None = None
+        if spec.classifier is not None:
+            self.model = LinearTextClassifier(_resolve(spec.classifier, base_dir))
+        self._seen: set[bytes] = set()
+        self._counts = {reason: 0 for reason in self._reasons()}
+        self.removed_path = (
+            _resolve(spec.removed_file, base_dir) if spec.removed_file is not None else None
+        )
+        self._side: IO[str] | None = None
+        self._side_tmp: Path | None = None
+        self._closed = False
+
+    def _open_side_file(self) -> None:
+        """Start the side file as a temporary sibling (on the first ``check_batch``)."""
+        assert self.removed_path is not None
+        self.removed_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.removed_path.name}.tmp-", dir=self.removed_path.parent
+        )
+        self._side_tmp = Path(tmp)
+        self._side = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+    def _reasons(self) -> list[str]:
+        return ([DUPLICATE] if self.spec.dedup else []) + ([CLASSIFIER] if self.model else [])
+
+    def fingerprint(self) -> str:
+        """Identifies what this filter removes: model files, threshold, dedup (and side file)."""
+        return hash_obj(
+            {
+                "classifier": self.model.fingerprint if self.model is not None else None,
+                "threshold": self.spec.threshold,
+                "dedup": self.spec.dedup,
+                "removed_file": str(self.removed_path) if self.removed_path else None,
+            }
+        )
+
+    def check_batch(self, ids: list[str], texts: list[str]) -> list[str | None]:
+        """Verdicts for the next documents of the corpus: ``None`` = keep, else the reason.
+
+        Call it with the documents in corpus order; any batching gives the same verdicts.
+        """
+        if len(ids) != len(texts):
+            raise ValueError(f"check_batch: {len(ids)} ids but {len(texts)} texts")
+        if self._closed:
+            raise RuntimeError("check_batch called after close()/abort()")
+        if self.removed_path is not None and self._side is None:
+            self._open_side_file()
+        verdicts: list[str | None] = [None] * len(texts)
+        if self.spec.dedup:
+            for i, text in enumerate(texts):
+                h = content_hash(text)
+                if h in self._seen:
+                    verdicts[i] = DUPLICATE
+                else:
+                    self._seen.add(h)
+        scores: list[float | None] = [None] * len(texts)
+        if self.model is not None:
+            todo = [i for i, v in enumerate(verdicts) if v is None]
+            for i, s in zip(todo, self.model.score([texts[i] for i in todo]), strict=True):
+                scores[i] = float(s)
+                if s > self.spec.threshold:
+                    verdicts[i] = CLASSIFIER
+        for i, reason in enumerate(verdicts):
+            if reason is None:
+                continue
+            self._counts[reason] += 1
+            if self._side is not None:
+                rec = {"id": ids[i], "reason": reason, "score": scores[i], "text": texts[i]}
+                self._side.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        return verdicts
+
+    @property
+    def removed(self) -> dict[str, int]:
+        """Documents removed so far, by reason (every enabled reason listed, zeros included)."""
+        return dict(self._counts)
+
+    def close(self) -> None:
+        """Finish the side file: flush it and rename it into place (idempotent).
+
+        Does nothing when ``check_batch`` was never called (e.g. the corpus was up to date).
+        """
+        self._closed = True
+        if self._side is None or self._side_tmp is None or self.removed_path is None:
+            return
+        self._side.close()
+        os.chmod(self._side_tmp, 0o644)  # mkstemp makes it private
+        os.replace(self._side_tmp, self.removed_path)
+        self._side = self._side_tmp = None
+        log.info("removed documents %s -> %s", self.removed, self.removed_path)
+
+    def abort(self) -> None:
+        """Drop the unfinished side file (after an error); the previous one stays as it was."""
+        self._closed = True
+        if self._side is not None and self._side_tmp is not None:
+            self._side.close()
+            self._side_tmp.unlink(missing_ok=True)
+            self._side = self._side_tmp = None
+
+    def __enter__(self) -> DocumentFilter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,1 @@
+"""Evaluation: few-shot ICL tasks over models and checkpoint series, per-corpus validation."""

@@ -1,0 +1,195 @@
+"""Models to evaluate or export: a recipe's model with checkpoint weights, or an HF directory.
+
+The first is a training recipe's model with a Composer checkpoint's weights; the second an
+export or a base model.
+
+A checkpoint series is a run folder's ``ep*-ba*-rank0.pt`` files, in step order.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from csmpt.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from composer.models import ComposerModel
+    from transformers import PreTrainedTokenizerBase
+
+__all__ = [
+    "Checkpoint",
+    "RecipeModel",
+    "build_hf_model",
+    "build_recipe_model",
+    "find_checkpoints",
+    "load_checkpoint_weights",
+]
+
+log = logging.getLogger(__name__)
+
+_CKPT = re.compile(r"^ep(\d+)-ba(\d+)-rank0\.pt$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One Composer checkpoint of a run and the batch (step) it was taken at."""
+
+    step: int
+    path: Path
+
+
+def find_checkpoints(folder: str | Path) -> list[Checkpoint]:
+    """The Composer checkpoints in ``folder`` (``ep{E}-ba{B}-rank0.pt``), in step order.
+
+    Raises:
+        DataError: The folder does not exist or holds no checkpoint.
+    """
+    p = Path(folder)
+    if not p.is_dir():
+        raise DataError(f"checkpoint folder '{p}' does not exist")
+    found = []
+    for f in p.iterdir():
+        m = _CKPT.match(f.name)
+        if m and f.is_file() and not f.is_symlink():
+            found.append(Checkpoint(int(m.group(2)), f))
+    if not found:
+        raise DataError(
+            f"checkpoint folder '{p}' holds no Composer checkpoints (ep*-ba*-rank0.pt); "
+            "point it at a run's save_folder"
+        )
+    return sorted(found, key=lambda c: c.step)
+
+
+@dataclass
+class RecipeModel:
+    """A training recipe's model and tokenizer, as llm-foundry builds them."""
+
+    model: ComposerModel
+    tokenizer: PreTrainedTokenizerBase
+    recipe: Path
+    name: str
+    max_seq_len: int
+    precision: str
+
+
+def _recipe_parts(recipe: Path, overrides: Sequence[str]) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    from csmpt.config.loading import load_yaml_with_overrides
+
+    cfg = OmegaConf.to_container(load_yaml_with_overrides(recipe, overrides), resolve=True)
+    assert isinstance(cfg, dict)
+    for key in ("model", "tokenizer"):
+        if not isinstance(cfg.get(key), dict):
+            raise ConfigError(f"{recipe}: '{key}' is missing; pass the recipe the run trained with")
+    return {str(k): v for k, v in cfg.items()}
+
+
+def build_recipe_model(recipe: str | Path, overrides: Sequence[str] = ()) -> RecipeModel:
+    """Build the model and tokenizer of a training recipe on CPU (random weights)."""
+    from llmfoundry.utils.builders import build_composer_model, build_tokenizer
+
+    path = Path(recipe)
+    cfg = _recipe_parts(path, overrides)
+    tok_cfg = cfg["tokenizer"]
+    tokenizer = build_tokenizer(tok_cfg["name"], tok_cfg.get("kwargs", {}))
+    model_cfg = copy.deepcopy(cfg["model"])
+    name = model_cfg.pop("name")
+    model_cfg["init_device"] = "cpu"
+    model = build_composer_model(name=name, cfg=model_cfg, tokenizer=tokenizer)
+    return RecipeModel(
+        model=model,
+        tokenizer=tokenizer,
+        recipe=path,
+        name=name,
+        max_seq_len=int(cfg.get("max_seq_len", 2048)),
+        precision=str(cfg.get("precision", "fp32")),
+    )
+
+
+def _mismatch(model_sd: dict[str, Any], ckpt_sd: dict[str, Any]) -> str:
+    missing = [k for k in model_sd if k not in ckpt_sd]
+    extra = [k for k in ckpt_sd if k not in model_sd]
+    for k, v in model_sd.items():
+        if k in ckpt_sd and tuple(v.shape) != tuple(ckpt_sd[k].shape):
+            return (
+                f"'{k}' is {list(ckpt_sd[k].shape)} in the checkpoint, {list(v.shape)} in the "
+                "recipe's model"
+            )
+    if missing:
+        return f"{len(missing)} weights of the recipe's model are not in it (e.g. '{missing[0]}')"
+    return f"it has {len(extra)} weights the recipe's model lacks (e.g. '{extra[0]}')"
+
+
+def load_checkpoint_weights(model: ComposerModel, checkpoint: str | Path, recipe: Path) -> None:
+    """Load a Composer checkpoint's model weights into ``model``.
+
+    Raises:
+        DataError: Not a Composer checkpoint, or its weights do not fit the recipe's model.
+    """
+    import torch
+
+    ckpt = Path(checkpoint)
+    try:
+        obj = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state = obj["state"]
+        weights = state["model"]
+    except (OSError, RuntimeError, KeyError, TypeError, EOFError) as e:
+        raise DataError(
+            f"{ckpt}: not a readable Composer checkpoint ({type(e).__name__})"
+        ) from None
+    target = model.state_dict()
+    if set(weights) != set(target) or any(
+        tuple(weights[k].shape) != tuple(v.shape) for k, v in target.items()
+    ):
+        raise DataError(
+            f"{ckpt}: checkpoint does not match the model of {recipe}: "
+            f"{_mismatch(target, weights)}; pass the recipe (and overrides) the run trained with"
+        )
+    model.load_state_dict(weights, strict=True)
+
+
+def _model_type(hf_dir: str) -> str | None:
+    import json
+
+    config = Path(hf_dir) / "config.json"
+    if not config.is_file():
+        return None
+    return json.loads(config.read_text(encoding="utf-8")).get("model_type")
+
+
+def build_hf_model(
+    hf_dir: str | Path, max_seq_len: int | None = None
+) -> tuple[ComposerModel, PreTrainedTokenizerBase]:
+    """An HF directory (an export with its tokenizer, a base model) as ``hf_causal_lm``.
+
+    Built by llm-foundry, with ``trust_remote_code`` (MPT exports carry their modeling code).
+    """
+    from llmfoundry.utils.builders import build_composer_model, build_tokenizer
+
+    path = str(hf_dir)
+    if not Path(path).is_dir():
+        log.info("'%s' is not a local folder: loading it from the HF hub", path)
+    kwargs: dict[str, Any] = {"model_max_length": max_seq_len} if max_seq_len else {}
+    try:
+        tokenizer = build_tokenizer(path, kwargs)
+        cfg: dict[str, Any] = {
+            "pretrained_model_name_or_path": path,
+            "pretrained": True,
+            "trust_remote_code": True,
+            "init_device": "cpu",
+            "use_flash_attention_2": False,
+        }
+        if max_seq_len and _model_type(path) == "mpt":  # ALiBi: any length up to max_seq_len
+            cfg["config_overrides"] = {"max_seq_len": max_seq_len}
+        model = build_composer_model(name="hf_causal_lm", cfg=cfg, tokenizer=tokenizer)
+    except OSError as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise DataError(f"cannot load the HF model '{path}' ({reason})") from None
+    return model, tokenizer

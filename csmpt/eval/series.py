@@ -1,0 +1,151 @@
+"""``csmpt eval``: few-shot ICL eval of a checkpoint series and of HF models, as one table.
+
+An eval recipe (``eval/*.yaml``) names the ICL tasks (llm-foundry's ``icl_tasks`` entries, as a
+training recipe writes them), the checkpoints (a run's ``save_folder`` + the training recipe that
+built its model) and HF directories (exports, base models to compare against). The result is
+``table.md``, ``table.csv`` and ``accuracy.png`` in ``output_dir``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.errors import ConfigError
+from csmpt.eval.icl import build_evaluators, evaluate_icl
+from csmpt.eval.models import (
+    build_hf_model,
+    build_recipe_model,
+    find_checkpoints,
+    load_checkpoint_weights,
+)
+from csmpt.eval.table import EvalRow, plot_accuracy, to_csv, to_markdown, write_atomic
+
+__all__ = ["EvalOutputs", "EvalRecipe", "HFModelSpec", "load_eval_recipe", "run_eval"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HFModelSpec:
+    """An HF directory (or hub name) to evaluate, and its name in the table."""
+
+    name: str
+    path: str
+
+
+@dataclass
+class EvalRecipe:
+    """An eval recipe (``eval/*.yaml``).
+
+    Attributes:
+        icl_tasks: llm-foundry ``icl_tasks`` entries (``label``, ``dataset_uri``,
+            ``icl_task_type``, ``num_fewshot`` ...).
+        checkpoints: A folder of Composer checkpoints (a run's ``save_folder``); one row each.
+        train_yaml: The training recipe whose model the checkpoints hold.
+        train_overrides: ``key=value`` overrides for ``train_yaml`` (e.g. its tokenizer path).
+        models: HF directories to evaluate too (exports, base models).
+        max_seq_len: Prompt length in tokens (longer contexts are cut from the left).
+        device_eval_batch_size: Sequences per batch.
+        icl_subset_num_batches: Evaluate only this many batches per task (None: all items).
+        precision: ``fp32`` or ``amp_bf16`` (CUDA).
+        output_dir: Where table.md, table.csv and accuracy.png go.
+        variables: Free values for interpolation.
+    """
+
+    icl_tasks: list[dict[str, Any]]
+    checkpoints: str | None = None
+    train_yaml: str | None = None
+    train_overrides: list[str] = field(default_factory=list)
+    models: list[HFModelSpec] = field(default_factory=list)
+    max_seq_len: int = 128
+    device_eval_batch_size: int = 8
+    icl_subset_num_batches: int | None = None
+    precision: str = "fp32"
+    output_dir: str = "artifacts/eval"
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalOutputs:
+    """The rows of the table and where it was written."""
+
+    rows: list[EvalRow]
+    markdown: Path
+    csv: Path
+    plot: Path
+
+
+def load_eval_recipe(path: str | Path, overrides: Sequence[str] = ()) -> EvalRecipe:
+    """Load and check an eval recipe with ``key=value`` overrides."""
+    recipe = build_structured(EvalRecipe, load_yaml_with_overrides(path, overrides), path)
+    if not recipe.icl_tasks:
+        raise ConfigError(f"{path}: icl_tasks is empty; name at least one task")
+    if recipe.checkpoints and not recipe.train_yaml:
+        raise ConfigError(
+            f"{path}: 'checkpoints' needs 'train_yaml', the recipe the run trained with"
+        )
+    return recipe
+
+
+def run_eval(
+    recipe: EvalRecipe,
+    progress: Callable[[str], None] | None = None,
+) -> EvalOutputs:
+    """Evaluate every checkpoint (in step order) and every HF model; write the table and plot.
+
+    Raises:
+        CsmptError: Nothing to evaluate, an empty checkpoint folder, a checkpoint that does not
+            fit the recipe's model, a malformed eval file, an unreachable hub dataset.
+    """
+    say = progress or (lambda msg: log.info("%s", msg))
+    ckpts = find_checkpoints(recipe.checkpoints) if recipe.checkpoints else []
+    if not ckpts and not recipe.models:
+        raise ConfigError(
+            "nothing to evaluate: set 'checkpoints' (+ 'train_yaml') or list HF 'models'"
+        )
+    rows: list[EvalRow] = []
+    if ckpts:
+        assert recipe.train_yaml is not None
+        rm = build_recipe_model(recipe.train_yaml, recipe.train_overrides)
+        evaluators = build_evaluators(
+            recipe.icl_tasks,
+            rm.tokenizer,
+            recipe.max_seq_len,
+            recipe.device_eval_batch_size,
+            recipe.icl_subset_num_batches,
+        )
+        run_name = Path(recipe.checkpoints or "").name
+        for c in ckpts:
+            load_checkpoint_weights(rm.model, c.path, rm.recipe)
+            row = EvalRow(run_name, c.step, evaluate_icl(rm.model, evaluators, recipe.precision))
+            rows.append(row)
+            say(_describe(row))
+    for spec in recipe.models:
+        model, tokenizer = build_hf_model(spec.path, recipe.max_seq_len)
+        evaluators = build_evaluators(
+            recipe.icl_tasks,
+            tokenizer,
+            recipe.max_seq_len,
+            recipe.device_eval_batch_size,
+            recipe.icl_subset_num_batches,
+        )
+        row = EvalRow(spec.name, None, evaluate_icl(model, evaluators, recipe.precision))
+        rows.append(row)
+        say(_describe(row))
+    out = Path(recipe.output_dir)
+    outputs = EvalOutputs(rows, out / "table.md", out / "table.csv", out / "accuracy.png")
+    write_atomic(outputs.markdown, to_markdown(rows))
+    write_atomic(outputs.csv, to_csv(rows))
+    plot_accuracy(rows, outputs.plot, title="few-shot accuracy over training")
+    return outputs
+
+
+def _describe(row: EvalRow) -> str:
+    where = f"{row.model} step {row.step}" if row.step is not None else row.model
+    accs = ", ".join(f"{c} {a:.4f}" for c, a in row.accuracy.items())
+    return f"{where}: {accs} ({row.items_per_s:.1f} items/s)"

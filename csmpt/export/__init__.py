@@ -1,0 +1,1 @@
+"""HF export of Composer checkpoints, checked by logits parity."""

@@ -1,0 +1,1 @@
+"""Batch forensics: which samples formed a training batch, reconstructed from the data order."""

@@ -1,0 +1,166 @@
+"""Render the job script of a launch from the templates in ``launch/templates/``.
+
+A template is plain text with ``{{name}}`` placeholders (bash keeps its own ``$VAR`` and
+``${VAR}``): ``local.sh`` (one ``composer`` command), ``slurm.sbatch`` and ``pbs.qsub``. A line
+holding only a placeholder whose value is empty is dropped. An unknown placeholder is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from csmpt.errors import ConfigError
+from csmpt.launch.rendezvous import (
+    DEFAULT_MASTER_PORT,
+    check_rdzv_url,
+    composer_command,
+    local_rendezvous,
+)
+
+__all__ = ["TEMPLATES", "LaunchSpec", "TEMPLATE_DIR", "render", "render_template"]
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "launch" / "templates"
+TEMPLATES = {"local": "local.sh", "slurm": "slurm.sbatch", "pbs": "pbs.qsub"}
+# The variable each scheduler sets to a job's unique id (a fresh rendezvous file per job).
+_JOB_ID = {"slurm": "${SLURM_JOB_ID}", "pbs": "${PBS_JOBID}"}
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+@dataclass
+class LaunchSpec:
+    """Everything a job script needs.
+
+    Attributes:
+        scheduler: ``local``, ``slurm`` or ``pbs``.
+        recipe: The training YAML and its ``key=value`` overrides.
+        job_name: Scheduler job name (the run name).
+        nodes: Number of nodes.
+        gpus_per_node: GPUs requested per node.
+        nproc: Training processes per node (default: ``gpus_per_node``).
+        workdir: Folder the job runs in (the repository root, on shared storage).
+        python: The Python (of the venv) that runs ``csmpt.launch.node`` on each node.
+        composer: The ``composer`` launcher (local launches).
+        log_dir: Job logs, per-rank output and ``rank<R>.json`` reports.
+        master_port: TCP port of the rendezvous store on the master node.
+        rdzv: ``file:///shared/folder``: rendezvous through a fresh file in that folder.
+        time: Wall-clock limit (``HH:MM:SS``).
+        directives: Extra scheduler lines, e.g. ``--account=abc`` (SLURM), ``-A OPEN-1-2``.
+        rdzv_tag: Unique part of a local launch's rendezvous file name.
+    """
+
+    scheduler: str
+    recipe: list[str]
+    job_name: str
+    nodes: int = 1
+    gpus_per_node: int = 8
+    nproc: int | None = None
+    workdir: str = "."
+    python: str = "python"
+    composer: str = "composer"
+    log_dir: str = "logs"
+    master_port: int = DEFAULT_MASTER_PORT
+    rdzv: str | None = None
+    time: str = "24:00:00"
+    directives: list[str] = field(default_factory=list)
+    rdzv_tag: str = "local"
+
+    @property
+    def procs_per_node(self) -> int:
+        """Processes per node."""
+        return self.nproc or self.gpus_per_node
+
+    def check(self) -> None:
+        """Raise ConfigError on an impossible launch."""
+        if self.scheduler not in TEMPLATES:
+            raise ConfigError(f"--scheduler {self.scheduler!r}: choose one of {sorted(TEMPLATES)}")
+        if self.nodes < 1 or self.procs_per_node < 1:
+            raise ConfigError("--nodes and --nproc/--gpus-per-node must be at least 1")
+        if self.scheduler == "local" and self.nodes != 1:
+            raise ConfigError(
+                f"--scheduler local runs on this machine only, not {self.nodes} nodes: "
+                "use --scheduler slurm or pbs"
+            )
+        if self.rdzv:
+            check_rdzv_url(self.rdzv)
+        if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", self.job_name):
+            raise ConfigError(f"run name {self.job_name!r}: use letters, digits, '.', '_', '-'")
+
+
+def _dq(text: str) -> str:
+    """Escape text for the inside of a bash double-quoted string."""
+    return re.sub(r'(["\\$`])', r"\\\1", text)
+
+
+def render_template(text: str, values: dict[str, str], name: str = "template") -> str:
+    """Fill ``{{name}}`` placeholders; drop lines that are one empty placeholder."""
+    unknown = sorted(set(_PLACEHOLDER.findall(text)) - set(values))
+    if unknown:
+        raise ConfigError(f"{name}: unknown placeholder(s) {unknown}")
+    lines = []
+    for line in text.splitlines(keepends=True):
+        m = _PLACEHOLDER.fullmatch(line.strip())
+        if m and not values[m.group(1)]:
+            continue
+        lines.append(_PLACEHOLDER.sub(lambda mm: values[mm.group(1)], line))
+    return "".join(lines)
+
+
+def _rdzv_file(spec: LaunchSpec) -> str | None:
+    if not spec.rdzv:
+        return None
+    job = _JOB_ID.get(spec.scheduler, spec.rdzv_tag)
+    return f"{spec.rdzv.rstrip('/')}/{spec.job_name}.{job}.rdzv"
+
+
+def render(spec: LaunchSpec, template_dir: Path = TEMPLATE_DIR) -> str:
+    """The job script (SLURM, PBS) or command (local) that runs ``spec``.
+
+    Raises:
+        ConfigError: Impossible launch, or a template is missing or broken.
+    """
+    spec.check()
+    path = template_dir / TEMPLATES[spec.scheduler]
+    if not path.is_file():
+        raise ConfigError(f"launch template {path} does not exist")
+    q = shlex.quote
+    nproc = spec.procs_per_node
+    rdzv_file = _rdzv_file(spec)
+    # Job-id variables must expand in the job script: keep them out of single quotes.
+    rdzv_arg = f" --rdzv {rdzv_file}" if rdzv_file else ""
+    env = f"CSMPT_LOG_DIR={q(spec.log_dir)} "
+    if rdzv_file:
+        env += f"CSMPT_RDZV={q(rdzv_file)} "
+    cmd = composer_command(
+        local_rendezvous(nproc, spec.master_port), spec.recipe, spec.log_dir, spec.composer
+    )
+    recipe = " ".join(map(q, spec.recipe))
+    directive = {"slurm": "#SBATCH ", "pbs": "#PBS "}.get(spec.scheduler, "# ")
+    values = {
+        "nodes": str(spec.nodes),
+        "nproc": str(nproc),
+        "gpus_per_node": str(spec.gpus_per_node),
+        "world_size": str(spec.nodes * nproc),
+        "job_name": spec.job_name,
+        "time": spec.time,
+        "master_port": str(spec.master_port),
+        "workdir": q(spec.workdir),
+        "python": q(spec.python),
+        "log_dir": q(spec.log_dir),
+        "recipe": recipe,
+        "rdzv_arg": rdzv_arg,
+        "directives": "\n".join(directive + d for d in spec.directives),
+        "env": env,
+        "composer_command": shlex.join(cmd),
+        "workdir_dq": _dq(q(spec.workdir)),
+        "python_dq": _dq(q(spec.python)),
+        "log_dir_dq": _dq(q(spec.log_dir)),
+        "rdzv_arg_dq": rdzv_arg,
+        "recipe_dq": _dq(recipe),
+    }
+    return render_template(path.read_text(encoding="utf-8"), values, str(path))

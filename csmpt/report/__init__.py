@@ -1,0 +1,1 @@
+"""Run reports: convergence curves with swap and spike markers, as PNGs and a page."""

@@ -1,0 +1,161 @@
+"""The data behind a run's report: convergence curves and the steps to mark on them.
+
+Everything comes from the run folder: ``metrics.jsonl`` (the ``csmpt_jsonl`` logger: train
+loss, eval loss per eval loader, in-loop ICL accuracy), ``events.jsonl`` (corpus swaps, loss
+spikes, non-finite losses), ``validation.csv`` (``csmpt validate``: loss per corpus per
+checkpoint) and ``eval/table.csv`` (``csmpt eval`` over the run's checkpoints) when present.
+Tests check these series; the plots only draw them.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from csmpt.callbacks.hot_swap import read_events
+from csmpt.errors import DataError
+from csmpt.loggers.jsonl_metrics import read_metrics
+
+__all__ = ["Curve", "ReportData", "Marker", "SPIKE_EVENTS", "build_report_data"]
+
+SPIKE_EVENTS = ("loss_spike", "nonfinite_loss")
+TRAIN_LOSS = "loss/train/total"
+_EVAL_LOSS = re.compile(r"^metrics/eval(?:/(?P<label>.+))?/LanguageCrossEntropy$")
+_ICL_ACC = re.compile(r"^metrics/(?P<task>.+)/(?P<shots>\d+)-shot/InContextLearning\w*Accuracy$")
+
+Points = list[tuple[int, float]]
+
+
+@dataclass
+class Curve:
+    """One plotted line: its label and (step, value) points in step order."""
+
+    label: str
+    points: Points
+
+    @property
+    def steps(self) -> list[int]:
+        """The x values."""
+        return [s for s, _ in self.points]
+
+
+@dataclass
+class Marker:
+    """A vertical marker: a corpus swap or a loss spike at a step."""
+
+    kind: str  # "swap" or "spike"
+    step: int
+    text: str
+
+
+@dataclass
+class ReportData:
+    """What the report plots: curves per figure and the markers on every figure."""
+
+    run_dir: Path
+    train_loss: Curve
+    eval_loss: list[Curve] = field(default_factory=list)
+    accuracy: list[Curve] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+    steps: int = 0
+
+    @property
+    def swap_steps(self) -> list[int]:
+        """Steps of the corpus swaps."""
+        return [m.step for m in self.markers if m.kind == "swap"]
+
+    @property
+    def spike_steps(self) -> list[int]:
+        """Steps of the loss spikes and non-finite losses."""
+        return [m.step for m in self.markers if m.kind == "spike"]
+
+
+def _series(rows: list[dict[str, object]], key: str) -> Points:
+    """(step, value) of ``key``; a step logged twice keeps its last value."""
+    by_step: dict[int, float] = {}
+    for r in rows:
+        v = r.get(key)
+        if isinstance(v, (int, float)) and "step" in r:
+            by_step[int(r["step"])] = float(v)  # type: ignore[call-overload]
+    return sorted(by_step.items())
+
+
+def _markers(run_dir: Path) -> list[Marker]:
+    out = []
+    for e in read_events(run_dir / "events.jsonl"):
+        name, step = e.get("event"), e.get("step")
+        if not isinstance(step, int):
+            continue
+        if name == "swap":
+            out.append(Marker("swap", step, f"swap {e.get('from', '?')} -> {e.get('to', '?')}"))
+        elif name in SPIKE_EVENTS:
+            out.append(Marker("spike", step, str(name).replace("_", " ")))
+    return sorted(out, key=lambda m: m.step)
+
+
+def _validation_curves(path: Path) -> list[Curve]:
+    """Per-corpus eval loss from ``csmpt validate``'s CSV (step, corpus, loss, ...)."""
+    if not path.is_file():
+        return []
+    by_corpus: dict[str, dict[int, float]] = {}
+    with path.open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            try:
+                by_corpus.setdefault(r["corpus"], {})[int(r["step"])] = float(r["loss"])
+            except (KeyError, ValueError):
+                continue
+    return [Curve(f"{c} (validate)", sorted(p.items())) for c, p in sorted(by_corpus.items())]
+
+
+def _table_curves(path: Path) -> list[Curve]:
+    """Accuracy per task/shot from ``csmpt eval``'s table.csv (checkpoint rows only)."""
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    cols = [c for c in (rows[0].keys() if rows else []) if c.endswith("-shot")]
+    curves = []
+    for c in cols:
+        pts = sorted((int(r["step"]), float(r[c])) for r in rows if r["step"] and r[c])
+        if pts:
+            curves.append(Curve(f"{c} (csmpt eval)", pts))
+    return curves
+
+
+def build_report_data(run_dir: str | Path) -> ReportData:
+    """Collect a run folder's curves and markers.
+
+    Raises:
+        DataError: The folder has no ``metrics.jsonl`` with a train loss.
+    """
+    run = Path(run_dir)
+    metrics_path = run / "metrics.jsonl"
+    if not metrics_path.is_file():
+        raise DataError(f"'{run}' has no metrics.jsonl; point csmpt report at a run's save_folder")
+    rows = read_metrics(metrics_path)
+    train = _series(rows, TRAIN_LOSS)
+    if not train:
+        raise DataError(f"{metrics_path}: no '{TRAIN_LOSS}' values; has the run trained a step?")
+    keys = sorted({k for r in rows for k in r})
+    eval_loss = []
+    for k in keys:
+        m = _EVAL_LOSS.match(k)
+        if m:
+            eval_loss.append(Curve(m.group("label") or "eval", _series(rows, k)))
+    eval_loss += _validation_curves(run / "validation.csv")
+    accuracy = []
+    for k in keys:
+        m = _ICL_ACC.match(k)
+        if m:
+            accuracy.append(Curve(f"{m.group('task')}/{m.group('shots')}-shot", _series(rows, k)))
+    accuracy += _table_curves(run / "eval" / "table.csv")
+    return ReportData(
+        run_dir=run,
+        train_loss=Curve("train loss", train),
+        eval_loss=eval_loss,
+        accuracy=accuracy,
+        markers=_markers(run),
+        steps=train[-1][0],
+    )

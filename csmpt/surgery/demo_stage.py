@@ -1,0 +1,122 @@
+"""The demo's vocabulary-swap stage: a tiny English MPT becomes the start of the Czech run.
+
+1. train the English tokenizer (``data_prep/tokenizer/en_sample.yaml``) and shards
+   (``data_prep/en_sample.yaml``) on the English sample;
+2. train the tiny English MPT for a few steps (``yamls/tiny/mpt_en.yaml``);
+3. swap it to the demo's Czech tokenizer (``yamls/surgery/mpt_en_to_cs.yaml``).
+
+The demo's Czech run then starts from ``SwapStage.load_path`` (``load_weights_only``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.data.prep import PrepConfig, prep_corpora
+from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.surgery.recipe import SurgeryConfig, run_surgery
+from csmpt.surgery.report import SurgeryReport
+
+__all__ = ["SwapStage", "run_swap_stage"]
+
+EN_TOKENIZER_YAML = "data_prep/tokenizer/en_sample.yaml"
+EN_PREP_YAML = "data_prep/en_sample.yaml"
+EN_TRAIN_YAML = "yamls/tiny/mpt_en.yaml"
+SURGERY_YAML = "yamls/surgery/mpt_en_to_cs.yaml"
+
+
+@dataclass
+class SwapStage:
+    """What the swap stage made: the English run, the surgery output and its report."""
+
+    english_run: Path
+    english_losses: tuple[float, float]
+    output: Path
+    load_path: Path
+    report: SurgeryReport
+    seconds: float
+
+    def overrides(self) -> list[str]:
+        """Overrides that make a training run start from the swapped weights."""
+        return [f"load_path={self.load_path}", "load_weights_only=true"]
+
+
+def run_swap_stage(
+    root: Path, workdir: Path, cs_tokenizer: Path, steps: int, console: Console
+) -> SwapStage:
+    """English tokenizer + shards -> tiny English MPT (``steps``) -> swap to ``cs_tokenizer``."""
+    t0 = time.perf_counter()
+    yaml = root / EN_TOKENIZER_YAML
+    tok_cfg = build_structured(
+        TokenizerConfig,
+        load_yaml_with_overrides(yaml, [f"output_dir={workdir / 'tokenizer_en'}"]),
+        yaml,
+    )
+    tok_cfg.inputs = [str(root / p) for p in tok_cfg.inputs]
+    en_tok, _ = train_tokenizer(tok_cfg)
+    yaml = root / EN_PREP_YAML
+    prep_cfg = build_structured(
+        PrepConfig,
+        load_yaml_with_overrides(yaml, [f"tokenizer={en_tok}", f"output_dir={workdir / 'mds_en'}"]),
+        yaml,
+    )
+    for corpus in prep_cfg.corpora:
+        corpus.inputs = [str(root / p) for p in corpus.inputs]
+    prep_corpora(prep_cfg)
+
+    run_dir = workdir / "runs" / "tiny-mpt-en"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    from csmpt.training.run import run_training
+
+    console.print(f"training the tiny English MPT for {steps} steps")
+    run_training(
+        root / EN_TRAIN_YAML,
+        [
+            f"variables.data_root={workdir / 'mds_en'}",
+            f"variables.tokenizer_name={en_tok}",
+            f"variables.save_folder={run_dir}",
+            f"max_duration={steps}ba",
+            f"eval_interval={steps}ba",
+            f"save_interval={steps}ba",
+        ],
+    )
+    losses = [
+        float(r["loss/train/total"])
+        for r in read_metrics(run_dir / "metrics.jsonl")
+        if "loss/train/total" in r
+    ]
+
+    yaml = root / SURGERY_YAML
+    cfg = build_structured(
+        SurgeryConfig,
+        load_yaml_with_overrides(
+            yaml,
+            [
+                f"source.model={run_dir / 'latest-rank0.pt'}",
+                f"source.tokenizer={en_tok}",
+                f"target.tokenizer={cs_tokenizer}",
+                f"target.corpus=[{root / 'data/samples/cs_web.jsonl'}]",
+                f"vocab_swap.dictionary={root / 'data/dictionaries/en_cs.tsv'}",
+                f"output.dir={workdir / 'surgery' / 'en_to_cs'}",
+            ],
+        ),
+        yaml,
+    )
+    console.print("swapping its vocabulary to the Czech tokenizer (csmpt surgery)")
+    out, report = run_surgery(cfg, force=True)
+    return SwapStage(
+        english_run=run_dir,
+        english_losses=(losses[0], losses[-1]),
+        output=out,
+        load_path=out / "model.pt",
+        report=report,
+        seconds=time.perf_counter() - t0,
+    )

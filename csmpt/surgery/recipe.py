@@ -1,0 +1,256 @@
+"""``csmpt surgery``: a surgery YAML (``yamls/surgery/``) -> an output folder a training run loads.
+
+Output folder (written to a temporary sibling and renamed into place; an existing folder is
+replaced only with ``force``)::
+
+    OUT/model.pt            Composer checkpoint, model weights only: train with
+                            load_path: OUT/model.pt, load_weights_only: true
+    OUT/hf/                 HF folder: config.json, model.safetensors, tokenizer
+    OUT/tokenizer/          the tokenizer the model now speaks
+    OUT/csmpt_surgery.json  shapes (vocab_size, n_layers) read by the csmpt_surgery_shapes
+                            config transform, so the training YAML needs no hand edits
+    OUT/report.json         aligned tokens, coverage, loss swapped vs random
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from csmpt.data.readers import expand_inputs, read_documents
+from csmpt.data.tokenizer_train import check_tokenizer_dir
+from csmpt.errors import ConfigError, DataError
+from csmpt.surgery.alignment import frequency_order, token_frequencies, vocab_bytes
+from csmpt.surgery.config_transform import SHAPES_NAME
+from csmpt.surgery.downcycle import DowncycleConfig, choose_layers, downcycle
+from csmpt.surgery.io import ModelWeights, load_source, write_composer_checkpoint, write_hf_dir
+from csmpt.surgery.report import (
+    SurgeryReport,
+    corpus_loss,
+    coverage,
+    example_pairs,
+    random_embeddings,
+)
+from csmpt.surgery.vocab_swap import VocabSwapConfig, check_tokenizer_fits, swap_vocabulary
+
+__all__ = ["SHAPES_NAME", "SurgeryConfig", "run_surgery"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceConfig:
+    """The ``source:`` section: the model to operate on and its tokenizer."""
+
+    model: str = "???"
+    tokenizer: str = "???"
+
+
+@dataclass
+class TargetConfig:
+    """The ``target:`` section: the new tokenizer and a sample of the new language.
+
+    Attributes:
+        tokenizer: The target tokenizer folder (needed when ``vocab_swap.enabled``).
+        corpus: Target-language files/folders/globs: token frequencies (dictionary order, cap),
+            coverage and the report's loss.
+        text_field: The text field of ``.jsonl`` corpus files.
+        max_documents: Read at most this many documents.
+    """
+
+    tokenizer: str | None = None
+    corpus: list[str] = field(default_factory=list)
+    text_field: str = "text"
+    max_documents: int = 20000
+
+
+@dataclass
+class OutputConfig:
+    """The ``output:`` section: where to write, and which formats."""
+
+    dir: str = "???"
+    hf: bool = True
+    composer: bool = True
+
+
+@dataclass
+class ReportConfig:
+    """The ``report:`` section: the loss comparison (``eval_sequences: 0`` skips it)."""
+
+    eval_sequences: int = 8
+    seq_len: int = 128
+    examples: int = 5
+
+
+@dataclass
+class SurgeryConfig:
+    """A surgery YAML (``yamls/surgery/*.yaml``)."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    target: TargetConfig = field(default_factory=TargetConfig)
+    vocab_swap: VocabSwapConfig = field(default_factory=VocabSwapConfig)
+    downcycle: DowncycleConfig = field(default_factory=DowncycleConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    seed: int = 17
+
+
+def _load_tokenizer(path: str, key: str) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        check_tokenizer_dir(path, what=f"{key}")
+    except DataError as e:
+        raise DataError(f"key '{key}': {e}") from None
+    return AutoTokenizer.from_pretrained(path)
+
+
+def _corpus_texts(cfg: TargetConfig) -> list[str]:
+    if not cfg.corpus:
+        return []
+    texts = []
+    for doc in read_documents(expand_inputs(cfg.corpus), cfg.text_field):
+        texts.append(doc.text)
+        if len(texts) >= cfg.max_documents:
+            break
+    return texts
+
+
+def _eval_tokens(tok: Any, texts: list[str], n: int, seq_len: int) -> torch.Tensor | None:
+    """(n, seq_len) tokens of the corpus, EOS-separated (None if the corpus is too short)."""
+    need, ids = n * seq_len, []
+    for text in texts:
+        ids += tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        if len(ids) >= need:
+            return torch.tensor(ids[:need], dtype=torch.long).view(n, seq_len)
+    return None
+
+
+def _special_names(tok: Any) -> dict[int, bytes]:
+    return {i: str(tok.convert_ids_to_tokens(i)).encode() for i in tok.all_special_ids}
+
+
+def _max_len(config: dict[str, Any]) -> int:
+    return int(config.get("max_seq_len") or config.get("max_position_embeddings") or 2048)
+
+
+def _write(out: Path, weights: ModelWeights, tokenizer: Any, cfg: SurgeryConfig) -> None:
+    tokenizer.save_pretrained(str(out / "tokenizer"))  # tokenizer files only, never weights
+    if cfg.output.hf:
+        write_hf_dir(weights, out / "hf", tokenizer)
+    if cfg.output.composer:
+        write_composer_checkpoint(weights, out / "model.pt")
+    shapes = {
+        "family": weights.family,
+        "vocab_size": int(weights.state[weights.embed_key].shape[0]),
+        "n_layers": int(weights.config[weights.layers_key]),
+        "layers_key": weights.layers_key,
+        "tokenizer": str((out / "tokenizer").name),
+    }
+    (out / SHAPES_NAME).write_text(json.dumps(shapes, indent=2) + "\n", encoding="utf-8")
+
+
+def run_surgery(
+    cfg: SurgeryConfig,
+    force: bool = False,
+    on_stage: Callable[[str], None] | None = None,
+) -> tuple[Path, SurgeryReport]:
+    """Run the surgery ``cfg`` describes; return the output folder and the report.
+
+    Raises:
+        ConfigError: Invalid settings, or the output exists and ``force`` is not set.
+        DataError: Missing or mismatched model, tokenizer, dictionary or corpus.
+    """
+    stage = on_stage or (lambda s: log.info(s))
+    out = Path(cfg.output.dir)
+    if out.exists() and not force:
+        raise ConfigError(f"key 'output.dir': '{out}' already exists; pass --force to replace it")
+    if not (cfg.output.hf or cfg.output.composer):
+        raise ConfigError("keys 'output.hf' and 'output.composer' are both false: nothing to write")
+    stage(f"reading {cfg.source.model}")
+    weights = load_source(cfg.source.model)
+    source_tok = _load_tokenizer(cfg.source.tokenizer, "source.tokenizer")
+    check_tokenizer_fits(weights, source_tok, cfg.source.tokenizer)
+    total = int(weights.config[weights.layers_key])
+    keep = choose_layers(total, cfg.downcycle)
+    if len(keep) != total:
+        stage(f"downcycling {total} -> {len(keep)} layers")
+        weights = downcycle(weights, keep)
+    report = SurgeryReport(
+        family=weights.family,
+        source=cfg.source.model,
+        output=str(out),
+        source_vocab=int(weights.state[weights.embed_key].shape[0]),
+        vocab_size=int(weights.state[weights.embed_key].shape[0]),
+        source_layers=total,
+        layers=keep,
+    )
+    out_tok = source_tok
+    if cfg.vocab_swap.enabled:
+        if not cfg.target.tokenizer:
+            raise ConfigError("key 'target.tokenizer' is missing (needed by vocab_swap)")
+        target_tok = _load_tokenizer(cfg.target.tokenizer, "target.tokenizer")
+        out_tok = target_tok
+        texts = _corpus_texts(cfg.target)
+        counts = token_frequencies(target_tok, texts, len(target_tok)) if texts else None
+        stage(f"aligning {len(source_tok):,} source and {len(target_tok):,} target tokens")
+        swap = swap_vocabulary(
+            weights, source_tok, target_tok, cfg.vocab_swap, counts, seed=cfg.seed
+        )
+        t_bytes, s_bytes = vocab_bytes(target_tok), vocab_bytes(source_tok)
+        t_show = {**_special_names(target_tok), **t_bytes}
+        s_show = {**_special_names(source_tok), **s_bytes}
+        report.target_tokens = swap.target_tokens
+        report.vocab_size = swap.vocab_size
+        report.aligned = swap.alignment.by_method()
+        report.examples = example_pairs(
+            swap.alignment,
+            t_show,
+            s_show,
+            frequency_order(counts, t_bytes),
+            cfg.report.examples,
+        )
+        report.dictionary = asdict(swap.dictionary) if swap.dictionary else None
+        if counts is not None:
+            report.corpus_tokens = int(counts.sum())
+            ordinary = [t for t, (_, m) in swap.alignment.pairs.items() if m != "special"]
+            report.coverage = coverage(counts, np.array(ordinary, dtype=np.int64))
+        seq_len = min(cfg.report.seq_len, _max_len(weights.config))
+        tokens = (
+            _eval_tokens(target_tok, texts, cfg.report.eval_sequences, seq_len)
+            if cfg.report.eval_sequences > 0
+            else None
+        )
+        if tokens is not None:
+            stage(f"target-corpus loss on {tokens.numel():,} tokens: swapped vs random")
+            report.loss_swapped = corpus_loss(swap.weights, tokens)
+            report.loss_random = corpus_loss(random_embeddings(swap.weights, cfg.seed), tokens)
+            report.eval_tokens = int(tokens.numel())
+        weights = swap.weights
+    stage(f"writing {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        _write(tmp, weights, out_tok, cfg)
+        report.write(tmp / "report.json")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out, report

@@ -1,0 +1,180 @@
+"""The surgery report: what was aligned, what it covers, and whether the swap helps.
+
+* aligned tokens by method (``special``, ``exact``, ``dictionary``) and example pairs;
+* coverage: the share of the target corpus's tokens (encoded with the target tokenizer) whose
+  embedding was copied from an aligned (non-special) source token;
+* loss: whether the swapped model starts better than with random new embeddings: mean
+  next-token cross-entropy on target-corpus text of the swapped model before any training, and
+  of the same model whose embedding matrices are all drawn at random (normal with
+  the config's init std, as a freshly built model would have them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from csmpt.surgery.alignment import Alignment
+from csmpt.surgery.io import ModelWeights, build_model
+
+__all__ = [
+    "SurgeryReport",
+    "corpus_loss",
+    "coverage",
+    "example_pairs",
+    "random_embeddings",
+    "report_rows",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SurgeryReport:
+    """Everything ``report.json`` holds (and the CLI and the demo print)."""
+
+    family: str
+    source: str
+    output: str
+    source_vocab: int
+    vocab_size: int
+    target_tokens: int | None = None
+    aligned: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    dictionary: dict[str, Any] | None = None
+    corpus_tokens: int | None = None
+    coverage: float | None = None
+    loss_swapped: float | None = None
+    loss_random: float | None = None
+    eval_tokens: int | None = None
+    source_layers: int = 0
+    layers: list[int] = field(default_factory=list)
+
+    @property
+    def aligned_total(self) -> int:
+        """All aligned target tokens (special ones included)."""
+        return sum(self.aligned.values())
+
+    def write(self, path: Path) -> None:
+        """Write as JSON."""
+        path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> SurgeryReport:
+        """Read a ``report.json``."""
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def coverage(counts: np.ndarray, aligned_ids: np.ndarray) -> float:
+    """Share of the corpus's tokens (``counts`` by id) that are among ``aligned_ids``."""
+    total = int(counts.sum())
+    ids = aligned_ids[aligned_ids < len(counts)]
+    return float(counts[ids].sum()) / total if total else 0.0
+
+
+def example_pairs(
+    alignment: Alignment,
+    target_text: dict[int, bytes],
+    source_text: dict[int, bytes],
+    order: list[int],
+    per_method: int = 5,
+) -> dict[str, list[str]]:
+    """A few ``'target' <- 'source'`` pairs per method, most frequent target tokens first."""
+
+    def show(b: bytes | None, i: int) -> str:
+        return repr(b.decode("utf-8", errors="replace")) if b is not None else f"<special {i}>"
+
+    out: dict[str, list[str]] = {}
+    for t in order + sorted(set(alignment.pairs) - set(order)):
+        if t not in alignment.pairs:
+            continue
+        s, method = alignment.pairs[t]
+        rows = out.setdefault(method, [])
+        if len(rows) < per_method:
+            rows.append(f"{show(target_text.get(t), t)} <- {show(source_text.get(s), s)}")
+    return out
+
+
+def _init_std(config: dict[str, Any]) -> float:
+    init = config.get("init_config") or {}
+    std = init.get("init_std") if isinstance(init, dict) else None
+    return float(std or config.get("initializer_range") or 0.02)
+
+
+def random_embeddings(weights: ModelWeights, seed: int = 0) -> ModelWeights:
+    """``weights`` with every embedding matrix drawn from N(0, init std): the report's baseline."""
+    gen = torch.Generator().manual_seed(seed)
+    state = dict(weights.state)
+    std = _init_std(weights.config)
+    for key in weights.embedding_keys():
+        w = weights.state[key]
+        state[key] = (torch.randn(w.shape, generator=gen) * std).to(w.dtype)
+    if weights.tied and "lm_head.weight" in state:
+        state["lm_head.weight"] = state[weights.embed_key]
+    return ModelWeights(weights.config, state, weights.source, weights.code_files)
+
+
+@torch.no_grad()
+def corpus_loss(weights: ModelWeights, tokens: torch.Tensor) -> float:
+    """Mean next-token cross-entropy of the model on ``tokens`` (N, L)."""
+    model = build_model(weights)
+    total, n = 0.0, 0
+    for row in tokens.split(4):
+        logits = model(input_ids=row).logits.float()  # (B, L, V)
+        loss = F.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]), row[:, 1:].reshape(-1), reduction="sum"
+        )
+        total += float(loss)
+        n += row[:, 1:].numel()
+    return total / max(n, 1)
+
+
+def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
+    """(label, value) rows summarising the report, for a rich table."""
+    rows = [("surgery", f"{r.family}: {r.source} -> {r.output}")]
+    if r.target_tokens is not None:
+        by = ", ".join(f"{m} {n:,}" for m, n in sorted(r.aligned.items()))
+        rows.append(
+            (
+                "vocab swap",
+                f"{r.source_vocab:,} -> {r.vocab_size:,} rows ({r.target_tokens:,} tokens); "
+                f"aligned {r.aligned_total:,} ({by})",
+            )
+        )
+        for method, ex in r.examples.items():
+            rows.append((f"  e.g. {method}", ", ".join(ex[:3])))
+        if r.dictionary:
+            d = r.dictionary
+            rows.append(
+                (
+                    "dictionary",
+                    f"{d['entries']} entries: {d['applied']} applied, {d['encodable']} encodable, "
+                    f"{d['unencodable_target']} not one target token, "
+                    f"{d['unencodable_source']} not one source token",
+                )
+            )
+        if r.coverage is not None:
+            rows.append(
+                ("coverage", f"{r.coverage:.1%} of {r.corpus_tokens:,} target-corpus tokens")
+            )
+        if r.loss_swapped is not None and r.loss_random is not None:
+            better = r.loss_random - r.loss_swapped
+            rows.append(
+                (
+                    "loss before training",
+                    f"swapped {r.loss_swapped:.3f} vs random embeddings {r.loss_random:.3f} "
+                    f"({'better' if better > 0 else 'WORSE'} by {abs(better):.3f} nats, "
+                    f"ppl x{math.exp(better):.2f}; {r.eval_tokens:,} tokens)",
+                )
+            )
+    if r.layers and len(r.layers) != r.source_layers:
+        rows.append(("downcycle", f"{r.source_layers} -> {len(r.layers)} layers: kept {r.layers}"))
+    return rows

@@ -1,0 +1,166 @@
+"""Vocabulary swap: give a source model the target tokenizer's embedding matrix (or two).
+
+MPT ties its input and output embeddings (``transformer.wte``); Llama has ``embed_tokens`` and
+``lm_head``. Each matrix is rebuilt for the target vocabulary (padded to a multiple of 64) by
+:func:`csmpt.surgery.embed_init.build_embedding` with the same alignment; the rest of the model
+is untouched. The config's ``vocab_size`` follows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from csmpt.errors import ConfigError, DataError
+from csmpt.surgery.alignment import (
+    Alignment,
+    combine,
+    exact_candidates,
+    frequency_order,
+    special_pairs,
+    vocab_bytes,
+)
+from csmpt.surgery.dictionary import DictionaryStats, dictionary_candidates, read_dictionary
+from csmpt.surgery.embed_init import build_embedding, padded_size, source_pieces
+from csmpt.surgery.io import ModelWeights
+
+__all__ = [
+    "MAX_UNUSED_ROWS",
+    "SwapResult",
+    "VocabSwapConfig",
+    "check_tokenizer_fits",
+    "swap_vocabulary",
+]
+
+log = logging.getLogger(__name__)
+
+METHODS = ("exact", "dictionary")
+# A model may have this many embedding rows beyond its tokenizer (vocabulary padding: MPT-7B
+# has 50432 rows for 50277 tokens); more means the tokenizer is not the model's.
+MAX_UNUSED_ROWS = 512
+
+
+@dataclass
+class VocabSwapConfig:
+    """The ``vocab_swap:`` section of a surgery YAML.
+
+    Attributes:
+        enabled: Swap the vocabulary (false: keep the source tokenizer, e.g. downcycling only).
+        methods: Alignment methods in order of preference: ``exact``, ``dictionary``.
+        dictionary: Bilingual dictionary file (``source<TAB>target`` per line).
+        dictionary_top_k: Apply the dictionary to this many most frequent target tokens.
+        max_aligned: Cap on aligned (non-special) tokens, most frequent first (null: none).
+        init: Unaligned rows: ``mean``, ``mean_noise`` or ``pieces``.
+        noise_scale: ``mean_noise``'s noise std, as a fraction of the source rows' std.
+        special_tokens: Extra target -> source special-token pairs (EOS, BOS, PAD, UNK are
+            mapped by role already).
+        pad_to_multiple_of: Pad the vocabulary to a multiple of this (64: tensor-core friendly).
+    """
+
+    enabled: bool = True
+    methods: list[str] = field(default_factory=lambda: ["exact", "dictionary"])
+    dictionary: str | None = None
+    dictionary_top_k: int | None = 1000
+    max_aligned: int | None = None
+    init: str = "mean"
+    noise_scale: float = 0.1
+    special_tokens: dict[str, str] = field(default_factory=dict)
+    pad_to_multiple_of: int = 64
+
+
+@dataclass
+class SwapResult:
+    """A swapped model and how its vocabulary was aligned."""
+
+    weights: ModelWeights
+    alignment: Alignment
+    dictionary: DictionaryStats | None
+    target_tokens: int
+    vocab_size: int
+
+
+def check_tokenizer_fits(weights: ModelWeights, tokenizer: Any, name: str) -> None:
+    """Raise if ``tokenizer`` cannot be the tokenizer of ``weights`` (vocabulary size).
+
+    Raises:
+        DataError: More tokens than embedding rows, or far fewer (another model's tokenizer).
+    """
+    rows = weights.state[weights.embed_key].shape[0]
+    n = len(tokenizer)
+    if n > rows or rows - n > MAX_UNUSED_ROWS:
+        raise DataError(
+            f"source tokenizer {name} has {n} tokens but the model {weights.source} has {rows} "
+            "embedding rows: the tokenizer does not belong to the model"
+        )
+
+
+def swap_vocabulary(
+    weights: ModelWeights,
+    source_tok: Any,
+    target_tok: Any,
+    cfg: VocabSwapConfig,
+    counts: np.ndarray | None = None,
+    seed: int = 0,
+) -> SwapResult:
+    """Align the vocabularies and rebuild the embedding matrices for ``target_tok``.
+
+    Args:
+        weights: The source model (not modified).
+        source_tok: The source model's tokenizer.
+        target_tok: The new tokenizer.
+        cfg: How to align and initialise.
+        counts: Target token frequencies on a target corpus (orders the dictionary and the cap).
+        seed: Seed of ``mean_noise``.
+
+    Raises:
+        ConfigError: Unknown method, or a dictionary method without a dictionary file.
+        DataError: The source tokenizer does not fit the model, or a bad dictionary file.
+    """
+    bad = [m for m in cfg.methods if m not in METHODS]
+    if bad:
+        raise ConfigError(f"key 'vocab_swap.methods': unknown {bad}; use {', '.join(METHODS)}")
+    check_tokenizer_fits(weights, source_tok, str(getattr(source_tok, "name_or_path", "")))
+    t_bytes, s_bytes = vocab_bytes(target_tok), vocab_bytes(source_tok)
+    n_target = len(target_tok)
+    order = frequency_order(counts, t_bytes)
+    candidates: list[tuple[str, dict[int, int]]] = []
+    stats: DictionaryStats | None = None
+    for method in cfg.methods:
+        if method == "exact":
+            candidates.append(("exact", exact_candidates(t_bytes, s_bytes)))
+        else:
+            if not cfg.dictionary:
+                raise ConfigError(
+                    "key 'vocab_swap.dictionary': the 'dictionary' method needs a dictionary file"
+                )
+            cand, stats = dictionary_candidates(
+                read_dictionary(cfg.dictionary), t_bytes, s_bytes, order, cfg.dictionary_top_k
+            )
+            candidates.append(("dictionary", cand))
+    specials = special_pairs(target_tok, source_tok, cfg.special_tokens)
+    alignment = combine(specials, candidates, order, cfg.max_aligned)
+    t_ids, s_ids = (torch.from_numpy(a) for a in alignment.arrays())
+    pieces = None
+    if cfg.init == "pieces":
+        pieces = source_pieces(target_tok, source_tok, t_bytes, set(alignment.pairs))
+    n_rows = padded_size(n_target, cfg.pad_to_multiple_of)
+    state = dict(weights.state)
+    for key in weights.embedding_keys():
+        state[key] = build_embedding(
+            weights.state[key], n_rows, t_ids, s_ids, cfg.init, pieces, cfg.noise_scale, seed
+        )
+    if weights.tied and "lm_head.weight" in state:
+        state["lm_head.weight"] = state[weights.embed_key]
+    config = dict(weights.config, vocab_size=n_rows)
+    for role in ("eos_token_id", "bos_token_id", "pad_token_id"):
+        value = getattr(target_tok, role, None)
+        if role in config and isinstance(value, int):
+            config[role] = value
+    out = ModelWeights(
+        config=config, state=state, source=weights.source, code_files=weights.code_files
+    )
+    return SwapResult(out, alignment, stats, n_target, n_rows)

@@ -1,0 +1,244 @@
+"""CS-HellaSwag-style few-shot eval: accuracy on a trained tiny model, prompts, the series table."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from csmpt.errors import CsmptError
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = "data/samples/cs_hellaswag.jsonl"
+
+
+def _task(uri: str | Path, shots: list[int]) -> dict[str, object]:
+    return {
+        "label": "mc",
+        "dataset_uri": str(uri),
+        "icl_task_type": "multiple_choice",
+        "num_fewshot": shots,
+        "continuation_delimiter": " ",
+    }
+
+
+def _fixture_items(shards_dir: Path, tokenizer_dir: Path, n: int = 40) -> list[dict[str, object]]:
+    """Real text from the training corpus: a query and its true continuation (gold) against
+    three distractors: the continuation's letters shuffled and moved to Cyrillic, bytes the
+    Czech training text never has (a trained model finds them far less likely)."""
+    from transformers import AutoTokenizer
+
+    from csmpt.data.mds_reader import iter_samples
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    rng = random.Random(0)
+    items = []
+    for sample in iter_samples(shards_dir / "cs_web" / "train"):
+        words = tok.decode(list(sample["tokens"][:60])).split()
+        if len(words) < 16:
+            continue
+        query, gold = " ".join(words[1:10]), " ".join(words[10:14])
+        wrong = []
+        for k in range(3):
+            chars = list(gold)
+            rng.shuffle(chars)
+            wrong.append(
+                "".join(chr(0x410 + (ord(c) + k) % 48) if c.isalpha() else c for c in chars)
+            )
+        at = rng.randrange(4)
+        items.append({"query": query, "choices": [*wrong[:at], gold, *wrong[at:]], "gold": at})
+        if len(items) == n:
+            break
+    return items
+
+
+def _write(path: Path, items: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items), "utf-8")
+    return path
+
+
+def test_accuracy_is_high_on_likely_golds_and_chance_on_shuffled_golds(
+    tiny_mpt_run: Path, shards_dir: Path, tokenizer_dir: Path, tiny_overrides, tmp_path: Path
+) -> None:
+    from csmpt.eval.icl import build_evaluators, evaluate_icl
+    from csmpt.eval.models import build_recipe_model, find_checkpoints, load_checkpoint_weights
+
+    items = _fixture_items(shards_dir, tokenizer_dir)
+    shuffled = [dict(x, gold=random.Random(i).randrange(4)) for i, x in enumerate(items)]
+    rm = build_recipe_model("yamls/tiny/mpt.yaml", tiny_overrides(tmp_path))
+    load_checkpoint_weights(rm.model, find_checkpoints(tiny_mpt_run)[-1].path, rm.recipe)
+    acc = {}
+    for name, its in (("likely", items), ("shuffled", shuffled)):
+        evs = build_evaluators(
+            [_task(_write(tmp_path / f"{name}.jsonl", its), [0])], rm.tokenizer, 128, 40
+        )
+        (res,) = evaluate_icl(rm.model, evs)
+        assert res.items == len(items) and res.seconds > 0
+        acc[name] = res.accuracy
+    print(acc)
+    assert acc["likely"] >= 0.8, acc
+    assert acc["shuffled"] <= 0.45, acc
+
+
+def test_k_shot_prompt_holds_k_other_examples_and_never_the_item(tokenizer_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from csmpt.eval.icl import build_evaluators
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    items = [json.loads(line) for line in Path(SAMPLE).read_text("utf-8").splitlines()]
+    shots = {f"{x['query']} {x['choices'][x['gold']]}": i for i, x in enumerate(items)}
+    (ev,) = build_evaluators([_task(SAMPLE, [3])], tok, 512, 8, subset_num_batches=4)
+    batch = next(iter(ev.dataloader.dataloader))
+    for j, gold in enumerate(batch["gold_indices"]):  # item j of the first batch: dataset index j
+        row = 4 * j  # its first choice
+        start = int(batch["continuation_indices"][row][0])
+        prompt = tok.decode(batch["input_ids"][row][:start].tolist())
+        lines = prompt.split("\n")
+        assert len(lines) == 4, prompt  # 3 examples + the item's query
+        assert lines[-1] == items[j]["query"]
+        used = [shots[line] for line in lines[:-1]]  # each is another item's query + gold answer
+        assert len(set(used)) == 3 and j not in used
+        assert gold == items[j]["gold"]
+
+
+def test_series_table_has_one_row_per_checkpoint_in_step_order(
+    tiny_mpt_run: Path, tokenizer_dir: Path, shards_dir: Path, tmp_path: Path
+) -> None:
+    from csmpt.eval.series import load_eval_recipe, run_eval
+
+    out = tmp_path / "eval"
+    recipe = load_eval_recipe(
+        "eval/cs_hellaswag_tiny.yaml",
+        [
+            f"variables.run={tiny_mpt_run}",
+            f"variables.tokenizer_name={tokenizer_dir}",
+            "train_yaml=yamls/tiny/mpt.yaml",
+            f"train_overrides=[variables.tokenizer_name={tokenizer_dir},"
+            f"variables.data_root={shards_dir}]",
+            "icl_subset_num_batches=1",
+            f"output_dir={out}",
+        ],
+    )
+    res = run_eval(recipe)
+    assert [r.step for r in res.rows] == [6, 12, 18]
+    with res.csv.open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows] == ["6", "12", "18"]
+    assert list(rows[0]) == [
+        "model",
+        "step",
+        "cs_hellaswag/0-shot",
+        "cs_hellaswag/3-shot",
+        "items_per_s",
+    ]
+    assert all(0.0 <= float(r["cs_hellaswag/3-shot"]) <= 1.0 for r in rows)
+    md = res.markdown.read_text()
+    assert md.count("| run |") == 3 and md.index("| 6 |") < md.index("| 12 |") < md.index("| 18 |")
+    assert res.plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_in_loop_eval_logged_cs_hellaswag_accuracy(tiny_mpt_run: Path) -> None:
+    from csmpt.report.data import build_report_data
+
+    data = build_report_data(tiny_mpt_run)
+    assert {c.label for c in data.accuracy} == {"cs_hellaswag/0-shot", "cs_hellaswag/3-shot"}
+    assert all(c.steps == [18] for c in data.accuracy)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"query": "q", "choices": ["a", "b"], "gold": 2}', ":2: field 'gold'"),
+        ('{"query": "q", "choices": "ab", "gold": 0}', ":2: field 'choices'"),
+        ('{"choices": ["a", "b"], "gold": 0}', ":2: field 'query'"),
+        ('{"query": "q", "choices": ["a", "b", "c"], "gold": 0}', ":2: field 'choices' has 3"),
+        ("{not json", ":2: not valid JSON"),
+    ],
+)
+def test_malformed_eval_jsonl_names_line_and_field(line: str, message: str, tmp_path: Path) -> None:
+    from csmpt.eval.icl import check_mc_jsonl
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "q", "choices": ["a", "b"], "gold": 1}\n' + line + "\n")
+    with pytest.raises(CsmptError, match=message.replace("'", "'")) as e:
+        check_mc_jsonl(bad)
+    assert str(bad) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_series_inputs_are_one_line_errors(
+    tiny_mpt_run: Path, tiny_overrides, tmp_path: Path
+) -> None:
+    from csmpt.eval.models import build_recipe_model, find_checkpoints, load_checkpoint_weights
+    from csmpt.eval.series import EvalRecipe, run_eval
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CsmptError, match="holds no Composer checkpoints"):
+        find_checkpoints(empty)
+    no_ckpt = tmp_path / "run_without_checkpoints"
+    no_ckpt.mkdir()
+    shutil.copy(tiny_mpt_run / "metrics.jsonl", no_ckpt)
+    with pytest.raises(CsmptError, match="no Composer checkpoints"):
+        run_eval(
+            EvalRecipe(icl_tasks=[_task(SAMPLE, [0])], checkpoints=str(no_ckpt), train_yaml="x")
+        )
+    with pytest.raises(CsmptError, match="nothing to evaluate"):
+        run_eval(EvalRecipe(icl_tasks=[_task(SAMPLE, [0])]))
+    other = build_recipe_model(
+        "yamls/tiny/mpt.yaml", tiny_overrides(tmp_path, **{"model.d_model": 32})
+    )
+    with pytest.raises(CsmptError, match=r"does not match the model of .*mpt.yaml: 'model\.") as e:
+        load_checkpoint_weights(other.model, find_checkpoints(tiny_mpt_run)[0].path, other.recipe)
+    assert "\n" not in str(e.value)
+
+
+def test_eval_recipes_load(tokenizer_dir: Path) -> None:
+    from csmpt.eval.series import load_eval_recipe
+
+    for path in sorted(Path("eval").glob("*.yaml")):
+        recipe = load_eval_recipe(path)
+        assert recipe.icl_tasks[0]["icl_task_type"] == "multiple_choice"
+        assert recipe.checkpoints and recipe.train_yaml and Path(recipe.train_yaml).is_file()
+
+
+def test_unreachable_hub_task_says_how_to_use_a_local_copy(tiny_overrides, tmp_path: Path) -> None:
+    from csmpt.training import preflight
+
+    hub = "{label: cs_hellaswag, dataset_uri: 'hf://CZLC/cs_hellaswag', num_fewshot: [0]}"
+    overrides = tiny_overrides(tmp_path, **{"icl_tasks": f"[{hub}]"})
+    with pytest.raises(
+        CsmptError, match="cannot load 'hf://CZLC/cs_hellaswag' from the HF hub"
+    ) as e:
+        preflight("yamls/tiny/mpt.yaml", overrides)
+    assert "set icl_tasks.0.dataset_uri to cs_hellaswag.jsonl" in str(e.value)
+    assert "\n" not in str(e.value)
+    overrides += ["variables.cs_hellaswag=hf://CZLC/cs_hellaswag"]  # as the real recipes do
+    overrides[-2] = (
+        "icl_tasks=[{label: t, dataset_uri: '${variables.cs_hellaswag}', num_fewshot: [0]}]"
+    )
+    with pytest.raises(CsmptError, match="override variables.cs_hellaswag=cs_hellaswag.jsonl"):
+        preflight("yamls/tiny/mpt.yaml", overrides)
+
+
+def test_validate_appends_loss_per_corpus_once_per_checkpoint(
+    tiny_mpt_run: Path, tiny_overrides, shards_dir: Path, tmp_path: Path
+) -> None:
+    from csmpt.eval.validate import validate_checkpoints
+
+    corpora = {c: shards_dir / c / "val" for c in ("cs_web", "en_web")}
+    out = tmp_path / "validation.csv"
+    args = (tiny_mpt_run, "yamls/tiny/mpt.yaml", out, corpora, tiny_overrides(tmp_path))
+    rows = validate_checkpoints(*args, max_samples=8)
+    assert [(r.step, r.corpus) for r in rows] == [
+        (s, c) for s in (6, 12, 18) for c in ("cs_web", "en_web")
+    ]
+    web = [r.loss for r in rows if r.corpus == "cs_web"]
+    assert web[-1] < web[0]  # training on cs_web lowers its validation loss
+    assert validate_checkpoints(*args, max_samples=8) == []  # rerun: nothing new
+    assert len(out.read_text().splitlines()) == 1 + 6

@@ -1,0 +1,222 @@
+"""csmpt_loss_spike: detection, batch forensics of an injected spike, NaN stop, kill + resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from csmpt.callbacks.hot_swap import read_events
+from csmpt.callbacks.loss_spike import NonFiniteLossError
+from csmpt.callbacks.spike_detect import RollingWindow, SpikeRule, check_spike
+from csmpt.forensics.sample_loss import outlier_samples, per_sample_loss
+from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.training import run_training
+
+CSMPT = str(Path(sys.executable).parent / "csmpt")
+SPIKE = "{window: 10, warmup: 4, zscore: 4}"
+
+
+# --- pure functions ---------------------------------------------------------------------
+
+
+def test_flat_curve_flags_a_jump_not_noise() -> None:
+    rule = SpikeRule(ratio=None, zscore=6.0, warmup=5, min_std=0.01)
+    w = RollingWindow(20, rule)
+    noise = [0.02, -0.01, 0.015, -0.02, 0.0, 0.01, -0.015, 0.02, -0.005, 0.01]
+    assert not any(w.push(2.0 + n).spike for n in noise)
+    check = w.push(2.6)
+    assert check.spike and check.reasons == ("zscore",)
+    assert len(w.values) == 10, "a spike is not added to the window"
+    assert not w.push(2.01).spike
+
+
+def test_trend_catches_a_jump_on_a_falling_curve() -> None:
+    falling = [8.0 - 0.2 * i for i in range(10)]  # 8.0 ... 6.2, next expected 6.0
+    plain = SpikeRule(ratio=None, zscore=4.0, warmup=5, trend=False)
+    trend = SpikeRule(ratio=None, zscore=4.0, warmup=5, trend=True)
+    assert not check_spike(falling, 6.9, plain).spike  # below the window's mean (7.1)
+    check = check_spike(falling, 6.9, trend)
+    assert check.spike and check.mean == pytest.approx(6.0)
+
+
+def test_ratio_rule_and_warmup() -> None:
+    rule = SpikeRule(ratio=2.0, zscore=None, warmup=4)
+    assert not check_spike([1.0, 1.0, 1.0], 5.0, rule).spike  # window still warming up
+    assert check_spike([1.0] * 4, 2.0, rule).reasons == ("ratio",)
+    assert not check_spike([1.0] * 4, 1.9, rule).spike
+    with pytest.raises(ValueError, match="at least one of ratio and zscore"):
+        SpikeRule(ratio=None, zscore=None)
+
+
+def test_window_state_round_trip() -> None:
+    rule = SpikeRule(warmup=3)
+    a, b = RollingWindow(5, rule), RollingWindow(5, rule)
+    for x in (3.0, 2.9, 2.95, 3.1, 3.0, 2.8, math.nan):
+        a.push(x)
+    b.load_state_dict(a.state_dict())
+    assert list(b.values) == [2.9, 2.95, 3.1, 3.0, 2.8]
+    assert a.push(9.0) == b.push(9.0)
+
+
+def test_suspects_are_the_samples_that_stand_out() -> None:
+    assert outlier_samples([5.0, 5.1, 4.9, 9.0, 5.0, 13.0, 5.2, 4.8]) == [3, 5]
+    assert outlier_samples([5.0, 5.1, 4.9, 5.05]) == []
+    assert outlier_samples([5.0, math.nan, 5.1, 4.9]) == [1]
+
+
+def test_per_sample_loss_matches_cross_entropy() -> None:
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 6, 11, generator=g)
+    labels = torch.randint(0, 11, (3, 6), generator=g)
+    labels[1, 4:] = -100
+    got = per_sample_loss(logits, labels)
+    for i in range(3):
+        n = 6 if i != 1 else 4
+        want = F.cross_entropy(logits[i, : n - 1], labels[i, 1:n])
+        assert got[i].item() == pytest.approx(want.item(), rel=1e-5)
+
+
+# --- training runs ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spiked_run(tiny_overrides, shards_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 steps on cs_web, hot-swapped to en_web after step 5; samples 1, 4, 6 of step 8 bad."""
+    run_dir = tmp_path_factory.mktemp("spike") / "run"
+    swaps = f"[{{name: english, at: 5ba, dataset: {{local: '{shards_dir / 'en_web'}'}}}}]"
+    run_training(
+        "yamls/tiny/mpt_hot_swap.yaml",
+        tiny_overrides(
+            run_dir,
+            max_duration="10ba",
+            eval_interval="10ba",
+            save_interval="10ba",
+            **{
+                "callbacks.csmpt_hot_swap.swaps": swaps,
+                "callbacks.csmpt_loss_spike": SPIKE,
+                "callbacks.csmpt_inject_spike": "{at: 8, samples: [1, 4, 6], kind: adversarial}",
+                "loggers.mlflow": f"{{tracking_uri: 'file:{run_dir}/mlruns', synchronous: true, "
+                "log_system_metrics: false}",
+            },
+        ),
+    )
+    return run_dir
+
+
+@pytest.mark.slow
+def test_injected_spike_names_the_step_and_exactly_the_injected_samples(
+    spiked_run: Path, shards_dir: Path
+) -> None:
+    events = [e for e in read_events(spiked_run / "events.jsonl") if e["event"] != "swap"]
+    assert [(e["event"], e["step"]) for e in events] == [("loss_spike", 8)]
+    (spike,) = events
+    assert spike["corpus"] == "english"
+    assert spike["suspects"] == [[0, 1], [0, 4], [0, 6]]
+    samples = spike["samples"]
+    assert [s["position"] for s in samples] == list(range(8))
+    # The trace is right: the tokens trained on match the data, except in the injected rows.
+    assert [s["position"] for s in samples if not s["matches_data"]] == [1, 4, 6]
+    assert all(Path(s["folder"]) == shards_dir / "en_web/train" for s in samples)
+    assert all(s["doc_ids"] and "en_web/doc_" in s["doc_ids"][0] for s in samples)
+    assert spike["loss"] > spike["window"]["mean"] and spike["window"]["zscore"] >= 4
+    assert spike["lr"] > 0 and spike["tokens"] == 8 * 8 * 128
+    logged = [r for r in read_metrics(spiked_run / "metrics.jsonl") if "loss_spike/loss" in r]
+    assert [(r["step"], r["loss_spike/loss"]) for r in logged] == [(8, spike["loss"])]
+    # The same metrics reached the local MLflow file store.
+    mlflow_files = list((spiked_run / "mlruns").rglob("loss_spike/loss"))
+    assert mlflow_files and mlflow_files[0].read_text().split()[1] == str(spike["loss"])
+
+
+@pytest.mark.slow
+def test_nan_stops_the_run_naming_the_step(tiny_overrides, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 3 \(corpus train_loader\)"):
+        run_training(
+            "yamls/tiny/mpt.yaml",
+            tiny_overrides(
+                run_dir,
+                max_duration="6ba",
+                eval_interval="6ba",
+                save_interval="1ba",
+                **{
+                    "callbacks.csmpt_loss_spike": SPIKE,
+                    "callbacks.csmpt_inject_spike": "{at: 3, kind: nan}",
+                },
+            ),
+        )
+    (event,) = read_events(run_dir / "events.jsonl")
+    assert (event["event"], event["step"], math.isnan(event["loss"])) == ("nonfinite_loss", 3, True)
+    assert len(event["samples"]) == 8
+    assert sorted(p.name for p in run_dir.glob("ep0-ba*-rank0.pt")) == [
+        "ep0-ba1-rank0.pt",
+        "ep0-ba2-rank0.pt",
+    ], "no checkpoint of the NaN weights"
+
+
+def _wait_for_step(metrics: Path, step: int, proc: subprocess.Popen, timeout: float) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended early with {proc.returncode}")
+        if metrics.exists():
+            for line in metrics.read_text().splitlines():
+                try:
+                    if json.loads(line).get("step", 0) >= step:
+                        return
+                except json.JSONDecodeError:
+                    continue
+        time.sleep(0.2)
+    raise AssertionError(f"step {step} not reached in {timeout}s")
+
+
+@pytest.mark.slow
+def test_events_survive_a_kill_and_autoresume_without_duplicates(
+    tiny_overrides, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    args = tiny_overrides(
+        run_dir,
+        max_duration="12ba",
+        eval_interval="12ba",
+        save_interval="4ba",
+        **{
+            "callbacks.csmpt_loss_spike": SPIKE,
+            "callbacks.csmpt_inject_spike": "{at: 7, samples: [2], kind: adversarial}",
+        },
+    )
+    proc = subprocess.Popen(
+        [CSMPT, "train", "yamls/tiny/mpt.yaml", *args],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_step(run_dir / "metrics.jsonl", 9, proc, timeout=300)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = read_events(run_dir / "events.jsonl")
+    assert [(e["event"], e["step"]) for e in before] == [("loss_spike", 7)], "event lost in crash"
+    # Resume from the checkpoint at step 4: steps 5..12 are replayed, step 7 spikes again.
+    for ckpt in run_dir.glob("ep0-ba*-rank0.pt"):
+        if ckpt.name != "ep0-ba4-rank0.pt":
+            ckpt.unlink()
+    (run_dir / "latest-rank0.pt").unlink(missing_ok=True)
+    (run_dir / "latest-rank0.pt").symlink_to("ep0-ba4-rank0.pt")
+    trainer = run_training("yamls/tiny/mpt.yaml", args)
+    assert int(trainer.state.timestamp.batch) == 12
+    after = read_events(run_dir / "events.jsonl")
+    assert after == before, "the event is kept as written, and not written twice"
+    replayed = [r for r in read_metrics(run_dir / "metrics.jsonl") if "loss_spike/loss" in r]
+    assert [r["step"] for r in replayed] == [7], "the replayed step re-detected the same spike"
+    assert replayed[0]["loss_spike/loss"] == before[0]["loss"]

@@ -1,0 +1,161 @@
+"""csmpt prep reads every input format the same way, and counts (or, strict, rejects) bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from csmpt.data.corpus_build import split_long
+from csmpt.data.mds_reader import iter_samples
+from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.data.readers import expand_inputs, read_documents
+from csmpt.errors import DataError
+
+TEXTS = [f"Dokument {i}: Praha je hlavní město České republiky, řeka Vltava." for i in range(60)]
+
+
+def _cfg(tmp_path: Path, tokenizer_dir: Path, inputs: list[str], **kw: object) -> PrepConfig:
+    spec = CorpusSpec(name="c", inputs=inputs, text_field=str(kw.pop("text_field", "text")))
+    cfg = PrepConfig(
+        tokenizer=str(tokenizer_dir),
+        output_dir=str(tmp_path / "out"),
+        max_seq_len=16,
+        val_fraction=0.0,
+        corpora=[spec],
+    )
+    for k, v in kw.items():
+        setattr(cfg, k, v)
+    return cfg
+
+
+def _tokens(tmp_path: Path) -> np.ndarray:
+    return np.concatenate([s["tokens"] for s in iter_samples(tmp_path / "out/c/train")])
+
+
+def _write_formats(d: Path) -> dict[str, list[str]]:
+    """The same 60 documents in every format (split over two files where it makes sense)."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import zstandard
+
+    lines = [
+        json.dumps({"body": t, "id": f"d{i}"}, ensure_ascii=False) for i, t in enumerate(TEXTS)
+    ]
+    (d / "a.jsonl").write_text("\n".join(lines[:30]) + "\n")
+    (d / "b.jsonl").write_text("\n".join(lines[30:]) + "\n")
+    with gzip.open(d / "a.jsonl.gz", "wt") as f:
+        f.write("\n".join(lines[:30]) + "\n")
+    (d / "b.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(("\n".join(lines[30:]) + "\n").encode())
+    )
+    (d / "txt").mkdir()
+    for i, t in enumerate(TEXTS):
+        (d / "txt" / f"{i:03}.txt").write_text(t)
+    pq.write_table(pa.table({"body": TEXTS[:30]}), d / "a.parquet")
+    pq.write_table(pa.table({"body": TEXTS[30:]}), d / "b.parquet")
+    datasets.Dataset.from_dict({"body": TEXTS}).save_to_disk(str(d / "hf"))
+    return {
+        "jsonl glob": [str(d / "*.jsonl")],
+        "gz + zst": [str(d / "a.jsonl.gz"), str(d / "b.jsonl.zst")],
+        "txt folder": [str(d / "txt")],
+        "parquet": [str(d / "a.parquet"), str(d / "b.parquet")],
+        "save_to_disk": [str(d / "hf")],
+    }
+
+
+def test_every_format_gives_the_same_tokens(tmp_path: Path, tokenizer_dir: Path) -> None:
+    sets = _write_formats(tmp_path)
+    reference = None
+    for name, inputs in sets.items():
+        out = tmp_path / name.replace(" ", "_")
+        out.mkdir()
+        cfg = _cfg(out, tokenizer_dir, inputs, text_field="body")
+        (res,) = prep_corpora(cfg)
+        assert res.manifests["train"]["documents"] == 60, name
+        tokens = _tokens(out)
+        if reference is None:
+            reference = tokens
+        np.testing.assert_array_equal(tokens, reference, err_msg=name)
+    docs = list(read_documents(expand_inputs(sets["jsonl glob"]), "body"))
+    assert [d.doc_id for d in docs[:2]] == ["d0", "d1"]  # the id field
+    rows = list(read_documents(expand_inputs(sets["parquet"]), "body", base_dir=tmp_path))
+    assert rows[31].doc_id == "b.parquet:1"  # else <input relative to base_dir>:<row>
+
+
+def _bad_corpus(path: Path) -> None:
+    good = [json.dumps({"text": t}, ensure_ascii=False).encode() for t in TEXTS]
+    path.write_bytes(
+        b"\n".join(
+            [
+                *good[:20],
+                b'{"text": "bad \xff byte"}',  # line 21: invalid UTF-8
+                b'{"text": "   "}',  # 22: whitespace only
+                b'{"text": ""}',  # 23: empty
+                b'{"body": "no text field"}',  # 24: missing text
+                json.dumps({"text": "Dlouhý dokument o Praze. " * 40}).encode(),  # 25: long
+                *good[20:],
+            ]
+        )
+        + b"\n"
+    )
+
+
+def test_bad_documents_are_counted(tmp_path: Path, tokenizer_dir: Path) -> None:
+    src = tmp_path / "bad.jsonl"
+    _bad_corpus(src)
+    (res,) = prep_corpora(_cfg(tmp_path, tokenizer_dir, [str(src)], max_doc_chars=300))
+    m = res.manifests["train"]
+    assert m["skipped_documents"] == {"invalid_utf8": 1, "empty": 2, "missing_text": 1}
+    assert m["long_documents_split"] == 1
+    assert m["bad_document_examples"] == {
+        "invalid_utf8": [f"{src}:21"],
+        "empty": [f"{src}:22", f"{src}:23"],
+        "missing_text": [f"{src}:24"],
+        "long_split": [f"{src}:25"],
+    }
+    assert m["documents"] == 61  # 60 good + the long one, kept whole
+    # The long document was tokenized in pieces, and split before spaces: same tokens as whole.
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    long_text = "Dlouhý dokument o Praze. " * 40
+    pieces = split_long(long_text, 300)
+    assert len(pieces) == 4 and "".join(pieces) == long_text
+    whole = tok.encode(long_text, add_special_tokens=False).ids
+    assert sum((tok.encode(p, add_special_tokens=False).ids for p in pieces), []) == whole
+    tokens = _tokens(tmp_path).tolist()
+    assert any(tokens[i : i + len(whole)] == whole for i in range(len(tokens)))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (21, "not valid UTF-8"),
+        (22, "empty or whitespace-only document"),
+        (24, "record has no 'text' field"),
+        (25, "longer than max_doc_chars=300"),
+    ],
+)
+def test_strict_rejects_each_kind(
+    tmp_path: Path, tokenizer_dir: Path, line: int, message: str
+) -> None:
+    src = tmp_path / "bad.jsonl"
+    _bad_corpus(src)
+    lines = src.read_bytes().split(b"\n")
+    keep = [ln for i, ln in enumerate(lines, 1) if i == line or not 21 <= i <= 25]
+    src.write_bytes(b"\n".join(keep))
+    cfg = _cfg(tmp_path, tokenizer_dir, [str(src)], max_doc_chars=300, strict=True)
+    with pytest.raises(DataError, match=rf"^{src}:21: .*{message}"):
+        prep_corpora(cfg)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []  # nothing half-written
+
+
+def test_unknown_input_type(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("a,b\n")
+    with pytest.raises(DataError, match="unsupported corpus file type"):
+        list(read_documents([tmp_path / "x.csv"]))

@@ -1,0 +1,60 @@
+"""csmpt report: the curves and the swap/spike markers behind the PNGs, and the page."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from csmpt.errors import CsmptError
+
+pytestmark = pytest.mark.slow
+
+
+def test_report_marks_swaps_and_spikes_at_their_steps(tiny_mpt_run: Path, tmp_path: Path) -> None:
+    from csmpt.loggers.jsonl_metrics import read_metrics
+    from csmpt.report.render import write_report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(tiny_mpt_run / "metrics.jsonl", run)
+    events = [
+        {"event": "swap", "step": 6, "from": "cs_web", "to": "cs_crawl", "tokens": 6144},
+        {"event": "loss_spike", "step": 9, "loss": 12.5},
+        {"event": "swap", "step": 12, "from": "cs_crawl", "to": "cs_crawl_clean", "tokens": 12288},
+        {"event": "nonfinite_loss", "step": 15},
+        {"event": "something_else", "step": 3},
+    ]
+    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (run / "validation.csv").write_text(
+        "step,checkpoint,corpus,loss,perplexity,tokens\n"
+        "6,ep0-ba6-rank0.pt,cs_crawl,8.5,4914.8,100\n12,ep0-ba12-rank0.pt,cs_crawl,8.1,3294.5,100\n"
+    )
+    r = write_report(run)
+    d = r.data
+    assert d.swap_steps == [6, 12] and d.spike_steps == [9, 15]
+    logged = [
+        (m["step"], m["loss/train/total"])
+        for m in read_metrics(run / "metrics.jsonl")
+        if "loss/train/total" in m
+    ]
+    assert d.train_loss.points == logged and d.train_loss.steps == list(range(1, 19))
+    labels = [c.label for c in d.eval_loss]
+    assert labels == ["eval", "cs_crawl (validate)"]
+    assert d.eval_loss[1].points == [(6, 8.5), (12, 8.1)]
+    assert [c.label for c in d.accuracy] == ["cs_hellaswag/0-shot", "cs_hellaswag/3-shot"]
+    assert set(r.figures) == {"train_loss", "eval_loss", "accuracy"}
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in r.figures.values())
+    assert r.markdown is not None and r.html is not None
+    md = r.markdown.read_text()
+    assert "| 6 | swap cs_web -> cs_crawl |" in md and "| 15 | nonfinite loss |" in md
+    assert "<img src='train_loss.png'" in r.html.read_text()
+
+
+def test_report_of_a_folder_without_metrics_is_a_one_line_error(tmp_path: Path) -> None:
+    from csmpt.report.render import write_report
+
+    with pytest.raises(CsmptError, match="has no metrics.jsonl"):
+        write_report(tmp_path)
