@@ -16,6 +16,24 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _raise_open_file_limit() -> None:
+    """Let this one process hold the shared-memory handles of every run it trains.
+
+    Composer frees a trainer only at interpreter exit (an ``atexit`` hook holds its state), and
+    each of its StreamingDatasets keeps 7 shared-memory handles open: the suite's few dozen
+    in-process runs hold a few thousand, more than a 1,024 soft limit.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+_raise_open_file_limit()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 

@@ -273,8 +273,10 @@ def test_prep_makes_corpus_3_from_corpus_2(
     assert len(_read_side(tmp_path / "rm.jsonl")) == 352
     for name in ("reference", "twice"):
         for split in ("train", "val"):
-            ours = sorted((built / split).glob("shard.*"))
-            theirs = sorted((tmp_path / "mds" / name / split).glob("shard.*"))
+            # The written (zstd) shards; a StreamingDataset that read the session's shards may
+            # have left decompressed copies next to them.
+            ours = sorted((built / split).glob("shard.*.zstd"))
+            theirs = sorted((tmp_path / "mds" / name / split).glob("shard.*.zstd"))
             assert ours and [p.name for p in ours] == [p.name for p in theirs]
             assert all(a.read_bytes() == b.read_bytes() for a, b in zip(ours, theirs, strict=True))
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from composer.core import Callback, State
 from composer.loggers import Logger
+from procs import wait_for_step
 
 from csmpt.callbacks.hot_swap import read_events
 from csmpt.callbacks.swap_schedule import parse_swaps
@@ -155,22 +154,6 @@ def test_swap_point_in_tokens(swap_overrides, recorder, shards_dir: Path, tmp_pa
     assert [(e["step"], e["tokens"], e["at"]) for e in events] == [(5, at, f"en_web at {at}tok")]
 
 
-def _wait_for_step(metrics: Path, step: int, proc: subprocess.Popen, timeout: float) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise AssertionError(f"training ended early with {proc.returncode}")
-        if metrics.exists():
-            for line in metrics.read_text().splitlines():
-                try:
-                    if json.loads(line).get("step", 0) >= step:
-                        return
-                except json.JSONDecodeError:
-                    continue
-        time.sleep(0.2)
-    raise AssertionError(f"step {step} not reached in {timeout}s")
-
-
 def _drop_checkpoints_after(run_dir: Path, step: int) -> None:
     for ckpt in run_dir.glob("ep*-ba*-rank0.pt"):
         if int(ckpt.name.split("-ba")[1].split("-")[0]) > step:
@@ -215,7 +198,7 @@ def test_killed_and_resumed_run_is_bit_identical(
     )
     try:
         # Kill for real once the run is past the checkpoint at `stop_at`...
-        _wait_for_step(run_dir / "metrics.jsonl", stop_at + 1, proc, timeout=300)
+        wait_for_step(run_dir / "metrics.jsonl", stop_at + 1, proc, timeout=300)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

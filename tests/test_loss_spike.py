@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from procs import wait_for_step
 
 from csmpt.callbacks.hot_swap import read_events
 from csmpt.callbacks.loss_spike import NonFiniteLossError
@@ -163,22 +162,6 @@ def test_nan_stops_the_run_naming_the_step(tiny_overrides, tmp_path: Path) -> No
     ], "no checkpoint of the NaN weights"
 
 
-def _wait_for_step(metrics: Path, step: int, proc: subprocess.Popen, timeout: float) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise AssertionError(f"training ended early with {proc.returncode}")
-        if metrics.exists():
-            for line in metrics.read_text().splitlines():
-                try:
-                    if json.loads(line).get("step", 0) >= step:
-                        return
-                except json.JSONDecodeError:
-                    continue
-        time.sleep(0.2)
-    raise AssertionError(f"step {step} not reached in {timeout}s")
-
-
 @pytest.mark.slow
 def test_events_survive_a_kill_and_autoresume_without_duplicates(
     tiny_overrides, tmp_path: Path
@@ -201,7 +184,7 @@ def test_events_survive_a_kill_and_autoresume_without_duplicates(
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for_step(run_dir / "metrics.jsonl", 9, proc, timeout=300)
+        wait_for_step(run_dir / "metrics.jsonl", 9, proc, timeout=300)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

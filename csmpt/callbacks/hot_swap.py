@@ -37,6 +37,7 @@ from composer.loggers import Logger
 from composer.utils import dist
 
 from csmpt.callbacks.swap_schedule import Swap, check_swaps, merged_dataset, parse_swaps, swaps_due
+from csmpt.data.streaming_threads import stop_streaming_threads
 from csmpt.errors import ConfigError
 
 __all__ = ["HotSwap", "append_event", "read_events"]
@@ -65,19 +66,6 @@ def append_event(path: Path, event: dict[str, Any]) -> None:
         f.write(json.dumps(event) + "\n")
         f.flush()
         os.fsync(f.fileno())
-
-
-def _stop_streaming_threads(loader: object) -> None:
-    """Stop the download/ready threads of the corpus being swapped out.
-
-    With ``num_workers: 0`` a StreamingDataset iterates in the trainer's process with two
-    background threads that wait for samples nobody will ask for once its loader is replaced;
-    streaming's own ``_Iterator.exit()`` (what it calls when a new epoch starts) ends them.
-    Worker processes (``num_workers > 0``) end with their loader's iterator.
-    """
-    iterator = getattr(getattr(loader, "dataset", None), "_iterator", None)
-    if iterator is not None and hasattr(iterator, "exit"):
-        iterator.exit()
 
 
 class HotSwap(Callback):
@@ -183,7 +171,7 @@ class HotSwap(Callback):
         loader = spec.dataloader
         if dataset_state is not None:
             loader.dataset.load_state_dict(dataset_state)
-        _stop_streaming_threads(state.train_dataloader)
+        stop_streaming_threads(state.train_dataloader)
         state.set_dataloader(loader, "train")
         state.train_dataloader = state.dataloader
 
