@@ -203,3 +203,19 @@ def test_events_survive_a_kill_and_autoresume_without_duplicates(
     replayed = [r for r in read_metrics(run_dir / "metrics.jsonl") if "loss_spike/loss" in r]
     assert [r["step"] for r in replayed] == [7], "the replayed step re-detected the same spike"
     assert replayed[0]["loss_spike/loss"] == before[0]["loss"]
+
+
+def test_first_line_stays_readable_for_corrupted_samples() -> None:
+    from csmpt.forensics.live_batch import first_line
+
+    class Decoder:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def decode(self, ids: list[int]) -> str:
+            return self.text
+
+    assert first_line(Decoder("histor" + "\x11" * 120 + "\nrest"), [1]) == "histor\ufffd×120"
+    assert first_line(Decoder("  \nDobrý den, jak se máte?\n"), [1]) == "Dobrý den, jak se máte?"
+    assert first_line(Decoder("a" * 3 + "b" * 200), [1]) == "aaab×200"
+    assert first_line(Decoder("slovo " * 40), [1]).endswith("…")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 
 import torch
@@ -25,6 +26,10 @@ def first_line(tokenizer: Any, ids: Any, width: int = 100) -> str:
         return ""
     text = tokenizer.decode([int(i) for i in ids if int(i) >= 0])
     line = next((x.strip() for x in text.splitlines() if x.strip()), "")
+    # Corrupted samples decode to control bytes: show them as U+FFFD, and a long run of one
+    # character once with its count, so the line stays readable in a console or a report.
+    line = "".join(c if c.isprintable() else "\ufffd" for c in line)
+    line = re.sub(r"(.)\1{4,}", lambda m: f"{m.group(1)}×{len(m.group(0))}", line)
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
