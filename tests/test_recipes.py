@@ -182,6 +182,9 @@ def test_every_recipe_trains_in_miniature(
         assert len(losses) == steps and all(0 < x < 20 for x in losses), recipe
         icl = {k for r in records for k in r if k.startswith("metrics/cs_hellaswag/")}
         assert {k.split("/")[2] for k in icl} == {"0-shot", "3-shot"}, recipe
+        # The local MLflow file store (no account) got every step's loss too.
+        (mlflow_loss,) = (run_dir / "mlruns").rglob("metrics/loss/train/total")
+        assert len(mlflow_loss.read_text().splitlines()) == steps, recipe
         model = trainer.state.model
         if recipe == CSMPT7B:
             events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]

@@ -41,7 +41,20 @@ def run_training(yaml_path: str | Path, overrides: Sequence[str] = ()) -> Traine
     preflight(yaml_path, overrides)
     from llmfoundry.command_utils import train_from_yaml
 
-    return train_from_yaml(str(yaml_path), list(overrides))
+    trainer = train_from_yaml(str(yaml_path), list(overrides))
+    _end_mlflow_run()
+    return trainer
+
+
+def _end_mlflow_run() -> None:
+    """End the run Composer's ``mlflow`` logger started, so a next run in this process can start.
+
+    Composer ends it only when the trainer is closed at interpreter exit; a process that trains
+    several recipes (tests, a sweep) would fail with "Run ... is already active".
+    """
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None and mlflow.active_run() is not None:
+        mlflow.end_run()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
