@@ -49,6 +49,7 @@ from composer.core import Callback, Event, State
 from composer.loggers import Logger
 
 from csmpt.callbacks.hot_swap import HotSwap
+from csmpt.data.streaming_threads import stop_all_streaming_threads
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE_A = REPO / "yamls/tiny/mpt.yaml"
@@ -244,26 +245,6 @@ def streaming_prefixes() -> int:
     return len({n[:6] for n in names if n.endswith("_filelock") and n[:6].isdigit()})
 
 
-def stop_streaming_threads() -> None:
-    """Stop the threads of streaming epochs a finished run left running.
-
-    A streaming dataset's epoch runs two threads that poll every few ms until the epoch is
-    iterated to its end or the dataset starts another; a run that stops mid-epoch (every run
-    here, and in B the corpora swapped out) leaves them polling for the life of the process.
-    Stopping them after each run keeps earlier runs from slowing later ones.
-    """
-    from streaming.base.dataset import StreamingDataset
-
-    for obj in gc.get_objects():
-        if isinstance(obj, StreamingDataset):
-            iterator = getattr(obj, "_iterator", None)
-            if iterator is not None:
-                iterator.exit()
-            executor = getattr(obj, "_executor", None)
-            if executor is not None:
-                executor.shutdown(wait=False)
-
-
 def train_once(
     round_: int, label: str, recipe: Path, args: list[str], expected_steps: int
 ) -> RunResult:
@@ -286,7 +267,7 @@ def train_once(
     trained = int(trainer.state.timestamp.batch)
     trainer.close()
     del trainer, timer
-    stop_streaming_threads()
+    stop_all_streaming_threads()
     gc.collect()
     if trained != expected_steps or len(result.steps_s) != expected_steps - 1:
         raise SystemExit(f"{label}: trained {trained} batches, expected {expected_steps}")

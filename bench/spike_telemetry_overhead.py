@@ -116,22 +116,9 @@ def variant_yamls(workdir: Path) -> dict[str, Path]:
     return out
 
 
-def stop_streaming_threads() -> None:
-    """Stop the polling threads of streaming epochs a finished run left running."""
-    from streaming.base.dataset import StreamingDataset
-
-    for obj in gc.get_objects():
-        if isinstance(obj, StreamingDataset):
-            iterator = getattr(obj, "_iterator", None)
-            if iterator is not None:
-                iterator.exit()
-            executor = getattr(obj, "_executor", None)
-            if executor is not None:
-                executor.shutdown(wait=False)
-
-
 def train_once(recipe: Path, args: list[str], steps: int) -> tuple[list[float], dict[str, float]]:
     """Train one variant; return its step times and the direct costs per component."""
+    from csmpt.data.streaming_threads import stop_all_streaming_threads
     from csmpt.training import run_training
 
     _COST.clear()
@@ -142,7 +129,7 @@ def train_once(recipe: Path, args: list[str], steps: int) -> tuple[list[float], 
         raise SystemExit(f"{recipe.name}: trained {trainer.state.timestamp.batch} batches")
     trainer.close()
     del trainer, timer
-    stop_streaming_threads()
+    stop_all_streaming_threads()
     gc.collect()
     return times, cost
 

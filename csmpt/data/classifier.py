@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from csmpt.atomic_dir import replace_dir
 from csmpt.data.fingerprint import fingerprint, sha256_file
 from csmpt.data.readers import expand_inputs
 from csmpt.errors import DataError
@@ -344,9 +344,7 @@ def train_classifier(
         (tmp / CARD_NAME).write_text(
             json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        replace_dir(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from csmpt.atomic_dir import replace_dir
 from csmpt.data.corpus_build import PROGRESS_NAME, ProgressFn, build_corpus, split_of
 from csmpt.data.filtering import DocumentFilter, FilterSpec
 from csmpt.data.fingerprint import fingerprint, input_size, input_stats, sha256_file
@@ -282,21 +282,10 @@ def prep_corpora(
                 json.dumps(manifests[split], indent=2, ensure_ascii=False) + "\n"
             )
         (work / PROGRESS_NAME).unlink(missing_ok=True)
-        _replace_dir(work, corpus_dir)
+        replace_dir(work, corpus_dir)
         for split in splits:
             remove_unlisted_shards(corpus_dir / split)
         resumed = sum(st.resumed_shards for st in stats.values())
         log.info("built %s: %s", corpus_dir, {s: m["samples"] for s, m in manifests.items()})
         results.append(CorpusResult(spec.name, corpus_dir, False, manifests, resumed))
     return results
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``; an older ``target`` is removed only once ``new`` is in place."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(new, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, target)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from csmpt.atomic_dir import replace_dir
 from csmpt.data.fingerprint import fingerprint, input_stats, sha256_file
 from csmpt.data.readers import expand_inputs, read_documents
 from csmpt.errors import DataError
@@ -148,9 +148,7 @@ def train_tokenizer(
             + "\n",
             encoding="utf-8",
         )
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        replace_dir(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

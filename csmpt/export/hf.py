@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from csmpt.atomic_dir import replace_dir
 from csmpt.errors import CsmptError, DataError
 from csmpt.eval.models import build_recipe_model, load_checkpoint_weights
 
@@ -159,9 +160,7 @@ def export_to_hf(
                 f"export check failed: max abs logit difference {diff:.3g} > {tol:g} between "
                 f"{ckpt} and the exported model"
             )
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.replace(out)
+        replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     model_type = str(hf_model.config.model_type)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from csmpt.atomic_dir import replace_dir
 from csmpt.data.readers import expand_inputs, read_documents
 from csmpt.data.tokenizer_train import check_tokenizer_dir
 from csmpt.errors import ConfigError, DataError
@@ -243,13 +243,7 @@ def run_surgery(
     try:
         _write(tmp, weights, out_tok, cfg)
         report.write(tmp / "report.json")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_dir(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
