@@ -119,21 +119,25 @@ def test_killed_run_resumes_to_the_same_shards(tmp_path: Path, tokenizer_dir: Pa
     assert not work.exists()
 
 
-def test_output_does_not_depend_on_workers(tmp_path: Path, tokenizer_dir: Path) -> None:
+def test_output_does_not_depend_on_workers_or_backend(tmp_path: Path, tokenizer_dir: Path) -> None:
     src = _corpus(tmp_path / "corpus.jsonl", copies=1)
     outs = []
-    for workers, batch in [(0, 16), (2, 7)]:
-        out = tmp_path / f"w{workers}"
-        cfg = _cfg(_yaml(tmp_path, tokenizer_dir, src, out, workers=workers, batch_size=batch))
-        prep_corpora(cfg)
+    runs = [(0, 16, "hf"), (2, 7, "hf"), (0, 5, "auto"), (2, 16, "tiktoken")]
+    for workers, batch, backend in runs:
+        out = tmp_path / f"w{workers}-{batch}-{backend}"
+        kw = {"workers": workers, "batch_size": batch, "tokenizer_backend": backend}
+        prep_corpora(_cfg(_yaml(tmp_path, tokenizer_dir, src, out, **kw)))
         outs.append(out / "c")
+        manifest = json.loads((out / "c/train/csmpt_manifest.json").read_text())
+        assert manifest["tokenizer"]["backend"] == ("hf" if backend == "hf" else "tiktoken")
     for split in ("train", "val"):
-        a, b = outs[0] / split, outs[1] / split
+        a = outs[0] / split
         names = sorted(p.name for p in a.iterdir() if p.name.startswith("shard."))
         assert len(names) > 2
-        assert names == sorted(p.name for p in b.iterdir() if p.name.startswith("shard."))
-        for name in [*names, "index.json"]:
-            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+        for b in outs[1:]:
+            assert names == sorted(p.name for p in (b / split).iterdir() if p.name[:6] == "shard.")
+            for name in [*names, "index.json"]:
+                assert (a / name).read_bytes() == (b / split / name).read_bytes(), (b, name)
 
 
 def test_shard_count_is_a_multiple(tmp_path: Path, tokenizer_dir: Path) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 from csmpt.data.concat import SampleConcatenator
 from csmpt.data.mds_writer import ShardedSplitWriter, ShardFormat, write_json_atomic
 from csmpt.data.readers import Document, read_documents
-from csmpt.data.workers import BatchEncoder
+from csmpt.data.workers import BatchEncoder, TextEncoder
 from csmpt.errors import DataError
 
 if TYPE_CHECKING:
@@ -256,6 +256,7 @@ def build_corpus(
     splits: Sequence[str],
     progress: dict[str, Any],
     eos_id: int,
+    encoder: TextEncoder,
     filt: DocumentFilter | None = None,
     on_progress: ProgressFn | None = None,
 ) -> tuple[dict[str, SplitStats], dict[str, int], int, dict[str, list[str]]]:
@@ -269,6 +270,7 @@ def build_corpus(
         splits: ``train`` and, with a val fraction, ``val``.
         progress: The loaded progress record (``{"fingerprint": ..., "splits": {}}`` if new).
         eos_id: Appended after every document.
+        encoder: Tokenizes (:func:`csmpt.data.workers.make_encoder`).
         filt: The corpus's document filter, if any.
         on_progress: Called with (records read, tokens written) after every batch.
 
@@ -297,7 +299,7 @@ def build_corpus(
 
     reader = _Reader(cfg, sinks, filt)
     docs = read_documents(files, text_field, strict=cfg.strict)
-    encoder = BatchEncoder(Path(cfg.tokenizer) / "tokenizer.json", cfg.workers)
+    batch_encoder = BatchEncoder(encoder, cfg.workers)
     eos = np.asarray([eos_id], dtype=np.int32)
     inflight: deque[tuple[_Batch, Future[tuple[np.ndarray, np.ndarray]] | None]] = deque()
 
@@ -322,14 +324,14 @@ def build_corpus(
     batches = _background(reader.batches(docs))
     try:
         for batch in batches:
-            inflight.append((batch, encoder.submit(batch.texts) if batch.texts else None))
-            if len(inflight) > encoder.depth:
+            inflight.append((batch, batch_encoder.submit(batch.texts) if batch.texts else None))
+            if len(inflight) > batch_encoder.depth:
                 consume(*inflight.popleft())
         while inflight:
             consume(*inflight.popleft())
     finally:
         batches.close()  # stops the reader thread
-        encoder.close()
+        batch_encoder.close()
     stats: dict[str, SplitStats] = {}
     for s, k in sinks.items():
         samples = k.writer.committed_samples + len(k.writer.pending)

@@ -30,6 +30,7 @@ from csmpt.data.manifest import MANIFEST_NAME
 from csmpt.data.mds_writer import INDEX_NAME, remove_unlisted_shards
 from csmpt.data.readers import expand_inputs
 from csmpt.data.tokenizer_train import check_tokenizer_dir, tokenizer_fingerprint
+from csmpt.data.workers import TextEncoder, make_encoder
 from csmpt.errors import DataError
 
 __all__ = [
@@ -89,6 +90,9 @@ class PrepConfig:
         batch_size: Documents per tokenizer batch (does not change the output).
         workers: 0: tokenize with the tokenizer's threads in this process (every core);
             N: in N worker processes. Does not change the output.
+        tokenizer_backend: ``auto`` (tiktoken when it provably gives the tokenizer's ids, else
+            HF tokenizers), ``hf`` or ``tiktoken`` (:mod:`csmpt.data.workers`). Does not change
+            the output.
     """
 
     tokenizer: str = "???"
@@ -103,6 +107,7 @@ class PrepConfig:
     max_doc_chars: int = 1_000_000
     batch_size: int = 512
     workers: int = 0
+    tokenizer_backend: str = "auto"
 
 
 @dataclass
@@ -217,6 +222,8 @@ def prep_corpora(
     splits = [s for s in SPLITS if s == "train" or cfg.val_fraction > 0]
     out_root = Path(cfg.output_dir)
     results = []
+    encoder: TextEncoder | None = None
+    backend = ""
     for spec in cfg.corpora:
         if only and spec.name not in only:
             continue
@@ -231,11 +238,24 @@ def prep_corpora(
             kept = {s: json.loads((corpus_dir / s / MANIFEST_NAME).read_text()) for s in splits}
             results.append(CorpusResult(spec.name, corpus_dir, True, kept))
             continue
+        if encoder is None:
+            tok_file = Path(cfg.tokenizer) / "tokenizer.json"
+            encoder, backend = make_encoder(tok_file, cfg.tokenizer_backend)
+            log.info("tokenizing with %s", backend)
         work = out_root / f".{spec.name}.partial"
         progress = _load_progress(work, stamp, force)
         try:
             stats, skipped, long_split, examples = build_corpus(
-                cfg, files, spec.text_field, work, splits, progress, eos_id, filt, on_progress
+                cfg,
+                files,
+                spec.text_field,
+                work,
+                splits,
+                progress,
+                eos_id,
+                encoder,
+                filt,
+                on_progress,
             )
             if filt is not None:
                 skipped |= {r: n for r, n in filt.removed.items()}
@@ -275,7 +295,7 @@ def prep_corpora(
                 "inputs": inputs,
                 "fingerprint": stamp,
                 "max_seq_len": cfg.max_seq_len,
-                "tokenizer": {"path": cfg.tokenizer, "sha256": tok_hash},
+                "tokenizer": {"path": cfg.tokenizer, "sha256": tok_hash, "backend": backend},
                 "config": asdict(cfg) | {"corpora": [asdict(spec)]},
             }
             (work / split / MANIFEST_NAME).write_text(
