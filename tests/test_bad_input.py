@@ -127,8 +127,10 @@ def _good(tmp_path: Path, name: str = "good") -> Path:
 def test_invalid_jsonl_names_file_and_line(tmp_path: Path, tokenizer_dir: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n{"text": "ok"}\n{"text": "unterminated\n')
+    cfg = _prep(tmp_path, tokenizer_dir, bad)
+    cfg.strict = True  # otherwise counted (tests/test_prep_inputs.py)
     with pytest.raises(DataError, match=rf"{bad}:3: not valid JSON"):
-        prep_corpora(_prep(tmp_path, tokenizer_dir, bad))
+        prep_corpora(cfg)
 
 
 def test_record_without_text_field(tmp_path: Path, tokenizer_dir: Path) -> None:
@@ -175,8 +177,10 @@ def test_failed_prep_keeps_finished_and_previous_outputs(
     prep_corpora(_prep(tmp_path, tokenizer_dir, later))  # an earlier, complete build of 'later'
     before = (tmp_path / "out/later/train/index.json").read_bytes()
     later.write_text(later.read_text() + "not json\n")  # now 'later' is broken
+    cfg = _prep(tmp_path, tokenizer_dir, good, later)
+    cfg.strict = True
     with pytest.raises(DataError, match=r"later.jsonl:31: not valid JSON"):
-        prep_corpora(_prep(tmp_path, tokenizer_dir, good, later))
+        prep_corpora(cfg)
     assert (tmp_path / "out/good/train/index.json").is_file()  # finished before the error
     assert (tmp_path / "out/later/train/index.json").read_bytes() == before  # old build intact
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good", "later"]  # no temp
@@ -193,6 +197,7 @@ def test_prep_cli_error_is_one_line(tmp_path: Path, tokenizer_dir: Path) -> None
             f"tokenizer={tokenizer_dir}",
             f"output_dir={tmp_path / 'out'}",
             f"corpora=[{{name: x, inputs: [{bad}]}}]",
+            "strict=true",
         ],
         capture_output=True,
         text=True,

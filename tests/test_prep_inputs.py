@@ -50,8 +50,10 @@ def _write_formats(d: Path) -> dict[str, list[str]]:
     (d / "b.jsonl").write_text("\n".join(lines[30:]) + "\n")
     with gzip.open(d / "a.jsonl.gz", "wt") as f:
         f.write("\n".join(lines[:30]) + "\n")
+    zst = zstandard.ZstdCompressor()  # two frames, as streaming/parallel compressors write
     (d / "b.jsonl.zst").write_bytes(
-        zstandard.ZstdCompressor().compress(("\n".join(lines[30:]) + "\n").encode())
+        zst.compress(("\n".join(lines[30:45]) + "\n").encode())
+        + zst.compress(("\n".join(lines[45:]) + "\n").encode())
     )
     (d / "txt").mkdir()
     for i, t in enumerate(TEXTS):
@@ -98,6 +100,8 @@ def _bad_corpus(path: Path) -> None:
                 b'{"text": ""}',  # 23: empty
                 b'{"body": "no text field"}',  # 24: missing text
                 json.dumps({"text": "Dlouhý dokument o Praze. " * 40}).encode(),  # 25: long
+                b'{"text": "cut off',  # 26: malformed JSON
+                b'["text", "a list"]',  # 27: not a JSON object
                 *good[20:],
             ]
         )
@@ -110,13 +114,19 @@ def test_bad_documents_are_counted(tmp_path: Path, tokenizer_dir: Path) -> None:
     _bad_corpus(src)
     (res,) = prep_corpora(_cfg(tmp_path, tokenizer_dir, [str(src)], max_doc_chars=300))
     m = res.manifests["train"]
-    assert m["skipped_documents"] == {"invalid_utf8": 1, "empty": 2, "missing_text": 1}
+    assert m["skipped_documents"] == {
+        "invalid_utf8": 1,
+        "empty": 2,
+        "missing_text": 1,
+        "malformed_json": 2,
+    }
     assert m["long_documents_split"] == 1
     assert m["bad_document_examples"] == {
         "invalid_utf8": [f"{src}:21"],
         "empty": [f"{src}:22", f"{src}:23"],
         "missing_text": [f"{src}:24"],
         "long_split": [f"{src}:25"],
+        "malformed_json": [f"{src}:26", f"{src}:27"],
     }
     assert m["documents"] == 61  # 60 good + the long one, kept whole
     # The long document was tokenized in pieces, and split before spaces: same tokens as whole.
@@ -139,6 +149,8 @@ def test_bad_documents_are_counted(tmp_path: Path, tokenizer_dir: Path) -> None:
         (22, "empty or whitespace-only document"),
         (24, "record has no 'text' field"),
         (25, "longer than max_doc_chars=300"),
+        (26, "not valid JSON"),
+        (27, "expected a JSON object, got list"),
     ],
 )
 def test_strict_rejects_each_kind(
@@ -147,11 +159,29 @@ def test_strict_rejects_each_kind(
     src = tmp_path / "bad.jsonl"
     _bad_corpus(src)
     lines = src.read_bytes().split(b"\n")
-    keep = [ln for i, ln in enumerate(lines, 1) if i == line or not 21 <= i <= 25]
+    keep = [ln for i, ln in enumerate(lines, 1) if i == line or not 21 <= i <= 27]
     src.write_bytes(b"\n".join(keep))
     cfg = _cfg(tmp_path, tokenizer_dir, [str(src)], max_doc_chars=300, strict=True)
     with pytest.raises(DataError, match=rf"^{src}:21: .*{message}"):
         prep_corpora(cfg)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []  # nothing half-written
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+def test_cut_off_compressed_file_is_one_line_error(
+    tmp_path: Path, tokenizer_dir: Path, suffix: str
+) -> None:
+    import gzip
+
+    import zstandard
+
+    data = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in TEXTS * 20)
+    raw = data.encode()
+    packed = gzip.compress(raw) if suffix == ".jsonl.gz" else zstandard.compress(raw)
+    src = tmp_path / f"cut{suffix}"
+    src.write_bytes(packed[: len(packed) // 2])  # a download that stopped half-way
+    with pytest.raises(DataError, match=rf"^{src}: cannot be read after line \d+: "):
+        prep_corpora(_cfg(tmp_path, tokenizer_dir, [str(src)]))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []  # nothing half-written
 
 

@@ -10,8 +10,8 @@ written by ``datasets.Dataset.save_to_disk``, that dataset) or a glob pattern. F
 - a ``save_to_disk`` folder: one document per row.
 
 Bad records are either errors (``strict``) or yielded with :attr:`Document.problem` set
-(``invalid_utf8``, ``missing_text``) so that the caller counts them. Malformed JSON is always
-an error: it means a broken file, not a bad document.
+(``invalid_utf8``, ``malformed_json``, ``missing_text``) so that the caller counts them. A
+compressed file that is cut off or corrupt is always an error: the rest of it cannot be read.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from csmpt.errors import DataError
 
 __all__ = [
     "INVALID_UTF8",
+    "MALFORMED_JSON",
     "MISSING_TEXT",
     "Document",
     "detect_format",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 INVALID_UTF8 = "invalid_utf8"
+MALFORMED_JSON = "malformed_json"
 MISSING_TEXT = "missing_text"
 
 _JSONL = (".jsonl", ".json", ".ndjson")
@@ -57,7 +59,7 @@ class Document:
         path: The file or dataset folder it came from.
         line: Its 1-based line in a jsonl file, 0-based row in a table, 1 for a text file.
         problem: None, or why the record holds no usable text (``invalid_utf8``,
-            ``missing_text``).
+            ``malformed_json``, ``missing_text``), as ``reason: details``.
     """
 
     doc_id: str
@@ -151,18 +153,72 @@ def _label(path: Path, base_dir: Path | None) -> str:
         return str(path)
 
 
+class _ZstdFrames(io.RawIOBase):
+    """The decompressed bytes of a ``.zst`` file, every frame; EOFError if it ends in a frame.
+
+    (zstandard's ``stream_reader`` ends quietly at a cut-off frame: a half-downloaded corpus
+    file would pass for a short one.)
+    """
+
+    def __init__(self, path: Path) -> None:
+        import zstandard
+
+        self._src = path.open("rb")
+        self._dctx = zstandard.ZstdDecompressor()
+        self._obj = self._dctx.decompressobj()
+        self._fed = False  # the current frame has input
+        self._out = b""
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while self._at >= len(self._out):
+            chunk = self._src.read(1 << 20)
+            if not chunk:
+                if self._fed and not self._obj.eof:
+                    raise EOFError("the file ends inside a zstd frame (cut off?)")
+                return 0
+            parts = []
+            while chunk:
+                if self._obj.eof:  # the next frame
+                    self._obj = self._dctx.decompressobj()
+                parts.append(self._obj.decompress(chunk))
+                self._fed = True
+                chunk = self._obj.unused_data if self._obj.eof else b""
+            self._out, self._at = b"".join(parts), 0
+        n = min(len(b), len(self._out) - self._at)
+        b[:n] = self._out[self._at : self._at + n]
+        self._at += n
+        return n
+
+    def close(self) -> None:
+        self._src.close()
+        super().close()
+
+
 def _open_lines(path: Path, fmt: str) -> IO[bytes]:
     if fmt == "jsonl.gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if fmt == "jsonl.zst":
-        import zstandard
-
-        raw = path.open("rb")
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
+        return io.BufferedReader(_ZstdFrames(path), buffer_size=1 << 20)
     return path.open("rb")
 
 
 def _read_jsonl(path: Path, fmt: str, text_field: str, label: str) -> Iterator[Document]:
+    import zstandard
+
+    last = 0
+    try:
+        for doc in _jsonl_records(path, fmt, text_field, label):
+            last = doc.line
+            yield doc
+    except (EOFError, OSError, zstandard.ZstdError) as e:  # a cut-off or corrupt .gz / .zst
+        raise DataError(f"{path}: cannot be read after line {last}: {e}") from None
+
+
+def _jsonl_records(path: Path, fmt: str, text_field: str, label: str) -> Iterator[Document]:
     loads = json.loads
     with _open_lines(path, fmt) as f:
         for lineno, raw in enumerate(f, start=1):
@@ -177,13 +233,13 @@ def _read_jsonl(path: Path, fmt: str, text_field: str, label: str) -> Iterator[D
             try:
                 record = loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(
-                    f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})"
-                ) from None
+                why = f"not valid JSON ({e.msg} at column {e.colno})"
+                yield Document(f"{label}:{lineno}", "", path, lineno, f"{MALFORMED_JSON}: {why}")
+                continue
             if not isinstance(record, dict):
-                raise DataError(
-                    f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}"
-                )
+                why = f"expected a JSON object, got {type(record).__name__}"
+                yield Document(f"{label}:{lineno}", "", path, lineno, f"{MALFORMED_JSON}: {why}")
+                continue
             doc_id = str(record["id"]) if "id" in record else f"{label}:{lineno}"
             text = record.get(text_field)
             if not isinstance(text, str):
@@ -279,8 +335,8 @@ def read_documents(
         base_dir: Document ids name inputs relative to this folder (default: the cwd).
 
     Raises:
-        DataError: Invalid JSON, or (``strict``) invalid UTF-8 or a record without the text
-            field, naming the file and line.
+        DataError: A cut-off or corrupt compressed file, or (``strict``) invalid UTF-8, invalid
+            JSON or a record without the text field, naming the file and line.
     """
     for path in files:
         fmt = detect_format(path)
