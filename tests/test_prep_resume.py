@@ -119,17 +119,25 @@ def test_killed_run_resumes_to_the_same_shards(tmp_path: Path, tokenizer_dir: Pa
     assert not work.exists()
 
 
-def test_output_does_not_depend_on_workers_or_backend(tmp_path: Path, tokenizer_dir: Path) -> None:
+def test_output_does_not_depend_on_workers_or_backend(
+    tmp_path: Path, tokenizer_dir: Path, classifier_dir: Path
+) -> None:
     src = _corpus(tmp_path / "corpus.jsonl", copies=1)
     outs = []
     runs = [(0, 16, "hf"), (2, 7, "hf"), (0, 5, "auto"), (2, 16, "tiktoken")]
     for workers, batch, backend in runs:
         out = tmp_path / f"w{workers}-{batch}-{backend}"
         kw = {"workers": workers, "batch_size": batch, "tokenizer_backend": backend}
-        prep_corpora(_cfg(_yaml(tmp_path, tokenizer_dir, src, out, **kw)))
+        cfg = _cfg(_yaml(tmp_path, tokenizer_dir, src, out, **kw))
+        assert cfg.corpora[0].filter is not None
+        cfg.corpora[0].filter.classifier = str(classifier_dir)  # scored in the workers
+        prep_corpora(cfg)
         outs.append(out / "c")
         manifest = json.loads((out / "c/train/csmpt_manifest.json").read_text())
         assert manifest["tokenizer"]["backend"] == ("hf" if backend == "hf" else "tiktoken")
+        assert manifest["skipped_documents"] == {"duplicate": 0, "classifier": 22}
+        removed = (out / "removed.jsonl").read_text()
+        assert removed == (tmp_path / "w0-16-hf/removed.jsonl").read_text()
     for split in ("train", "val"):
         a = outs[0] / split
         names = sorted(p.name for p in a.iterdir() if p.name.startswith("shard."))

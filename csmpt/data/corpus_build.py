@@ -1,9 +1,11 @@
 """Build one corpus's MDS splits from its documents: resumably, on every core, in order.
 
-The pipeline: a reader thread reads documents (counting bad ones), asks the filter about them,
-routes each to ``train`` or ``val`` by a hash of its text and batches the texts; the encoder
-tokenizes batches on every core (:mod:`csmpt.data.workers`); this thread joins each document's
-tokens and EOS into ``max_seq_len`` samples and writes shards (:mod:`csmpt.data.mds_writer`).
+The pipeline: a reader thread reads documents (counting bad ones), drops exact duplicates
+(the filter's ``duplicates``), routes each document to ``train`` or ``val`` by a hash of its text
+and batches the texts; the encoder tokenizes them, and scores them with the filter's classifier,
+on every core (:mod:`csmpt.data.workers`); this thread takes the filter's verdicts in corpus order
+(``record``: counts, side file), joins each kept document's tokens and EOS into ``max_seq_len``
+samples and writes shards (:mod:`csmpt.data.mds_writer`).
 
 Resumption: after each finished shard the work folder's ``csmpt_progress.json`` records, per
 split, its finished shards and where the next sample starts (document number, token offset). A
@@ -30,7 +32,7 @@ import numpy as np
 from csmpt.data.concat import SampleConcatenator
 from csmpt.data.mds_writer import ShardedSplitWriter, ShardFormat, write_json_atomic
 from csmpt.data.readers import Document, read_documents
-from csmpt.data.workers import BatchEncoder, TextEncoder
+from csmpt.data.workers import BatchEncoder, Result, TextEncoder
 from csmpt.errors import DataError
 
 if TYPE_CHECKING:
@@ -88,16 +90,20 @@ class SplitStats:
 @dataclass
 class _Entry:
     doc: int  # number of the record in the corpus stream
-    split: str
-    skip: int  # tokens already written (resumed); -1: all of them
-    first_text: int  # its first piece in the batch's texts
-    n_texts: int
+    source: Document
+    duplicate: bool = False
+    split: str = "train"
+    skip: int = -1  # tokens already written (resumed); -1: all of them
+    first_text: int = 0  # its first piece in the batch's texts
+    n_texts: int = 0
+    score_at: int = -1  # its place in the batch's texts to score; -1: not scored
 
 
 @dataclass
 class _Batch:
     entries: list[_Entry] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # to tokenize
+    score: list[str] = field(default_factory=list)  # for the filter's classifier
     records: int = 0
 
 
@@ -220,32 +226,39 @@ class _Reader:
             yield self._batch(group, records)
 
     def _batch(self, group: list[tuple[int, Document]], records: int) -> _Batch:
-        verdicts: Sequence[str | None] = [None] * len(group)
+        """Route, and queue for tokenizing and scoring; the filter's verdict comes in ``kept``."""
+        dups: Sequence[bool] = [False] * len(group)
         if self.filt is not None and group:
-            verdicts = self.filt.check_batch(
-                [d.doc_id for _, d in group], [d.text for _, d in group]
-            )
+            dups = self.filt.duplicates([d.text for _, d in group])
+        scoring = self.filt is not None and self.filt.model is not None
         batch = _Batch(records=records)
-        for (n, doc), verdict in zip(group, verdicts, strict=True):
-            if verdict is not None:
+        for (n, doc), dup in zip(group, dups, strict=True):
+            entry = _Entry(n, doc, dup)
+            batch.entries.append(entry)
+            if dup:
                 continue
-            split = split_of(doc.text, self.cfg.val_fraction)
-            self.documents[split] += 1
-            skip = self.sinks[split].skip_of(n)
-            pieces = [doc.text]
-            if len(doc.text) > self.cfg.max_doc_chars:
-                why = f"document of {len(doc.text):,} characters is longer than max_doc_chars"
-                self._strict(doc, f"{why}={self.cfg.max_doc_chars:,}")
-                self.long_split += 1
-                self._note(doc, LONG_SPLIT)
-                if skip >= 0:
+            if scoring:
+                entry.score_at = len(batch.score)
+                batch.score.append(doc.text)
+            entry.split = split_of(doc.text, self.cfg.val_fraction)
+            entry.skip = self.sinks[entry.split].skip_of(n)
+            if entry.skip >= 0:
+                pieces = [doc.text]
+                if len(doc.text) > self.cfg.max_doc_chars:
                     pieces = split_long(doc.text, self.cfg.max_doc_chars)
-            if skip < 0:
-                batch.entries.append(_Entry(n, split, -1, 0, 0))
-                continue
-            batch.entries.append(_Entry(n, split, skip, len(batch.texts), len(pieces)))
-            batch.texts.extend(pieces)
+                entry.first_text, entry.n_texts = len(batch.texts), len(pieces)
+                batch.texts.extend(pieces)
         return batch
+
+    def kept(self, entry: _Entry) -> None:
+        """Count a document the filter kept (in the consuming thread, in corpus order)."""
+        doc = entry.source
+        self.documents[entry.split] += 1
+        if len(doc.text) > self.cfg.max_doc_chars:
+            why = f"document of {len(doc.text):,} characters is longer than max_doc_chars"
+            self._strict(doc, f"{why}={self.cfg.max_doc_chars:,}")
+            self.long_split += 1
+            self._note(doc, LONG_SPLIT)
 
 
 def build_corpus(
@@ -299,32 +312,46 @@ def build_corpus(
 
     reader = _Reader(cfg, sinks, filt)
     docs = read_documents(files, text_field, strict=cfg.strict)
-    batch_encoder = BatchEncoder(encoder, cfg.workers)
+    scorer = filt.model if filt is not None else None
+    batch_encoder = BatchEncoder(encoder, cfg.workers, scorer)
     eos = np.asarray([eos_id], dtype=np.int32)
-    inflight: deque[tuple[_Batch, Future[tuple[np.ndarray, np.ndarray]] | None]] = deque()
+    inflight: deque[tuple[_Batch, Future[Result] | None]] = deque()
 
-    def consume(batch: _Batch, fut: Future[tuple[np.ndarray, np.ndarray]] | None) -> None:
-        tokens = 0
-        if fut is not None:
-            flat, lengths = fut.result()
-            ends = np.cumsum(lengths)
-            tokens = int(ends[-1]) if len(ends) else 0
-            wrote = False
-            for e in batch.entries:
-                if e.skip < 0:
-                    continue
-                a = int(ends[e.first_text] - lengths[e.first_text])
-                b = int(ends[e.first_text + e.n_texts - 1])
-                wrote |= sinks[e.split].feed(e.doc, np.concatenate([flat[a:b], eos]), e.skip)
-            if wrote:
-                save()
+    def consume(batch: _Batch, fut: Future[Result] | None) -> None:
+        none = (eos[:0], np.zeros(0, np.int64), np.zeros(0))
+        flat, lengths, scores = fut.result() if fut is not None else none
+        entries = batch.entries
+        verdicts: Sequence[str | None] = [None] * len(entries)
+        if filt is not None and entries:
+            verdicts = filt.record(
+                [e.source.doc_id for e in entries],
+                [e.source.text for e in entries],
+                [e.duplicate for e in entries],
+                [float(scores[e.score_at]) if e.score_at >= 0 else None for e in entries],
+            )
+        ends = np.cumsum(lengths)
+        wrote = False
+        for e, verdict in zip(entries, verdicts, strict=True):
+            if verdict is not None:
+                continue
+            reader.kept(e)
+            if e.skip < 0:
+                continue
+            a = int(ends[e.first_text] - lengths[e.first_text])
+            b = int(ends[e.first_text + e.n_texts - 1])
+            wrote |= sinks[e.split].feed(e.doc, np.concatenate([flat[a:b], eos]), e.skip)
+        if wrote:
+            save()
         if on_progress is not None:
-            on_progress(batch.records, tokens)
+            on_progress(batch.records, int(ends[-1]) if len(ends) else 0)
 
     batches = _background(reader.batches(docs))
     try:
         for batch in batches:
-            inflight.append((batch, batch_encoder.submit(batch.texts) if batch.texts else None))
+            job = None
+            if batch.texts or batch.score:
+                job = batch_encoder.submit(batch.texts, batch.score)
+            inflight.append((batch, job))
             if len(inflight) > batch_encoder.depth:
                 consume(*inflight.popleft())
         while inflight:

@@ -120,35 +120,60 @@ class DocumentFilter:
     def check_batch(self, ids: list[str], texts: list[str]) -> list[str | None]:
         """Verdicts for the next documents of the corpus: ``None`` = keep, else the reason.
 
-        Call it with the documents in corpus order; any batching gives the same verdicts.
+        Call it with the documents in corpus order; any batching gives the same verdicts. It is
+        :meth:`duplicates`, then the classifier's scores of the rest, then :meth:`record`
+        (which ``csmpt prep`` calls apart, scoring in its worker processes).
         """
-        if len(ids) != len(texts):
-            raise ValueError(f"check_batch: {len(ids)} ids but {len(texts)} texts")
+        dups = self.duplicates(texts)
+        scores: list[float | None] = [None] * len(texts)
+        if self.model is not None:
+            todo = [i for i, d in enumerate(dups) if not d]
+            for i, s in zip(todo, self.model.score([texts[i] for i in todo]), strict=True):
+                scores[i] = float(s)
+        return self.record(ids, texts, dups, scores)
+
+    def duplicates(self, texts: list[str]) -> list[bool]:
+        """Which of the next documents (in corpus order) repeat an earlier one; remembers them."""
+        if not self.spec.dedup:
+            return [False] * len(texts)
+        seen = self._seen
+        out = []
+        for text in texts:
+            h = content_hash(text)
+            out.append(h in seen)
+            seen.add(h)
+        return out
+
+    def record(
+        self,
+        ids: list[str],
+        texts: list[str],
+        duplicate: list[bool],
+        scores: list[float | None],
+    ) -> list[str | None]:
+        """Verdicts from :meth:`duplicates` and the classifier's scores (None: not scored).
+
+        Counts the removed documents and writes them to the side file; call it in corpus order.
+        """
+        if not len(ids) == len(texts) == len(duplicate) == len(scores):
+            raise ValueError(f"record: {len(ids)} ids, {len(texts)} texts, {len(scores)} scores")
         if self._closed:
-            raise RuntimeError("check_batch called after close()/abort()")
+            raise RuntimeError("record called after close()/abort()")
         if self.removed_path is not None and self._side is None:
             self._open_side_file()
         verdicts: list[str | None] = [None] * len(texts)
-        if self.spec.dedup:
-            for i, text in enumerate(texts):
-                h = content_hash(text)
-                if h in self._seen:
-                    verdicts[i] = DUPLICATE
-                else:
-                    self._seen.add(h)
-        scores: list[float | None] = [None] * len(texts)
-        if self.model is not None:
-            todo = [i for i, v in enumerate(verdicts) if v is None]
-            for i, s in zip(todo, self.model.score([texts[i] for i in todo]), strict=True):
-                scores[i] = float(s)
-                if s > self.spec.threshold:
-                    verdicts[i] = CLASSIFIER
-        for i, reason in enumerate(verdicts):
-            if reason is None:
+        for i, (dup, score) in enumerate(zip(duplicate, scores, strict=True)):
+            if dup:
+                verdicts[i] = DUPLICATE
+            elif score is not None and score > self.spec.threshold:
+                verdicts[i] = CLASSIFIER
+            else:
                 continue
+            reason = verdicts[i]
+            assert reason is not None
             self._counts[reason] += 1
             if self._side is not None:
-                rec = {"id": ids[i], "reason": reason, "score": scores[i], "text": texts[i]}
+                rec = {"id": ids[i], "reason": reason, "score": score, "text": texts[i]}
                 self._side.write(json.dumps(rec, ensure_ascii=False) + "\n")
         return verdicts
 

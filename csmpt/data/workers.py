@@ -1,4 +1,4 @@
-"""Tokenize batches of texts on every core, in order: threads or worker processes.
+"""Tokenize (and score for the corpus filter) batches of texts on every core, in order.
 
 Two backends give the same ids (:mod:`csmpt.data.tiktoken_bpe` checks that before it is used):
 
@@ -9,7 +9,9 @@ Two backends give the same ids (:mod:`csmpt.data.tiktoken_bpe` checks that befor
 ``workers=0`` encodes in this process: batches run on threads that release the GIL, so reading
 and shard writing overlap with them. ``workers=N`` spreads batches over N processes. Results
 come back in submission order either way, so the output depends neither on the worker count nor
-on the backend.
+on the backend. A batch can also carry texts for the corpus filter's classifier
+(:mod:`csmpt.data.filtering`): scoring is Python-heavy, so worker processes spread it over the
+cores, where threads only take it off the reading thread.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ import numpy as np
 from csmpt.data.tiktoken_bpe import NotEquivalentError, build_exact_tiktoken
 from csmpt.errors import DataError
 
-__all__ = ["BACKENDS", "BatchEncoder", "HFEncoder", "TextEncoder", "make_encoder"]
+__all__ = ["BACKENDS", "BatchEncoder", "HFEncoder", "Scorer", "TextEncoder", "make_encoder"]
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "hf", "tiktoken")
 
-_ENCODER: TextEncoder | None = None
+_WORKER: tuple[TextEncoder, Scorer | None] | None = None
+Result = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class TextEncoder(Protocol):
@@ -41,6 +44,14 @@ class TextEncoder(Protocol):
 
     def encode_flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids of ``texts`` (no special tokens added) and the number of ids of each."""
+        ...
+
+
+class Scorer(Protocol):
+    """The corpus filter's classifier: a score per text."""
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        """One score per text."""
         ...
 
 
@@ -91,27 +102,40 @@ def make_encoder(tokenizer_file: Path, backend: str = "auto") -> tuple[TextEncod
     return HFEncoder(str(tokenizer_file)), "hf"
 
 
-def _init_worker(encoder: TextEncoder) -> None:
+def _run(encoder: TextEncoder, scorer: Scorer | None, texts: list[str], score: list[str]) -> Result:
+    if texts:
+        flat, lengths = encoder.encode_flat(texts)
+    else:
+        flat, lengths = np.zeros(0, np.int32), np.zeros(0, np.int64)
+    scores = scorer.score(score) if scorer is not None and score else np.zeros(0)
+    return flat, lengths, np.asarray(scores, dtype=np.float64)
+
+
+def _init_worker(encoder: TextEncoder, scorer: Scorer | None) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    global _ENCODER
-    _ENCODER = encoder
+    global _WORKER
+    _WORKER = (encoder, scorer)
 
 
-def _encode_in_worker(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    assert _ENCODER is not None
-    return _ENCODER.encode_flat(texts)
+def _run_in_worker(texts: list[str], score: list[str]) -> Result:
+    assert _WORKER is not None
+    return _run(*_WORKER, texts, score)
 
 
 class BatchEncoder:
-    """Submit batches of texts for tokenization; each future gives ``(flat_ids, lengths)``.
+    """Submit batches; each future gives ``(flat_ids, lengths, scores)``.
 
     Args:
         encoder: From :func:`make_encoder`.
         workers: 0 for threads in this process, N for N worker processes.
+        scorer: The corpus filter's classifier, if the batches carry texts to score.
     """
 
-    def __init__(self, encoder: TextEncoder, workers: int = 0) -> None:
+    def __init__(
+        self, encoder: TextEncoder, workers: int = 0, scorer: Scorer | None = None
+    ) -> None:
         self.encoder = encoder
+        self.scorer = scorer
         self.workers = workers
         self._executor: Executor
         if workers > 0:
@@ -120,7 +144,7 @@ class BatchEncoder:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.encoder,),
+                initargs=(encoder, scorer),
             )
         else:
             # HF's encode_batch is parallel inside; tiktoken encodes one batch per thread.
@@ -132,11 +156,13 @@ class BatchEncoder:
         """How many batches to keep in flight."""
         return 2 * max(self.workers, self._threads)
 
-    def submit(self, texts: list[str]) -> Future[tuple[np.ndarray, np.ndarray]]:
-        """Start encoding ``texts``."""
+    def submit(self, texts: list[str], score: list[str] | None = None) -> Future[Result]:
+        """Start encoding ``texts`` and scoring ``score`` (needs a scorer)."""
+        if score and self.scorer is None:
+            raise ValueError("BatchEncoder.submit: texts to score but no scorer")
         if self.workers > 0:
-            return self._executor.submit(_encode_in_worker, texts)
-        return self._executor.submit(self.encoder.encode_flat, texts)
+            return self._executor.submit(_run_in_worker, texts, score or [])
+        return self._executor.submit(_run, self.encoder, self.scorer, texts, score or [])
 
     def close(self) -> None:
         """Stop the threads or processes (pending batches are cancelled)."""
