@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from csmpt.data.classifier import LinearTextClassifier
 from csmpt.data.corpus_build import PROGRESS_NAME
 from csmpt.data.filtering import FilterSpec
 from csmpt.data.mds_reader import iter_samples
@@ -38,7 +39,17 @@ def _corpus(path: Path, copies: int) -> Path:
     return path
 
 
-def _yaml(tmp: Path, tokenizer_dir: Path, src: Path, out: Path, **kw: object) -> Path:
+def _yaml(
+    tmp: Path,
+    tokenizer_dir: Path,
+    src: Path,
+    out: Path,
+    classifier: Path | None = None,
+    **kw: object,
+) -> Path:
+    filt = {"dedup": True, "removed_file": str(out / "removed.jsonl")}
+    if classifier is not None:
+        filt["classifier"] = str(classifier)
     settings = {
         "tokenizer": str(tokenizer_dir),
         "output_dir": str(out),
@@ -50,7 +61,7 @@ def _yaml(tmp: Path, tokenizer_dir: Path, src: Path, out: Path, **kw: object) ->
             {
                 "name": "c",
                 "inputs": [str(src)],
-                "filter": {"dedup": True, "removed_file": str(out / "removed.jsonl")},
+                "filter": filt,
             }
         ],
     } | kw
@@ -69,11 +80,13 @@ def _decode(folder: Path) -> np.ndarray:
     return np.stack([s["tokens"] for s in iter_samples(folder)])
 
 
-def test_killed_run_resumes_to_the_same_shards(tmp_path: Path, tokenizer_dir: Path) -> None:
+def test_killed_run_resumes_to_the_same_shards(
+    tmp_path: Path, tokenizer_dir: Path, classifier_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = _corpus(tmp_path / "corpus.jsonl", copies=2)
-    ref_yaml = _yaml(tmp_path, tokenizer_dir, src, tmp_path / "ref")
+    ref_yaml = _yaml(tmp_path, tokenizer_dir, src, tmp_path / "ref", classifier_dir)
     prep_corpora(_cfg(ref_yaml))  # uninterrupted
-    yaml_path = _yaml(tmp_path, tokenizer_dir, src, tmp_path / "out")
+    yaml_path = _yaml(tmp_path, tokenizer_dir, src, tmp_path / "out", classifier_dir)
     work = tmp_path / "out/.c.partial"
     proc = subprocess.Popen([CSMPT, "prep", str(yaml_path)], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -93,7 +106,20 @@ def test_killed_run_resumes_to_the_same_shards(tmp_path: Path, tokenizer_dir: Pa
     kept = {
         s["zip_data"]["basename"]: (work / "train" / s["zip_data"]["basename"]).stat() for s in done
     }
+    # Documents whose verdicts the work folder's side file holds are not scored again.
+    resume = json.loads((work / PROGRESS_NAME).read_text())["filter_records"]
+    texts = [json.loads(line)["text"] for line in src.read_text().splitlines()]
+    first = {t: i for i, t in reversed(list(enumerate(texts)))}
+    expected = sum(1 for i, t in enumerate(texts) if first[t] == i and i >= resume)
+    scored: list[int] = []
+    real_score = LinearTextClassifier.score
+    monkeypatch.setattr(
+        LinearTextClassifier,
+        "score",
+        lambda self, batch: scored.append(len(batch)) or real_score(self, batch),
+    )
     (res,) = prep_corpora(_cfg(yaml_path))  # the rerun resumes
+    assert resume > 0 and sum(scored) == expected
     assert res.resumed_shards >= len(kept)
     for name, st in kept.items():  # finished shards were not rewritten
         assert (tmp_path / "out/c/train" / name).stat().st_mtime_ns == st.st_mtime_ns
@@ -109,10 +135,10 @@ def test_killed_run_resumes_to_the_same_shards(tmp_path: Path, tokenizer_dir: Pa
     # The filter saw the whole stream again: same duplicates removed, same side file.
     assert got["split"] == "val" and got["skipped_documents"] == {}  # counted in train
     train = json.loads((tmp_path / "out/c/train/csmpt_manifest.json").read_text())
-    assert train["skipped_documents"] == {"duplicate": 5}
+    assert train["skipped_documents"] == {"duplicate": 5, "classifier": 44}
     removed = (tmp_path / "out/removed.jsonl").read_text().splitlines()
     assert removed == (tmp_path / "ref/removed.jsonl").read_text().splitlines()
-    assert len(removed) == 5
+    assert len(removed) == 49
     # A finished job, rerun, does nothing and says so.
     rerun = subprocess.run([CSMPT, "prep", str(yaml_path)], capture_output=True, text=True)
     assert rerun.returncode == 0 and "up to date" in rerun.stdout

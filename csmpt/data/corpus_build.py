@@ -9,9 +9,10 @@ samples and writes shards (:mod:`csmpt.data.mds_writer`).
 
 Resumption: after each finished shard the work folder's ``csmpt_progress.json`` records, per
 split, its finished shards and where the next sample starts (document number, token offset). A
-rerun reads every document again (the filter must see the whole stream to rebuild its duplicate
-set and side file) but tokenizes only those from that point on. Batching and the worker count
-change nothing in the output.
+rerun reads every document again (the filter's duplicate set is rebuilt from their hashes) but
+does not score again the documents whose verdicts the work folder's side file holds (progress
+``filter_records``), nor tokenize those before a split's resume point.
+Batching and the worker count change nothing in the output.
 """
 
 from __future__ import annotations
@@ -193,6 +194,7 @@ class _Reader:
         self.examples: dict[str, list[str]] = {}  # reason -> first few "file:line"
         self.documents: Counter[str] = Counter()
         self.long_split = 0
+        self.filt_resume = filt.resume_record if filt is not None else 0
 
     def _note(self, doc: Document, reason: str) -> None:
         seen = self.examples.setdefault(reason, [])
@@ -237,7 +239,7 @@ class _Reader:
             batch.entries.append(entry)
             if dup:
                 continue
-            if scoring:
+            if scoring and n >= self.filt_resume:  # earlier ones keep their verdicts
                 entry.score_at = len(batch.score)
                 batch.score.append(doc.text)
             entry.split = split_of(doc.text, self.cfg.val_fraction)
@@ -304,12 +306,19 @@ def build_corpus(
         log.info("resuming %s with finished shards %s", work_dir, resumed)
 
     def save() -> None:
+        if filt is not None:
+            filt.sync()  # its lines are on disk before the progress that counts on them
+            progress["filter_records"] = filtered[0]
         progress["splits"] = {
             s: {"shards": k.writer.shards, "doc": k.resume[0], "offset": k.resume[1]}
             for s, k in sinks.items()
         }
         write_json_atomic(work_dir / PROGRESS_NAME, progress)
 
+    if filt is not None:
+        # The side file holds the verdicts of every record before this: they are kept.
+        filt.begin(work_dir, int(progress.get("filter_records", 0)))
+    filtered = [0]  # records with verdicts so far
     reader = _Reader(cfg, sinks, filt)
     docs = read_documents(files, text_field, strict=cfg.strict)
     scorer = filt.model if filt is not None else None
@@ -328,7 +337,9 @@ def build_corpus(
                 [e.source.text for e in entries],
                 [e.duplicate for e in entries],
                 [float(scores[e.score_at]) if e.score_at >= 0 else None for e in entries],
+                [e.doc for e in entries],
             )
+            filtered[0] = entries[-1].doc + 1
         ends = np.cumsum(lengths)
         wrote = False
         for e, verdict in zip(entries, verdicts, strict=True):

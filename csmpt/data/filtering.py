@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,20 @@ from csmpt.data.classifier import LinearTextClassifier
 from csmpt.data.fingerprint import fingerprint as hash_obj
 from csmpt.errors import DataError
 
-__all__ = ["CLASSIFIER", "DUPLICATE", "DocumentFilter", "FilterSpec", "content_hash"]
+__all__ = [
+    "CLASSIFIER",
+    "DUPLICATE",
+    "WORK_SIDE_FILE",
+    "DocumentFilter",
+    "FilterSpec",
+    "content_hash",
+]
 
 log = logging.getLogger(__name__)
 
 CLASSIFIER = "classifier"
 DUPLICATE = "duplicate"
+WORK_SIDE_FILE = "filter_removed.jsonl"
 
 
 @dataclass
@@ -92,6 +101,47 @@ class DocumentFilter:
         self._side: IO[str] | None = None
         self._side_tmp: Path | None = None
         self._closed = False
+        self._in_work = False  # the side file lives in a build's work folder (begin)
+        self._resume = 0
+        self._earlier: dict[int, str] = {}
+
+    def begin(self, work_dir: Path, resume_record: int) -> None:
+        """Keep the removed documents in ``work_dir`` (a resumable build), resuming after a kill.
+
+        Records before ``resume_record`` (their stream position) keep the verdicts the file
+        has for them, and are neither scored nor written again; the file is cut back to them.
+        """
+        self._side_tmp = work_dir / WORK_SIDE_FILE
+        self._in_work = True
+        self._resume = max(resume_record, 0) if self._side_tmp.is_file() else 0
+        keep = 0
+        if self._resume > 0:
+            with self._side_tmp.open("rb") as f:
+                for line in f:
+                    try:
+                        rec = json.loads(line)
+                        n, reason = int(rec["record"]), str(rec["reason"])
+                    except (ValueError, KeyError, TypeError):
+                        break  # a line cut off by the kill: after the resume point
+                    if n >= self._resume:
+                        break
+                    self._earlier[n] = reason
+                    self._counts[reason] += 1
+                    keep += len(line)
+        with self._side_tmp.open("ab") as f:
+            f.truncate(keep)
+        self._side = self._side_tmp.open("a", encoding="utf-8", newline="\n")
+
+    @property
+    def resume_record(self) -> int:
+        """Records before this one have their verdicts from an interrupted run's file."""
+        return self._resume
+
+    def sync(self) -> None:
+        """Put the side file's lines on disk (before a build records its progress)."""
+        if self._side is not None:
+            self._side.flush()
+            os.fsync(self._side.fileno())
 
     def _open_side_file(self) -> None:
         """Start the side file as a temporary sibling (on the first ``check_batch``)."""
@@ -150,10 +200,13 @@ class DocumentFilter:
         texts: list[str],
         duplicate: list[bool],
         scores: list[float | None],
+        records: list[int] | None = None,
     ) -> list[str | None]:
         """Verdicts from :meth:`duplicates` and the classifier's scores (None: not scored).
 
         Counts the removed documents and writes them to the side file; call it in corpus order.
+        ``records`` (stream positions) go into the side file; those before :attr:`resume_record`
+        get their earlier verdicts instead.
         """
         if not len(ids) == len(texts) == len(duplicate) == len(scores):
             raise ValueError(f"record: {len(ids)} ids, {len(texts)} texts, {len(scores)} scores")
@@ -163,6 +216,10 @@ class DocumentFilter:
             self._open_side_file()
         verdicts: list[str | None] = [None] * len(texts)
         for i, (dup, score) in enumerate(zip(duplicate, scores, strict=True)):
+            n = records[i] if records is not None else -1
+            if 0 <= n < self._resume:
+                verdicts[i] = self._earlier.get(n)
+                continue
             if dup:
                 verdicts[i] = DUPLICATE
             elif score is not None and score > self.spec.threshold:
@@ -174,6 +231,8 @@ class DocumentFilter:
             self._counts[reason] += 1
             if self._side is not None:
                 rec = {"id": ids[i], "reason": reason, "score": score, "text": texts[i]}
+                if n >= 0:
+                    rec["record"] = n
                 self._side.write(json.dumps(rec, ensure_ascii=False) + "\n")
         return verdicts
 
@@ -188,20 +247,37 @@ class DocumentFilter:
         Does nothing when ``check_batch`` was never called (e.g. the corpus was up to date).
         """
         self._closed = True
-        if self._side is None or self._side_tmp is None or self.removed_path is None:
+        if self._side is None or self._side_tmp is None:
             return
         self._side.close()
-        os.chmod(self._side_tmp, 0o644)  # mkstemp makes it private
-        os.replace(self._side_tmp, self.removed_path)
+        if self.removed_path is None:
+            self._side_tmp.unlink()  # only kept for resuming
+        elif self._in_work:  # copy next to its destination, then rename: never half-written
+            self.removed_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.removed_path.name}.tmp-", dir=self.removed_path.parent
+            )
+            os.close(fd)
+            shutil.copyfile(self._side_tmp, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.removed_path)
+            self._side_tmp.unlink()
+        else:
+            os.chmod(self._side_tmp, 0o644)  # mkstemp makes it private
+            os.replace(self._side_tmp, self.removed_path)
         self._side = self._side_tmp = None
         log.info("removed documents %s -> %s", self.removed, self.removed_path)
 
     def abort(self) -> None:
-        """Drop the unfinished side file (after an error); the previous one stays as it was."""
+        """Stop after an error; the previous side file stays as it was.
+
+        The unfinished one is dropped, except in a build's work folder: a rerun resumes it.
+        """
         self._closed = True
         if self._side is not None and self._side_tmp is not None:
             self._side.close()
-            self._side_tmp.unlink(missing_ok=True)
+            if not self._in_work:
+                self._side_tmp.unlink(missing_ok=True)
             self._side = self._side_tmp = None
 
     def __enter__(self) -> DocumentFilter:
