@@ -14,6 +14,7 @@ corpus's token count (EOS included) divided by that wall time. It prints the rat
 llm-foundry and to the ceiling.
 
     .venv/bin/python bench/data_prep.py [--mb 20] [--max-seq-len 2048] [--skip-text-to-mds]
+        [--classifier artifacts/demo/filter/classifier]
 """
 
 from __future__ import annotations
@@ -93,10 +94,19 @@ def ceiling(tok_dir: Path, texts: list[str], method: str) -> tuple[float, int]:
 
 
 def run_csmpt(
-    tok_dir: Path, jsonl: Path, out: Path, seq: int, workers: int, backend: str = "auto"
+    tok_dir: Path,
+    jsonl: Path,
+    out: Path,
+    seq: int,
+    workers: int,
+    backend: str = "auto",
+    classifier: str | None = None,
 ) -> float:
     """Seconds of prep_corpora on the jsonl (val_fraction 0, zstd, one corpus)."""
+    from csmpt.data.filtering import FilterSpec
     from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+
+    filt = FilterSpec(classifier=classifier, dedup=True) if classifier else None
 
     cfg = PrepConfig(
         tokenizer=str(tok_dir),
@@ -106,7 +116,7 @@ def run_csmpt(
         compression="zstd",
         workers=workers,
         tokenizer_backend=backend,
-        corpora=[CorpusSpec(name="bench", inputs=[str(jsonl)])],
+        corpora=[CorpusSpec(name="bench", inputs=[str(jsonl)], filter=filt)],
     )
     t0 = time.perf_counter()
     prep_corpora(cfg)
@@ -160,6 +170,12 @@ def main() -> None:
     ap.add_argument("--tokenizer", default=None, help="HF tokenizer folder (default: demo's)")
     ap.add_argument("--workers", type=int, default=0, help="csmpt prep's workers setting")
     ap.add_argument("--skip-text-to-mds", action="store_true", help="skip convert_text_to_mds")
+    ap.add_argument(
+        "--classifier",
+        default=None,
+        help="also time csmpt prep with this corpus-filter classifier (+ dedup), threads and "
+        "worker processes (e.g. artifacts/demo/filter/classifier)",
+    )
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -201,6 +217,15 @@ def main() -> None:
                 lambda: run_dataset_json(tok_dir, jsonl, work / "foundry_json", seq),
             ),
         ]
+        for w in [0, cores or 1] if args.classifier else []:
+            contenders.append(
+                (
+                    f"csmpt prep + classifier filter, workers={w}",
+                    lambda w=w: run_csmpt(  # type: ignore[misc]
+                        tok_dir, jsonl, work / f"filtered{w}", seq, w, "auto", args.classifier
+                    ),
+                )
+            )
         if not args.skip_text_to_mds:
             contenders.append(
                 (
