@@ -155,3 +155,18 @@ def test_consistent_handmade_merges_are_accepted(tmp_path: Path) -> None:
     path = _handmade(tmp_path, [("a", "b"), ("b", "c"), ("ab", "c"), ("Ġ", "abc")])
     texts = ["abc abcabc bcab", "aabbcc abc", "xabcx"]
     assert _ours(path, texts) == _hf_ids(path, texts)
+
+
+def test_code_point_check_runs(tokenizer_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "bench/tiktoken_equivalence.py", "--tokenizer", str(tokenizer_dir)]
+        + ["--step", "499"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2,229 code points x 6 contexts: 0 differ" in proc.stdout
