@@ -27,12 +27,12 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from csmpt.data.byte_level import byte_decoder
 from csmpt.errors import DataError
 
 __all__ = [
@@ -53,21 +53,6 @@ BYTE_LEVEL_PATTERN = (
 
 class NotEquivalentError(DataError):
     """The tokenizer is one tiktoken could encode differently; the message says why."""
-
-
-@lru_cache(maxsize=1)
-def _byte_of_symbol() -> dict[str, int]:
-    """ByteLevel's byte -> printable symbol table (GPT-2's ``bytes_to_unicode``), inverted."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
-    printable += range(ord("®"), ord("ÿ") + 1)
-    symbols = list(printable)
-    n = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            symbols.append(256 + n)
-            n += 1
-    return {chr(s): b for b, s in zip(printable, symbols, strict=True)}
 
 
 def _pattern(spec: dict[str, Any]) -> str:
@@ -135,7 +120,7 @@ def byte_level_ranks(spec: dict[str, Any]) -> tuple[dict[bytes, int], np.ndarray
     model = spec["model"]
     _check_model(model)
     vocab: dict[str, int] = model["vocab"]
-    to_byte = _byte_of_symbol()
+    to_byte = byte_decoder()
 
     def raw(symbols: str) -> bytes:
         try:

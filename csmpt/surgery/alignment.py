@@ -21,11 +21,11 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from csmpt.data.byte_level import byte_decoder
 from csmpt.errors import ConfigError
 
 __all__ = [
@@ -41,20 +41,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def _byte_decoder() -> dict[str, int]:
-    """GPT-2's byte-level alphabet (printable stand-ins for the 256 bytes), reversed."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    chars = keep[:]
-    n = 0
-    for b in range(256):
-        if b not in keep:
-            keep.append(b)
-            chars.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(keep, chars, strict=True)}
 
 
 def token_scheme(tokenizer: Any) -> str:
@@ -74,7 +60,7 @@ def token_scheme(tokenizer: Any) -> str:
 def token_bytes(token: str, scheme: str) -> bytes:
     """The bytes a vocabulary entry stands for, under the tokenizer's ``scheme``."""
     if scheme == "byte_level":
-        table = _byte_decoder()
+        table = byte_decoder()
         if all(ch in table for ch in token):
             return bytes(table[ch] for ch in token)
         return token.encode("utf-8")
