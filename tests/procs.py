@@ -1,9 +1,10 @@
-"""Test helper: wait for a training subprocess to reach a step (to interrupt it for real)."""
+"""Test helpers for subprocesses: run a bench script; wait for a training run to reach a step."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,3 +24,12 @@ def wait_for_step(metrics: Path, step: int, proc: subprocess.Popen, timeout: flo
                     continue
         time.sleep(0.2)
     raise AssertionError(f"step {step} not reached in {timeout}s")
+
+
+def run_bench(script: str, *args: str, timeout: int = 600) -> str:
+    """Run ``bench/<script>`` with this interpreter; fail with its stderr unless it exits 0."""
+    proc = subprocess.run(
+        [sys.executable, f"bench/{script}", *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout

@@ -2,59 +2,45 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from procs import run_bench
 
 pytestmark = pytest.mark.slow
 
 
 def test_train_throughput_on_the_tiny_recipe(tokenizer_dir: Path, shards_dir: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "bench/train_throughput.py",
-            "yamls/tiny/mpt.yaml",
-            f"variables.tokenizer_name={tokenizer_dir}",
-            f"variables.data_local={shards_dir / 'cs_web'}",
-            "--variant",
-            "decoupled_lionw:optimizer.name=decoupled_lionw",
-            "--variant",
-            "csmpt_lionw:optimizer.name=csmpt_lionw",
-            "--steps",
-            "2",
-            "--warmup",
-            "1",
-            "--device",
-            "cpu",
-            "--peak-tflops",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    out = run_bench(
+        "train_throughput.py",
+        "yamls/tiny/mpt.yaml",
+        f"variables.tokenizer_name={tokenizer_dir}",
+        f"variables.data_local={shards_dir / 'cs_web'}",
+        "--variant",
+        "decoupled_lionw:optimizer.name=decoupled_lionw",
+        "--variant",
+        "csmpt_lionw:optimizer.name=csmpt_lionw",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--device",
+        "cpu",
+        "--peak-tflops",
+        "1",
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ") and "variant" not in ln]
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "variant" not in ln]
     assert [r.split("|")[1].strip() for r in rows] == ["decoupled_lionw", "csmpt_lionw"]
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert float(cells[1].replace(",", "")) > 0  # tokens/s
         assert float(cells[7]) > 0  # model TFLOP/s
         assert cells[8].endswith("%")  # MFU with a given peak
-    assert "1024 tokens/step" in proc.stdout  # 8 x 128
+    assert "1024 tokens/step" in out  # 8 x 128
 
 
 def test_lionw_step_benchmark_runs() -> None:
-    proc = subprocess.run(
-        [sys.executable, "bench/lionw_step.py", "--scale", "0.05", "--reps", "1"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = run_bench("lionw_step.py", "--scale", "0.05", "--reps", "1")
     for name in ("decoupled_lionw", "lion-pytorch Lion", "csmpt_lionw chunked"):
-        assert name in proc.stdout
-    assert "memory floor" in proc.stdout
+        assert name in out
+    assert "memory floor" in out

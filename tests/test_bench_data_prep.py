@@ -4,33 +4,25 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from procs import run_bench
 
 pytestmark = pytest.mark.slow
 
 
 def test_data_prep_benchmark_prints_ratios(tokenizer_dir: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "bench/data_prep.py",
-            "--mb",
-            "0.3",
-            "--max-seq-len",
-            "128",
-            "--tokenizer",
-            str(tokenizer_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    out = run_bench(
+        "data_prep.py",
+        "--mb",
+        "0.3",
+        "--max-seq-len",
+        "128",
+        "--tokenizer",
+        str(tokenizer_dir),
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ") and "contender" not in ln]
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "contender" not in ln]
     names = [r.split("|")[1].strip() for r in rows]
     assert names[:6] == [
         "raw encode_batch_fast",
@@ -44,10 +36,8 @@ def test_data_prep_benchmark_prints_ratios(tokenizer_dir: Path) -> None:
     assert names[7].startswith("llm-foundry convert_text_to_mds")
     for row in rows:
         assert float(row.split("|")[3].replace(",", "")) > 0  # tokens/s
-    assert re.search(r"csmpt prep vs best llm-foundry: \d+\.\d\dx", proc.stdout)
-    assert re.search(
-        r"csmpt prep vs the faster raw encode_batch \(ceiling\): \d+\.\d%", proc.stdout
-    )
-    assert re.search(r"csmpt prep vs raw tiktoken \(its own backend's ceiling\): \d+", proc.stdout)
+    assert re.search(r"csmpt prep vs best llm-foundry: \d+\.\d\dx", out)
+    assert re.search(r"csmpt prep vs the faster raw encode_batch \(ceiling\): \d+\.\d%", out)
+    assert re.search(r"csmpt prep vs raw tiktoken \(its own backend's ceiling\): \d+", out)
     # The three csmpt runs (two backends, threads and processes) wrote the same shards.
-    assert "shards byte-identical across backends and worker counts: True" in proc.stdout
+    assert "shards byte-identical across backends and worker counts: True" in out

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from procs import run_bench
 
 pytestmark = pytest.mark.slow
 
@@ -14,27 +13,19 @@ pytestmark = pytest.mark.slow
 def test_hot_swap_overhead_benchmark_runs(
     tokenizer_dir: Path, shards_dir: Path, tmp_path: Path
 ) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "bench/hot_swap_overhead.py",
-            "--rounds",
-            "1",
-            "--steps",
-            "24",
-            "--data-root",
-            str(shards_dir),
-            "--tokenizer",
-            str(tokenizer_dir),
-            "--workdir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    out = run_bench(
+        "hot_swap_overhead.py",
+        "--rounds",
+        "1",
+        "--steps",
+        "24",
+        "--data-root",
+        str(shards_dir),
+        "--tokenizer",
+        str(tokenizer_dir),
+        "--workdir",
+        str(tmp_path),
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
     # 24 steps: swaps after batches 8 and 16, evals clear of them (every 11 batches).
     assert "swaps (B) after batches 8 and 16; eval every 11 batches" in out
     rows = [ln for ln in out.splitlines() if ln.startswith("| 1 |")]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from procs import run_bench
 
 from csmpt.data.classifier import (
     CARD_NAME,
@@ -283,26 +284,16 @@ def test_prep_makes_corpus_3_from_corpus_2(
 
 @pytest.mark.slow
 def test_bench_filter_throughput_runs(tokenizer_dir: Path) -> None:
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "bench/filter_throughput.py",
-            "--mb",
-            "0.3",
-            "--repeats",
-            "1",
-            "--tokenizer",
-            str(tokenizer_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    out = run_bench(
+        "filter_throughput.py",
+        "--mb",
+        "0.3",
+        "--repeats",
+        "1",
+        "--tokenizer",
+        str(tokenizer_dir),
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = [ln.split("|") for ln in proc.stdout.splitlines() if ln.startswith("| ")]
+    rows = [ln.split("|") for ln in out.splitlines() if ln.startswith("| ")]
     assert [r[1].strip() for r in rows][1:] == [
         "encode_batch (anchor)",
         "filter: dedup only",

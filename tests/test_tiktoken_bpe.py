@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tiktoken
+from procs import run_bench
 from tokenizers import Regex, Tokenizer, pre_tokenizers
 from tokenizers.models import BPE
 from tokenizers.trainers import BpeTrainer
@@ -158,15 +159,7 @@ def test_consistent_handmade_merges_are_accepted(tmp_path: Path) -> None:
 
 
 def test_code_point_check_runs(tokenizer_dir: Path) -> None:
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [sys.executable, "bench/tiktoken_equivalence.py", "--tokenizer", str(tokenizer_dir)]
-        + ["--step", "499"],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = run_bench(
+        "tiktoken_equivalence.py", "--tokenizer", str(tokenizer_dir), "--step", "499", timeout=300
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "2,229 code points x 6 contexts: 0 differ" in proc.stdout
+    assert "2,229 code points x 6 contexts: 0 differ" in out
