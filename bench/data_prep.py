@@ -78,19 +78,18 @@ def tokenizer_dir(work: Path, given: str | None) -> Path:
     return train_tokenizer(cfg)[0]
 
 
-def ceiling(tok_dir: Path, texts: list[str], method: str) -> tuple[float, int]:
-    """Seconds and tokens (EOS included) of ``method`` (encode_batch or encode_batch_fast, which
-    csmpt prep calls) over ``texts`` in batches of 512, the ids read as Python lists."""
+def ceiling(tok_dir: Path, texts: list[str], method: str) -> int:
+    """Tokens (EOS included) of ``method`` (encode_batch or encode_batch_fast, which the
+    hf backend calls) over ``texts`` in batches of 512, the ids read as Python lists."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
     encode = getattr(tok, method)
-    t0 = time.perf_counter()
     tokens = 0
     for i in range(0, len(texts), 512):
         for enc in encode(texts[i : i + 512], add_special_tokens=False):
             tokens += len(enc.ids) + 1
-    return time.perf_counter() - t0, tokens
+    return tokens
 
 
 def run_csmpt(
@@ -101,8 +100,8 @@ def run_csmpt(
     workers: int,
     backend: str = "auto",
     classifier: str | None = None,
-) -> float:
-    """Seconds of prep_corpora on the jsonl (val_fraction 0, zstd, one corpus)."""
+) -> None:
+    """Run prep_corpora on the jsonl (val_fraction 0, zstd, one corpus)."""
     from csmpt.data.filtering import FilterSpec
     from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
 
@@ -118,16 +117,13 @@ def run_csmpt(
         tokenizer_backend=backend,
         corpora=[CorpusSpec(name="bench", inputs=[str(jsonl)], filter=filt)],
     )
-    t0 = time.perf_counter()
     prep_corpora(cfg)
-    return time.perf_counter() - t0
 
 
-def run_dataset_json(tok_dir: Path, jsonl: Path, out: Path, seq: int) -> float:
-    """Seconds of llm-foundry's convert_dataset_json (HF datasets cache in a fresh folder)."""
+def run_dataset_json(tok_dir: Path, jsonl: Path, out: Path, seq: int) -> None:
+    """Run llm-foundry's convert_dataset_json (HF datasets cache in a fresh folder)."""
     from llmfoundry.command_utils import convert_dataset_json
 
-    t0 = time.perf_counter()
     convert_dataset_json(
         path=str(jsonl),
         out_root=str(out),
@@ -137,14 +133,12 @@ def run_dataset_json(tok_dir: Path, jsonl: Path, out: Path, seq: int) -> float:
         tokenizer=str(tok_dir),
         eos_text="<|endoftext|>",
     )
-    return time.perf_counter() - t0
 
 
-def run_text_to_mds(tok_dir: Path, txt_dir: Path, out: Path, seq: int) -> float:
-    """Seconds of llm-foundry's convert_text_to_mds on the .txt folder, one process per core."""
+def run_text_to_mds(tok_dir: Path, txt_dir: Path, out: Path, seq: int) -> None:
+    """Run llm-foundry's convert_text_to_mds on the .txt folder, one process per core."""
     from llmfoundry.command_utils import convert_text_to_mds
 
-    t0 = time.perf_counter()
     convert_text_to_mds(
         tokenizer_name=str(tok_dir),
         output_folder=str(out),
@@ -159,7 +153,6 @@ def run_text_to_mds(tok_dir: Path, txt_dir: Path, out: Path, seq: int) -> float:
         reprocess=True,
         trust_remote_code=False,
     )
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -200,7 +193,7 @@ def main() -> None:
 
         def raw(method: str) -> None:
             nonlocal tokens
-            tokens = ceiling(tok_dir, texts, method)[1]
+            tokens = ceiling(tok_dir, texts, method)
 
         def prep(name: str, workers: int, backend: str) -> Callable[[], object]:
             return lambda: run_csmpt(tok_dir, jsonl, work / name, seq, workers, backend)
