@@ -11,7 +11,14 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["SampleConcatenator"]
+__all__ = ["SampleConcatenator", "flatten_ids"]
+
+
+def flatten_ids(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's per-text token ids as one flat int32 array, and the number of ids of each."""
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    flat = np.fromiter((t for ids in lists for t in ids), dtype=np.int32, count=int(lengths.sum()))
+    return flat, lengths
 
 
 class SampleConcatenator:

@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 
 from csmpt.data.byte_level import byte_decoder
+from csmpt.data.concat import flatten_ids
 from csmpt.errors import DataError
 
 __all__ = [
@@ -224,34 +225,24 @@ class ExactTiktoken:
         special = self._added_re
         form: Literal["NFC", "NFKC"] | None = self.normal_form  # type: ignore[assignment]
         lists: list[list[int]] = []
-        hf: list[int] = []
-        for text in texts:
+        from_hf = np.zeros(len(texts), dtype=bool)
+        for i, text in enumerate(texts):
             if (special is not None and special.search(text)) or (
                 form is not None and not unicodedata.is_normalized(form, text)
             ):
-                hf.append(len(lists))
-                lists.append([])
+                # An added token, or text the normalizer would change: HF's own ids.
+                from_hf[i] = True
+                lists.append(self._hf_ids(text))
             else:
                 lists.append(core.encode_ordinary(text))
-        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        flat = np.fromiter(
-            (t for ids in lists for t in ids), dtype=np.int32, count=int(lengths.sum())
-        )
-        if not self._identity:
-            flat = self.rank_to_id[flat]
-        if not hf:
-            return flat, lengths
-        # A few documents with added tokens / not normalized: splice in HF's ids.
-        parts, at = [], 0
-        starts = np.concatenate([[0], np.cumsum(lengths)])
-        for i in hf:
-            parts.append(flat[starts[at] : starts[i]])
-            ids = np.asarray(self._hf_ids(texts[i]), dtype=np.int32)
-            parts.append(ids)
-            lengths[i] = len(ids)
-            at = i + 1
-        parts.append(flat[starts[at] :])
-        return np.concatenate(parts), lengths
+        flat, lengths = flatten_ids(lists)
+        if not self._identity:  # map tiktoken's ranks to ids (HF's ids already are)
+            if from_hf.any():
+                ranked = ~np.repeat(from_hf, lengths)
+                flat[ranked] = self.rank_to_id[flat[ranked]]
+            else:
+                flat = self.rank_to_id[flat]
+        return flat, lengths
 
 
 def build_exact_tiktoken(tokenizer_file: Path) -> ExactTiktoken:
@@ -277,6 +268,7 @@ def build_exact_tiktoken(tokenizer_file: Path) -> ExactTiktoken:
     from tokenizers import Tokenizer
 
     hf = Tokenizer.from_file(str(tokenizer_file))
+    exact._hf = hf  # the fallback for added tokens: no second load in this process
     probes = _probe_texts()
     flat, lengths = exact.encode_flat(probes)
     ours = np.split(flat, np.cumsum(lengths)[:-1])

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from csmpt.data.concat import flatten_ids
 from csmpt.data.tiktoken_bpe import NotEquivalentError, build_exact_tiktoken
 from csmpt.errors import DataError
 
@@ -76,12 +77,7 @@ class HFEncoder:
 
             self._tok = Tokenizer.from_file(self.tokenizer_file)
         encode = getattr(self._tok, "encode_batch_fast", None) or self._tok.encode_batch
-        lists = [e.ids for e in encode(texts, add_special_tokens=False)]
-        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        flat = np.fromiter(
-            (t for ids in lists for t in ids), dtype=np.int32, count=int(lengths.sum())
-        )
-        return flat, lengths
+        return flatten_ids([e.ids for e in encode(texts, add_special_tokens=False)])
 
 
 def make_encoder(tokenizer_file: Path, backend: str = "auto") -> tuple[TextEncoder, str]:
