@@ -159,7 +159,9 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
             filtered[r.name]["kept"] = sum(m["documents"] for m in r.manifests.values())
     for r in results:
         samples = {s: m["samples"] for s, m in r.manifests.items()}
-        console.print(f"{'reused' if r.skipped else 'built'} {r.path}: samples {samples}")
+        backend = r.manifests["train"]["tokenizer"].get("backend")  # older manifests lack it
+        how = f", tokenized with {backend}" if backend else ""
+        console.print(f"{'reused' if r.skipped else 'built'} {r.path}: samples {samples}{how}")
     from csmpt.cli.mixture import mixture_tables
 
     ((mix_table, mix_shares),) = mixture_tables(

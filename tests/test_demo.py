@@ -25,6 +25,8 @@ def test_demo_trains_on_three_hot_swapped_corpora(tmp_path: Path) -> None:
         summary.shards
     )
     text = console.export_text()
+    # The shards were tokenized by the tiktoken backend (exact for the demo's byte-level BPE).
+    assert text.count("tokenized with tiktoken") == 4
     assert "swap at step 4" in text and "cs_web -> cs_crawl" in text
     assert "swap at step 8" in text and "cs_crawl -> cs_crawl_clean" in text
     # corpus #3 = #2 through the filter: the 22 spam/toxic crawl documents removed
