@@ -1,6 +1,6 @@
 """Launching training: one node with ``composer``, or SLURM / PBS job scripts for several.
 
-``csmpt launch`` renders a job from ``launch/templates/`` (``render``), runs or submits it
+``csmpt launch`` renders a job from ``csmpt/launch/templates/`` (``render``), runs or submits it
 (``launcher``); on each node ``csmpt.launch.node`` works out the node's rank and the master's
 address (``rendezvous``) and starts ``composer``, whose processes run ``csmpt.launch.worker``.
 """

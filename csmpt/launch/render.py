@@ -1,4 +1,4 @@
-"""Render the job script of a launch from the templates in ``launch/templates/``.
+"""Render the job script of a launch from the templates shipped in ``csmpt/launch/templates/``.
 
 A template is plain text with ``{{name}}`` placeholders (bash keeps its own ``$VAR`` and
 ``${VAR}``): ``local.sh`` (one ``composer`` command), ``slurm.sbatch`` and ``pbs.qsub``. A line
@@ -11,6 +11,8 @@ import logging
 import re
 import shlex
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 
 from csmpt.errors import ConfigError
@@ -25,7 +27,8 @@ __all__ = ["TEMPLATES", "LaunchSpec", "TEMPLATE_DIR", "render", "render_template
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "launch" / "templates"
+# Package data (``[tool.setuptools.package-data]``): found in a wheel install as in a checkout.
+TEMPLATE_DIR: Traversable = resources.files("csmpt.launch") / "templates"
 TEMPLATES = {"local": "local.sh", "slurm": "slurm.sbatch", "pbs": "pbs.qsub"}
 # The variable each scheduler sets to a job's unique id (a fresh rendezvous file per job).
 _JOB_ID = {"slurm": "${SLURM_JOB_ID}", "pbs": "${PBS_JOBID}"}
@@ -118,7 +121,7 @@ def _rdzv_file(spec: LaunchSpec) -> str | None:
     return f"{spec.rdzv.rstrip('/')}/{spec.job_name}.{job}.rdzv"
 
 
-def render(spec: LaunchSpec, template_dir: Path = TEMPLATE_DIR) -> str:
+def render(spec: LaunchSpec, template_dir: Path | Traversable = TEMPLATE_DIR) -> str:
     """The job script (SLURM, PBS) or command (local) that runs ``spec``.
 
     Raises:

@@ -5,7 +5,7 @@ Pure functions over a scheduler's environment, used on each node by ``csmpt.laun
 * SLURM: ``SLURM_NODEID`` is the node rank, the first host of ``SLURM_JOB_NODELIST`` (a
   compressed host list such as ``gpu[001-004]``) the master, ``SLURM_NNODES`` the node count.
 * PBS Pro: the job script (on the first node) reads the hosts from ``$PBS_NODEFILE`` and passes
-  each node its rank and the master's address explicitly (see ``launch/templates/pbs.qsub``).
+  each node its rank and the master's address explicitly (see ``csmpt/launch/templates/pbs.qsub``).
 * local: one node, rank 0, master 127.0.0.1.
 
 A ``file://`` rendezvous (a file on storage every node shares, for clusters where the nodes
