@@ -68,7 +68,7 @@ CARD_TABLE = [
     ("MPT-7B shape", "model.expansion_ratio", 4),
     ("170,000 steps in all", "max_duration", "170000ba"),
     ("hot-swap #1 -> #2", "callbacks.csmpt_hot_swap.swaps.0.at", "26500ba"),
-    ("hot-swap #2 -> #3", "callbacks.csmpt_hot_swap.swaps.1.at", "93000ba"),
+    ("hot-swap #2 -> #3 (card: near 120,000)", "callbacks.csmpt_hot_swap.swaps.1.at", "119500ba"),
     ("CS-HellaSwag", "icl_tasks.0.dataset_uri", "hf://CZLC/cs_hellaswag"),
     ("CS-HellaSwag", "icl_tasks.0.hf_loading_vars.split", "test"),
     ("CS-HellaSwag", "icl_tasks.0.icl_task_type", "multiple_choice"),
