@@ -26,7 +26,14 @@ import torch
 import torch.nn.functional as F
 from llmfoundry.models.layers.attention import scaled_multihead_dot_product_attention
 
-__all__ = ["additive_attention_mask", "sdpa_alibi_attention"]
+from csmpt.models.forward_cache import PerForwardCache
+
+__all__ = [
+    "additive_attention_mask",
+    "sdpa_alibi_attention",
+    "shared_additive_mask",
+    "unpadded_bias",
+]
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +131,69 @@ def additive_attention_mask(
     return torch.where(masked, torch.finfo(dtype).min, attn_bias)  # (B|1, nh|1, S_q, S_k)
 
 
+_MASKS: PerForwardCache[torch.Tensor | None] = PerForwardCache()
+
+
+def unpadded_bias(
+    attn_bias: torch.Tensor | None, key_padding_mask: torch.Tensor | None
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Drop an all-ones ``key_padding_mask`` and the batch dimension it left on ``attn_bias``.
+
+    ``MPTModel`` folds the padding mask into its ``(1, nh, 1, S)`` ALiBi bias with a
+    ``masked_fill``, which gives the bias a batch dimension even when nothing is padded (every
+    packed pretraining batch). When no key is padded and every batch row of the bias is the same,
+    one row serves the whole batch. Costs one host sync (``all()``).
+
+    Args:
+        attn_bias: Additive bias broadcastable to ``(B, nh, S_q, S_k)``, or None.
+        key_padding_mask: ``(B, S_k)``, True where the key is a real token, or None.
+
+    Returns:
+        The bias (batch dimension 1 when the rows are equal) and the mask (None when all ones).
+    """
+    if key_padding_mask is None or not bool(key_padding_mask.all()):
+        return attn_bias, key_padding_mask
+    if attn_bias is not None and attn_bias.size(0) > 1 and bool((attn_bias == attn_bias[:1]).all()):
+        attn_bias = attn_bias[:1]  # (1, nh|1, S_q|1, S_k)
+    return attn_bias, None
+
+
+def shared_additive_mask(
+    attn_bias: torch.Tensor | None,
+    s_q: int,
+    s_k: int,
+    *,
+    is_causal: bool,
+    key_padding_mask: torch.Tensor | None,
+    sliding_window_size: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor | None:
+    """:func:`additive_attention_mask`, built once per forward and shared by every layer.
+
+    Without padding (``key_padding_mask`` all ones) the mask is ``(1, nh, S_q, S_k)`` instead of
+    ``(B, nh, S_q, S_k)``; whichever it is, the layers of one forward share one tensor (see
+    :mod:`csmpt.models.forward_cache`), so autograd keeps one copy for backward, not one a layer.
+    Arguments as for :func:`additive_attention_mask`.
+    """
+
+    def build() -> torch.Tensor | None:
+        bias, padding = unpadded_bias(attn_bias, key_padding_mask)
+        return additive_attention_mask(
+            bias,
+            s_q,
+            s_k,
+            is_causal=is_causal,
+            key_padding_mask=padding,
+            sliding_window_size=sliding_window_size,
+            dtype=dtype,
+            device=device,
+        )
+
+    key = (s_q, s_k, is_causal, sliding_window_size, dtype, device)
+    return _MASKS.get((attn_bias, key_padding_mask), key, build)
+
+
 def sdpa_alibi_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -215,7 +285,7 @@ def sdpa_alibi_attention(
     ):
         mask, causal_flag = None, True  # SDPA's own causal mask (top-left) equals ours when square
     else:
-        mask = additive_attention_mask(
+        mask = shared_additive_mask(
             attn_bias,
             s_q,
             s_k,
@@ -224,7 +294,7 @@ def sdpa_alibi_attention(
             sliding_window_size=sliding_window_size,
             dtype=q.dtype,
             device=q.device,
-        )  # (B|1, nh|1, S_q, S_k) or None
+        )  # (B|1, nh|1, S_q, S_k) or None; (1, nh, S_q, S_k) without padding
         causal_flag = False
 
     out = F.scaled_dot_product_attention(
