@@ -91,8 +91,17 @@ def _recipe_parts(recipe: Path, overrides: Sequence[str]) -> dict[str, Any]:
     return {str(k): v for k, v in cfg.items()}
 
 
-def build_recipe_model(recipe: str | Path, overrides: Sequence[str] = ()) -> RecipeModel:
-    """Build the model and tokenizer of a training recipe on CPU (random weights)."""
+def build_recipe_model(
+    recipe: str | Path, overrides: Sequence[str] = (), init_device: str = "cpu"
+) -> RecipeModel:
+    """Build the model and tokenizer of a training recipe on CPU (random weights).
+
+    Args:
+        recipe: The training YAML.
+        overrides: ``key=value`` overrides of it.
+        init_device: ``cpu`` (random float32 weights), or ``meta`` (no memory: give it weights
+            with :func:`load_checkpoint_weights` and ``assign=True``).
+    """
     from llmfoundry.utils.builders import build_composer_model, build_tokenizer
 
     path = Path(recipe)
@@ -101,7 +110,9 @@ def build_recipe_model(recipe: str | Path, overrides: Sequence[str] = ()) -> Rec
     tokenizer = build_tokenizer(tok_cfg["name"], tok_cfg.get("kwargs", {}))
     model_cfg = copy.deepcopy(cfg["model"])
     name = model_cfg.pop("name")
-    model_cfg["init_device"] = "cpu"
+    model_cfg["init_device"] = init_device
+    if init_device == "meta" and model_cfg.get("pretrained"):
+        model_cfg["pretrained"] = False  # the weights come from a checkpoint: build from config
     model = build_composer_model(name=name, cfg=model_cfg, tokenizer=tokenizer)
     return RecipeModel(
         model=model,
@@ -127,17 +138,29 @@ def _mismatch(model_sd: dict[str, Any], ckpt_sd: dict[str, Any]) -> str:
     return f"it has {len(extra)} weights the recipe's model lacks (e.g. '{extra[0]}')"
 
 
-def load_checkpoint_weights(model: ComposerModel, checkpoint: str | Path, recipe: Path) -> None:
+def load_checkpoint_weights(
+    model: ComposerModel, checkpoint: str | Path, recipe: Path, assign: bool = False
+) -> None:
     """Load a Composer checkpoint's model weights into ``model``.
+
+    The checkpoint is memory-mapped (``torch.load(mmap=True)``): its optimizer state is never
+    read, and its weights cost file pages, not anonymous memory.
+
+    Args:
+        model: The recipe's model (built on ``meta`` when ``assign``).
+        checkpoint: A Composer checkpoint file (a monolithic one, as FSDP ``full`` saves).
+        recipe: The recipe the model was built from (named in errors).
+        assign: Make the checkpoint's (mmapped) tensors the model's parameters instead of
+            copying into them: no second copy of the model; needed for a ``meta`` model.
 
     Raises:
         DataError: Not a Composer checkpoint, or its weights do not fit the recipe's model.
     """
-    import torch
+    from csmpt.surgery.io import torch_load_mmap
 
     ckpt = Path(checkpoint)
     try:
-        obj = torch.load(ckpt, map_location="cpu", weights_only=False)
+        obj = torch_load_mmap(ckpt, weights_only=False)
         state = obj["state"]
         weights = state["model"]
     except (OSError, RuntimeError, KeyError, TypeError, EOFError) as e:
@@ -152,7 +175,10 @@ def load_checkpoint_weights(model: ComposerModel, checkpoint: str | Path, recipe
             f"{ckpt}: checkpoint does not match the model of {recipe}: "
             f"{_mismatch(target, weights)}; pass the recipe (and overrides) the run trained with"
         )
-    model.load_state_dict(weights, strict=True)
+    model.load_state_dict(weights, strict=True, assign=assign)
+    inner = getattr(model, "model", None)
+    if assign and getattr(getattr(inner, "config", None), "tie_word_embeddings", False):
+        inner.tie_weights()  # type: ignore[union-attr]  # assign replaced the tied Parameter
 
 
 def _model_type(hf_dir: str) -> str | None:

@@ -1,17 +1,19 @@
 """``csmpt export``: a Composer checkpoint -> an HF directory that ``transformers`` loads.
 
-The conversion is llm-foundry's (``HuggingFaceCheckpointer``'s steps, callable without a
-Trainer): the recipe's model gets the checkpoint's weights, its HF config is made portable
-(``attn_impl: torch``, ``init_device: cpu`` for MPT), ``save_pretrained`` writes the weights
-and the tokenizer, and for MPT ``edit_files_for_hf_compatibility`` adds the modeling code
-(``trust_remote_code``). Then the export checks itself: the folder is loaded back with
-``AutoModelForCausalLM`` and its logits on a fixed input are compared with the Composer model's.
-The folder appears only when the check passes (written to a temporary folder, then renamed).
+The recipe's model is built on the meta device and given the checkpoint's tensors, memory-mapped
+(a monolithic 7B checkpoint, as FSDP ``full`` state dicts are saved, costs file pages; its
+optimizer state is never read). The weights are cast to the export dtype, the reference logits on
+a fixed input are computed, and the shared HF-folder writer (:mod:`csmpt.export.hf_folder`:
+``save_pretrained``'s sharding and index, normalised portable config, MPT's modeling code for
+``trust_remote_code``, the user's umask) writes the folder. Then the export checks itself: the
+reference model is dropped, the folder is loaded back with ``AutoModelForCausalLM`` and its
+logits are compared with the reference's. One model is in memory at a time; the folder appears
+only when the check passes (written to a temporary folder, then renamed).
 """
 
 from __future__ import annotations
 
-import copy
+import gc
 import logging
 import shutil
 from collections.abc import Sequence
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from csmpt.atomic_dir import replace_dir
 from csmpt.errors import CsmptError, DataError
 from csmpt.eval.models import build_recipe_model, load_checkpoint_weights
+from csmpt.export.hf_folder import write_hf_folder
 
 if TYPE_CHECKING:
     import torch
@@ -50,35 +53,33 @@ class ExportResult:
     n_tokens: int
 
 
-def _portable_config(config: Any) -> Any:
-    """The HF config as ``HuggingFaceCheckpointer.transform_config`` makes it."""
-    cfg = copy.deepcopy(config)
-    if cfg.model_type == "mpt":
-        cfg.attn_config["attn_impl"] = "torch"
-        cfg.init_device = "cpu"
-    return cfg
+def _cast_(model: torch.nn.Module, dtype: torch.dtype) -> None:
+    """Cast ``model``'s floating-point parameters to ``dtype`` in place, one tensor at a time."""
+    for p in model.parameters():
+        if p.is_floating_point() and p.dtype != dtype:
+            p.data = p.data.to(dtype)
 
 
-def _save(hf_model: Any, tokenizer: PreTrainedTokenizerBase, dtype: str, out: Path) -> None:
+def _hf_config(hf_model: Any) -> dict[str, Any]:
+    config = hf_model.config.to_dict()
+    config["architectures"] = [type(hf_model).__name__]
+    for key in ("_name_or_path", "transformers_version", "_attn_implementation_autoset"):
+        config.pop(key, None)
+    return config
+
+
+def _save(hf_model: Any, tokenizer: PreTrainedTokenizerBase, out: Path) -> None:
+    state = dict(hf_model.state_dict())
+    if getattr(hf_model.config, "tie_word_embeddings", False):
+        state.pop("lm_head.weight", None)  # transformers re-ties it
+    write_hf_folder(out, _hf_config(hf_model), state, tokenizer)
+
+
+def _logits(model: torch.nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
     import torch
-    from accelerate import init_empty_weights
-    from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
-    from llmfoundry.utils.huggingface_hub_utils import edit_files_for_hf_compatibility
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
-    CONFIG_MAPPING._extra_content["mpt"] = MPTConfig
-    MPTConfig.register_for_auto_class()
-    MPTForCausalLM.register_for_auto_class("AutoModelForCausalLM")
-    torch_dtype = getattr(torch, _DTYPES[dtype])
-    state = {k: v.detach().to(torch_dtype) for k, v in hf_model.state_dict().items()}
-    with init_empty_weights():
-        new = type(hf_model)(_portable_config(hf_model.config))
-    new.load_state_dict(state, assign=True)
-    new.config.torch_dtype = torch_dtype
-    new.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    if new.config.model_type == "mpt":
-        edit_files_for_hf_compatibility(str(out))
+    with torch.no_grad():
+        return model(input_ids=input_ids).logits.float()
 
 
 def logits_parity(
@@ -137,23 +138,25 @@ def export_to_hf(
     ckpt = Path(checkpoint)
     if not ckpt.is_file():
         raise DataError(f"checkpoint '{ckpt}' does not exist")
-    rm = build_recipe_model(train_yaml, overrides)
-    load_checkpoint_weights(rm.model, ckpt, rm.recipe)
+    rm = build_recipe_model(train_yaml, overrides, init_device="meta")
+    load_checkpoint_weights(rm.model, ckpt, rm.recipe, assign=True)
     hf_model: Any = getattr(rm.model, "model", None)
     if hf_model is None or not hasattr(hf_model, "save_pretrained"):
         raise CsmptError(f"{train_yaml}: model '{rm.name}' is not an HF-backed llm-foundry model")
     hf_model.eval()
+    model_type = str(hf_model.config.model_type)
     tmp = out.with_name(f"partial_export_{out.name.replace('.', '_')}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _save(hf_model, rm.tokenizer, dtype, tmp)
-        exported = _load_export(tmp, dtype)
+        _cast_(hf_model, getattr(torch, _DTYPES[dtype]))  # compare at the export's precision
         ids = rm.tokenizer(PARITY_TEXT, return_tensors="pt")["input_ids"][:, : rm.max_seq_len]
-        reference = hf_model
-        if dtype != "fp32":  # compare at the export's precision
-            reference = copy.deepcopy(hf_model).to(getattr(torch, _DTYPES[dtype]))
-        diff = logits_parity(reference, exported, ids)
+        want = _logits(hf_model, ids)
+        _save(hf_model, rm.tokenizer, tmp)
+        del hf_model, rm  # one model in memory at a time
+        gc.collect()
+        got = _logits(_load_export(tmp, dtype), ids)
+        diff = float((want - got).abs().max())
         tol = TOLERANCE[dtype]
         if not diff <= tol:
             raise CsmptError(
@@ -163,6 +166,5 @@ def export_to_hf(
         replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    model_type = str(hf_model.config.model_type)
     log.info("exported %s to %s, max abs logit diff %.3g", ckpt, out, diff)
     return ExportResult(out, model_type, diff, tol, int(ids.shape[1]))

@@ -4,11 +4,12 @@ A model is handled as :class:`ModelWeights`: the HF config (a dict) and the stat
 key names (``transformer.wte.weight`` for MPT, ``model.embed_tokens.weight`` for Llama). It comes
 from a local HF folder (``config.json`` + ``model.safetensors`` / ``pytorch_model.bin``, sharded
 or not) or from a Composer checkpoint (``*.pt``: ``state.model`` with the ``model.`` prefix, the
-HF config from ``state.integrations``). Nothing is built to read or write weights, so a 7B
-surgery needs the weights' memory only.
+HF config from ``state.integrations``). Every file is memory-mapped (safetensors ``safe_open``,
+``torch.load(mmap=True)`` for ``.bin`` shards and ``.pt``): a 7B source costs file pages, not
+anonymous memory, and nothing is built to read or write weights.
 
-Outputs: an HF folder (``config.json``, ``model.safetensors``, the tokenizer and, when the source
-folder had them, MPT's custom-code ``*.py`` files) and a Composer checkpoint holding only
+Outputs: an HF folder written by the shared writer (:mod:`csmpt.export.hf_folder`: sharded
+safetensors, config, tokenizer, MPT's modeling code) and a Composer checkpoint holding only
 ``state.model``, which a training YAML loads with ``load_path`` + ``load_weights_only: true``.
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,16 @@ from typing import Any
 import torch
 
 from csmpt.errors import DataError
+from csmpt.export.hf_config import default_tied, normalise_config
+from csmpt.export.hf_folder import portable_config, write_hf_folder
 
 __all__ = [
     "ModelWeights",
     "build_model",
+    "hf_state",
     "load_source",
     "portable_config",
+    "torch_load_mmap",
     "write_composer_checkpoint",
     "write_hf_dir",
 ]
@@ -48,13 +52,15 @@ class ModelWeights:
         config: The HF config (``config.json``'s content).
         state: Parameter name -> tensor.
         source: The folder or checkpoint file it was read from.
-        code_files: MPT custom-code files of the source HF folder, copied to an HF output.
+        code_files: Custom-code files of a (non-MPT) source HF folder, copied to an HF output.
+        normalised: Config keys dropped by :func:`csmpt.export.hf_config.normalise_config`.
     """
 
     config: dict[str, Any]
     state: dict[str, torch.Tensor]
     source: Path
     code_files: list[Path] = field(default_factory=list)
+    normalised: list[str] = field(default_factory=list)
 
     @property
     def family(self) -> str:
@@ -65,10 +71,14 @@ class ModelWeights:
 
     @property
     def tied(self) -> bool:
-        """Whether the output projection is the input embedding (no separate ``lm_head``)."""
-        return "lm_head.weight" not in self.state or bool(
-            self.config.get("tie_word_embeddings", True)
-        )
+        """Whether the output projection is the input embedding (no separate ``lm_head``).
+
+        ``tie_word_embeddings`` when the config has it, else the model type's HF default
+        (Llama and Mistral untied: their ``lm_head`` is kept; MPT tied).
+        """
+        if "tie_word_embeddings" in self.config:
+            return bool(self.config["tie_word_embeddings"])
+        return default_tied(self.config.get("model_type") or self.family)
 
     @property
     def embed_key(self) -> str:
@@ -113,16 +123,29 @@ def _load_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def _load_weight_file(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of one weights file, memory-mapped (file pages, not anonymous memory)."""
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from safetensors import safe_open
 
-        return dict(load_file(str(path)))
-    return dict(torch.load(path, map_location="cpu", weights_only=True))
+        with safe_open(str(path), framework="pt") as f:  # tensors are views of the mmap
+            return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+    return dict(torch_load_mmap(path, weights_only=True))
+
+
+def torch_load_mmap(path: Path, weights_only: bool) -> Any:
+    """``torch.load`` with ``mmap=True`` (a pre-1.6 non-zip file is read whole, with a warning)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=True)
+    except RuntimeError as e:
+        if "mmap" not in str(e) and "zipfile" not in str(e):
+            raise
+        log.warning("%s: legacy (non-zip) torch file, cannot be memory-mapped: reading it", path)
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
 
 
 def _load_composer(path: Path) -> ModelWeights:
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch_load_mmap(path, weights_only=False)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user mistake
         raise DataError(f"{path}: not a readable Composer checkpoint ({type(e).__name__})") from e
     state = ckpt.get("state", {}) if isinstance(ckpt, dict) else {}
@@ -141,9 +164,13 @@ def _load_composer(path: Path) -> ModelWeights:
 
 
 def load_source(path: str | Path) -> ModelWeights:
-    """Read a model from a local HF folder or a Composer checkpoint file.
+    """Read a model from a local HF folder or a Composer checkpoint file, memory-mapped.
+
+    The config is normalised for llm-foundry 0.22 (:func:`csmpt.export.hf_config.
+    normalise_config`; the dropped keys are in ``normalised``).
 
     Raises:
+        ConfigError: A config key changes the computation and llm-foundry cannot honour it.
         DataError: The path does not exist, has no config or no weights, or the embedding is
             missing.
     """
@@ -162,6 +189,8 @@ def load_source(path: str | Path) -> ModelWeights:
         weights = _load_composer(p)
     else:
         raise DataError(f"{p}: source model does not exist (an HF folder or a Composer .pt file)")
+    norm = normalise_config(weights.config, p / "config.json" if p.is_dir() else p)
+    weights.config, weights.normalised = norm.config, norm.dropped
     if weights.embed_key not in weights.state:
         raise DataError(f"{p}: the weights have no '{weights.embed_key}' (the input embedding)")
     if not weights.tied and "lm_head.weight" not in weights.state:
@@ -169,101 +198,83 @@ def load_source(path: str | Path) -> ModelWeights:
     return weights
 
 
-def portable_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` runnable on any machine: MPT with ``attn_impl: torch`` on ``init_device: cpu``."""
-    cfg = dict(config)
-    if cfg.get("model_type") == "mpt":
-        cfg["attn_config"] = dict(cfg.get("attn_config") or {}, attn_impl="torch")
-        cfg["init_device"] = "cpu"
-    return cfg
-
-
-def _save_mpt_with_code(weights: ModelWeights, out: Path) -> None:
-    """MPT via llm-foundry's ``save_pretrained`` + its modeling code (``trust_remote_code``)."""
-    from accelerate import init_empty_weights
-    from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
-    from llmfoundry.utils.huggingface_hub_utils import edit_files_for_hf_compatibility
-
-    MPTConfig.register_for_auto_class()
-    MPTForCausalLM.register_for_auto_class("AutoModelForCausalLM")
-    with init_empty_weights():
-        model = _quiet_mpt(MPTForCausalLM, MPTConfig.from_dict(portable_config(weights.config)))
-    model.load_state_dict({k: v.contiguous() for k, v in weights.state.items()}, assign=True)
-    model.save_pretrained(out)
-    edit_files_for_hf_compatibility(str(out))
-
-
-def _quiet_mpt(cls: Any, config: Any) -> Any:
-    """``cls(config)`` without transformers' warning that MPT lacks GenerationMixin."""
-    hf_log = logging.getLogger("transformers.modeling_utils")
-    level = hf_log.level
-    hf_log.setLevel(logging.ERROR)
-    try:
-        model = cls(config)
-    finally:
-        hf_log.setLevel(level)
-    return model
+def hf_state(weights: ModelWeights) -> dict[str, torch.Tensor]:
+    """The state dict an HF folder holds: a tied model's ``lm_head.weight`` is left out."""
+    state = dict(weights.state)
+    if weights.tied:
+        state.pop("lm_head.weight", None)  # HF re-ties it from the embedding
+    return state
 
 
 def write_hf_dir(weights: ModelWeights, out: Path, tokenizer: Any | None) -> None:
-    """Write ``weights`` as an HF folder (config, safetensors, custom code, ``tokenizer``).
+    """Write ``weights`` as an HF folder (:func:`csmpt.export.hf_folder.write_hf_folder`).
 
-    An MPT folder gets llm-foundry's modeling code, so ``AutoModelForCausalLM.from_pretrained(
-    out, trust_remote_code=True)`` loads it (the source folder's own code files if it had them).
+    Sharded safetensors in the weights' dtype, the config normalised and made portable with
+    ``tie_word_embeddings`` explicit; an MPT folder gets llm-foundry's modeling code, so
+    ``AutoModelForCausalLM.from_pretrained(out, trust_remote_code=True)`` loads it.
     """
-    from safetensors.torch import save_file
-
-    out.mkdir(parents=True, exist_ok=True)
-    if weights.family == "mpt" and not weights.code_files:
-        _save_mpt_with_code(weights, out)
-    else:
-        config = portable_config(weights.config)
-        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        state = {k: v.contiguous() for k, v in weights.state.items()}
-        if weights.tied:
-            state.pop("lm_head.weight", None)  # safetensors refuses shared storage; HF re-ties
-        save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
-        for f in weights.code_files:
-            shutil.copy2(f, out / f.name)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(str(out))
+    config = dict(weights.config, tie_word_embeddings=weights.tied)
+    write_hf_folder(out, config, hf_state(weights), tokenizer, weights.code_files)
 
 
 def write_composer_checkpoint(weights: ModelWeights, path: Path) -> None:
     """Write a Composer checkpoint holding only the model (``state.model``) and its HF config.
 
-    A training run loads it with ``load_path: PATH`` and ``load_weights_only: true``.
+    A training run loads it with ``load_path: PATH`` and ``load_weights_only: true``. Tensors
+    are written as they are (mmapped ones streamed from their files).
     """
     model = {f"model.{k}": v.contiguous() for k, v in weights.state.items()}
-    integrations = {"huggingface": {"model": {"config": {"content": weights.config}}}}
+    config = dict(weights.config, tie_word_embeddings=weights.tied)
+    integrations = {"huggingface": {"model": {"config": {"content": config}}}}
     torch.save({"state": {"model": model, "integrations": integrations}}, path)
 
 
+def _quiet(build: Any) -> Any:
+    """``build()`` without transformers' warning that MPT lacks GenerationMixin."""
+    hf_log = logging.getLogger("transformers.modeling_utils")
+    level = hf_log.level
+    hf_log.setLevel(logging.ERROR)
+    try:
+        return build()
+    finally:
+        hf_log.setLevel(level)
+
+
 def build_model(weights: ModelWeights) -> torch.nn.Module:
-    """Build the HF model (MPT via llm-foundry's ``MPTForCausalLM``, or Llama) with ``weights``.
+    """The HF model (MPT via llm-foundry's ``MPTForCausalLM``, or Llama/Mistral) on ``weights``.
+
+    Built on the meta device and given the weights' own tensors (``assign``): no copy, no
+    float32 init, the weights' dtype; an mmapped source stays in file pages. The model shares
+    its tensors with ``weights``: do not train it.
 
     Raises:
         DataError: The weights do not fit the config (names or shapes).
     """
-    if weights.family == "mpt":
-        from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
+    from accelerate import init_empty_weights
 
-        model = _quiet_mpt(MPTForCausalLM, MPTConfig.from_dict(portable_config(weights.config)))
-    else:
-        from transformers import AutoConfig, AutoModelForCausalLM
+    config = portable_config(weights.config)
+    with init_empty_weights(include_buffers=False):
+        if weights.family == "mpt":
+            from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
 
-        cfg = dict(weights.config)
-        hf_cfg = AutoConfig.for_model(cfg.pop("model_type", "llama"), **cfg)
-        model = AutoModelForCausalLM.from_config(hf_cfg)
+            model = _quiet(lambda: MPTForCausalLM(MPTConfig.from_dict(config)))
+        else:
+            from transformers import AutoConfig, AutoModelForCausalLM
+
+            cfg = dict(config, tie_word_embeddings=weights.tied)
+            hf_cfg = AutoConfig.for_model(cfg.pop("model_type", "llama"), **cfg)
+            model = AutoModelForCausalLM.from_config(hf_cfg)
     state = dict(weights.state)
-    if weights.family == "llama" and weights.tied:
+    if weights.tied and "lm_head.weight" in model.state_dict():
         state["lm_head.weight"] = state[weights.embed_key]
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as e:
         first = str(e).strip().splitlines()
         raise DataError(
             f"{weights.source}: weights do not fit the model config "
             f"({first[1].strip() if len(first) > 1 else first[0]})"
         ) from None
+    if weights.tied and hasattr(model, "tie_weights"):
+        model.tie_weights()
     return model.eval()

@@ -14,6 +14,7 @@ replaced only with ``force``)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -30,17 +31,12 @@ from csmpt.atomic_dir import replace_dir
 from csmpt.data.readers import expand_inputs, read_documents
 from csmpt.data.tokenizer_train import check_tokenizer_dir
 from csmpt.errors import ConfigError, DataError
+from csmpt.export.hf_folder import apply_umask
 from csmpt.surgery.alignment import frequency_order, token_frequencies, vocab_bytes
 from csmpt.surgery.config_transform import SHAPES_NAME
 from csmpt.surgery.downcycle import DowncycleConfig, choose_layers, downcycle
 from csmpt.surgery.io import ModelWeights, load_source, write_composer_checkpoint, write_hf_dir
-from csmpt.surgery.report import (
-    SurgeryReport,
-    corpus_loss,
-    coverage,
-    example_pairs,
-    random_embeddings,
-)
+from csmpt.surgery.report import SurgeryReport, coverage, example_pairs, swap_losses
 from csmpt.surgery.vocab_swap import VocabSwapConfig, check_tokenizer_fits, swap_vocabulary
 
 __all__ = ["SHAPES_NAME", "SurgeryConfig", "run_surgery"]
@@ -144,6 +140,13 @@ def _max_len(config: dict[str, Any]) -> int:
     return int(config.get("max_seq_len") or config.get("max_position_embeddings") or 2048)
 
 
+def _name_tokenizer(weights: ModelWeights, tokenizer: str) -> ModelWeights:
+    """MPT's ``tokenizer_name`` names the target tokenizer (not the source's)."""
+    if "tokenizer_name" not in weights.config:
+        return weights
+    return dataclasses.replace(weights, config=dict(weights.config, tokenizer_name=tokenizer))
+
+
 def _write(out: Path, weights: ModelWeights, tokenizer: Any, cfg: SurgeryConfig) -> None:
     tokenizer.save_pretrained(str(out / "tokenizer"))  # tokenizer files only, never weights
     if cfg.output.hf:
@@ -194,6 +197,7 @@ def run_surgery(
         vocab_size=int(weights.state[weights.embed_key].shape[0]),
         source_layers=total,
         layers=keep,
+        normalised=weights.normalised,
     )
     out_tok = source_tok
     if cfg.vocab_swap.enabled:
@@ -233,16 +237,16 @@ def run_surgery(
         )
         if tokens is not None:
             stage(f"target-corpus loss on {tokens.numel():,} tokens: swapped vs random")
-            report.loss_swapped = corpus_loss(swap.weights, tokens)
-            report.loss_random = corpus_loss(random_embeddings(swap.weights, cfg.seed), tokens)
+            report.loss_swapped, report.loss_random = swap_losses(swap.weights, tokens, cfg.seed)
             report.eval_tokens = int(tokens.numel())
-        weights = swap.weights
+        weights = _name_tokenizer(swap.weights, cfg.target.tokenizer)
     stage(f"writing {out}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         _write(tmp, weights, out_tok, cfg)
         report.write(tmp / "report.json")
+        apply_umask(tmp)  # mkdtemp made it 0700
         replace_dir(tmp, out)
     finally:
         if tmp.exists():

@@ -32,9 +32,12 @@ __all__ = [
     "example_pairs",
     "random_embeddings",
     "report_rows",
+    "swap_losses",
 ]
 
 log = logging.getLogger(__name__)
+
+_CHUNK = 8192
 
 
 @dataclass
@@ -57,6 +60,7 @@ class SurgeryReport:
     eval_tokens: int | None = None
     source_layers: int = 0
     layers: list[int] = field(default_factory=list)
+    normalised: list[str] = field(default_factory=list)
 
     @property
     def aligned_total(self) -> int:
@@ -109,37 +113,76 @@ def _init_std(config: dict[str, Any]) -> float:
     return float(std or config.get("initializer_range") or 0.02)
 
 
+def _random_rows(shape: torch.Size, dtype: torch.dtype, std: float, seed: int) -> torch.Tensor:
+    """(V, d) N(0, std) rows in ``dtype``, drawn in row chunks (no float32 copy of the matrix)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = torch.empty(shape, dtype=dtype)
+    for i in range(0, shape[0], _CHUNK):
+        block = out[i : i + _CHUNK]
+        block.copy_(torch.randn(block.shape, generator=gen).mul_(std))
+    return out
+
+
 def random_embeddings(weights: ModelWeights, seed: int = 0) -> ModelWeights:
     """``weights`` with every embedding matrix drawn from N(0, init std): the report's baseline."""
-    gen = torch.Generator().manual_seed(seed)
     state = dict(weights.state)
     std = _init_std(weights.config)
-    for key in weights.embedding_keys():
+    for n, key in enumerate(weights.embedding_keys()):
         w = weights.state[key]
-        state[key] = (torch.randn(w.shape, generator=gen) * std).to(w.dtype)
+        state[key] = _random_rows(w.shape, w.dtype, std, seed + n)
     if weights.tied and "lm_head.weight" in state:
         state["lm_head.weight"] = state[weights.embed_key]
     return ModelWeights(weights.config, state, weights.source, weights.code_files)
 
 
 @torch.no_grad()
-def corpus_loss(weights: ModelWeights, tokens: torch.Tensor) -> float:
-    """Mean next-token cross-entropy of the model on ``tokens`` (N, L)."""
-    model = build_model(weights)
+def _model_loss(model: torch.nn.Module, tokens: torch.Tensor) -> float:
     total, n = 0.0, 0
     for row in tokens.split(4):
-        logits = model(input_ids=row).logits.float()  # (B, L, V)
+        logits = model(input_ids=row).logits  # (B, L, V), the weights' dtype
         loss = F.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]), row[:, 1:].reshape(-1), reduction="sum"
+            logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+            row[:, 1:].reshape(-1),
+            reduction="sum",
         )
         total += float(loss)
         n += row[:, 1:].numel()
+        del logits
     return total / max(n, 1)
+
+
+def corpus_loss(weights: ModelWeights, tokens: torch.Tensor) -> float:
+    """Mean next-token cross-entropy of the model on ``tokens`` (N, L), in the weights' dtype."""
+    return _model_loss(build_model(weights), tokens)
+
+
+def swap_losses(weights: ModelWeights, tokens: torch.Tensor, seed: int = 0) -> tuple[float, float]:
+    """Loss of the swapped model and of the same body with random embeddings, one model built.
+
+    The model runs on ``weights``' own tensors in their dtype (an mmapped body stays in file
+    pages); for the baseline only its embedding matrices are replaced by random ones (as
+    :func:`random_embeddings` draws them), so the memory is one model plus one embedding.
+
+    Returns:
+        (swapped loss, random-embeddings loss), mean nats per token.
+    """
+    model = build_model(weights)
+    swapped = _model_loss(model, tokens)
+    params = dict(model.named_parameters(remove_duplicate=False))
+    std = _init_std(weights.config)
+    for n, key in enumerate(weights.embedding_keys()):
+        p = params[key]
+        p.data = _random_rows(p.shape, p.dtype, std, seed + n)  # tied: lm_head is this Parameter
+    random = _model_loss(model, tokens)
+    del model, params
+    return swapped, random
 
 
 def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
     """(label, value) rows summarising the report, for a rich table."""
     rows = [("surgery", f"{r.family}: {r.source} -> {r.output}")]
+    if r.normalised:
+        rows.append(("config", "dropped for llm-foundry 0.22: " + ", ".join(r.normalised)))
     if r.target_tokens is not None:
         by = ", ".join(f"{m} {n:,}" for m, n in sorted(r.aligned.items()))
         rows.append(
