@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 import shutil
 from pathlib import Path
@@ -242,3 +243,34 @@ def test_validate_appends_loss_per_corpus_once_per_checkpoint(
     assert web[-1] < web[0]  # training on cs_web lowers its validation loss
     assert validate_checkpoints(*args, max_samples=8) == []  # rerun: nothing new
     assert len(out.read_text().splitlines()) == 1 + 6
+    # every row has bits per byte; each corpus is the same text at every step
+    assert all(0 < r.bpb < 20 and r.bytes > 0 for r in rows)
+    assert len({(r.corpus, r.bytes, r.tokens) for r in rows}) == 2
+    # the retention plot's data: Czech and English bpb at every checkpoint, on one figure
+    from csmpt.report.render import write_report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(tiny_mpt_run / "metrics.jsonl", run)
+    shutil.copy(out, run / "validation.csv")
+    report = write_report(run)
+    assert [(c.label, c.steps) for c in report.data.bpb] == [
+        ("cs_web", [6, 12, 18]),
+        ("en_web", [6, 12, 18]),
+    ]
+    want = [r.bpb for r in rows if r.corpus == "cs_web"]
+    assert [v for _, v in report.data.bpb[0].points] == pytest.approx(want, abs=1e-6)
+    assert "bits_per_byte" in report.figures
+
+
+def test_validation_csv_of_an_older_csmpt_gains_the_bpb_columns(tmp_path: Path) -> None:
+    from csmpt.eval.validate import FIELDS, ValRow, _append, read_validation
+
+    out = tmp_path / "validation.csv"
+    out.write_text("step,checkpoint,corpus,loss,perplexity,tokens\n6,a.pt,cs,8.5,4914.8,100\n")
+    _append(out, [ValRow(None, "mistral", "cs", 2.0, 7.389, 50, 200, 0.72)])
+    lines = out.read_text().splitlines()
+    assert lines[0] == ",".join(FIELDS) and len(lines) == 3
+    old, new = read_validation(out)
+    assert (old.step, old.loss, old.bytes) == (6, 8.5, 0) and math.isnan(old.bpb)
+    assert (new.step, new.checkpoint, new.bpb) == (None, "mistral", 0.72)

@@ -27,7 +27,9 @@ def eval_command(
 
 @user_errors
 def validate_command(
-    checkpoints: Path = typer.Argument(..., help="A Composer checkpoint or a run's save_folder."),
+    checkpoints: str | None = typer.Argument(
+        None, help="A Composer checkpoint or a run's save_folder (omit with --model only)."
+    ),
     train_yaml: Path = typer.Option(..., "--train-yaml", help="The recipe the run trained with."),
     overrides: list[str] = typer.Argument(None, help="key=value overrides of the recipe."),
     corpus: list[str] = typer.Option(
@@ -36,30 +38,62 @@ def validate_command(
         help="NAME=MDS_FOLDER (repeatable); default: the recipe's eval and "
         "hot-swap corpora (their val splits).",
     ),
+    model: list[str] = typer.Option(
+        None,
+        "--model",
+        help="NAME=HF_FOLDER (repeatable): an HF model scored with its own tokenizer on the "
+        "same text (base model, export, competitor).",
+    ),
     csv_path: Path = typer.Option(None, "--csv", help="Default: <folder>/validation.csv."),
     max_samples: int = typer.Option(256, help="Samples per corpus."),
 ) -> None:
-    """Loss/perplexity of checkpoints on each corpus' val split, appended to a CSV."""
+    """Loss (nats/token) and bits per byte of checkpoints and HF models per corpus, to a CSV."""
+    from rich.table import Table
+
     from csmpt.errors import ConfigError
     from csmpt.eval.validate import validate_checkpoints
 
-    corpora: dict[str, Path] = {}
-    for c in corpus or []:
-        name, sep, mds = c.partition("=")
-        if not sep or not name or not mds:
-            raise ConfigError(f"--corpus '{c}': expected NAME=MDS_FOLDER")
-        corpora[name] = Path(mds)
-    folder = checkpoints if checkpoints.is_dir() else checkpoints.parent
-    out = csv_path or folder / "validation.csv"
+    def pairs(values: list[str] | None, flag: str) -> dict[str, Path]:
+        out: dict[str, Path] = {}
+        for c in values or []:
+            name, sep, path = c.partition("=")
+            if not sep or not name or not path:
+                raise ConfigError(f"{flag} '{c}': expected NAME=PATH")
+            out[name] = Path(path)
+        return out
+
+    overrides = list(overrides or [])
+    if checkpoints and "=" in checkpoints and not Path(checkpoints).exists():
+        overrides.insert(0, checkpoints)  # no checkpoints given: that was an override
+        checkpoints = None
+    corpora, models = pairs(corpus, "--corpus"), pairs(model, "--model")
+    if not checkpoints and not models:
+        raise ConfigError("nothing to validate: give a checkpoint or run folder, or --model")
+    src = Path(checkpoints) if checkpoints else None
+    if csv_path is not None:
+        out = csv_path
+    elif src is not None:
+        out = (src if src.is_dir() else src.parent) / "validation.csv"
+    else:
+        raise ConfigError("--csv is needed when no checkpoint or run folder is given")
     rows = validate_checkpoints(
-        checkpoints,
+        src,
         train_yaml,
         out,
         corpora or None,
-        overrides or [],
+        overrides,
         max_samples,
         progress=lambda msg: console.print(msg, highlight=False),
+        models={k: str(v) for k, v in models.items()},
     )
+    table = Table("model / step", "corpus", "nats/token", "bits/byte", "tokens", "bytes")
+    for r in rows:
+        who = r.checkpoint if r.step is None else f"step {r.step:,}"
+        table.add_row(
+            who, r.corpus, f"{r.loss:.4f}", f"{r.bpb:.4f}", f"{r.tokens:,}", f"{r.bytes:,}"
+        )
+    if rows:
+        console.print(table)
     console.print(f"[green]appended[/] {len(rows)} rows to {out}")
 
 
@@ -103,7 +137,9 @@ EPILOGS = {
     "Writes table.md, table.csv and accuracy.png to output_dir.",
     "validate": "Example:\n\n  csmpt validate artifacts/demo/runs/tiny-mpt-hot-swap "
     "--train-yaml yamls/tiny/mpt_hot_swap.yaml variables.data_root=artifacts/demo/mds "
-    "variables.tokenizer_name=artifacts/demo/tokenizer",
+    "variables.tokenizer_name=artifacts/demo/tokenizer --model export=artifacts/demo/hf\n\n"
+    "Bits per byte compare models with different tokenizers: --model scores an HF folder with "
+    "its own tokenizer on the same validation text.",
     "export": "Example:\n\n  csmpt export artifacts/demo/runs/tiny-mpt-hot-swap/ep0-ba40-rank0.pt "
     "artifacts/demo/hf --train-yaml yamls/tiny/mpt_hot_swap.yaml "
     "variables.tokenizer_name=artifacts/demo/tokenizer",

@@ -1,12 +1,19 @@
-"""``csmpt validate``: loss and perplexity of checkpoints on each corpus' validation split.
+"""``csmpt validate``: loss and bits per byte of checkpoints and HF models on validation text.
 
 Lit-Claire's offline validation: while training goes on, evaluate the checkpoints already
 written on every corpus (not only the one the run trains on now) and append the figures to a
-CSV (``step, checkpoint, corpus, loss, perplexity, tokens``). It is safe next to a running
-trainer: shards are read by csmpt's MDS reader into scratch copies (no StreamingDataset, no
-shared memory), a checkpoint that cannot be read yet (still being written) is skipped with a
-warning, rows are appended under a file lock, and (step, corpus) pairs already in the CSV are
-not evaluated again, so the same command can be rerun as new checkpoints appear.
+CSV (``step, checkpoint, corpus, loss, perplexity, tokens, bytes, bpb``). It is safe next to a
+running trainer: shards are read by csmpt's MDS reader into scratch copies (no
+StreamingDataset, no shared memory), a checkpoint that cannot be read yet (still being written)
+is skipped with a warning, rows are appended under a file lock, and (step, corpus) pairs
+already in the CSV are not evaluated again, so the same command can be rerun as new checkpoints
+appear.
+
+``loss`` is nats per token of the recipe's tokenizer; ``bpb`` is bits per UTF-8 byte of the
+validation text (:mod:`csmpt.eval.bpb`), the unit that compares models with different
+tokenizers. HF models (``models``: the English base model, an export, a competitor) are scored
+with their own tokenizer on the same text: the validation split decoded back into its
+documents. Their rows have an empty ``step`` and their name in ``checkpoint``.
 """
 
 from __future__ import annotations
@@ -15,36 +22,70 @@ import csv
 import fcntl
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from csmpt.errors import ConfigError, DataError
+from csmpt.eval.bpb import (
+    BpbScore,
+    lossless_failures,
+    score_documents,
+    score_ids,
+    start_token,
+    stream_documents,
+    utf8_bytes,
+)
 from csmpt.eval.models import (
     Checkpoint,
+    build_hf_model,
     build_recipe_model,
     find_checkpoints,
     load_checkpoint_weights,
 )
 
-__all__ = ["FIELDS", "ValRow", "corpora_of_recipe", "validate_checkpoints", "validation_loss"]
+__all__ = [
+    "FIELDS",
+    "ValRow",
+    "corpora_of_recipe",
+    "read_validation",
+    "validate_checkpoints",
+    "validation_documents",
+]
 
 log = logging.getLogger(__name__)
 
-FIELDS = ["step", "checkpoint", "corpus", "loss", "perplexity", "tokens"]
+FIELDS = ["step", "checkpoint", "corpus", "loss", "perplexity", "tokens", "bytes", "bpb"]
 
 
 @dataclass
 class ValRow:
-    """Loss of one checkpoint on one corpus' validation split."""
+    """Loss of one checkpoint (``step`` set) or HF model (``step`` None) on one corpus."""
 
-    step: int
+    step: int | None
     checkpoint: str
     corpus: str
     loss: float
     perplexity: float
     tokens: int
+    bytes: int = 0
+    bpb: float = float("nan")
+
+    @classmethod
+    def of(cls, step: int | None, name: str, corpus: str, score: BpbScore) -> ValRow:
+        """A row from a :class:`~csmpt.eval.bpb.BpbScore`."""
+        loss = score.loss
+        return cls(
+            step,
+            name,
+            corpus,
+            loss,
+            math.exp(min(loss, 50.0)),
+            score.tokens,
+            score.bytes,
+            score.bpb,
+        )
 
 
 def corpora_of_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, Path]:
@@ -69,98 +110,150 @@ def corpora_of_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict
     return out
 
 
-def validation_loss(
-    model: Any, folder: Path, max_seq_len: int, max_samples: int, batch_size: int = 8
-) -> tuple[float, int]:
-    """Mean next-token cross-entropy of ``model`` over an MDS folder; (loss, tokens scored)."""
+def validation_documents(
+    folder: Path, tokenizer: Any, max_samples: int
+) -> tuple[list[int], list[str]]:
+    """The first ``max_samples`` samples of an MDS split as (token stream, documents).
+
+    The samples are consecutive pieces of one EOS-separated stream (``csmpt prep``), so they
+    are joined again; the stream is cut after its last EOS and each document decoded
+    separately (see :func:`csmpt.eval.bpb.stream_documents`): the scored text is whole
+    documents and no character is cut.
+    """
     import numpy as np
-    import torch
-    import torch.nn.functional as F  # noqa: N812
 
     from csmpt.data.mds_reader import iter_samples
 
     if not (folder / "index.json").is_file():
         raise DataError(f"validation folder '{folder}' has no index.json; build it with csmpt prep")
-    total, count = 0.0, 0
-    batch: list[Any] = []
-    device = next(model.parameters()).device
-
-    def flush() -> None:
-        nonlocal total, count
-        ids = torch.from_numpy(np.stack(batch)).long().to(device)  # (B, T)
-        logits = model(input_ids=ids).logits.float()  # (B, T, V)
-        loss = F.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="sum"
-        )
-        total += float(loss)
-        count += ids[:, 1:].numel()
-        batch.clear()
-
-    model.eval()
-    with torch.no_grad():
-        for i, sample in enumerate(iter_samples(folder)):
-            if i >= max_samples:
-                break
-            batch.append(np.asarray(sample["tokens"])[:max_seq_len])
-            if len(batch) == batch_size:
-                flush()
-        if batch:
-            flush()
-    if count == 0:
+    stream: list[int] = []
+    for i, sample in enumerate(iter_samples(folder)):
+        if i >= max_samples:
+            break
+        stream += np.asarray(sample["tokens"]).tolist()
+    if not stream:
         raise DataError(f"validation folder '{folder}' has no samples")
-    return total / count, count
+    docs = stream_documents(tokenizer, stream)
+    eos = int(tokenizer.eos_token_id)
+    last = len(stream) - 1 - stream[::-1].index(eos)
+    return stream[: last + 1], docs
 
 
-def _done(csv_path: Path) -> set[tuple[int, str]]:
-    if not csv_path.is_file():
-        return set()
-    with csv_path.open(encoding="utf-8") as f:
-        return {(int(r["step"]), r["corpus"]) for r in csv.DictReader(f) if r.get("step")}
+def _key(step: int | None, checkpoint: str, corpus: str) -> tuple[str, str]:
+    return (str(step) if step is not None else f"model:{checkpoint}", corpus)
+
+
+def read_validation(csv_path: str | Path) -> list[ValRow]:
+    """The rows of a validation CSV (older files without ``bytes``/``bpb`` read as NaN)."""
+    path = Path(csv_path)
+    if not path.is_file():
+        return []
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            try:
+                out.append(
+                    ValRow(
+                        int(r["step"]) if r.get("step") else None,
+                        r["checkpoint"],
+                        r["corpus"],
+                        float(r["loss"]),
+                        float(r["perplexity"]),
+                        int(r["tokens"]),
+                        int(r.get("bytes") or 0),
+                        float(r.get("bpb") or "nan"),
+                    )
+                )
+            except (KeyError, ValueError, TypeError):
+                continue
+    return out
+
+
+def _done(csv_path: Path) -> set[tuple[str, str]]:
+    return {_key(r.step, r.checkpoint, r.corpus) for r in read_validation(csv_path)}
+
+
+def _line(r: ValRow) -> list[object]:
+    return [
+        "" if r.step is None else r.step,
+        r.checkpoint,
+        r.corpus,
+        f"{r.loss:.6f}",
+        f"{r.perplexity:.4f}",
+        r.tokens,
+        r.bytes or "",
+        "" if math.isnan(r.bpb) else f"{r.bpb:.6f}",
+    ]
 
 
 def _append(csv_path: Path, rows: list[ValRow]) -> None:
+    """Append under a lock; a CSV of an older csmpt (no bpb columns) is rewritten first."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with csv_path.open("a", encoding="utf-8", newline="") as f:
+    with csv_path.open("a+", encoding="utf-8", newline="") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        header = f.readline().strip().split(",")
+        if f.tell() and header != FIELDS:
+            old = read_validation(csv_path)
+            f.seek(0)
+            f.truncate()
+            csv.writer(f).writerows([FIELDS, *(_line(r) for r in old)])
+        f.seek(0, 2)
         w = csv.writer(f)
         if f.tell() == 0:
             w.writerow(FIELDS)
-        for r in rows:
-            w.writerow(
-                [r.step, r.checkpoint, r.corpus, f"{r.loss:.6f}", f"{r.perplexity:.4f}", r.tokens]
-            )
+        w.writerows(_line(r) for r in rows)
         f.flush()
 
 
+def _describe(r: ValRow) -> str:
+    who = f"step {r.step}" if r.step is not None else r.checkpoint
+    return (
+        f"{who} {r.corpus}: loss {r.loss:.4f} nats/token, {r.bpb:.4f} bits/byte "
+        f"({r.tokens:,} tokens, {r.bytes:,} bytes)"
+    )
+
+
 def validate_checkpoints(
-    checkpoints: str | Path,
+    checkpoints: str | Path | None,
     train_yaml: str | Path,
     csv_path: str | Path,
     corpora: dict[str, Path] | None = None,
     overrides: Sequence[str] = (),
     max_samples: int = 256,
     progress: Callable[[str], None] | None = None,
+    models: Mapping[str, str | Path] | None = None,
 ) -> list[ValRow]:
-    """Evaluate new checkpoints (a file or a run folder) on every corpus; append to the CSV.
+    """Evaluate new checkpoints (a file or a run folder) and HF models on every corpus.
+
+    Args:
+        checkpoints: A Composer checkpoint or a run folder (None: only ``models``).
+        train_yaml: The recipe the run trained with (its model, tokenizer and corpora).
+        csv_path: The CSV to append to.
+        corpora: Name -> MDS split folder (default: the recipe's eval and hot-swap corpora).
+        overrides: ``key=value`` overrides of the recipe.
+        max_samples: Samples read per corpus (the text ends after the last complete document).
+        progress: Called with one line per row.
+        models: Name -> HF folder, each scored with its own tokenizer on the same text.
 
     Returns:
         The rows appended now (pairs already in the CSV are skipped).
     """
     say = progress or (lambda msg: log.info("%s", msg))
-    src = Path(checkpoints)
-    if src.is_file():
-        ckpts = [Checkpoint(_step_of(src), src)]
-    else:
-        ckpts = find_checkpoints(src)
+    ckpts: list[Checkpoint] = []
+    if checkpoints is not None:
+        src = Path(checkpoints)
+        ckpts = [Checkpoint(_step_of(src), src)] if src.is_file() else find_checkpoints(src)
     corpora = corpora or corpora_of_recipe(train_yaml, overrides)
     if not corpora:
         raise ConfigError(f"{train_yaml}: no eval_loader corpora; name them with --corpus NAME=DIR")
     out = Path(csv_path)
     done = _done(out)
     rm = build_recipe_model(train_yaml, overrides)
+    texts = {n: validation_documents(corpora[n], rm.tokenizer, max_samples) for n in corpora}
     new: list[ValRow] = []
     for c in ckpts:
-        todo = [n for n in corpora if (c.step, n) not in done]
+        todo = [n for n in corpora if _key(c.step, c.path.name, n) not in done]
         if not todo:
             continue
         try:
@@ -172,12 +265,48 @@ def validate_checkpoints(
             raise
         rows = []
         for name in todo:
-            loss, n = validation_loss(rm.model.model, corpora[name], rm.max_seq_len, max_samples)
-            rows.append(ValRow(c.step, c.path.name, name, loss, math.exp(min(loss, 50.0)), n))
-            say(f"step {c.step} {name}: loss {loss:.4f}, perplexity {rows[-1].perplexity:.2f}")
+            stream, docs = texts[name]
+            ids = [start_token(rm.tokenizer), *stream]
+            nats, tokens = score_ids(rm.model.model, ids, rm.max_seq_len)
+            score = BpbScore(nats, tokens, sum(utf8_bytes(d) for d in docs))
+            rows.append(ValRow.of(c.step, c.path.name, name, score))
+            say(_describe(rows[-1]))
+        _append(out, rows)
+        new += rows
+    for model_name, hf_dir in (models or {}).items():
+        todo = [n for n in corpora if _key(None, model_name, n) not in done]
+        if not todo:
+            continue
+        model, tokenizer = build_hf_model(hf_dir, rm.max_seq_len)
+        window = _window(model.model, rm.max_seq_len)
+        rows = []
+        for name in todo:
+            docs = texts[name][1]
+            bad = lossless_failures(tokenizer, docs)
+            if bad:
+                log.warning(
+                    "tokenizer of '%s' (%s) does not encode %d of %d documents of %s losslessly "
+                    "(first: document %d); its bits per byte are not exact",
+                    model_name,
+                    hf_dir,
+                    len(bad),
+                    len(docs),
+                    name,
+                    bad[0],
+                )
+            score = score_documents(model.model, tokenizer, docs, window)
+            rows.append(ValRow.of(None, model_name, name, score))
+            say(_describe(rows[-1]))
         _append(out, rows)
         new += rows
     return new
+
+
+def _window(model: Any, want: int) -> int:
+    """``want`` tokens, capped by the model's position limit (ALiBi models have none)."""
+    config = getattr(model, "config", None)
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "max_seq_len", None)
+    return min(want, int(limit)) if isinstance(limit, int) and limit > 1 else want
 
 
 def _step_of(path: Path) -> int:

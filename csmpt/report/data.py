@@ -10,6 +10,7 @@ Tests check these series; the plots only draw them.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,8 @@ class ReportData:
     accuracy: list[Curve] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
     steps: int = 0
+    bpb: list[Curve] = field(default_factory=list)
+    bpb_references: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def swap_steps(self) -> list[int]:
@@ -95,18 +98,30 @@ def _markers(run_dir: Path) -> list[Marker]:
     return sorted(out, key=lambda m: m.step)
 
 
-def _validation_curves(path: Path) -> list[Curve]:
-    """Per-corpus eval loss from ``csmpt validate``'s CSV (step, corpus, loss, ...)."""
-    if not path.is_file():
-        return []
-    by_corpus: dict[str, dict[int, float]] = {}
-    with path.open(encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            try:
-                by_corpus.setdefault(r["corpus"], {})[int(r["step"])] = float(r["loss"])
-            except (KeyError, ValueError):
-                continue
-    return [Curve(f"{c} (validate)", sorted(p.items())) for c, p in sorted(by_corpus.items())]
+def _validation_curves(path: Path) -> tuple[list[Curve], list[Curve], list[tuple[str, float]]]:
+    """Loss and bits per byte per corpus from ``csmpt validate``'s CSV, and reference models.
+
+    Checkpoint rows give the curves; rows without a step (HF models scored with their own
+    tokenizer) give (``model (corpus)``, bpb) references.
+    """
+    from csmpt.eval.validate import read_validation
+
+    loss: dict[str, dict[int, float]] = {}
+    bpb: dict[str, dict[int, float]] = {}
+    refs: dict[str, float] = {}
+    for r in read_validation(path):
+        if r.step is None:
+            if not math.isnan(r.bpb):
+                refs[f"{r.checkpoint} ({r.corpus})"] = r.bpb
+            continue
+        loss.setdefault(r.corpus, {})[r.step] = r.loss
+        if not math.isnan(r.bpb):
+            bpb.setdefault(r.corpus, {})[r.step] = r.bpb
+    return (
+        [Curve(f"{c} (validate)", sorted(p.items())) for c, p in sorted(loss.items())],
+        [Curve(c, sorted(p.items())) for c, p in sorted(bpb.items())],
+        sorted(refs.items()),
+    )
 
 
 def _table_curves(path: Path) -> list[Curve]:
@@ -144,7 +159,8 @@ def build_report_data(run_dir: str | Path) -> ReportData:
         m = _EVAL_LOSS.match(k)
         if m:
             eval_loss.append(Curve(m.group("label") or "eval", _series(rows, k)))
-    eval_loss += _validation_curves(run / "validation.csv")
+    val_loss, bpb, refs = _validation_curves(run / "validation.csv")
+    eval_loss += val_loss
     accuracy = []
     for k in keys:
         m = _ICL_ACC.match(k)
@@ -158,4 +174,6 @@ def build_report_data(run_dir: str | Path) -> ReportData:
         accuracy=accuracy,
         markers=_markers(run),
         steps=train[-1][0],
+        bpb=bpb,
+        bpb_references=refs,
     )

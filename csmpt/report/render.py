@@ -1,6 +1,8 @@
 """``csmpt report RUN_DIR``: a run's convergence curves as PNGs and a one-page summary.
 
-Figures like CSMPT7b's: train loss, eval loss per corpus, few-shot accuracy, each with vertical
+Figures like CSMPT7b's: train loss, eval loss per corpus, bits per byte per corpus (every
+validated corpus on one plot, e.g. Czech and English, so forgetting shows; reference HF models
+dashed), few-shot accuracy, each with vertical
 markers at corpus swaps (dashed) and loss spikes (red, dotted). The page (``report.md`` and
 ``report.html``) embeds the figures and lists the markers. Files go to ``RUN_DIR/report/``,
 each written to a temporary name and renamed.
@@ -33,8 +35,18 @@ class Report:
     html: Path | None = None
 
 
-def plot_curves(curves: list[Curve], data: ReportData, path: Path, title: str, ylabel: str) -> None:
-    """Draw ``curves`` with the run's swap and spike markers into a PNG."""
+def plot_curves(
+    curves: list[Curve],
+    data: ReportData,
+    path: Path,
+    title: str,
+    ylabel: str,
+    references: list[tuple[str, float]] | None = None,
+) -> None:
+    """Draw ``curves`` with the run's swap and spike markers into a PNG.
+
+    ``references`` (label, value) are drawn as dashed horizontal lines (models without steps).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,6 +56,8 @@ def plot_curves(curves: list[Curve], data: ReportData, path: Path, title: str, y
     for c in curves:
         style = "-" if len(c.points) > 20 else "-o"
         ax.plot(c.steps, [v for _, v in c.points], style, label=c.label, linewidth=1.2)
+    for label, value in references or []:
+        ax.axhline(value, linestyle="--", linewidth=1, alpha=0.7, label=label)
     for i, m in enumerate(data.markers):
         if m.kind == "swap":
             ax.axvline(m.step, color="gray", linestyle="--", linewidth=1, label=m.text)
@@ -75,6 +89,10 @@ def _markdown(r: Report) -> str:
     ]
     for c in d.eval_loss:
         lines.append(f"- eval loss {c.label}: {c.points[-1][1]:.3f} (step {c.points[-1][0]})")
+    for c in d.bpb:
+        lines.append(f"- bits per byte {c.label}: {c.points[-1][1]:.4f} (step {c.points[-1][0]})")
+    for label, value in d.bpb_references:
+        lines.append(f"- bits per byte {label}: {value:.4f} (reference model)")
     for c in d.accuracy:
         lines.append(f"- accuracy {c.label}: {c.points[-1][1]:.4f} (step {c.points[-1][0]})")
     lines.append("")
@@ -140,11 +158,14 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     figs = [("train_loss", [data.train_loss], "training loss", "loss")]
     if data.eval_loss:
         figs.append(("eval_loss", data.eval_loss, "eval loss per corpus", "loss"))
+    if data.bpb:
+        figs.append(("bits_per_byte", data.bpb, "bits per byte per corpus", "bits per byte"))
     if data.accuracy:
         figs.append(("accuracy", data.accuracy, "few-shot accuracy", "accuracy"))
     for name, curves, title, ylabel in figs:
         path = folder / f"{name}.png"
-        plot_curves(curves, data, path, f"{data.run_dir.name}: {title}", ylabel)
+        refs = data.bpb_references if name == "bits_per_byte" else None
+        plot_curves(curves, data, path, f"{data.run_dir.name}: {title}", ylabel, refs)
         r.figures[name] = path
     md = _markdown(r)
     r.markdown, r.html = folder / "report.md", folder / "report.html"
