@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from csmpt.data.corpus_build import split_long
+from csmpt.data.long_docs import DocumentCutter
 from csmpt.data.mds_reader import iter_samples
 from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
 from csmpt.data.readers import expand_inputs, read_documents
@@ -129,12 +129,12 @@ def test_bad_documents_are_counted(tmp_path: Path, tokenizer_dir: Path) -> None:
         "malformed_json": [f"{src}:26", f"{src}:27"],
     }
     assert m["documents"] == 61  # 60 good + the long one, kept whole
-    # The long document was tokenized in pieces, and split before spaces: same tokens as whole.
+    # The long document was tokenized in pieces, cut at pre-tokens: same tokens as whole.
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
     long_text = "Dlouhý dokument o Praze. " * 40
-    pieces = split_long(long_text, 300)
+    pieces = DocumentCutter(tokenizer_dir / "tokenizer.json").pieces(long_text, 300)
     assert len(pieces) == 4 and "".join(pieces) == long_text
     whole = tok.encode(long_text, add_special_tokens=False).ids
     assert sum((tok.encode(p, add_special_tokens=False).ids for p in pieces), []) == whole

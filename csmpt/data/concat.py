@@ -62,6 +62,10 @@ class SampleConcatenator:
         self.samples_out += n_full
         yield from stream[:cut].reshape(n_full, self.max_seq_len)
 
+    def held(self) -> np.ndarray:
+        """The tokens held back because they do not fill a sample (a copy)."""
+        return np.concatenate(self._parts) if self._parts else np.zeros(0, np.int32)
+
     @property
     def remainder(self) -> int:
         """Tokens held back because they do not fill a sample (dropped at the end)."""

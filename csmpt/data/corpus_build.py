@@ -31,8 +31,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from csmpt.data.concat import SampleConcatenator
+from csmpt.data.doc_map import DocMapWriter, split_doc_map, write_doc_map
+from csmpt.data.long_docs import DocumentCutter
 from csmpt.data.mds_writer import ShardedSplitWriter, ShardFormat, write_json_atomic
-from csmpt.data.readers import Document, read_documents
+from csmpt.data.readers import (
+    INVALID_UTF8,
+    MALFORMED_JSON,
+    MISSING_TEXT,
+    UNENCODABLE,
+    Document,
+    read_documents,
+)
 from csmpt.data.workers import BatchEncoder, Result, TextEncoder
 from csmpt.errors import DataError
 
@@ -40,7 +49,16 @@ if TYPE_CHECKING:
     from csmpt.data.filtering import DocumentFilter
     from csmpt.data.prep import PrepConfig
 
-__all__ = ["EMPTY", "LONG_SPLIT", "PROGRESS_NAME", "SplitStats", "build_corpus", "split_of"]
+__all__ = [
+    "EMPTY",
+    "LONG_SPLIT",
+    "PROGRESS_NAME",
+    "STRICT_REASONS",
+    "CorpusCounts",
+    "SplitStats",
+    "build_corpus",
+    "split_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +66,9 @@ PROGRESS_NAME = "csmpt_progress.json"
 EMPTY = "empty"
 LONG_SPLIT = "long_split"
 MAX_EXAMPLES = 5
+
+# Skip reasons that strict mode stops at (filters' removals are not errors).
+STRICT_REASONS = (INVALID_UTF8, MALFORMED_JSON, MISSING_TEXT, UNENCODABLE, EMPTY)
 
 ProgressFn = Callable[[int, int], None]
 
@@ -60,22 +81,6 @@ def split_of(text: str, val_fraction: float) -> str:
     return "val" if h / 2**64 < val_fraction else "train"
 
 
-def split_long(text: str, max_chars: int) -> list[str]:
-    """Cut a text into pieces of at most ``max_chars`` characters (nothing is dropped).
-
-    Each cut falls before a space or newline when there is one in the piece's last tenth.
-    """
-    pieces = []
-    while len(text) > max_chars:
-        window = text[:max_chars]
-        cut = max(window.rfind("\n"), window.rfind(" "))
-        if cut < max_chars * 9 // 10:
-            cut = max_chars
-        pieces.append(text[:cut])
-        text = text[cut:]
-    return [*pieces, text] if text else pieces
-
-
 @dataclass
 class SplitStats:
     """What went into one split."""
@@ -86,6 +91,24 @@ class SplitStats:
     dropped_tail_tokens: int = 0
     shards: list[dict[str, Any]] = field(default_factory=list)
     resumed_shards: int = 0
+    tail: np.ndarray | None = None  # the dropped tail's tokens
+
+
+@dataclass
+class CorpusCounts:
+    """What a build skipped, split and repaired, with where the first few of each are.
+
+    Attributes:
+        skipped: Documents not used, by reason.
+        long_split: Documents longer than ``max_doc_chars`` (tokenized in pieces).
+        repaired: Documents kept after a repair (``bom_stripped``, ``repaired_unicode``).
+        examples: Reason -> the first few ``file:line`` of each kind.
+    """
+
+    skipped: dict[str, int]
+    long_split: int
+    repaired: dict[str, int]
+    examples: dict[str, list[str]]
 
 
 @dataclass
@@ -111,23 +134,35 @@ class _Batch:
 class _SplitSink:
     """One split's concatenator and shard writer, and the stream position of each document."""
 
-    def __init__(self, writer: ShardedSplitWriter, max_seq_len: int, resume: tuple[int, int]):
+    def __init__(
+        self,
+        writer: ShardedSplitWriter,
+        max_seq_len: int,
+        resume: tuple[int, int],
+        doc_map: DocMapWriter,
+    ):
         self.writer = writer
         self.max_seq_len = max_seq_len
         self.concat = SampleConcatenator(max_seq_len, None)
         self.base_tokens = writer.committed_samples * max_seq_len
         self.start = resume  # fixed: what the reader thread skips
         self.resume = resume  # moves on with every finished shard
-        self._starts: deque[tuple[int, int]] = deque()
+        self.doc_map = doc_map
+        self.resume_entries = doc_map.entries  # doc map entries before the resume document
+        self._starts: deque[tuple[int, int, int]] = deque()
 
     def skip_of(self, doc: int) -> int:
         k, offset = self.start
         return -1 if doc < k else offset if doc == k else 0
 
-    def feed(self, doc: int, tokens: np.ndarray, skip: int) -> bool:
-        """Add a document's tokens (EOS included) from ``skip`` on; True if a shard was written."""
+    def feed(self, doc: int, tokens: np.ndarray, skip: int, file: int, line: int) -> bool:
+        """Add a document's tokens (EOS included) from ``skip`` on; True if a shard was written.
+
+        ``file`` (index of the input) and ``line`` go into the split's document map.
+        """
         pos = self.base_tokens + self.concat.tokens_in
-        self._starts.append((doc, pos - skip))
+        self._starts.append((doc, pos - skip, self.doc_map.entries))
+        self.doc_map.add(pos - skip, file, line)
         wrote = False
         for sample in self.concat.add_tokens(tokens[skip:]):
             if self.writer.add(sample):
@@ -138,7 +173,8 @@ class _SplitSink:
     def _position(self, pos: int) -> tuple[int, int]:
         while len(self._starts) > 1 and self._starts[1][1] <= pos:
             self._starts.popleft()
-        doc, start = self._starts[0]
+        doc, start, entry = self._starts[0]
+        self.resume_entries = entry
         return doc, pos - start
 
 
@@ -186,11 +222,14 @@ class _Reader:
         cfg: PrepConfig,
         sinks: dict[str, _SplitSink],
         filt: DocumentFilter | None,
+        cutter: DocumentCutter,
     ) -> None:
         self.cfg = cfg
         self.sinks = sinks
         self.filt = filt
+        self.cutter = cutter
         self.skipped: Counter[str] = Counter()
+        self.repaired: Counter[str] = Counter()
         self.examples: dict[str, list[str]] = {}  # reason -> first few "file:line"
         self.documents: Counter[str] = Counter()
         self.long_split = 0
@@ -214,6 +253,9 @@ class _Reader:
         records = 0
         for n, doc in enumerate(docs):
             records += 1
+            for repair in doc.repairs:
+                self.repaired[repair] += 1
+                self._note(doc, repair)
             if doc.problem is not None:
                 self._count(doc, doc.problem.split(":", 1)[0])
             elif not doc.text.strip():
@@ -245,9 +287,7 @@ class _Reader:
             entry.split = split_of(doc.text, self.cfg.val_fraction)
             entry.skip = self.sinks[entry.split].skip_of(n)
             if entry.skip >= 0:
-                pieces = [doc.text]
-                if len(doc.text) > self.cfg.max_doc_chars:
-                    pieces = split_long(doc.text, self.cfg.max_doc_chars)
+                pieces = self.cutter.pieces(doc.text, self.cfg.max_doc_chars)
                 entry.first_text, entry.n_texts = len(batch.texts), len(pieces)
                 batch.texts.extend(pieces)
         return batch
@@ -274,7 +314,9 @@ def build_corpus(
     encoder: TextEncoder,
     filt: DocumentFilter | None = None,
     on_progress: ProgressFn | None = None,
-) -> tuple[dict[str, SplitStats], dict[str, int], int, dict[str, list[str]]]:
+    cutter: DocumentCutter | None = None,
+    part: tuple[int, int] = (0, 1),
+) -> tuple[dict[str, SplitStats], CorpusCounts]:
     """Write every split of one corpus into ``work_dir/<split>``, resuming from ``progress``.
 
     Args:
@@ -288,10 +330,12 @@ def build_corpus(
         encoder: Tokenizes (:func:`csmpt.data.workers.make_encoder`).
         filt: The corpus's document filter, if any.
         on_progress: Called with (records read, tokens written) after every batch.
+        cutter: Cuts documents longer than ``max_doc_chars`` (default: of ``cfg.tokenizer``).
+        part: ``(i, n)``: build only part ``i`` (0-based) of ``n`` of the records.
 
     Returns:
-        Per-split stats, skipped documents by reason, the number of long documents split, and
-        where the first few of each kind are (``file:line``).
+        Per-split stats (each split folder also gets its document map) and the counts of
+        skipped, long and repaired documents.
     """
     from csmpt.data.prep import parse_size
 
@@ -300,7 +344,9 @@ def build_corpus(
     for s in splits:
         done = progress["splits"].get(s, {})
         writer = ShardedSplitWriter(work_dir / s, fmt, done.get("shards", []))
-        sinks[s] = _SplitSink(writer, cfg.max_seq_len, (done.get("doc", -1), done.get("offset", 0)))
+        doc_map = DocMapWriter(work_dir / f"{s}.docmap.bin", int(done.get("map_entries", 0)))
+        resume = (done.get("doc", -1), done.get("offset", 0))
+        sinks[s] = _SplitSink(writer, cfg.max_seq_len, resume, doc_map)
     resumed = {s: len(k.writer.shards) for s, k in sinks.items()}
     if any(resumed.values()):
         log.info("resuming %s with finished shards %s", work_dir, resumed)
@@ -309,8 +355,15 @@ def build_corpus(
         if filt is not None:
             filt.sync()  # its lines are on disk before the progress that counts on them
             progress["filter_records"] = filtered[0]
+        for k in sinks.values():
+            k.doc_map.flush(sync=True)
         progress["splits"] = {
-            s: {"shards": k.writer.shards, "doc": k.resume[0], "offset": k.resume[1]}
+            s: {
+                "shards": k.writer.shards,
+                "doc": k.resume[0],
+                "offset": k.resume[1],
+                "map_entries": k.resume_entries,
+            }
             for s, k in sinks.items()
         }
         write_json_atomic(work_dir / PROGRESS_NAME, progress)
@@ -319,8 +372,13 @@ def build_corpus(
         # The side file holds the verdicts of every record before this: they are kept.
         filt.begin(work_dir, int(progress.get("filter_records", 0)))
     filtered = [0]  # records with verdicts so far
-    reader = _Reader(cfg, sinks, filt)
-    docs = read_documents(files, text_field, strict=cfg.strict)
+    if cutter is None:
+        cutter = DocumentCutter(Path(cfg.tokenizer) / "tokenizer.json")
+    reader = _Reader(cfg, sinks, filt, cutter)
+    docs = read_documents(
+        files, text_field, strict=cfg.strict, repair_unicode=cfg.repair_unicode, part=part
+    )
+    file_ids = {path: i for i, path in enumerate(files)}
     scorer = filt.model if filt is not None else None
     batch_encoder = BatchEncoder(encoder, cfg.workers, scorer)
     eos = np.asarray([eos_id], dtype=np.int32)
@@ -350,7 +408,9 @@ def build_corpus(
                 continue
             a = int(ends[e.first_text] - lengths[e.first_text])
             b = int(ends[e.first_text + e.n_texts - 1])
-            wrote |= sinks[e.split].feed(e.doc, np.concatenate([flat[a:b], eos]), e.skip)
+            tokens = np.concatenate([flat[a:b], eos])
+            source = e.source
+            wrote |= sinks[e.split].feed(e.doc, tokens, e.skip, file_ids[source.path], source.line)
         if wrote:
             save()
         if on_progress is not None:
@@ -374,16 +434,25 @@ def build_corpus(
     for s, k in sinks.items():
         samples = k.writer.committed_samples + len(k.writer.pending)
         shards = k.writer.finish(cfg.shard_multiple) if samples else []
+        n_samples = sum(x["samples"] for x in shards)
+        entries = k.doc_map.read()
+        k.doc_map.close()
+        write_doc_map(k.writer.folder, split_doc_map(entries, n_samples, cfg.max_seq_len))
+        held = k.concat.remainder
+        tail = k.concat.held()
         stats[s] = SplitStats(
             documents=reader.documents[s],
             tokens=k.base_tokens + k.concat.tokens_in,
-            samples=sum(x["samples"] for x in shards),
-            dropped_tail_tokens=k.concat.remainder,
+            samples=n_samples,
+            dropped_tail_tokens=held,
             shards=shards,
             resumed_shards=resumed[s],
+            tail=tail,
         )
     skipped = {r: n for r, n in reader.skipped.items() if n}
     for reason, where in reader.examples.items():
-        n = reader.long_split if reason == LONG_SPLIT else reader.skipped[reason]
+        counts = reader.repaired if reason in reader.repaired else reader.skipped
+        n = reader.long_split if reason == LONG_SPLIT else counts[reason]
         log.warning("%s: %d document(s), the first at %s", reason, n, ", ".join(where))
-    return stats, skipped, reader.long_split, reader.examples
+    repaired = {r: n for r, n in reader.repaired.items() if n}
+    return stats, CorpusCounts(skipped, reader.long_split, repaired, reader.examples)

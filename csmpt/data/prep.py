@@ -22,10 +22,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from csmpt.atomic_dir import replace_dir
-from csmpt.data.corpus_build import PROGRESS_NAME, ProgressFn, build_corpus, split_of
+from csmpt.data.corpus_build import (
+    PROGRESS_NAME,
+    STRICT_REASONS,
+    ProgressFn,
+    build_corpus,
+    split_of,
+)
 from csmpt.data.filtering import DocumentFilter, FilterSpec
 from csmpt.data.fingerprint import fingerprint, input_size, input_stats, sha256_file
+from csmpt.data.long_docs import DocumentCutter
 from csmpt.data.manifest import MANIFEST_NAME
 from csmpt.data.mds_writer import INDEX_NAME, remove_unlisted_shards
 from csmpt.data.readers import expand_inputs
@@ -38,7 +47,10 @@ __all__ = [
     "CorpusResult",
     "CorpusSpec",
     "PrepConfig",
+    "TAIL_NAME",
+    "parse_part",
     "parse_size",
+    "part_folder",
     "prep_corpora",
     "split_of",
 ]
@@ -46,6 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val")
+TAIL_NAME = "csmpt_tail.npy"  # a --part's dropped tail, joined into samples by --merge
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -83,10 +96,16 @@ class PrepConfig:
         size_limit: Shard size limit before compression (bytes or e.g. ``64mb``).
         shard_multiple: Each split's shard count is a multiple of this (8: 1/2/4/8 GPUs read
             equal shares of shards).
-        strict: Stop at the first bad document (invalid UTF-8, no text field, empty, longer than
-            ``max_doc_chars``) with its file and line, instead of counting it.
-        max_doc_chars: Longer documents are tokenized in pieces of this many characters (cut at
-            whitespace; nothing is dropped) and counted.
+        strict: Stop at the first bad document (invalid UTF-8, no text field, empty, a lone
+            surrogate, longer than ``max_doc_chars``) with its file and line, instead of
+            counting it. A corpus built without it counts as up to date for a strict run only
+            if it has no such documents; otherwise the strict run stops at the first one.
+        max_doc_chars: Longer documents are tokenized in pieces of about this many characters
+            (cut where the tokenizer's pre-tokenizer starts a new token, so the ids are the
+            whole document's; :mod:`csmpt.data.long_docs`) and counted.
+        repair_unicode: Replace lone surrogates (which JSON can escape, UTF-8 cannot hold) with
+            U+FFFD and keep the document (counted as ``repaired_unicode``) instead of skipping
+            it as ``unencodable``.
         batch_size: Documents per tokenizer batch (does not change the output).
         workers: 0: tokenize with the tokenizer's threads in this process (every core);
             N: in N worker processes. Does not change the output.
@@ -108,6 +127,7 @@ class PrepConfig:
     batch_size: int = 512
     workers: int = 0
     tokenizer_backend: str = "auto"
+    repair_unicode: bool = False
 
 
 @dataclass
@@ -136,22 +156,45 @@ def parse_size(size: str | int) -> int:
 def _output_settings(cfg: PrepConfig) -> dict[str, Any]:
     """The settings that change the output (not workers, batch_size, strict)."""
     keys = ("max_seq_len", "val_fraction", "compression", "size_limit", "shard_multiple")
-    return {k: getattr(cfg, k) for k in keys} | {"max_doc_chars": cfg.max_doc_chars}
+    settings = {k: getattr(cfg, k) for k in keys} | {"max_doc_chars": cfg.max_doc_chars}
+    return settings | ({"repair_unicode": True} if cfg.repair_unicode else {})
 
 
 def _fingerprint(
-    cfg: PrepConfig, spec: CorpusSpec, files: Sequence[Path], tok_hash: str, filt_hash: str | None
+    cfg: PrepConfig,
+    spec: CorpusSpec,
+    files: Sequence[Path],
+    tok_hash: str,
+    filt_hash: str | None,
+    part: tuple[int, int] = (0, 1),
 ) -> str:
     """Identify a build: settings, tokenizer, filter, and each input's path, size and mtime."""
-    return fingerprint(
-        {
-            "spec": asdict(spec),
-            "settings": _output_settings(cfg),
-            "tokenizer": tok_hash,
-            "filter": filt_hash,
-            "inputs": input_stats(files),
-        }
-    )
+    obj = {
+        "spec": asdict(spec),
+        "settings": _output_settings(cfg),
+        "tokenizer": tok_hash,
+        "filter": filt_hash,
+        "inputs": input_stats(files),
+    }
+    return fingerprint(obj | ({"part": list(part)} if part[1] > 1 else {}))
+
+
+def parse_part(text: str) -> tuple[int, int]:
+    """``"I/N"`` (1 <= I <= N, as a job array numbers its tasks) -> ``(I - 1, N)``.
+
+    Raises:
+        DataError: Not of that form.
+    """
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise DataError(f"--part '{text}' is not I/N with 1 <= I <= N (e.g. --part 2/8)")
+    return int(m.group(1)) - 1, int(m.group(2))
+
+
+def part_folder(name: str, part: tuple[int, int]) -> str:
+    """The folder of part ``part`` (0-based, of N) of corpus ``name``."""
+    i, n = part
+    return f"{name}.part-{i + 1:03}-of-{n:03}"
 
 
 def _eos_id(tokenizer_dir: str) -> int:
@@ -166,14 +209,41 @@ def _eos_id(tokenizer_dir: str) -> int:
     return int(eos_id)
 
 
-def _is_up_to_date(corpus_dir: Path, stamp: str, splits: Sequence[str]) -> bool:
+def _is_up_to_date(corpus_dir: Path, stamp: str, splits: Sequence[str], strict: bool) -> bool:
+    """Whether ``corpus_dir`` holds this build; with ``strict``, also that it passed strict.
+
+    Raises:
+        DataError: ``strict``, and the up-to-date corpus (built without it) counted documents
+            strict mode stops at: the first of them, from its manifest.
+    """
     for split in splits:
         manifest = corpus_dir / split / MANIFEST_NAME
         if not (corpus_dir / split / INDEX_NAME).is_file() or not manifest.is_file():
             return False
-        if json.loads(manifest.read_text()).get("fingerprint") != stamp:
+        m = json.loads(manifest.read_text())
+        if m.get("fingerprint") != stamp:
             return False
+        if strict and not m.get("strict", False):
+            _check_strict(corpus_dir, m)
     return True
+
+
+def _check_strict(corpus_dir: Path, manifest: dict[str, Any]) -> None:
+    """Raise at a document of a (non-strict) manifest that strict mode would have stopped at."""
+    skipped = manifest.get("skipped_documents", {})
+    examples = manifest.get("bad_document_examples", {})
+    bad = [r for r in STRICT_REASONS if skipped.get(r)]
+    if manifest.get("long_documents_split"):
+        bad.append("long_split")
+    if bad:
+        where = next((examples[r][0] for r in bad if examples.get(r)), "?")
+        counts = ", ".join(
+            f"{r} {skipped.get(r, manifest.get('long_documents_split'))}" for r in bad
+        )
+        raise DataError(
+            f"{where}: {bad[0]} document (strict: true): {corpus_dir} was built without strict "
+            f"and counts {counts}; fix the inputs, or drop strict to use it as it is"
+        )
 
 
 def _load_progress(work: Path, stamp: str, force: bool) -> dict[str, Any]:
@@ -195,6 +265,7 @@ def prep_corpora(
     only: Sequence[str] = (),
     force: bool = False,
     on_progress: ProgressFn | None = None,
+    part: tuple[int, int] = (0, 1),
 ) -> list[CorpusResult]:
     """Build the MDS folders of every corpus in ``cfg`` (or of those named in ``only``).
 
@@ -203,6 +274,9 @@ def prep_corpora(
         only: Corpus names to build; empty builds all.
         force: Rebuild even when the output is up to date (and ignore an interrupted build).
         on_progress: Called with (records read, tokens written) after each tokenizer batch.
+        part: ``(i, n)`` with n > 1: build only part ``i`` (0-based) of each corpus' records
+            (:func:`csmpt.data.readers.part_of`) into ``<name>.part-I-of-N`` (1-based I), for
+            :func:`csmpt.data.merge.merge_parts` to join.
 
     Raises:
         DataError: Missing tokenizer or input, malformed corpus file, a bad document with
@@ -221,17 +295,24 @@ def prep_corpora(
     eos_id = _eos_id(cfg.tokenizer)
     splits = [s for s in SPLITS if s == "train" or cfg.val_fraction > 0]
     out_root = Path(cfg.output_dir)
+    tok_file = Path(cfg.tokenizer) / "tokenizer.json"
     results = []
     encoder: TextEncoder | None = None
+    cutter: DocumentCutter | None = None
     backend = ""
     for spec in cfg.corpora:
         if only and spec.name not in only:
             continue
         files = expand_inputs(spec.inputs)
         filt = DocumentFilter(spec.filter) if spec.filter is not None else None
-        stamp = _fingerprint(cfg, spec, files, tok_hash, filt.fingerprint() if filt else None)
-        corpus_dir = out_root / spec.name
-        if not force and _is_up_to_date(corpus_dir, stamp, splits):
+        if filt is not None and filt.removed_path is not None and part[1] > 1:
+            rp = filt.removed_path
+            filt.removed_path = rp.with_name(f"{rp.stem}.{part_folder('', part)[1:]}{rp.suffix}")
+        filt_hash = filt.fingerprint() if filt else None
+        stamp = _fingerprint(cfg, spec, files, tok_hash, filt_hash, part)
+        folder = part_folder(spec.name, part) if part[1] > 1 else spec.name
+        corpus_dir = out_root / folder
+        if not force and _is_up_to_date(corpus_dir, stamp, splits, cfg.strict):
             log.info("%s is up to date, not rebuilt", corpus_dir)
             for s in splits:
                 remove_unlisted_shards(corpus_dir / s)
@@ -239,13 +320,15 @@ def prep_corpora(
             results.append(CorpusResult(spec.name, corpus_dir, True, kept))
             continue
         if encoder is None:
-            tok_file = Path(cfg.tokenizer) / "tokenizer.json"
             encoder, backend = make_encoder(tok_file, cfg.tokenizer_backend)
             log.info("tokenizing with %s", backend)
-        work = out_root / f".{spec.name}.partial"
+            cutter = DocumentCutter(tok_file)
+            if cutter.why_not is not None:
+                log.info("long documents are encoded whole: %s", cutter.why_not)
+        work = out_root / f".{folder}.partial"
         progress = _load_progress(work, stamp, force)
         try:
-            stats, skipped, long_split, examples = build_corpus(
+            stats, counts = build_corpus(
                 cfg,
                 files,
                 spec.text_field,
@@ -256,7 +339,10 @@ def prep_corpora(
                 encoder,
                 filt,
                 on_progress,
+                cutter,
+                part,
             )
+            skipped = counts.skipped
             if filt is not None:
                 skipped |= {r: n for r, n in filt.removed.items()}
                 filt.close()
@@ -272,12 +358,13 @@ def prep_corpora(
         inputs = [{"path": str(p), "bytes": input_size(p), "sha256": sha256_file(p)} for p in files]
         manifests: dict[str, dict[str, Any]] = {}
         for split, st in stats.items():
-            if st.samples == 0:
+            if st.samples == 0 and part[1] == 1:
                 shutil.rmtree(work, ignore_errors=True)
                 raise DataError(
                     f"corpus '{spec.name}': split '{split}' has {st.tokens} tokens, fewer than "
                     f"max_seq_len={cfg.max_seq_len}; add data or change val_fraction"
                 )
+            train = split == "train"  # bad and filtered documents belong to the corpus: train
             manifests[split] = {
                 "corpus": spec.name,
                 "split": split,
@@ -287,10 +374,11 @@ def prep_corpora(
                 "shards": len(st.shards),
                 "tokens_in_samples": st.samples * cfg.max_seq_len,
                 "dropped_tail_tokens": st.dropped_tail_tokens,
-                # Bad and filtered documents belong to the corpus, not to a split: train has them.
-                "skipped_documents": skipped if split == "train" else {},
-                "long_documents_split": long_split if split == "train" else 0,
-                "bad_document_examples": examples if split == "train" else {},
+                "skipped_documents": skipped if train else {},
+                "long_documents_split": counts.long_split if train else 0,
+                "repaired_documents": counts.repaired if train else {},
+                "bad_document_examples": counts.examples if train else {},
+                "strict": cfg.strict,
                 "eos_id": eos_id,
                 "inputs": inputs,
                 "fingerprint": stamp,
@@ -298,9 +386,14 @@ def prep_corpora(
                 "tokenizer": {"path": cfg.tokenizer, "sha256": tok_hash, "backend": backend},
                 "config": asdict(cfg) | {"corpora": [asdict(spec)]},
             }
+            if part[1] > 1:
+                manifests[split]["part"] = [part[0] + 1, part[1]]
+                assert st.tail is not None
+                np.save(work / split / TAIL_NAME, st.tail)
             (work / split / MANIFEST_NAME).write_text(
                 json.dumps(manifests[split], indent=2, ensure_ascii=False) + "\n"
             )
+            (work / f"{split}.docmap.bin").unlink(missing_ok=True)
         (work / PROGRESS_NAME).unlink(missing_ok=True)
         replace_dir(work, corpus_dir)
         for split in splits:

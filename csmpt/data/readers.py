@@ -10,8 +10,20 @@ written by ``datasets.Dataset.save_to_disk``, that dataset) or a glob pattern. F
 - a ``save_to_disk`` folder: one document per row.
 
 Bad records are either errors (``strict``) or yielded with :attr:`Document.problem` set
-(``invalid_utf8``, ``malformed_json``, ``missing_text``) so that the caller counts them. A
-compressed file that is cut off or corrupt is always an error: the rest of it cannot be read.
+(``invalid_utf8``, ``malformed_json``, ``missing_text``, ``unencodable``) so that the caller
+counts them. A compressed file that is cut off or corrupt is always an error: the rest of it
+cannot be read.
+
+Two repairs keep a record and say so in :attr:`Document.repairs`, for the caller to count:
+
+- a UTF-8 byte order mark at the start of a file (``.txt``, or the first line of a ``.jsonl``,
+  also inside ``.gz``/``.zst``) is dropped (``bom_stripped``);
+- JSON may escape lone surrogates (an escaped D800-DFFF without its pair), which no UTF-8
+  text holds: such a record is ``unencodable``, or with ``repair_unicode`` each lone
+  surrogate becomes U+FFFD (``repaired_unicode``).
+
+``part=(i, n)`` reads only the records of part ``i`` of ``n`` (:func:`part_of`), skipping the
+others before decoding them.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import glob
 import gzip
 import io
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,25 +41,39 @@ from typing import IO, Any
 from csmpt.errors import DataError
 
 __all__ = [
+    "BOM_STRIPPED",
     "INVALID_UTF8",
     "MALFORMED_JSON",
     "MISSING_TEXT",
+    "PART_BLOCK",
+    "REPAIRED_UNICODE",
+    "UNENCODABLE",
     "Document",
     "detect_format",
     "expand_inputs",
     "is_hf_dataset_dir",
+    "part_of",
     "read_documents",
 ]
 
 INVALID_UTF8 = "invalid_utf8"
 MALFORMED_JSON = "malformed_json"
 MISSING_TEXT = "missing_text"
+UNENCODABLE = "unencodable"
+BOM_STRIPPED = "bom_stripped"
+REPAIRED_UNICODE = "repaired_unicode"
+# --part: records are dealt out in blocks of this many lines/rows (see part_of).
+PART_BLOCK = 4096
+
+_BOM = b"\xef\xbb\xbf"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _JSONL = (".jsonl", ".json", ".ndjson")
 _SUFFIXES: dict[str, str] = {s: "jsonl" for s in _JSONL}
 _SUFFIXES |= {s + ".gz": "jsonl.gz" for s in _JSONL} | {s + ".zst": "jsonl.zst" for s in _JSONL}
 _SUFFIXES |= {".txt": "text", ".parquet": "parquet", ".arrow": "arrow"}
 _ROW_BATCH = 1024
+_Part = tuple[int, int, int]  # (input's index, part, parts)
 
 
 @dataclass(frozen=True)
@@ -59,7 +86,8 @@ class Document:
         path: The file or dataset folder it came from.
         line: Its 1-based line in a jsonl file, 0-based row in a table, 1 for a text file.
         problem: None, or why the record holds no usable text (``invalid_utf8``,
-            ``malformed_json``, ``missing_text``), as ``reason: details``.
+            ``malformed_json``, ``missing_text``, ``unencodable``), as ``reason: details``.
+        repairs: What was repaired to keep it (``bom_stripped``, ``repaired_unicode``).
     """
 
     doc_id: str
@@ -67,6 +95,23 @@ class Document:
     path: Path
     line: int
     problem: str | None = None
+    repairs: tuple[str, ...] = ()
+
+
+def part_of(file_index: int, record: int, parts: int) -> int:
+    """The ``--part`` (0-based) that reads record ``record`` (0-based) of input ``file_index``.
+
+    Records are dealt out in blocks of :data:`PART_BLOCK` consecutive records, block ``b`` of
+    input ``f`` going to part ``(f + b) % parts``: many small files spread by file, one large
+    file by record range, and the assignment depends only on the input list (stable on reruns).
+    """
+    return (file_index + record // PART_BLOCK) % parts
+
+
+def _lone_surrogate(text: str) -> int:
+    """The position of the first lone surrogate in ``text``, or -1."""
+    m = _SURROGATE.search(text)
+    return -1 if m is None else m.start()
 
 
 def is_hf_dataset_dir(path: Path) -> bool:
@@ -206,22 +251,32 @@ def _open_lines(path: Path, fmt: str) -> IO[bytes]:
     return path.open("rb")
 
 
-def _read_jsonl(path: Path, fmt: str, text_field: str, label: str) -> Iterator[Document]:
+def _read_jsonl(
+    path: Path, fmt: str, text_field: str, label: str, repair: bool, part: _Part
+) -> Iterator[Document]:
     import zstandard
 
     last = 0
     try:
-        for doc in _jsonl_records(path, fmt, text_field, label):
+        for doc in _jsonl_records(path, fmt, text_field, label, repair, part):
             last = doc.line
             yield doc
     except (EOFError, OSError, zstandard.ZstdError) as e:  # a cut-off or corrupt .gz / .zst
         raise DataError(f"{path}: cannot be read after line {last}: {e}") from None
 
 
-def _jsonl_records(path: Path, fmt: str, text_field: str, label: str) -> Iterator[Document]:
+def _jsonl_records(
+    path: Path, fmt: str, text_field: str, label: str, repair: bool, part: _Part
+) -> Iterator[Document]:
     loads = json.loads
+    file_index, part_index, parts = part
     with _open_lines(path, fmt) as f:
         for lineno, raw in enumerate(f, start=1):
+            bom = lineno == 1 and raw.startswith(_BOM)
+            if parts > 1 and part_of(file_index, lineno - 1, parts) != part_index:
+                continue
+            if bom:
+                raw = raw[len(_BOM) :]
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -242,6 +297,21 @@ def _jsonl_records(path: Path, fmt: str, text_field: str, label: str) -> Iterato
                 continue
             doc_id = str(record["id"]) if "id" in record else f"{label}:{lineno}"
             text = record.get(text_field)
+            repairs: tuple[str, ...] = (BOM_STRIPPED,) if bom else ()
+            if (b"\\ud" in raw or b"\\uD" in raw) and isinstance(text, str):
+                # Only a \\uXXXX escape makes a lone surrogate: the rare slow path.
+                doc_id = _SURROGATE.sub("\ufffd", doc_id)
+                at = _lone_surrogate(text)
+                if at >= 0 and not repair:
+                    why = (
+                        f"lone surrogate U+{ord(text[at]):04X} at character {at} is not encodable "
+                        "as UTF-8 (repair_unicode: true replaces it with U+FFFD)"
+                    )
+                    yield Document(doc_id, "", path, lineno, f"{UNENCODABLE}: {why}", repairs)
+                    continue
+                if at >= 0:
+                    text = _SURROGATE.sub("\ufffd", text)
+                    repairs += (REPAIRED_UNICODE,)
             if not isinstance(text, str):
                 if text_field not in record:
                     fields = ", ".join(sorted(record)) or "none"
@@ -251,30 +321,44 @@ def _jsonl_records(path: Path, fmt: str, text_field: str, label: str) -> Iterato
                     )
                 else:
                     why = f"field '{text_field}' is {type(text).__name__}, not a string"
-                yield Document(doc_id, "", path, lineno, f"{MISSING_TEXT}: {why}")
+                yield Document(doc_id, "", path, lineno, f"{MISSING_TEXT}: {why}", repairs)
                 continue
-            yield Document(doc_id, text, path, lineno)
+            yield Document(doc_id, text, path, lineno, None, repairs)
 
 
-def _read_text(path: Path, label: str) -> Iterator[Document]:
+def _read_text(path: Path, label: str, part: _Part) -> Iterator[Document]:
+    file_index, part_index, parts = part
+    if parts > 1 and part_of(file_index, 0, parts) != part_index:
+        return
     data = path.read_bytes()
+    repairs: tuple[str, ...] = ()
+    if data.startswith(_BOM):
+        data, repairs = data[len(_BOM) :], (BOM_STRIPPED,)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         why = f"not valid UTF-8 ({e.reason} at byte {e.start})"
-        yield Document(label, "", path, line, f"{INVALID_UTF8}: {why}")
+        yield Document(label, "", path, line, f"{INVALID_UTF8}: {why}", repairs)
         return
-    yield Document(label, text, path, 1)
+    yield Document(label, text, path, 1, None, repairs)
 
 
 def _read_rows(
-    path: Path, batches: Iterator[dict[str, list[Any]]], text_field: str, label: str
+    path: Path,
+    batches: Iterator[dict[str, list[Any]]],
+    text_field: str,
+    label: str,
+    part: _Part,
 ) -> Iterator[Document]:
+    file_index, part_index, parts = part
     row = 0
     for batch in batches:
         ids = batch.get("id")
         for i, text in enumerate(batch[text_field]):
+            if parts > 1 and part_of(file_index, row, parts) != part_index:
+                row += 1
+                continue
             doc_id = str(ids[i]) if ids is not None and ids[i] is not None else f"{label}:{row}"
             if isinstance(text, str):
                 yield Document(doc_id, text, path, row)
@@ -325,6 +409,8 @@ def read_documents(
     text_field: str = "text",
     strict: bool = True,
     base_dir: Path | None = None,
+    repair_unicode: bool = False,
+    part: tuple[int, int] = (0, 1),
 ) -> Iterator[Document]:
     """Yield the documents of ``files`` in order.
 
@@ -333,20 +419,27 @@ def read_documents(
         text_field: The JSON field / column that holds the text.
         strict: Raise on a bad record; otherwise yield it with ``problem`` set.
         base_dir: Document ids name inputs relative to this folder (default: the cwd).
+        repair_unicode: Replace lone surrogates with U+FFFD instead of calling the record
+            ``unencodable``.
+        part: ``(i, n)``: only the records of part ``i`` (0-based) of ``n`` (:func:`part_of`).
 
     Raises:
         DataError: A cut-off or corrupt compressed file, or (``strict``) invalid UTF-8, invalid
-            JSON or a record without the text field, naming the file and line.
+            JSON, a record without the text field or with a lone surrogate, naming the file and
+            line.
     """
-    for path in files:
+    part_index, parts = part
+    for file_index, path in enumerate(files):
         fmt = detect_format(path)
         label = _label(path, base_dir)
+        in_part: _Part = (file_index, part_index, parts)
         if fmt.startswith("jsonl"):
-            docs = _read_jsonl(path, fmt, text_field, label)
+            docs = _read_jsonl(path, fmt, text_field, label, repair_unicode, in_part)
         elif fmt == "text":
-            docs = _read_text(path, label)
+            docs = _read_text(path, label, in_part)
         else:
-            docs = _read_rows(path, _table_batches(path, fmt, text_field), text_field, label)
+            batches = _table_batches(path, fmt, text_field)
+            docs = _read_rows(path, batches, text_field, label, in_part)
         for doc in docs:
             if doc.problem is not None and strict:
                 where = f"row {doc.line}" if fmt in ("parquet", "arrow", "hf_disk") else doc.line

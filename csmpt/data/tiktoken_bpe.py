@@ -42,6 +42,7 @@ __all__ = [
     "NotEquivalentError",
     "build_exact_tiktoken",
     "byte_level_ranks",
+    "pretokenizer_pattern",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,13 @@ class NotEquivalentError(DataError):
     """The tokenizer is one tiktoken could encode differently; the message says why."""
 
 
-def _pattern(spec: dict[str, Any]) -> str:
-    """The regex the pre-tokenizer splits with, if it is one tiktoken reproduces."""
+def pretokenizer_pattern(spec: dict[str, Any]) -> str:
+    """The regex a ``tokenizer.json``'s pre-tokenizer splits with, if it is one regex only.
+
+    Raises:
+        NotEquivalentError: The pre-tokenizer is not ``ByteLevel`` with its regex (no prefix
+            space) nor an isolating ``Split`` followed by a regex-less ``ByteLevel``.
+    """
     pre = spec.get("pre_tokenizer") or {}
     parts = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
     if len(parts) == 1 and parts[0].get("type") == "ByteLevel":
@@ -261,7 +267,7 @@ def build_exact_tiktoken(tokenizer_file: Path) -> ExactTiktoken:
     form = None if norm is None else str(norm.get("type"))
     if form not in (None, "NFC", "NFKC"):
         raise NotEquivalentError(f"normalizer {form} (only none, NFC or NFKC)")
-    pattern = _pattern(spec)
+    pattern = pretokenizer_pattern(spec)
     ranks, rank_to_id = byte_level_ranks(spec)
     added = [t["content"] for t in spec.get("added_tokens", [])]
     exact = ExactTiktoken(str(tokenizer_file), pattern, ranks, rank_to_id, added, form)

@@ -50,6 +50,7 @@ class DocumentIndex:
         split = manifest["split"]
         val_fraction = float(manifest["config"]["val_fraction"])
         text_field = manifest["config"]["corpora"][0].get("text_field", "text")
+        repair = bool(manifest["config"].get("repair_unicode", False))
         files = [Path(i["path"]) for i in manifest["inputs"]]
         missing = [str(f) for f in files if not f.exists()]
         if missing:
@@ -65,7 +66,7 @@ class DocumentIndex:
         removed = _removed_ids(manifest["config"]["corpora"][0].get("filter"))
         self.doc_ids = [
             d.doc_id
-            for d in read_documents(files, text_field, strict=False)
+            for d in read_documents(files, text_field, strict=False, repair_unicode=repair)
             if getattr(d, "problem", None) is None
             and d.text.strip()
             and d.doc_id not in removed
