@@ -170,3 +170,22 @@ def test_own_tokenizer_and_swapped_tokenizer_in_one_table(
         ckpt, "yamls/tiny/mpt.yaml", out, {"cs_web": shards_dir / "cs_web" / "val"}, overrides,
         max_samples=6, models={"export": tmp_path / "export"},
     ) == []  # fmt: skip
+
+
+def test_surgery_report_bpb_counts_the_bytes_of_the_predicted_text(tokenizer_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from csmpt.surgery.alignment import vocab_bytes
+    from csmpt.surgery.report import SurgeryReport, set_bits_per_byte
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    ids = tok(CZECH + " " + CZECH, add_special_tokens=False)["input_ids"]
+    n = (len(ids) // 2) * 2
+    tokens = torch.tensor(ids[:n]).view(2, n // 2)  # rows as the report cuts them
+    r = SurgeryReport("mpt", "src", "out", 10, 10, loss_swapped=2.0, loss_random=8.0)
+    set_bits_per_byte(r, tokens, vocab_bytes(tok))
+    predicted = tokens[:, 1:].reshape(-1).tolist()
+    text = tok.decode(tokens[0, 1:].tolist()) + tok.decode(tokens[1, 1:].tolist())
+    assert r.eval_bytes == utf8_bytes(text)
+    assert r.bpb_swapped == pytest.approx(2.0 * len(predicted) / (math.log(2) * r.eval_bytes))
+    assert r.bpb_random == pytest.approx(4 * r.bpb_swapped)

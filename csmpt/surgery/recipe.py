@@ -36,7 +36,13 @@ from csmpt.surgery.alignment import frequency_order, token_frequencies, vocab_by
 from csmpt.surgery.config_transform import SHAPES_NAME
 from csmpt.surgery.downcycle import DowncycleConfig, choose_layers, downcycle
 from csmpt.surgery.io import ModelWeights, load_source, write_composer_checkpoint, write_hf_dir
-from csmpt.surgery.report import SurgeryReport, coverage, example_pairs, swap_losses
+from csmpt.surgery.report import (
+    SurgeryReport,
+    coverage,
+    example_pairs,
+    set_bits_per_byte,
+    swap_losses,
+)
 from csmpt.surgery.vocab_swap import VocabSwapConfig, check_tokenizer_fits, swap_vocabulary
 
 __all__ = ["SHAPES_NAME", "SurgeryConfig", "run_surgery"]
@@ -239,6 +245,7 @@ def run_surgery(
             stage(f"target-corpus loss on {tokens.numel():,} tokens: swapped vs random")
             report.loss_swapped, report.loss_random = swap_losses(swap.weights, tokens, cfg.seed)
             report.eval_tokens = int(tokens.numel())
+            set_bits_per_byte(report, tokens, t_bytes)
         weights = _name_tokenizer(swap.weights, cfg.target.tokenizer)
     stage(f"writing {out}")
     out.parent.mkdir(parents=True, exist_ok=True)

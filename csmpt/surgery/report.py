@@ -32,6 +32,7 @@ __all__ = [
     "example_pairs",
     "random_embeddings",
     "report_rows",
+    "set_bits_per_byte",
     "swap_losses",
 ]
 
@@ -58,6 +59,9 @@ class SurgeryReport:
     loss_swapped: float | None = None
     loss_random: float | None = None
     eval_tokens: int | None = None
+    eval_bytes: int | None = None
+    bpb_swapped: float | None = None
+    bpb_random: float | None = None
     source_layers: int = 0
     layers: list[int] = field(default_factory=list)
     normalised: list[str] = field(default_factory=list)
@@ -178,6 +182,25 @@ def swap_losses(weights: ModelWeights, tokens: torch.Tensor, seed: int = 0) -> t
     return swapped, random
 
 
+def set_bits_per_byte(
+    report: SurgeryReport, tokens: torch.Tensor, token_bytes: dict[int, bytes]
+) -> None:
+    """Fill ``eval_bytes`` and ``bpb_swapped`` / ``bpb_random`` from the two losses.
+
+    ``tokens`` (N, L) are the report's eval tokens; the predicted ones are ``tokens[:, 1:]``.
+    Their text's UTF-8 bytes are the sum of the tokens' raw bytes (``token_bytes``: the
+    vocabulary's bytes, specials none), exact even where a row cuts a character.
+    """
+    from csmpt.eval.bpb import bits_per_byte
+
+    predicted = tokens[:, 1:].reshape(-1).tolist()
+    n_bytes = sum(len(token_bytes.get(int(t), b"")) for t in predicted)
+    report.eval_bytes = n_bytes
+    if report.loss_swapped is not None and report.loss_random is not None and n_bytes:
+        report.bpb_swapped = bits_per_byte(report.loss_swapped * len(predicted), n_bytes)
+        report.bpb_random = bits_per_byte(report.loss_random * len(predicted), n_bytes)
+
+
 def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
     """(label, value) rows summarising the report, for a rich table."""
     rows = [("surgery", f"{r.family}: {r.source} -> {r.output}")]
@@ -216,6 +239,14 @@ def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
                     f"swapped {r.loss_swapped:.3f} vs random embeddings {r.loss_random:.3f} "
                     f"({'better' if better > 0 else 'WORSE'} by {abs(better):.3f} nats, "
                     f"ppl x{math.exp(better):.2f}; {r.eval_tokens:,} tokens)",
+                )
+            )
+        if r.bpb_swapped is not None and r.bpb_random is not None:
+            rows.append(
+                (
+                    "bits per byte",
+                    f"swapped {r.bpb_swapped:.3f} vs random embeddings {r.bpb_random:.3f} "
+                    f"({r.eval_bytes:,} bytes of target text)",
                 )
             )
     if r.layers and len(r.layers) != r.source_layers:
