@@ -63,7 +63,9 @@ def wsd_multiplier(
     elif shape == "1-sqrt":
         fall = math.sqrt(x)
     else:
-        raise ConfigError(f"scheduler.decay_shape: {shape!r} is not one of {', '.join(DECAY_SHAPES)}")
+        raise ConfigError(
+            f"scheduler.decay_shape: {shape!r} is not one of {', '.join(DECAY_SHAPES)}"
+        )
     return 1.0 - (1.0 - alpha_f) * fall
 
 
