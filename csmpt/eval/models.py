@@ -82,13 +82,15 @@ def _recipe_parts(recipe: Path, overrides: Sequence[str]) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     from csmpt.config.loading import load_yaml_with_overrides
+    from csmpt.surgery.config_transform import surgery_shapes
 
     cfg = OmegaConf.to_container(load_yaml_with_overrides(recipe, overrides), resolve=True)
     assert isinstance(cfg, dict)
     for key in ("model", "tokenizer"):
         if not isinstance(cfg.get(key), dict):
             raise ConfigError(f"{recipe}: '{key}' is missing; pass the recipe the run trained with")
-    return {str(k): v for k, v in cfg.items()}
+    # The shapes the run trained with: a run loading a surgery output took them from it.
+    return surgery_shapes({str(k): v for k, v in cfg.items()})
 
 
 def build_recipe_model(

@@ -32,6 +32,7 @@ __all__ = [
     "build_model",
     "hf_state",
     "load_source",
+    "meta_model",
     "portable_config",
     "torch_load_mmap",
     "write_composer_checkpoint",
@@ -240,19 +241,12 @@ def _quiet(build: Any) -> Any:
         hf_log.setLevel(level)
 
 
-def build_model(weights: ModelWeights) -> torch.nn.Module:
-    """The HF model (MPT via llm-foundry's ``MPTForCausalLM``, or Llama/Mistral) on ``weights``.
-
-    Built on the meta device and given the weights' own tensors (``assign``): no copy, no
-    float32 init, the weights' dtype; an mmapped source stays in file pages. The model shares
-    its tensors with ``weights``: do not train it.
-
-    Raises:
-        DataError: The weights do not fit the config (names or shapes).
-    """
+def meta_model(weights: ModelWeights) -> torch.nn.Module:
+    """The model ``weights.config`` describes, parameters on the meta device (buffers on CPU)."""
     from accelerate import init_empty_weights
 
     config = portable_config(weights.config)
+    model: Any
     with init_empty_weights(include_buffers=False):
         if weights.family == "mpt":
             from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
@@ -264,6 +258,20 @@ def build_model(weights: ModelWeights) -> torch.nn.Module:
             cfg = dict(config, tie_word_embeddings=weights.tied)
             hf_cfg = AutoConfig.for_model(cfg.pop("model_type", "llama"), **cfg)
             model = AutoModelForCausalLM.from_config(hf_cfg)
+    return model
+
+
+def build_model(weights: ModelWeights) -> torch.nn.Module:
+    """The HF model (MPT via llm-foundry's ``MPTForCausalLM``, or Llama/Mistral) on ``weights``.
+
+    Built on the meta device and given the weights' own tensors (``assign``): no copy, no
+    float32 init, the weights' dtype; an mmapped source stays in file pages. The model shares
+    its tensors with ``weights``: do not train it.
+
+    Raises:
+        DataError: The weights do not fit the config (names or shapes).
+    """
+    model: Any = meta_model(weights)
     state = dict(weights.state)
     if weights.tied and "lm_head.weight" in model.state_dict():
         state["lm_head.weight"] = state[weights.embed_key]

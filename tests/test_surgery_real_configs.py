@@ -1,0 +1,185 @@
+"""Real hub configs in and out: surgery -> csmpt train -> csmpt export -> transformers.
+
+Each real ``config.json`` (tests/assets/, as the HF hub serves it) with only its size keys shrunk
+gets tiny random weights in the hub's own layout (``.bin`` shards for MPT-7B and Llama-2,
+safetensors shards for Llama 3 and Mistral) and goes through the whole path a user takes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+
+from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.errors import ConfigError
+from csmpt.export.hf_config import normalise_config
+from csmpt.surgery.io import load_source
+from csmpt.surgery.recipe import SurgeryConfig, run_surgery
+from csmpt.surgery.synthetic import write_random_hf_model
+
+pytestmark = pytest.mark.slow
+
+ASSETS = Path("tests/assets")
+YAML = Path("yamls/surgery/mpt_en_to_cs.yaml")
+REAL = ["mpt-7b", "llama-2-7b", "llama-3-8b", "llama-3.1-8b", "mistral-7b-v0.1"]
+FORMAT = {"mpt-7b": "bin", "llama-2-7b": "bin"}  # the others ship safetensors shards
+
+
+def shrunk(name: str, vocab: int = 2048) -> dict:
+    """The real config with only the size keys made tiny (yamls/tiny's widths, 3 layers)."""
+    cfg = json.loads((ASSETS / name / "config.json").read_text())
+    if cfg["model_type"] == "mpt":
+        cfg.update(d_model=64, n_heads=4, n_layers=3, max_seq_len=128, vocab_size=vocab)
+    else:
+        kv = 4 * cfg["num_key_value_heads"] // cfg["num_attention_heads"]  # MHA stays MHA
+        cfg.update(
+            hidden_size=64,
+            intermediate_size=176,
+            num_attention_heads=4,
+            num_key_value_heads=kv,
+            num_hidden_layers=3,
+            vocab_size=vocab,
+        )
+    return cfg
+
+
+def _modes(root: Path) -> set[str]:
+    return {oct(stat.S_IMODE(p.stat().st_mode)) for p in [root, *root.rglob("*")]}
+
+
+def _logits(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(input_ids=ids).logits.float()
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_config_surgery_train_export_and_transformers_logits(
+    name: str,
+    en_tokenizer_dir: Path,
+    tokenizer_dir: Path,
+    tiny_overrides,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from csmpt.export.hf import export_to_hf
+    from csmpt.training.run import run_training
+
+    old_umask = os.umask(0o022)
+    try:
+        cfg = shrunk(name)
+        write_random_hf_model(cfg, tmp_path / "src", FORMAT.get(name, "safetensors"), 40_000)
+        assert len(list((tmp_path / "src").glob("*-of-*"))) > 1  # sharded, with the hub's index
+        overrides = [
+            f"source.model={tmp_path / 'src'}",
+            f"source.tokenizer={en_tokenizer_dir}",
+            f"target.tokenizer={tokenizer_dir}",
+            f"output.dir={tmp_path / 'swap'}",
+            "report.eval_sequences=2",
+            "report.seq_len=32",
+        ]
+        out, report = run_surgery(
+            build_structured(SurgeryConfig, load_yaml_with_overrides(YAML, overrides), YAML)
+        )
+    finally:
+        os.umask(old_umask)
+    mpt = cfg["model_type"] == "mpt"
+    assert report.normalised == (["attn_config.prefix_lm=False"] if mpt else [])
+    assert report.loss_swapped is not None and report.loss_random is not None
+    hf_cfg = json.loads((out / "hf" / "config.json").read_text())
+    assert hf_cfg["torch_dtype"] == cfg["torch_dtype"] and hf_cfg["vocab_size"] == 4096
+    assert hf_cfg["tie_word_embeddings"] is mpt  # every real Llama/Mistral is untied
+    if mpt:
+        assert "prefix_lm" not in hf_cfg["attn_config"]
+        assert hf_cfg["tokenizer_name"] == str(tokenizer_dir)
+    else:
+        assert {k: hf_cfg.get(k) for k in ("rope_scaling", "sliding_window", "rope_theta")} == {
+            k: cfg.get(k) for k in ("rope_scaling", "sliding_window", "rope_theta")
+        }
+    assert _modes(out) <= {"0o755", "0o644"}  # group/other can read the output
+    swapped = load_source(out / "hf")
+    assert {str(t.dtype) for t in swapped.state.values()} == {f"torch.{cfg['torch_dtype']}"}
+
+    # A few continual-pretraining steps from the output (MPT: the Composer checkpoint into the
+    # recipe's model; Llama/Mistral: the HF folder as hf_causal_lm's pretrained model).
+    run_dir = tmp_path / "run"
+    if mpt:
+        recipe = "yamls/tiny/mpt.yaml"
+        extra = {"load_path": out / "model.pt", "load_weights_only": "true"}
+    else:
+        recipe = "yamls/tiny/llama.yaml"
+        extra = {"model.pretrained": "true", "model.pretrained_model_name_or_path": out / "hf"}
+    steps = {"max_duration": "2ba", "save_interval": "2ba", "eval_interval": "1000ba"}
+    train_overrides = tiny_overrides(run_dir, **steps, **extra)
+    trainer = run_training(recipe, train_overrides)
+    trained = trainer.state.model.model.eval()
+    if not mpt:
+        assert trained.config.model_type == cfg["model_type"]
+        assert trained.config.to_dict().get("rope_scaling") == cfg.get("rope_scaling")
+    start = swapped.state["lm_head.weight" if not mpt else "transformer.wte.weight"].float()
+    head = trained.get_output_embeddings().weight.detach()
+    assert head.shape == start.shape and float((head - start).abs().max()) < 0.01  # not re-inited
+
+    ckpt = run_dir / "ep0-ba2-rank0.pt"
+    res = export_to_hf(ckpt, recipe, tmp_path / "export", train_overrides)
+    assert res.max_abs_diff <= res.tolerance
+    ids = AutoTokenizer.from_pretrained(tmp_path / "export")(
+        "Dobrý den, vítáme vás na stránkách obce.", return_tensors="pt"
+    )["input_ids"]
+    back = AutoModelForCausalLM.from_pretrained(tmp_path / "export", trust_remote_code=True)
+    assert float((_logits(back.eval(), ids) - _logits(trained, ids)).abs().max()) < 1e-4
+
+
+def test_untied_llama_without_the_key_keeps_its_lm_head(
+    en_tokenizer_dir: Path, tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    from csmpt.surgery.alignment import exact_candidates, vocab_bytes
+
+    cfg = shrunk("llama-2-7b")
+    del cfg["tie_word_embeddings"]  # LlamaConfig's default: untied
+    write_random_hf_model(cfg, tmp_path / "src", "safetensors", 40_000)
+    src = load_source(tmp_path / "src")
+    assert not src.tied and src.embedding_keys() == ["model.embed_tokens.weight", "lm_head.weight"]
+    overrides = [
+        f"source.model={tmp_path / 'src'}",
+        f"source.tokenizer={en_tokenizer_dir}",
+        f"target.tokenizer={tokenizer_dir}",
+        f"output.dir={tmp_path / 'swap'}",
+        "report.eval_sequences=0",
+        "vocab_swap.methods=[exact]",
+    ]
+    out, report = run_surgery(
+        build_structured(SurgeryConfig, load_yaml_with_overrides(YAML, overrides), YAML)
+    )
+    hf = load_source(out / "hf")
+    assert "lm_head.weight" in hf.state and not hf.tied
+    assert json.loads((out / "hf" / "config.json").read_text())["tie_word_embeddings"] is False
+    en, cs = (AutoTokenizer.from_pretrained(p) for p in (en_tokenizer_dir, tokenizer_dir))
+    pairs = sorted(exact_candidates(vocab_bytes(cs), vocab_bytes(en)).items())
+    t_ids = torch.tensor([t for t, _ in pairs])
+    s_ids = torch.tensor([s for _, s in pairs])
+    # lm_head rows come from the source lm_head, not from the input embedding
+    assert torch.equal(hf.state["lm_head.weight"][t_ids], src.state["lm_head.weight"][s_ids])
+    assert not torch.equal(hf.state["lm_head.weight"], hf.state["model.embed_tokens.weight"])
+    assert report.aligned["exact"] == len(pairs)
+
+
+def test_unhonourable_config_key_is_a_one_line_error_naming_it() -> None:
+    cfg = shrunk("mpt-7b")
+    assert normalise_config(cfg).dropped == ["attn_config.prefix_lm=False"]
+    cfg["attn_config"] = dict(cfg["attn_config"], prefix_lm=True)
+    with pytest.raises(ConfigError, match=r"'attn_config.prefix_lm' = True changes the model") as e:
+        normalise_config(cfg, "mpt-7b/config.json")
+    assert "\n" not in str(e.value) and "mpt-7b/config.json" in str(e.value)
+    cfg["attn_config"] = dict(cfg["attn_config"], prefix_lm=False, attn_foo="bar")
+    with pytest.raises(ConfigError, match="'attn_config.attn_foo'"):
+        normalise_config(cfg)
+    llama = shrunk("llama-3.1-8b")
+    assert normalise_config(llama).config == llama and normalise_config(llama).dropped == []
