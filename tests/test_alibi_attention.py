@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from pathlib import Path
@@ -16,7 +17,13 @@ from llmfoundry.models.layers.attention import (
 from llmfoundry.models.mpt import ComposerMPTCausalLM
 
 from csmpt.errors import ConfigError
-from csmpt.models.alibi_attention import sdpa_alibi_attention
+from csmpt.models import alibi_attention
+from csmpt.models.alibi_attention import (
+    additive_attention_mask,
+    sdpa_alibi_attention,
+    shared_additive_mask,
+)
+from csmpt.models.forward_cache import per_layer_masks
 from csmpt.models.mpt import CsmptMPTCausalLM
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -223,6 +230,66 @@ def test_mpt_logits_and_grads_equal_torch_impl(variant: str, left_pad: int) -> N
         model.loss(model(batch), batch).backward()
     for (name, p_ref), p_new in zip(ref.named_parameters(), new.parameters(), strict=True):
         torch.testing.assert_close(p_new.grad, p_ref.grad, **TOL, msg=name)
+
+
+@pytest.mark.parametrize("variant", MPT_VARIANTS)
+@pytest.mark.parametrize("left_pad", [0, 5], ids=["unpadded", "left-padded"])
+def test_shared_mask_equals_per_layer_masks(variant: str, left_pad: int) -> None:
+    cfg = _mpt_cfg("csmpt_sdpa_alibi", **MPT_VARIANTS[variant])
+    cfg["n_layers"] = 3
+    torch.manual_seed(0)
+    model = CsmptMPTCausalLM(**cfg).train(left_pad == 0)  # MPT refuses to train on left padding
+    batch = _batch(left_pad=left_pad)
+    if variant != "sequence-id":
+        del batch["sequence_id"]
+    results, builds = [], []
+    for sharing in (False, True):
+        start = alibi_attention._MASKS.builds
+        with contextlib.nullcontext() if sharing else per_layer_masks():
+            out = model(batch)
+            model.zero_grad()
+            model.loss(out, batch).backward()
+        builds.append(alibi_attention._MASKS.builds - start)
+        results.append((out.logits.detach(), [p.grad.clone() for p in model.parameters()]))
+    assert builds == [3, 1]  # one mask a layer before; one a forward, shared, now
+    torch.testing.assert_close(results[1][0], results[0][0], **TOL)
+    for g_shared, g_layer in zip(results[1][1], results[0][1], strict=True):
+        torch.testing.assert_close(g_shared, g_layer, **TOL)
+
+
+def test_unpadded_batch_gets_one_mask_without_batch_dimension() -> None:
+    nh, s, b = 4, 16, 3
+
+    def mask_of(padding: torch.Tensor, bias: torch.Tensor) -> torch.Tensor | None:
+        bias = bias.masked_fill(~padding.view(b, 1, 1, s), torch.finfo().min)  # as MPTModel does
+        args = {"is_causal": True, "sliding_window_size": -1, "dtype": torch.float32}
+        return shared_additive_mask(
+            bias, s, s, key_padding_mask=padding, device=torch.device("cpu"), **args
+        )
+
+    alibi = build_alibi_bias(nh, s, full=False)  # (1, nh, 1, S)
+    ones = torch.ones(b, s, dtype=torch.bool)
+    unpadded = mask_of(ones, alibi)
+    assert unpadded is not None and unpadded.shape == (1, nh, s, s)
+    padded = ones.clone()
+    padded[1, :2] = False
+    assert (m := mask_of(padded, alibi)) is not None and m.shape == (b, nh, s, s)
+    per_row = alibi.expand(b, -1, s, -1) + torch.arange(b).view(b, 1, 1, 1)  # rows differ
+    assert (m := mask_of(ones, per_row)) is not None and m.shape == (b, nh, s, s)
+    expected = additive_attention_mask(alibi, s, s, is_causal=True, key_padding_mask=ones)
+    assert expected is not None and expected.shape == (b, nh, s, s)
+    torch.testing.assert_close(unpadded.expand(b, -1, -1, -1), expected, rtol=0, atol=0)
+
+
+def test_mask_memory_benchmark_runs_and_sharing_saves_memory() -> None:
+    from procs import run_bench
+
+    out = run_bench(
+        "sdpa_mask_memory.py", "--batch", "2", "--seq", "96", "--layers", "3", "--heads", "4",
+        "--d-model", "32", "--no-anchor",
+    )  # fmt: skip
+    ratio = out.split("saved for backward ")[-1].split("x")[0]
+    assert 0 < float(ratio) < 1, out  # the shared mask holds less for backward
 
 
 def test_mpt_kv_cache_decoding_equals_torch_impl() -> None:

@@ -12,6 +12,11 @@ and makes a single SDPA call. On CUDA, SDPA with a float mask runs the memory-ef
 (flash-attn's kernel does not take a bias); without any bias or padding mask, a square causal call
 passes ``is_causal=True`` and may use the flash kernel.
 
+The mask is built once per forward and shared by every layer (:func:`shared_additive_mask`):
+``MPTModel`` hands all layers the same ``attn_bias`` and padding mask, and autograd then keeps one
+mask for backward instead of one a layer. When no key is padded (every packed pretraining batch)
+the mask is ``(1, nh, S_q, S_k)``, not ``(B, nh, S_q, S_k)``.
+
 Registered as ``csmpt_sdpa_alibi`` in llm-foundry's ``attention_implementations``. MPT's config
 rejects any ``attn_impl`` but ``torch``/``flash``, so select it with the ``csmpt_mpt_causal_lm``
 model (:mod:`csmpt.models.mpt`). Calls it cannot serve (``needs_weights`` for
@@ -26,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from llmfoundry.models.layers.attention import scaled_multihead_dot_product_attention
 
-from csmpt.models.forward_cache import PerForwardCache
+from csmpt.models.forward_cache import PerForwardCache, sharing_enabled
 
 __all__ = [
     "additive_attention_mask",
@@ -178,7 +183,9 @@ def shared_additive_mask(
     """
 
     def build() -> torch.Tensor | None:
-        bias, padding = unpadded_bias(attn_bias, key_padding_mask)
+        bias, padding = attn_bias, key_padding_mask
+        if sharing_enabled():
+            bias, padding = unpadded_bias(attn_bias, key_padding_mask)
         return additive_attention_mask(
             bias,
             s_q,

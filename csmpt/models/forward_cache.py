@@ -37,7 +37,11 @@ def sharing_enabled() -> bool:
 
 @contextlib.contextmanager
 def per_layer_masks() -> Iterator[None]:
-    """Within this block every layer builds its own mask (the behaviour without sharing)."""
+    """Within this block every layer builds its own mask from the bias and padding as passed.
+
+    The behaviour before sharing: ``csmpt_sdpa_alibi`` then builds a ``(B, H, T, T)`` mask in
+    every layer, even when no key is padded. For tests and measurements.
+    """
     before = sharing_enabled()
     _state.enabled = False
     try:
