@@ -183,3 +183,46 @@ def test_unhonourable_config_key_is_a_one_line_error_naming_it() -> None:
         normalise_config(cfg)
     llama = shrunk("llama-3.1-8b")
     assert normalise_config(llama).config == llama and normalise_config(llama).dropped == []
+
+
+def test_hub_mpt_folder_evaluates_and_trains_through_a_normalised_view(
+    en_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    from csmpt.eval.models import build_hf_model
+    from csmpt.surgery.config_transform import surgery_shapes
+    from csmpt.surgery.io import build_model
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    src = tmp_path / "mpt-7b"  # as downloaded: raw config, .bin shards, the hub's own code
+    write_random_hf_model(shrunk("mpt-7b"), src, "bin", 40_000)
+    for f in Path(en_tokenizer_dir).iterdir():
+        shutil.copy(f, src / f.name)
+    (src / "modeling_mpt.py").write_text("raise ImportError('the hub code must not be used')\n")
+    ids = torch.tensor([[5, 17, 300, 2000, 9]])
+    want = _logits(build_model(load_source(src)), ids)
+
+    cfg = surgery_shapes(
+        {"model": {"name": "hf_causal_lm", "pretrained_model_name_or_path": str(src)}}
+    )
+    view = Path(cfg["model"]["pretrained_model_name_or_path"])
+    assert (
+        view != src
+        and "prefix_lm" not in json.loads((view / "config.json").read_text())["attn_config"]
+    )
+    assert (src / "config.json").read_text() == json.dumps(shrunk("mpt-7b"), indent=2) + "\n"
+    hf = AutoModelForCausalLM.from_pretrained(
+        view, trust_remote_code=True, torch_dtype=torch.bfloat16
+    )
+    assert torch.equal(_logits(hf.eval(), ids), want)
+
+    model, _ = build_hf_model(src)  # csmpt eval over the hub folder
+    with torch.no_grad():
+        got = model.model.eval()(input_ids=ids).logits.float()
+    assert float((got - want).abs().max()) < 0.1  # built in float32 by llm-foundry vs bf16
+    same = {"model": {"name": "hf_causal_lm", "pretrained_model_name_or_path": str(view)}}
+    assert surgery_shapes(same)["model"]["pretrained_model_name_or_path"] == str(view)

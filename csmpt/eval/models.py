@@ -197,11 +197,15 @@ def build_hf_model(
 ) -> tuple[ComposerModel, PreTrainedTokenizerBase]:
     """An HF directory (an export with its tokenizer, a base model) as ``hf_causal_lm``.
 
-    Built by llm-foundry, with ``trust_remote_code`` (MPT exports carry their modeling code).
+    Built by llm-foundry, with ``trust_remote_code`` (MPT exports carry their modeling code). A
+    folder whose config llm-foundry 0.22 rejects (MPT-7B's ``attn_config.prefix_lm``) is loaded
+    through a normalised view (:func:`csmpt.export.hf_config.normalised_hf_dir`).
     """
     from llmfoundry.utils.builders import build_composer_model, build_tokenizer
 
-    path = str(hf_dir)
+    from csmpt.export.hf_config import normalised_hf_dir
+
+    path = str(normalised_hf_dir(hf_dir))  # a hub MPT-7B folder: its config normalised
     if not Path(path).is_dir():
         log.info("'%s' is not a local folder: loading it from the HF hub", path)
     kwargs: dict[str, Any] = {"model_max_length": max_seq_len} if max_seq_len else {}

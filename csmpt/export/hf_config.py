@@ -16,14 +16,26 @@ MPT tied).
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from csmpt.errors import ConfigError
 
-__all__ = ["MPT_NOOP_ATTN_KEYS", "NormalisedConfig", "default_tied", "normalise_config"]
+__all__ = [
+    "MPT_NOOP_ATTN_KEYS",
+    "NormalisedConfig",
+    "default_tied",
+    "normalise_config",
+    "normalised_hf_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +114,44 @@ def default_tied(model_type: str | None) -> bool:
     if param is None or param.default is inspect.Parameter.empty:
         return True
     return bool(param.default)
+
+
+def normalised_hf_dir(path: str | Path) -> str | Path:
+    """An HF folder whose config llm-foundry 0.22 accepts: ``path`` itself, or a normalised view.
+
+    A folder whose ``config.json`` needs no normalisation is returned unchanged (so is a hub
+    name). Otherwise (MPT-7B as downloaded from the hub) a view folder is made once under
+    ``$TMPDIR/csmpt-hf-views/``: the normalised config, llm-foundry's MPT modeling code (the
+    hub's own code predates transformers 4.51), and symlinks to the weights and tokenizer files.
+    Eval and training load the view; nothing is copied.
+
+    Raises:
+        ConfigError: The config has a key that changes the computation and cannot be honoured.
+    """
+    src = Path(path).expanduser()
+    cfg_path = src / "config.json"
+    if not cfg_path.is_file():
+        return path
+    config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    norm = normalise_config(config, cfg_path)
+    if not norm.dropped:
+        return path
+    stamp = f"{src.resolve()}:{cfg_path.stat().st_mtime_ns}".encode()
+    view = Path(tempfile.gettempdir()) / "csmpt-hf-views" / hashlib.sha1(stamp).hexdigest()[:16]
+    if (view / "config.json").is_file():
+        return view
+    from csmpt.export.hf_folder import write_hf_config
+
+    tmp = view.with_name(f"{view.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.name != "config.json" and f.suffix != ".py":
+            (tmp / f.name).symlink_to(f.resolve())
+    write_hf_config(tmp, norm.config)
+    try:
+        os.replace(tmp, view)
+    except OSError:  # another rank made it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("%s: loading through the normalised view %s", src, view)
+    return view

@@ -37,6 +37,7 @@ __all__ = [
     "apply_umask",
     "current_umask",
     "portable_config",
+    "write_hf_config",
     "write_hf_folder",
     "write_safetensors",
 ]
@@ -179,6 +180,25 @@ def _write_mpt_code(out: Path, config: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+def write_hf_config(out: Path, config: dict[str, Any], code_files: Sequence[Path] = ()) -> None:
+    """Write ``config.json`` (normalised) and the modeling code into the existing folder ``out``.
+
+    MPT gets llm-foundry 0.22's code (``trust_remote_code``), which the normalised config is
+    written for; another model type gets ``code_files`` copied.
+    """
+    cfg = normalise_config(config, out / "config.json").config
+    if cfg.get("model_type") == "mpt":
+        cfg = _write_mpt_code(out, cfg)
+    else:
+        for f in code_files:
+            shutil.copyfile(f, out / f.name)
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+    if cfg.get("model_type") == "mpt":
+        from llmfoundry.utils.huggingface_hub_utils import edit_files_for_hf_compatibility
+
+        edit_files_for_hf_compatibility(str(out))
+
+
 def write_hf_folder(
     out: Path,
     config: dict[str, Any],
@@ -215,16 +235,7 @@ def write_hf_folder(
     out.mkdir(parents=True, exist_ok=True)
     for old in [*out.glob("model*.safetensors"), out / SAFE_INDEX]:
         old.unlink(missing_ok=True)
-    if cfg.get("model_type") == "mpt":
-        cfg = _write_mpt_code(out, cfg)
-    else:
-        for f in code_files:
-            shutil.copyfile(f, out / f.name)
-    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
-    if cfg.get("model_type") == "mpt":
-        from llmfoundry.utils.huggingface_hub_utils import edit_files_for_hf_compatibility
-
-        edit_files_for_hf_compatibility(str(out))
+    write_hf_config(out, cfg, code_files)
     shards, total = _shards(state, dtype, max_shard_size)
     for name, keys in shards.items():
         write_safetensors(out / name, {k: state[k] for k in keys}, dtype)

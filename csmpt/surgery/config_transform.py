@@ -5,7 +5,8 @@ Registered in llm-foundry's ``config_transforms`` (applied to every training con
 ``csmpt_surgery.json``), the model's ``vocab_size`` and layer count are set from that file:
 ``model.vocab_size`` / ``model.n_layers`` for MPT, ``model.config_overrides.vocab_size`` /
 ``num_hidden_layers`` for ``hf_causal_lm``. The training YAML needs no hand edits after a
-surgery; any other config passes through unchanged.
+surgery; any other config passes through unchanged (but for an HF folder llm-foundry 0.22
+cannot read as is, see :func:`surgery_shapes`).
 """
 
 from __future__ import annotations
@@ -39,9 +40,20 @@ def surgery_shapes_for(load_path: object) -> dict[str, Any] | None:
 
 
 def surgery_shapes(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Set the model's vocab_size / layer count from the surgery output ``load_path`` names."""
-    shapes = surgery_shapes_for(cfg.get("load_path"))
+    """Set the model's vocab_size / layer count from the surgery output ``load_path`` names.
+
+    Also: an ``hf_causal_lm`` model whose ``pretrained_model_name_or_path`` is a local HF folder
+    with a config llm-foundry 0.22 rejects (a hub MPT-7B download) is pointed at a normalised
+    view of it (:func:`csmpt.export.hf_config.normalised_hf_dir`).
+    """
     model = cfg.get("model")
+    if isinstance(model, dict) and model.get("name") == "hf_causal_lm":
+        name = model.get("pretrained_model_name_or_path")
+        if isinstance(name, str) and Path(name).expanduser().is_dir():
+            from csmpt.export.hf_config import normalised_hf_dir
+
+            model["pretrained_model_name_or_path"] = str(normalised_hf_dir(name))
+    shapes = surgery_shapes_for(cfg.get("load_path"))
     if shapes is None or not isinstance(model, dict):
         return cfg
     if model.get("name") == "hf_causal_lm":
