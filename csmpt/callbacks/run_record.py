@@ -5,7 +5,12 @@ config). In its folder (default: the run's ``save_folder``) global rank 0 writes
 
 * ``config.yaml``: the resolved train config of the latest start (rerun it with ``csmpt train``);
 * ``runs.jsonl``: one line per start (step it started or resumed at, world size, config hash,
-  package versions, host, command line) and per clean end, appended and flushed at once.
+  package versions, host, command line), per clean end and per checkpoint taken on a
+  scheduler's signal (``csmpt_signal_checkpoint``), appended and fsynced at once.
+
+The start/resume line is written when the first batch starts (or at the end of a run with no
+batch left), not at ``FIT_START``: a rerun that fails while Composer sets up (a checkpoint that
+does not load, a folder conflict) leaves no phantom ``resume`` line.
 """
 
 from __future__ import annotations
@@ -63,6 +68,16 @@ class RunRecord(Callback):
         text = OmegaConf.to_yaml(OmegaConf.create(train_config), resolve=True)
         self.config_yaml = text
         self.config_sha256 = hashlib.sha256(text.encode()).hexdigest()
+        self._pending: dict[str, Any] | None = None
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Append one line to ``runs.jsonl`` on global rank 0 (after a pending start line)."""
+        if dist.get_global_rank() != 0:
+            return
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._append(pending)
+        self._append(record)
 
     def _append(self, record: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -72,7 +87,7 @@ class RunRecord(Callback):
             os.fsync(f.fileno())
 
     def fit_start(self, state: State, logger: Logger) -> None:
-        """Write config.yaml and a start line (step 0 for a new run, else the resumed step)."""
+        """Write config.yaml; prepare the start line (step 0 for a new run, else resumed step)."""
         del logger
         if dist.get_global_rank() != 0:
             return
@@ -81,28 +96,31 @@ class RunRecord(Callback):
         tmp.write_text(self.config_yaml, encoding="utf-8")
         os.replace(tmp, self.folder / "config.yaml")
         step = int(state.timestamp.batch)
-        self._append(
-            {
-                "event": "start" if step == 0 else "resume",
-                "time": time.time(),
-                "step": step,
-                "tokens": int(state.timestamp.token),
-                "run_name": state.run_name,
-                "world_size": dist.get_world_size(),
-                "config_sha256": self.config_sha256,
-                "versions": package_versions(),
-                "python": sys.version.split()[0],
-                "host": platform.node(),
-                "argv": sys.argv,
-            }
-        )
+        self._pending = {
+            "event": "start" if step == 0 else "resume",
+            "time": time.time(),
+            "step": step,
+            "tokens": int(state.timestamp.token),
+            "run_name": state.run_name,
+            "world_size": dist.get_world_size(),
+            "config_sha256": self.config_sha256,
+            "versions": package_versions(),
+            "python": sys.version.split()[0],
+            "host": platform.node(),
+            "argv": sys.argv,
+        }
+
+    def batch_start(self, state: State, logger: Logger) -> None:
+        """Write the start/resume line once training really runs."""
+        del state, logger
+        if self._pending is not None and dist.get_global_rank() == 0:
+            pending, self._pending = self._pending, None
+            self._append(pending)
 
     def fit_end(self, state: State, logger: Logger) -> None:
         """Append an end line with the final step and tokens."""
         del logger
-        if dist.get_global_rank() != 0:
-            return
-        self._append(
+        self.append(
             {
                 "event": "end",
                 "time": time.time(),

@@ -4,9 +4,14 @@ Registered as ``csmpt_jsonl`` (``loggers: {csmpt_jsonl: {path: RUN_DIR/metrics.j
 line is ``{"step": <batch>, "time": <unix s>, "<metric name>": <value>, ...}``, flushed at once,
 so the file survives a crash. ``step`` is the 1-based number of the batch being trained (or just
 finished: the eval after batch 10 is logged at step 10), as the console shows it; Composer itself
-logs a batch's loss with the step count from before the batch. On autoresume, lines of steps
-after the checkpoint the run resumes from are dropped before training goes on, so replayed steps
-are not logged twice.
+logs a batch's loss with the step count from before the batch.
+
+One rule for repeated steps: each metric is written once per step. A run resumed from the
+checkpoint of step ``k`` drops the lines of steps after ``k`` (they are trained again and
+logged anew) as soon as the checkpoint is loaded, and does not write again a metric the file
+already holds for step ``k`` (a swap replayed at the checkpoint's step, the epoch counter Composer
+logs at every start). Everything logged before the first batch of a run is logged at the step
+the run starts from, not at 0.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ class JSONLMetricsLogger(LoggerDestination):
         self.path = Path(path)
         self._file: IO[str] | None = None
         self._step = 0
+        self._resume_step = 0
+        self._at_resume_step: set[str] = set()  # metrics the file holds for the resume step
 
     def _open(self) -> IO[str]:
         if self._file is None:
@@ -70,14 +77,17 @@ class JSONLMetricsLogger(LoggerDestination):
             self._file = self.path.open("a", encoding="utf-8")
         return self._file
 
-    def fit_start(self, state: State, logger: Logger) -> None:
-        """Drop lines of steps after the step this run starts (or resumes) from."""
+    def after_load(self, state: State, logger: Logger) -> None:
+        """Note the step the run starts from; drop the lines of later steps (they are replayed)."""
         del logger
-        step = self._step = int(state.timestamp.batch)
+        step = self._step = self._resume_step = int(state.timestamp.batch)
         if dist.get_global_rank() != 0 or not self.path.exists():
             return
         records = read_metrics(self.path)
         kept = [r for r in records if int(r.get("step", 0)) <= step]
+        self._at_resume_step = {
+            name for r in kept if int(r.get("step", 0)) == step for name in r
+        } - {"step", "time"}
         if len(kept) == len(records):
             return
         if self._file is not None:
@@ -101,6 +111,7 @@ class JSONLMetricsLogger(LoggerDestination):
         """Count the batch being trained (1-based)."""
         del logger
         self._step = int(state.timestamp.batch) + 1
+        self._at_resume_step = set()
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         """Append one line with the scalar metrics of this call, at the current batch."""
@@ -109,6 +120,8 @@ class JSONLMetricsLogger(LoggerDestination):
             return
         record: dict[str, Any] = {"step": self._step, "time": round(time.time(), 3)}
         for name, value in metrics.items():
+            if name in self._at_resume_step and self._step == self._resume_step:
+                continue  # already in the file for this step (logged before the checkpoint)
             v = _to_float(value)
             if v is not None:
                 record[name] = v if math.isfinite(v) else str(v)

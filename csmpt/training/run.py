@@ -9,28 +9,47 @@ train loop is llm-foundry's own ``train_from_yaml``.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
 
 from csmpt.errors import CsmptError
+from csmpt.training import atomic_save
 from csmpt.training.preflight import preflight
+from csmpt.training.resume_guard import (
+    DEFAULT_FILENAME,
+    DEFAULT_LATEST,
+    archive_run,
+    check_history,
+    guard_save_folder,
+    repair_torn_tail,
+)
 
 if TYPE_CHECKING:
     from composer import Trainer
 
-__all__ = ["main", "run_training"]
+__all__ = ["main", "prepare_run_folder", "run_training"]
 
 log = logging.getLogger(__name__)
 
 
-def run_training(yaml_path: str | Path, overrides: Sequence[str] = ()) -> Trainer:
-    """Check the YAML, then train with llm-foundry exactly as ``train_from_yaml`` would.
+def run_training(
+    yaml_path: str | Path, overrides: Sequence[str] = (), fresh: bool = False
+) -> Trainer:
+    """Check the YAML and the run folder, then train with llm-foundry's ``train_from_yaml``.
+
+    Before training, the save folder is made safe to resume from
+    (:func:`prepare_run_folder`) and Composer's checkpoint writes are made atomic
+    (:mod:`csmpt.training.atomic_save`).
 
     Args:
         yaml_path: The training recipe.
         overrides: ``key=value`` overrides (OmegaConf dotted keys), as on llm-foundry's CLI.
+        fresh: Start over: move a previous run in the save folder to ``archive/`` first.
 
     Returns:
         The Composer trainer after ``fit`` (its state holds the final timestamp).
@@ -38,12 +57,66 @@ def run_training(yaml_path: str | Path, overrides: Sequence[str] = ()) -> Traine
     Raises:
         CsmptError: The recipe or its data is invalid (found before training starts).
     """
-    preflight(yaml_path, overrides)
+    cfg = preflight(yaml_path, overrides)
+    prepare_run_folder(cfg, fresh)
+    atomic_save.install()
     from llmfoundry.command_utils import train_from_yaml
 
     trainer = train_from_yaml(str(yaml_path), list(overrides))
     _end_mlflow_run()
     return trainer
+
+
+def _run_files(cfg: dict[str, Any], folder: Path) -> tuple[list[Path], Path, list[Path]]:
+    """The events files, runs.jsonl and metrics files csmpt's components write for a run."""
+    callbacks = cfg.get("callbacks") or {}
+    events = {folder / "events.jsonl"}
+    for name in ("csmpt_hot_swap", "csmpt_loss_spike"):
+        spec = callbacks.get(name)
+        if isinstance(spec, dict) and spec.get("events_file"):
+            events.add(Path(spec["events_file"]))
+    record = callbacks.get("csmpt_run_record")
+    runs = Path((record or {}).get("folder") or folder) / "runs.jsonl"
+    jsonl = (cfg.get("loggers") or {}).get("csmpt_jsonl")
+    metrics = [Path(jsonl["path"])] if isinstance(jsonl, dict) and jsonl.get("path") else []
+    return sorted(events), runs, metrics
+
+
+def prepare_run_folder(cfg: DictConfig, fresh: bool = False) -> None:
+    """Make a local save folder safe to (re)start in, on every rank before training starts.
+
+    With autoresume, unusable checkpoints go to ``quarantine/`` and ``latest`` points at the
+    newest valid one (:func:`~csmpt.training.resume_guard.guard_save_folder`). A run that would
+    start from step 0 over a folder whose events or run history record later steps is refused,
+    unless ``fresh``: then global rank 0 archives the old run first.
+
+    Raises:
+        RunFolderError: Starting over would discard the recorded history (and not ``fresh``).
+    """
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    resolved: dict[str, Any] = {str(k): v for k, v in container.items()}
+    save_folder = resolved.get("save_folder")
+    if not isinstance(save_folder, str) or "://" in save_folder:
+        return
+    folder = Path(save_folder.replace("{run_name}", str(resolved.get("run_name") or "")))
+    filename = resolved.get("save_filename") or DEFAULT_FILENAME
+    latest = resolved.get("save_latest_filename") or DEFAULT_LATEST
+    events, runs, metrics = _run_files(resolved, folder)
+    if int(os.environ.get("RANK", "0")) == 0:  # only global rank 0 writes these files
+        for path in [*events, runs, *metrics]:
+            repair_torn_tail(path)
+    if fresh:
+        if int(os.environ.get("RANK", "0")) == 0:
+            archive_run(folder, filename, latest, [*events, runs, *metrics])
+        return
+    if resolved.get("autoresume"):
+        step = guard_save_folder(folder, filename, latest).resume_step
+    elif resolved.get("load_path"):
+        return  # the step comes from a checkpoint outside the folder's history
+    else:
+        step = 0
+    check_history(step, events, runs)
 
 
 def _end_mlflow_run() -> None:
@@ -60,11 +133,14 @@ def _end_mlflow_run() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry for ``python -m csmpt.training YAML [key=value ...]`` and ``composer -m``."""
     args = list(sys.argv[1:] if argv is None else argv)
+    fresh = "--fresh" in args[:1]
+    args = args[1:] if fresh else args
     if not args or args[0] in ("-h", "--help"):
-        print("usage: python -m csmpt.training YAML [key=value ...]", file=sys.stderr)  # noqa: T201
+        usage = "usage: python -m csmpt.training [--fresh] YAML [key=value ...]"
+        print(usage, file=sys.stderr)  # noqa: T201
         sys.exit(0 if args else 2)
     try:
-        run_training(args[0], args[1:])
+        run_training(args[0], args[1:], fresh=fresh)
     except CsmptError as e:
         print(f"error: {e}", file=sys.stderr)  # noqa: T201
         sys.exit(2)
