@@ -77,11 +77,22 @@ def _root(
 def train_command(
     yaml_path: Path = typer.Argument(..., help="Training recipe (yamls/...)."),
     overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
+    fresh: bool = typer.Option(
+        False,
+        "--fresh",
+        help="Start over: move the save folder's previous run (checkpoints, events, metrics, "
+        "runs.jsonl) to SAVE_FOLDER/archive/<time>/ first.",
+    ),
 ) -> None:
-    """Train with llm-foundry on a recipe YAML, csmpt's components registered."""
+    """Train with llm-foundry on a recipe YAML, csmpt's components registered.
+
+    With autoresume, a checkpoint that is empty, torn or newer than `latest` is moved to
+    SAVE_FOLDER/quarantine/ before resuming. Exits with status 75 after a checkpoint taken on
+    SIGTERM/SIGUSR1 (csmpt_signal_checkpoint): rerun the same command to resume.
+    """
     from csmpt.training.run import run_training
 
-    trainer = run_training(yaml_path, overrides or [])
+    trainer = run_training(yaml_path, overrides or [], fresh=fresh)
     console.print(f"[green]done[/] at step {int(trainer.state.timestamp.batch)}")
 
 
