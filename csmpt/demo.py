@@ -20,6 +20,7 @@ It runs the same recipe files a user runs by hand, with overrides that point the
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import time
@@ -40,6 +41,7 @@ from csmpt.errors import CsmptError
 from csmpt.eval.demo_stage import AfterTraining, after_training_rows, run_after_training
 from csmpt.forensics.demo_stage import spike_events, spike_overrides, spike_rows
 from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.quiet import LOG_NAME, quiet_session
 from csmpt.surgery.demo_stage import SwapStage, run_swap_stage
 from csmpt.surgery.report import report_rows
 
@@ -106,14 +108,27 @@ def loss_curve(metrics_path: Path, name: str = "loss/train/total") -> list[tuple
     return [(int(r["step"]), float(r[name])) for r in read_metrics(metrics_path) if name in r]
 
 
-def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> DemoSummary:
+def run_demo(
+    workdir: Path, steps: int = 40, console: Console | None = None, verbose: bool = False
+) -> DemoSummary:
     """Run tokenizer -> shards -> training in ``workdir`` and print a summary.
 
     The tokenizer and shards are reused when up to date; the demo's training run starts fresh.
+    Unless ``verbose``, library output goes to ``WORKDIR/csmpt.log`` (:mod:`csmpt.quiet`).
     """
     console = console or Console()
-    root = find_repo_root()
     workdir = workdir if workdir.is_absolute() else Path.cwd() / workdir
+    with quiet_session(console, workdir / LOG_NAME, verbose, f"csmpt demo {workdir}") as q:
+        summary = _run_stages(workdir, steps, console, q.train_overrides())
+    _print_summary(summary, console)
+    return summary
+
+
+def _run_stages(
+    workdir: Path, steps: int, console: Console, quiet_overrides: list[str]
+) -> DemoSummary:
+    """The demo's five stages (see the module docstring)."""
+    root = find_repo_root()
     seconds: dict[str, float] = {}
 
     console.rule("[bold]1/5 tokenizer and corpus filter classifier")
@@ -126,13 +141,15 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
     tok_cfg.inputs = [str(root / p) for p in tok_cfg.inputs]
     tok_dir, skipped = train_tokenizer(tok_cfg)
     vocab = tokenizer_size(tok_dir)
-    console.print(f"{'reused' if skipped else 'trained'} {vocab}-token tokenizer: {tok_dir}")
+    here = functools.partial(_short_path, base=workdir)
+    console.print(f"outputs go below {_short_path(workdir)}/", highlight=False)
+    console.print(f"{'reused' if skipped else 'trained'} {vocab}-token tokenizer: {here(tok_dir)}")
     seconds["tokenizer"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     clf_out = f"output_dir={workdir / 'filter' / 'classifier'}"
     clf = train_from_yaml(root / FILTER_YAML, [clf_out], base_dir=root)
-    console.print(f"{'reused' if clf.skipped else 'trained'} filter classifier: {clf.path}")
+    console.print(f"{'reused' if clf.skipped else 'trained'} filter classifier: {here(clf.path)}")
     seconds["filter classifier"] = time.perf_counter() - t0
 
     console.rule("[bold]2/5 MDS shards, and a mixture's token shares")
@@ -161,7 +178,7 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
         samples = {s: m["samples"] for s, m in r.manifests.items()}
         backend = r.manifests["train"]["tokenizer"].get("backend")  # older manifests lack it
         how = f", tokenized with {backend}" if backend else ""
-        console.print(f"{'reused' if r.skipped else 'built'} {r.path}: samples {samples}{how}")
+        console.print(f"{'reused' if r.skipped else 'built'} {here(r.path)}: {samples}{how}")
     from csmpt.cli.mixture import mixture_tables
 
     ((mix_table, mix_shares),) = mixture_tables(
@@ -171,7 +188,7 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
     seconds["shards"] = time.perf_counter() - t0
 
     console.rule("[bold]3/5 tiny English MPT -> vocabulary swap to the Czech tokenizer")
-    swap = run_swap_stage(root, workdir, tok_dir, steps, console)
+    swap = run_swap_stage(root, workdir, tok_dir, steps, console, quiet_overrides)
     seconds["english+swap"] = swap.seconds
 
     console.rule(
@@ -195,11 +212,11 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
         *swap.overrides(),  # start from the swapped English weights
         *spike_overrides(steps),  # corrupt two samples of one batch: a loss spike to catch
     ]
-    trainer = run_training(root / TRAIN_YAML, overrides)
+    trainer = run_training(root / TRAIN_YAML, [*overrides, *quiet_overrides])
     seconds["training"] = time.perf_counter() - t0
 
     console.rule("[bold]5/5 CS-HellaSwag over the checkpoints, HF export, report")
-    after = run_after_training(root, workdir, run_dir, overrides, console)
+    after = run_after_training(root, workdir, run_dir, overrides, console, here)
     seconds["eval+export+report"] = after.seconds
 
     curve = loss_curve(run_dir / "metrics.jsonl")
@@ -224,14 +241,13 @@ def run_demo(workdir: Path, steps: int = 40, console: Console | None = None) -> 
         after_training=after,
         mixture={m.name: m.token_share for m in mix_shares},
     )
-    _print_summary(summary, console)
     return summary
 
 
-def _short(path: Path) -> str:
-    """``path`` relative to the cwd when it is below it."""
+def _short_path(path: Path, base: Path | None = None) -> str:
+    """``path`` relative to ``base`` (default: the cwd) when it is below it."""
     try:
-        return str(path.relative_to(Path.cwd()))
+        return str(path.relative_to(base or Path.cwd()))
     except ValueError:
         return str(path)
 
@@ -241,13 +257,16 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
     table = Table(show_header=False, box=None)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
-    run = _short(s.run_dir)
-    table.add_row("tokenizer", f"{_short(s.tokenizer)} ({s.vocab} tokens)")
+    workdir = s.run_dir.parents[1]  # WORKDIR/runs/RUN
+    short = functools.partial(_short_path, base=workdir)
+    run = short(s.run_dir)
+    table.add_row("outputs below", _short_path(workdir))
+    table.add_row("tokenizer", f"{short(s.tokenizer)} ({s.vocab} tokens)")
     if s.classifier is not None:
         m = s.classifier_held_out
         table.add_row(
             "filter classifier",
-            f"{_short(s.classifier)} (held out: precision {m['precision']:.2f}, "
+            f"{short(s.classifier)} (held out: precision {m['precision']:.2f}, "
             f"recall {m['recall']:.2f} at 0.5)",
         )
     for name, f in s.filtered.items():
@@ -263,11 +282,11 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
         en = s.vocab_swap.english_losses
         table.add_row(
             "English model",
-            f"{_short(s.vocab_swap.english_run)} (train loss {en[0]:.3f} -> {en[1]:.3f})",
+            f"{short(s.vocab_swap.english_run)} (train loss {en[0]:.3f} -> {en[1]:.3f})",
         )
         for label, value in report_rows(s.vocab_swap.report):
             table.add_row(label, value)
-        table.add_row("Czech run starts from", _short(s.vocab_swap.load_path))
+        table.add_row("Czech run starts from", short(s.vocab_swap.load_path))
     table.add_row("run folder", run)
     table.add_row("checkpoints", ", ".join(p.name for p in s.checkpoints) or "none")
     table.add_row("metrics", f"{run}/metrics.jsonl")
@@ -286,7 +305,7 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
     for label, value in spike_rows(s.spikes, run):
         table.add_row(label, value)
     if s.after_training is not None:
-        for label, value in after_training_rows(s.after_training, _short):
+        for label, value in after_training_rows(s.after_training, short):
             table.add_row(label, value)
     table.add_row("events", f"{run}/events.jsonl")
     table.add_row("time", ", ".join(f"{k} {v:.0f}s" for k, v in s.seconds.items()))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from csmpt import __version__
-from csmpt.cli.common import console, setup_logging, user_errors
+from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, setup_logging, user_errors
 from csmpt.cli.data import prep_command, tokenizer_app
 from csmpt.cli.eval import register as register_eval_commands
 from csmpt.cli.filter import filter_app
@@ -54,7 +54,7 @@ app.command(
 
 @app.callback()
 def _root(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
     if version:
@@ -83,16 +83,22 @@ def train_command(
         help="Start over: move the save folder's previous run (checkpoints, events, metrics, "
         "runs.jsonl) to SAVE_FOLDER/archive/<time>/ first.",
     ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
     """Train with llm-foundry on a recipe YAML, csmpt's components registered.
 
     With autoresume, a checkpoint that is empty, torn or newer than `latest` is moved to
     SAVE_FOLDER/quarantine/ before resuming. Exits with status 75 after a checkpoint taken on
     SIGTERM/SIGUSR1 (csmpt_signal_checkpoint): rerun the same command to resume.
+    Quiet unless --verbose: a progress bar; the rest goes to SAVE_FOLDER/csmpt.log.
     """
+    from csmpt.quiet import quiet_session, recipe_log_file
     from csmpt.training.run import run_training
 
-    trainer = run_training(yaml_path, overrides or [], fresh=fresh)
+    extra = overrides or []
+    log_file = recipe_log_file(yaml_path, extra)
+    with quiet_session(console, log_file, is_verbose(verbose), f"csmpt train {yaml_path}") as q:
+        trainer = run_training(yaml_path, [*extra, *q.train_overrides()], fresh=fresh)
     console.print(f"[green]done[/] at step {int(trainer.state.timestamp.batch)}")
 
 
@@ -104,11 +110,15 @@ def train_command(
 def demo_command(
     workdir: Path = typer.Option(Path("artifacts/demo"), help="Where all outputs go."),
     steps: int = typer.Option(40, help="Training steps of the tiny MPT."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
-    """Run the pipeline in miniature: tokenizer, MDS shards, a tiny MPT trained with eval."""
+    """Run the pipeline in miniature: tokenizer, MDS shards, a tiny MPT trained with eval.
+
+    Quiet unless --verbose: the rest goes to WORKDIR/csmpt.log.
+    """
     from csmpt.demo import run_demo
 
-    run_demo(workdir=workdir, steps=steps, console=console)
+    run_demo(workdir=workdir, steps=steps, console=console, verbose=is_verbose(verbose))
 
 
 def main() -> None:

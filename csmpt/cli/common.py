@@ -14,7 +14,15 @@ from rich.logging import RichHandler
 
 from csmpt.errors import CsmptError
 
-__all__ = ["console", "err_console", "quiet_known_warnings", "setup_logging", "user_errors"]
+__all__ = [
+    "VERBOSE_HELP",
+    "console",
+    "err_console",
+    "is_verbose",
+    "quiet_known_warnings",
+    "setup_logging",
+    "user_errors",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -22,9 +30,19 @@ err_console = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+VERBOSE_HELP = "Print everything: llm-foundry's configs, library logs and warnings, Composer's."
+_verbose = False
+
+
+def is_verbose(flag: bool = False) -> bool:
+    """``--verbose`` given to the command (``flag``) or before it (``csmpt -v ...``)."""
+    return flag or _verbose
+
 
 def setup_logging(verbose: bool = False) -> None:
     """Send log records to the console through rich (csmpt's at INFO with ``--verbose``)."""
+    global _verbose
+    _verbose = verbose
     handler = RichHandler(console=err_console, show_path=False, show_time=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
     logging.getLogger("csmpt").setLevel(logging.INFO if verbose else logging.WARNING)

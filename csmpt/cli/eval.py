@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from csmpt.cli.common import console, user_errors
+from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, user_errors
 
 __all__ = ["eval_command", "export_command", "report_command", "validate_command"]
 
@@ -15,12 +15,19 @@ __all__ = ["eval_command", "export_command", "report_command", "validate_command
 def eval_command(
     recipe: Path = typer.Argument(..., help="Eval recipe (eval/*.yaml)."),
     overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
-    """Few-shot ICL eval (llm-foundry's) of a checkpoint series and HF models, as one table."""
+    """Few-shot ICL eval (llm-foundry's) of a checkpoint series and HF models, as one table.
+
+    Quiet unless --verbose: library output goes to OUTPUT_DIR/csmpt.log.
+    """
     from csmpt.eval.series import load_eval_recipe, run_eval
+    from csmpt.quiet import LOG_NAME, quiet_session
 
     cfg = load_eval_recipe(recipe, overrides or [])
-    out = run_eval(cfg, progress=lambda msg: console.print(msg, highlight=False))
+    log_file = Path(cfg.output_dir) / LOG_NAME
+    with quiet_session(console, log_file, is_verbose(verbose), f"csmpt eval {recipe}"):
+        out = run_eval(cfg, progress=lambda msg: console.print(msg, highlight=False))
     console.print(out.markdown.read_text(encoding="utf-8"), highlight=False)
     console.print(f"[green]wrote[/] {out.markdown}, {out.csv}, {out.plot}")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from csmpt.cli.common import console, user_errors
+from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, user_errors
 from csmpt.config import build_structured, describe_key, load_yaml_with_overrides
 from csmpt.errors import ConfigError
 
@@ -35,14 +35,24 @@ def surgery_command(
     config: Path = typer.Argument(..., help="Surgery YAML (yamls/surgery/*.yaml)."),
     overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
-    """Swap a model's vocabulary to a new tokenizer and/or keep a subset of its layers."""
+    """Swap a model's vocabulary to a new tokenizer and/or keep a subset of its layers.
+
+    Quiet unless --verbose: library output goes to OUT.log beside the output folder OUT.
+    """
+    from csmpt.quiet import quiet_session
     from csmpt.surgery.recipe import SurgeryConfig, run_surgery
     from csmpt.surgery.report import report_rows
 
     cfg = build_structured(SurgeryConfig, load_yaml_with_overrides(config, overrides or []), config)
+    out_dir = Path(cfg.output.dir)
+    log_file = out_dir.with_name(out_dir.name + ".log")  # OUT itself is replaced atomically
     try:
-        with console.status("surgery ...") as status:
+        with (
+            quiet_session(console, log_file, is_verbose(verbose), f"csmpt surgery {config}"),
+            console.status("surgery ...") as status,
+        ):
             out, report = run_surgery(cfg, force=force, on_stage=lambda s: status.update(s))
     except ConfigError as e:  # name the YAML file and line of the key
         m = re.match(r"keys? '([^']+)'", str(e))

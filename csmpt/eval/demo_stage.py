@@ -81,9 +81,17 @@ def generate(hf_dir: Path, prompt: str = GENERATION_PROMPT, max_new_tokens: int 
 
 
 def run_after_training(
-    root: Path, workdir: Path, run_dir: Path, train_overrides: list[str], console: Console
+    root: Path,
+    workdir: Path,
+    run_dir: Path,
+    train_overrides: list[str],
+    console: Console,
+    short: Callable[[Path], str] = str,
 ) -> AfterTraining:
-    """Eval table, per-corpus validation, HF export + generation, report for a demo run."""
+    """Eval table, per-corpus validation, HF export + generation, report for a demo run.
+
+    ``short`` shortens the paths it prints.
+    """
     t0 = time.perf_counter()
     train_yaml = str(root / "yamls/tiny/mpt_hot_swap.yaml")
     ov = [o for o in train_overrides if o.startswith("variables.")]
@@ -103,7 +111,7 @@ def run_after_training(
     hf_dir = workdir / "hf"
     exp = export_to_hf(last.path, train_yaml, hf_dir, ov, overwrite=True)
     console.print(
-        f"exported step {last.step} to {hf_dir}: max abs logit diff {exp.max_abs_diff:.3g}",
+        f"exported step {last.step} to {short(hf_dir)}: max abs logit diff {exp.max_abs_diff:.3g}",
         highlight=False,
     )
     sentence = generate(hf_dir)

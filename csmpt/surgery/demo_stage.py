@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,9 +50,17 @@ class SwapStage:
 
 
 def run_swap_stage(
-    root: Path, workdir: Path, cs_tokenizer: Path, steps: int, console: Console
+    root: Path,
+    workdir: Path,
+    cs_tokenizer: Path,
+    steps: int,
+    console: Console,
+    train_overrides: Sequence[str] = (),
 ) -> SwapStage:
-    """English tokenizer + shards -> tiny English MPT (``steps``) -> swap to ``cs_tokenizer``."""
+    """English tokenizer + shards -> tiny English MPT (``steps``) -> swap to ``cs_tokenizer``.
+
+    ``train_overrides`` are added to the English run's (e.g. the quiet console's).
+    """
     t0 = time.perf_counter()
     yaml = root / EN_TOKENIZER_YAML
     tok_cfg = build_structured(
@@ -86,6 +95,7 @@ def run_swap_stage(
             f"max_duration={steps}ba",
             f"eval_interval={steps}ba",
             f"save_interval={steps}ba",
+            *train_overrides,
         ],
     )
     losses = [
