@@ -11,7 +11,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from csmpt.cli.common import console, user_errors
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.data.manifest import find_manifests, manifest_table
-from csmpt.data.prep import PrepConfig, prep_corpora
+from csmpt.data.merge import merge_parts
+from csmpt.data.prep import PrepConfig, parse_part, prep_corpora
 from csmpt.data.tokenizer_train import TokenizerConfig, tokenizer_size, train_tokenizer
 from csmpt.errors import ConfigError
 
@@ -71,10 +72,21 @@ def prep_command(
     stats: Path = typer.Option(
         None, "--stats", help="Print the manifests under this folder as a table and exit."
     ),
+    part: str = typer.Option(
+        None,
+        "--part",
+        help="Build only part I of N of each corpus (I/N, 1-based) into CORPUS.part-I-of-N; "
+        "one job array task per part, then --merge.",
+    ),
+    merge: bool = typer.Option(
+        False, "--merge", help="Join the --part folders of each corpus into one corpus."
+    ),
 ) -> None:
     """Tokenize corpora into EOS-separated max_seq_len samples in MDS shards (train/val).
 
     A killed run, rerun, resumes from its finished shards; a finished one does nothing.
+    On several nodes: csmpt prep CONFIG --part I/N on each (I = 1..N), then
+    csmpt prep CONFIG --merge (csmpt/launch/templates/prep_array.*.sh submit both).
     """
     if stats is not None:
         console.print(manifest_table(find_manifests(stats), f"MDS folders under {stats}"))
@@ -82,6 +94,17 @@ def prep_command(
     if config is None:
         raise ConfigError("give a data_prep YAML (csmpt prep data_prep/sample.yaml) or --stats DIR")
     cfg = build_structured(PrepConfig, load_yaml_with_overrides(config, overrides or []), config)
+    if merge:
+        if part is not None:
+            raise ConfigError("--merge joins all parts: give it without --part")
+        merged = merge_parts(cfg, only=only, force=force)
+        found = [(r.path / s, m) for r in merged for s, m in r.manifests.items()]
+        console.print(manifest_table(found, f"merged MDS shards in {cfg.output_dir}"))
+        for r in merged:
+            if r.skipped:
+                console.print(f"[yellow]{r.path} is up to date[/]; nothing to merge")
+        return
+    which = parse_part(part) if part is not None else (0, 1)
     progress = _progress()
     start = time.perf_counter()
     with progress:
@@ -99,7 +122,7 @@ def prep_command(
                 tok_rate=total_tokens / elapsed,
             )
 
-        results = prep_corpora(cfg, only=only, force=force, on_progress=advance)
+        results = prep_corpora(cfg, only=only, force=force, on_progress=advance, part=which)
     found = [(r.path / s, m) for r in results for s, m in r.manifests.items()]
     console.print(manifest_table(found, f"MDS shards in {cfg.output_dir}"))
     for r in results:

@@ -432,8 +432,7 @@ def build_corpus(
         batch_encoder.close()
     stats: dict[str, SplitStats] = {}
     for s, k in sinks.items():
-        samples = k.writer.committed_samples + len(k.writer.pending)
-        shards = k.writer.finish(cfg.shard_multiple) if samples else []
+        shards = k.writer.finish(cfg.shard_multiple)  # an empty split: an empty index
         n_samples = sum(x["samples"] for x in shards)
         entries = k.doc_map.read()
         k.doc_map.close()

@@ -24,7 +24,8 @@ def iter_samples(folder: str | Path) -> Iterator[dict[str, Any]]:
     index = json.loads((folder / "index.json").read_text())
     with tempfile.TemporaryDirectory() as scratch:
         for info in index["shards"]:
-            raw = info["raw_data"]["basename"]
+            raw = info["raw_data"]["basename"]  # part-001/shard.00000.mds in a merged folder
+            (Path(scratch) / raw).parent.mkdir(parents=True, exist_ok=True)
             if info.get("zip_data"):
                 data = (folder / info["zip_data"]["basename"]).read_bytes()
                 (Path(scratch) / raw).write_bytes(decompress(info["compression"], data))
