@@ -322,6 +322,22 @@ def test_sigusr1_checkpoints_the_current_step_and_the_rerun_matches(
 
 
 @pytest.mark.slow
+def test_deadline_stops_with_a_checkpoint_like_a_signal(
+    fault_args, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PBS gives no warning signal: CSMPT_STOP_AT (a past time here) stops the run the same way."""
+    run_dir = tmp_path / "run"
+    monkeypatch.setenv("CSMPT_STOP_AT", str(time.time() - 1))
+    with pytest.raises(SystemExit) as e:
+        run_training(RECIPE, fault_args(run_dir))
+    assert e.value.code == 75
+    (record,) = [r for r in map(json.loads, (run_dir / "runs.jsonl").open()) if "signal" in r]
+    assert (record["signal"], record["step"]) == ("CSMPT_STOP_AT deadline", 1)
+    assert os.readlink(run_dir / "latest-rank0.pt") == "ep0-ba1-rank0.pt"
+    assert checkpoint_problem(run_dir / "ep0-ba1-rank0.pt") is None
+
+
+@pytest.mark.slow
 def test_chaos_sigkill_at_random_moments_then_rerun_until_done(
     fault_args, reference: Path, tmp_path: Path
 ) -> None:

@@ -19,6 +19,11 @@ time limit with SIGTERM (SLURM also sends a chosen signal ahead of time:
 
 A signal that arrives after the last batch lets the run finish normally (status 0).
 
+Schedulers that give no warning signal (PBS: SIGTERM at the walltime, SIGKILL after its
+``kill_delay``) get the same stop from a deadline instead: when the environment variable
+``CSMPT_STOP_AT`` holds a Unix time, the first batch to end after it triggers the checkpoint
+and exit (the PBS template sets it to the walltime minus the warning time).
+
 YAML keys (all optional)::
 
     callbacks:
@@ -30,6 +35,7 @@ YAML keys (all optional)::
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from types import FrameType
@@ -44,11 +50,13 @@ from composer.utils import dist
 from csmpt.errors import ConfigError
 from csmpt.training import atomic_save
 
-__all__ = ["EXIT_REQUEUE", "SignalCheckpoint"]
+__all__ = ["EXIT_REQUEUE", "STOP_AT_ENV", "SignalCheckpoint"]
 
 log = logging.getLogger(__name__)
 
 EXIT_REQUEUE = 75  # sysexits.h EX_TEMPFAIL: the job stopped on purpose and should run again
+STOP_AT_ENV = "CSMPT_STOP_AT"
+_DEADLINE = 1000  # the flag's value for "deadline reached" (above every signal number)
 
 
 def _parse_signal(name: str | int) -> signal.Signals:
@@ -84,6 +92,11 @@ class SignalCheckpoint(Callback):
         if not 0 <= exit_code <= 255:
             raise ConfigError(f"callbacks.csmpt_signal_checkpoint.exit_code: {exit_code} not 0-255")
         self.exit_code = exit_code
+        stop_at = os.environ.get(STOP_AT_ENV, "").strip()
+        try:
+            self.stop_at = float(stop_at) if stop_at else None
+        except ValueError:
+            raise ConfigError(f"{STOP_AT_ENV}={stop_at!r}: not a Unix time in seconds") from None
         self.received: signal.Signals | None = None
         self.received_at = 0.0
         self._previous: dict[signal.Signals, Any] = {}
@@ -105,30 +118,39 @@ class SignalCheckpoint(Callback):
 
     def batch_checkpoint(self, state: State, logger: Logger) -> None:
         """If any rank got a signal: agree on this step, save it, and exit."""
-        flag = torch.tensor([0 if self.received is None else int(self.received)])
-        flag = state.device.tensor_to_device(flag)
+        mine = 0 if self.received is None else int(self.received)
+        if self.stop_at is not None and time.time() >= self.stop_at:
+            mine = max(mine, _DEADLINE)
+        flag = state.device.tensor_to_device(torch.tensor([mine]))
         dist.all_reduce(flag, reduce_operation="MAX")
         if int(flag.item()) == 0:
             return
-        signum = signal.Signals(int(flag.item()))
+        why = (
+            f"{STOP_AT_ENV} deadline"
+            if int(flag.item()) == _DEADLINE
+            else signal.Signals(int(flag.item())).name
+        )
         step = int(state.timestamp.batch)
         savers = [cb for cb in state.callbacks if isinstance(cb, CheckpointSaver)]
         if not savers:
-            log.error("%s at step %d: no save_folder, so no checkpoint; exiting", signum.name, step)
+            log.error("%s at step %d: no save_folder, so no checkpoint; exiting", why, step)
             raise SystemExit(self.exit_code)
         saver = savers[0]
+        save_start = time.monotonic()
         if saver.last_checkpoint_batch != state.timestamp.batch:
             saver._save_checkpoint(state, logger)  # noqa: SLF001 - Composer's own saver
+        save_seconds = time.monotonic() - save_start
         path = saver.saved_checkpoints[-1] if saver.saved_checkpoints else None
         seconds = time.monotonic() - self.received_at if self.received is not None else None
         record = {
             "event": "signal_checkpoint",
             "time": time.time(),
-            "signal": signum.name,
+            "signal": why,
             "step": step,
             "tokens": int(state.timestamp.token),
             "checkpoint": path,
             "seconds_to_checkpoint": None if seconds is None else round(seconds, 3),
+            "seconds_saving": round(save_seconds, 3),
             "exit_code": self.exit_code,
         }
         from csmpt.callbacks.run_record import RunRecord
@@ -140,7 +162,7 @@ class SignalCheckpoint(Callback):
             log.warning(
                 "%s: checkpoint of step %d saved to %s in %s s; exiting with status %d "
                 "(requeue/rerun to resume)",
-                signum.name,
+                why,
                 step,
                 path,
                 record["seconds_to_checkpoint"],

@@ -41,6 +41,11 @@ def launch_command(
     run_name: str = typer.Option("", help="Run name (default: the recipe's, else its file)."),
     log_dir: str = typer.Option("", help="Job logs and rank reports (default: logs/RUN_NAME)."),
     time_limit: str = typer.Option("24:00:00", "--time", help="Wall-clock limit (slurm / pbs)."),
+    signal_seconds: int = typer.Option(
+        120,
+        help="Warning time (slurm / pbs): this many seconds before --time every process "
+        "checkpoints its step, exits 75 and the job requeues itself.",
+    ),
     directive: list[str] = typer.Option(
         None, help="Extra #SBATCH / #PBS line, e.g. '--account=abc' or '-A OPEN-00-00'."
     ),
@@ -80,6 +85,7 @@ def launch_command(
         time=time_limit,
         directives=list(directive or []),
         rdzv_tag=time.strftime("%Y%m%d-%H%M%S"),
+        signal_seconds=signal_seconds,
     )
     if check and not dry_run and scheduler != "local":  # local: every process checks it
         from csmpt.training.preflight import preflight

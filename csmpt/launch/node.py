@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -123,6 +124,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if args.print or env.get("CSMPT_LAUNCH_PRINT") == "1":
         return
     Path(args.log_dir).mkdir(parents=True, exist_ok=True)
+    # The scheduler's warning signal reaches every process of the job step, composer's launcher
+    # included, which would die of it before its training processes (csmpt_signal_checkpoint)
+    # have saved. Ignored signals stay ignored across exec; the training processes install
+    # their own handlers.
+    for sig in (signal.SIGUSR1, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     os.execvpe(cmd[0], cmd, {**env, **extra_env})
 
 

@@ -33,6 +33,9 @@ TEMPLATES = {"local": "local.sh", "slurm": "slurm.sbatch", "pbs": "pbs.qsub"}
 # The variable each scheduler sets to a job's unique id (a fresh rendezvous file per job).
 _JOB_ID = {"slurm": "${SLURM_JOB_ID}", "pbs": "${PBS_JOBID}"}
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+# The exit status of a run that checkpointed on the scheduler's signal; the job scripts requeue
+# on it. Equal to csmpt.callbacks.signal_checkpoint.EXIT_REQUEUE (not imported: torch-free here).
+EXIT_REQUEUE = 75
 
 
 @dataclass
@@ -55,6 +58,9 @@ class LaunchSpec:
         time: Wall-clock limit (``HH:MM:SS``).
         directives: Extra scheduler lines, e.g. ``--account=abc`` (SLURM), ``-A OPEN-1-2``.
         rdzv_tag: Unique part of a local launch's rendezvous file name.
+        signal_seconds: Warning time before the time limit: SLURM sends USR1 that long before
+            it (``--signal=B:USR1@N``), PBS jobs stop by themselves that long before it; the
+            training processes checkpoint the step they are on and the job requeues itself.
     """
 
     scheduler: str
@@ -72,6 +78,7 @@ class LaunchSpec:
     time: str = "24:00:00"
     directives: list[str] = field(default_factory=list)
     rdzv_tag: str = "local"
+    signal_seconds: int = 120
 
     @property
     def procs_per_node(self) -> int:
@@ -91,8 +98,32 @@ class LaunchSpec:
             )
         if self.rdzv:
             check_rdzv_url(self.rdzv)
+        if self.scheduler != "local" and not 0 < self.signal_seconds < walltime_seconds(self.time):
+            raise ConfigError(
+                f"--signal-seconds {self.signal_seconds}: must be above 0 and below the "
+                f"time limit --time {self.time}"
+            )
         if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", self.job_name):
             raise ConfigError(f"run name {self.job_name!r}: use letters, digits, '.', '_', '-'")
+
+
+def walltime_seconds(limit: str) -> int:
+    """Seconds of a time limit written ``[D-]HH:MM:SS``, ``MM:SS`` or ``MM`` (SLURM, PBS).
+
+    Raises:
+        ConfigError: Not a time limit.
+    """
+    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", limit.strip())
+    if m is None:
+        raise ConfigError(f"--time {limit!r}: write the limit as [D-]HH:MM:SS")
+    days, a, b, c = (int(x) if x else None for x in m.groups())
+    if b is None:  # MM
+        parts = (0, a or 0, 0)
+    elif c is None:  # MM:SS (or D-HH:MM)
+        parts = (a or 0, b, 0) if days is not None else (0, a or 0, b)
+    else:
+        parts = (a or 0, b, c)
+    return (days or 0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
 
 
 def _dq(text: str) -> str:
@@ -165,5 +196,8 @@ def render(spec: LaunchSpec, template_dir: Path | Traversable = TEMPLATE_DIR) ->
         "log_dir_dq": _dq(q(spec.log_dir)),
         "rdzv_arg_dq": rdzv_arg,
         "recipe_dq": _dq(recipe),
+        "signal_seconds": str(spec.signal_seconds),
+        "walltime_s": str(walltime_seconds(spec.time)) if spec.scheduler != "local" else "0",
+        "requeue_code": str(EXIT_REQUEUE),
     }
     return render_template(path.read_text(encoding="utf-8"), values, str(path))
