@@ -52,6 +52,7 @@ def fault_args(tiny_overrides, shards_dir: Path):  # noqa: ANN201
             "max_duration": f"{STEPS}ba",
             "save_interval": "2ba",
             "eval_interval": f"{STEPS}ba",
+            "save_num_checkpoints_to_keep": -1,
             "callbacks.csmpt_hot_swap.swaps": SWAPS,
             **extra,
         }
@@ -252,6 +253,28 @@ def test_torn_newest_checkpoint_falls_back_to_the_previous_one(
         f"ep0-ba{STEPS + 2}-rank0.pt",
     ]
     assert runs(run_dir)[-2:] == [("resume", STEPS - 2), ("end", STEPS)]
+    assert_same_run(run_dir, reference)
+
+
+@pytest.mark.slow
+def test_resume_from_the_swap_steps_checkpoint_logs_each_metric_once(
+    fault_args, reference: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference, run_dir, symlinks=True)
+    for ckpt in run_dir.glob("ep0-ba*-rank0.pt"):  # back to the checkpoint of the swap step 4
+        if int(ckpt.name.split("-ba")[1].split("-")[0]) > 4:
+            ckpt.unlink()
+    (run_dir / "latest-rank0.pt").unlink()
+    with (run_dir / "metrics.jsonl").open("a") as f:  # and a torn line, as a kill leaves it
+        f.write('{"step": 12, "loss/train/tot')
+    run_training(RECIPE, fault_args(run_dir))
+    assert runs(run_dir)[-2:] == [("resume", 4), ("end", STEPS)]
+    got = metric_lines(run_dir)
+    assert [s for s, m in got if "hot_swap/index" in m] == [4, 9]
+    assert [s for s, m in got if "time/epoch" in m] == [
+        s for s, m in metric_lines(reference) if "time/epoch" in m
+    ]
     assert_same_run(run_dir, reference)
 
 
