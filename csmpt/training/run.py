@@ -110,12 +110,11 @@ def prepare_run_folder(cfg: DictConfig, fresh: bool = False) -> None:
         if int(os.environ.get("RANK", "0")) == 0:
             archive_run(folder, filename, latest, [*events, runs, *metrics])
         return
-    if resolved.get("autoresume"):
-        step = guard_save_folder(folder, filename, latest).resume_step
-    elif resolved.get("load_path"):
-        return  # the step comes from a checkpoint outside the folder's history
-    else:
-        step = 0
+    step = (
+        guard_save_folder(folder, filename, latest).resume_step if resolved.get("autoresume") else 0
+    )
+    if step == 0 and resolved.get("load_path"):
+        return  # starts from a checkpoint outside the folder (a branch): its step is not 0
     check_history(step, events, runs)
 
 
