@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ __all__ = [
     "run_after_training",
 ]
 
+log = logging.getLogger(__name__)
+
 EVAL_YAML = "eval/cs_hellaswag_tiny.yaml"
 GENERATION_PROMPT = "Dobrý den,"
 
@@ -49,6 +52,8 @@ class AfterTraining:
     report: Path
     figures: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    validation: dict[str, float] = field(default_factory=dict)
+    validation_csv: Path | None = None
 
     @property
     def markdown(self) -> str:
@@ -99,13 +104,13 @@ def run_after_training(
     recipe.train_yaml, recipe.train_overrides = train_yaml, ov
     recipe.icl_tasks[0]["dataset_uri"] = str(root / recipe.icl_tasks[0]["dataset_uri"])
     ev = run_eval(recipe, progress=lambda msg: console.print(msg, highlight=False))
-    validate_checkpoints(
+    val = validate_checkpoints(
         run_dir,
         train_yaml,
         run_dir / "validation.csv",
         overrides=ov,
         max_samples=32,
-        progress=lambda msg: console.print(msg, highlight=False),
+        progress=log.info,  # one line per checkpoint and corpus: the summary has the last
     )
     last = find_checkpoints(run_dir)[-1]
     hf_dir = workdir / "hf"
@@ -118,7 +123,10 @@ def run_after_training(
     console.print(f"transformers generates: {sentence}", highlight=False)
     rep = write_report(run_dir)
     assert rep.html is not None
+    last_step = max((r.step for r in val if r.step is not None), default=None)
     return AfterTraining(
+        validation={r.corpus: r.loss for r in val if r.step == last_step},
+        validation_csv=run_dir / "validation.csv",
         eval_rows=ev.rows,
         eval_table=ev.markdown,
         hf_dir=hf_dir,
@@ -136,8 +144,11 @@ def after_training_rows(a: AfterTraining, short: Callable[[Path], str]) -> list[
         f"{r.model} step {r.step}: " + ", ".join(f"{c} {v:.4f}" for c, v in r.accuracy.items())
         for r in a.eval_rows
     ]
-    return [
-        ("CS-HellaSwag (sample)", "\n".join(accs)),
+    losses = ", ".join(f"{c} {v:.3f}" for c, v in a.validation.items())
+    rows = [("CS-HellaSwag (sample)", "\n".join(accs))]
+    if a.validation_csv is not None:
+        rows.append(("val loss, last step", f"{losses} ({short(a.validation_csv)})"))
+    return rows + [
         ("eval table", f"{short(a.eval_table)} (+ .csv, accuracy.png)"),
         ("HF export", f"{short(a.hf_dir)} (logits max abs diff {a.export_diff:.2g})"),
         ("generated (transformers)", a.sentence),

@@ -6,11 +6,11 @@
    (cs_crawl_clean) is #2 (cs_crawl) with what the classifier flags and exact duplicates removed;
    and print the token share of each source of a mixture recipe (``yamls/tiny/mpt_mixture.yaml``);
 3. train a tiny English MPT on the English sample and swap its vocabulary to the Czech
-   tokenizer (``csmpt.surgery.demo_stage``): the Czech run below starts from those weights;
+   tokenizer (``csmpt.demo.vocab_swap``): the Czech run below starts from those weights;
 4. train the tiny ALiBi MPT on CSMPT7b's schedule in miniature (``yamls/tiny/mpt_hot_swap.yaml``):
    corpus #1 (web) hot-swapped to #2 (crawl) and #3 (filtered crawl) mid-run, with eval and
    checkpoints, and a loss spike injected at 5/6 of the steps that ``csmpt_loss_spike`` catches;
-5. after training (``csmpt.eval.demo_stage``): CS-HellaSwag 0/3-shot over the run's checkpoints
+5. after training (``csmpt.demo.after_training``): CS-HellaSwag 0/3-shot over the run's checkpoints
    (``eval/cs_hellaswag_tiny.yaml``), loss per corpus, the last checkpoint exported to HF and a
    Czech sentence generated from it with ``transformers``, the report's PNGs;
 6. print where everything is, the swaps, the spike, and the loss at the start and end.
@@ -37,12 +37,12 @@ from csmpt.data.classifier import train_from_yaml
 from csmpt.data.filtering import CLASSIFIER, DUPLICATE
 from csmpt.data.prep import PrepConfig, prep_corpora
 from csmpt.data.tokenizer_train import TokenizerConfig, tokenizer_size, train_tokenizer
+from csmpt.demo.after_training import AfterTraining, after_training_rows, run_after_training
+from csmpt.demo.spike import spike_events, spike_overrides, spike_rows
+from csmpt.demo.vocab_swap import SwapStage, run_swap_stage
 from csmpt.errors import CsmptError
-from csmpt.eval.demo_stage import AfterTraining, after_training_rows, run_after_training
-from csmpt.forensics.demo_stage import spike_events, spike_overrides, spike_rows
 from csmpt.loggers.jsonl_metrics import read_metrics
 from csmpt.quiet import LOG_NAME, quiet_session
-from csmpt.surgery.demo_stage import SwapStage, run_swap_stage
 from csmpt.surgery.report import report_rows
 
 __all__ = ["DemoSummary", "find_repo_root", "run_demo", "loss_curve"]
@@ -83,7 +83,7 @@ class DemoSummary:
 
 def find_repo_root(start: Path | None = None) -> Path:
     """The folder holding ``data_prep/`` and ``yamls/``: the cwd, or the source checkout."""
-    candidates = [start or Path.cwd(), Path(__file__).resolve().parents[1]]
+    candidates = [start or Path.cwd(), Path(__file__).resolve().parents[2]]
     for c in candidates:
         if (c / PREP_YAML).is_file() and (c / TRAIN_YAML).is_file():
             return c
@@ -119,13 +119,13 @@ def run_demo(
     console = console or Console()
     workdir = workdir if workdir.is_absolute() else Path.cwd() / workdir
     with quiet_session(console, workdir / LOG_NAME, verbose, f"csmpt demo {workdir}") as q:
-        summary = _run_stages(workdir, steps, console, q.train_overrides())
+        summary = _run_stages(workdir, steps, console, q.train_overrides(), verbose)
     _print_summary(summary, console)
     return summary
 
 
 def _run_stages(
-    workdir: Path, steps: int, console: Console, quiet_overrides: list[str]
+    workdir: Path, steps: int, console: Console, quiet_overrides: list[str], verbose: bool
 ) -> DemoSummary:
     """The demo's five stages (see the module docstring)."""
     root = find_repo_root()
@@ -184,7 +184,8 @@ def _run_stages(
     ((mix_table, mix_shares),) = mixture_tables(
         root / MIXTURE_YAML, [f"variables.data_root={workdir / 'mds'}"]
     )
-    console.print(mix_table)
+    if verbose:  # the summary has its token shares
+        console.print(mix_table)
     seconds["shards"] = time.perf_counter() - t0
 
     console.rule("[bold]3/5 tiny English MPT -> vocabulary swap to the Czech tokenizer")
