@@ -25,6 +25,7 @@
 # Carried as binary wheels for CPython 3.12 manylinux x86_64 (small, needed at import):
 #   tokenizers 0.21 (transformers 4.51.3 refuses 0.22; abi3), xxhash, zstd, zstandard, brotli,
 #   cramjam (python-snappy), psutil, and aiohttp's multidict/yarl/frozenlist/propcache.
+# Also pytest (+ pluggy, iniconfig, pytest-timeout): the check runs `pytest -m gpu`.
 # A package published only as source would be built here with `pip wheel`.
 set -euo pipefail
 
@@ -56,6 +57,7 @@ mods = {m.split(".")[0] for m in sys.modules} - before
 owners = md.packages_distributions()
 dists = {d for m in mods for d in owners.get(m, [])}
 dists |= {"lion-pytorch"}  # csmpt_lionw's triton kernel (imported on first use)
+dists |= {"pytest", "pluggy", "iniconfig", "pytest-timeout"}  # gpu_check runs `pytest -m gpu`
 
 def norm(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")

@@ -1,13 +1,67 @@
-"""CUDA-only checks (skipped on CPU machines, CI included)."""
+"""The GPU path: CUDA-only checks (skipped without a GPU) and bench/gpu_check.sh's CPU dry run."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from csmpt.demo import loss_curve
 from csmpt.training import run_training
+
+
+def test_gpu_check_dry_run_gets_to_the_cuda_check_and_says_what_it_would_run(
+    repo: Path, tmp_path: Path
+) -> None:
+    out, wheels = tmp_path / "out", tmp_path / "no_wheels"
+    proc = subprocess.run(
+        ["bash", str(repo / "bench/gpu_check.sh"), str(out), "--dry-run", "--wheels", str(wheels)],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    env = json.loads((out / "env.json").read_text())
+    assert env["torch"] == torch.__version__ and env["llm-foundry"] == "0.22.0"
+    assert env["composer_imports"] is True and env["composer"] == "0.32.1"
+    assert f"no carried wheels in {wheels}/wheels" in proc.stdout
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().split("\n") if line]
+    if torch.cuda.is_available():
+        assert "CUDA is here" in proc.stdout and steps[-1]["status"] == "ok"
+    else:
+        assert "CUDA check: no CUDA device" in proc.stdout
+        assert steps == [{"name": "cuda_check", "status": "no CUDA device (dry run)",
+                          "seconds": steps[0]["seconds"]}]  # fmt: skip
+    for part in (
+        "gpu_check_kernels.py",
+        "pytest -m gpu",
+        "tests/test_flex_attention.py",
+        "throughput",
+        "FSDP FULL_SHARD",
+        "SIGKILL after 21",
+        "gpu_check_report.py",
+    ):
+        assert part in proc.stdout, part  # fmt: skip
+    assert not (out / "kernels.json").exists()  # nothing beyond the CUDA check ran
+
+
+def test_gpu_check_without_dry_run_refuses_a_cpu_machine(repo: Path, tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine runs the whole check")
+    proc = subprocess.run(
+        ["bash", str(repo / "bench/gpu_check.sh"), str(tmp_path), "--wheels", str(tmp_path)],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2 and "needs a CUDA GPU" in proc.stderr
 
 
 @pytest.mark.gpu
@@ -27,3 +81,23 @@ def test_tiny_mpt_trains_in_bf16_on_gpu(tiny_overrides, tmp_path: Path) -> None:
     assert next(trainer.state.model.parameters()).is_cuda
     losses = [v for _, v in loss_curve(run_dir / "metrics.jsonl")]
     assert len(losses) == 20 and losses[-1] < losses[0] - 1.0
+
+
+@pytest.mark.gpu
+def test_flex_recipe_trains_in_bf16_on_gpu_like_sdpa(tiny_overrides, tmp_path: Path) -> None:
+    from csmpt.models import flex_attention
+
+    curves = {}
+    for recipe in ("mpt_sdpa", "mpt_flex"):
+        run_dir = tmp_path / recipe
+        run_training(
+            f"yamls/tiny/{recipe}.yaml",
+            tiny_overrides(
+                run_dir, max_duration="20ba", eval_interval="20ba", save_interval="20ba",
+                precision="amp_bf16", **{"model.init_device": "cuda"},
+            ),
+        )  # fmt: skip
+        curves[recipe] = [v for _, v in loss_curve(run_dir / "metrics.jsonl")]
+    assert "cuda" in flex_attention._compiled  # the compiled kernel ran
+    assert len(curves["mpt_flex"]) == 20 and curves["mpt_flex"][-1] < curves["mpt_flex"][0] - 1.0
+    assert curves["mpt_flex"] == pytest.approx(curves["mpt_sdpa"], rel=3e-2)  # bf16 noise

@@ -29,7 +29,6 @@ import logging
 
 import torch
 import torch.nn.functional as F
-from llmfoundry.models.layers.attention import scaled_multihead_dot_product_attention
 
 from csmpt.models.forward_cache import PerForwardCache, sharing_enabled
 
@@ -248,6 +247,8 @@ def sdpa_alibi_attention(
     """
     if needs_weights or attn_logit_softcapping is not None:
         # SDPA returns no weights and cannot cap logits before the bias: use the reference path.
+        from llmfoundry.models.layers.attention import scaled_multihead_dot_product_attention
+
         return scaled_multihead_dot_product_attention(
             query,
             key,

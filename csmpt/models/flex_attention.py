@@ -34,7 +34,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from llmfoundry.models.layers.attention import scaled_multihead_dot_product_attention
 from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
 from csmpt.models.alibi_attention import sdpa_alibi_attention, unpadded_bias
@@ -244,6 +243,8 @@ def flex_alibi_attention(
         "sliding_window_size": sliding_window_size,
     }
     if needs_weights:
+        from llmfoundry.models.layers.attention import scaled_multihead_dot_product_attention
+
         return scaled_multihead_dot_product_attention(query, key, value, **args)
     decoding = past_key_value is not None and len(past_key_value) != 0
     if decoding or (training and dropout_p > 0) or query.size(1) != key.size(1):

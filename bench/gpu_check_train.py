@@ -1,0 +1,265 @@
+"""GPU check, training part: a ~350M ALiBi MPT in bf16 under FSDP FULL_SHARD on one GPU.
+
+Two modes, each writing one JSON object to ``--out``:
+
+* ``throughput``: for each attention implementation (``csmpt_flex_alibi``, ``csmpt_sdpa_alibi``,
+  ``torch``), in its own subprocess, Composer trains the model (d_model 1024, 24 layers, 16 heads,
+  seq 2048, batch 4, ``csmpt_lionw``, ``amp_bf16``, FSDP FULL_SHARD) on random tokens for
+  ``--steps`` steps: tokens/s (median step after the first 3), MFU against the bf16 matmul rate
+  measured in the same check (``--matmul-tflops``), peak memory.
+* ``resume``: ``yamls/tiny/mpt_hot_swap.yaml`` scaled to the same model (sharded FSDP checkpoints
+  every 10 steps, 30 steps, corpora swapped at steps 14 and 27) runs once uninterrupted and once
+  SIGKILLed after step 21 and resumed by autoresume; per-step losses must agree within bf16 noise
+  and the hot-swap events must be identical.
+
+    python bench/gpu_check_train.py throughput --out OUT/train.json --matmul-tflops 750
+    python bench/gpu_check_train.py resume --out OUT/resume.json --data WHEELS/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+IMPLS = ("csmpt_flex_alibi", "csmpt_sdpa_alibi", "torch")
+MODEL = {"d_model": 1024, "n_layers": 24, "n_heads": 16, "expansion_ratio": 4}
+FSDP = {
+    "sharding_strategy": "FULL_SHARD",
+    "mixed_precision": "PURE",
+    "activation_checkpointing": False,
+    "limit_all_gathers": True,
+}
+
+
+def _model(impl: str, seq: int, vocab: int) -> Any:
+    from csmpt.models.mpt import CsmptMPTCausalLM
+
+    return CsmptMPTCausalLM(
+        **MODEL,
+        max_seq_len=seq,
+        vocab_size=vocab,
+        no_bias=True,
+        init_device="meta",
+        loss_fn="torch_crossentropy",
+        attn_config={"attn_impl": impl, "alibi": True},
+    )
+
+
+def throughput_child(impl: str, steps: int, batch: int, seq: int, matmul_tflops: float) -> dict:
+    """Train ``steps`` steps in this process; return tokens/s, MFU, peak memory, losses."""
+    import torch
+    from composer import Callback, Event, State, Trainer
+    from composer.loggers import Logger
+    from torch.utils.data import DataLoader
+
+    from csmpt.optim.lionw import LionW
+
+    vocab = 50368
+    model = _model(impl, seq, vocab)
+    n_params = sum(p.numel() for p in model.parameters())
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, vocab, (batch * (steps + 1), seq), generator=g)
+    samples = [{"input_ids": r, "labels": r, "attention_mask": torch.ones_like(r)} for r in ids]
+
+    class Timer(Callback):
+        """Wall time of each batch (synchronised) and the loss."""
+
+        def __init__(self) -> None:
+            self.start = 0.0
+            self.times: list[float] = []
+            self.losses: list[float] = []
+
+        def run_event(self, event: Event, state: State, logger: Logger) -> None:
+            if event == Event.BATCH_START:
+                torch.cuda.synchronize()
+                self.start = time.perf_counter()
+            elif event == Event.BATCH_END:
+                torch.cuda.synchronize()
+                self.times.append(time.perf_counter() - self.start)
+                loss = state.loss
+                self.losses.append(float(loss.item() if hasattr(loss, "item") else loss))
+
+    timer = Timer()
+    trainer = Trainer(
+        model=model,
+        train_dataloader=DataLoader(samples, batch_size=batch),
+        optimizers=LionW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.0),
+        max_duration=f"{steps}ba",
+        precision="amp_bf16",
+        parallelism_config={"fsdp": FSDP},
+        device="gpu",
+        device_train_microbatch_size=batch,
+        callbacks=[timer],
+        progress_bar=False,
+        log_to_console=False,
+    )
+    torch.cuda.reset_peak_memory_stats()
+    trainer.fit()
+    step_s = statistics.median(timer.times[3:]) if len(timer.times) > 3 else float("nan")
+    flops = model.flops_per_batch({"input_ids": ids[:batch]})
+    return {
+        "impl": impl,
+        "n_params": n_params,
+        "tokens_per_step": batch * seq,
+        "step_ms": step_s * 1e3,
+        "first_step_s": timer.times[0] if timer.times else None,
+        "tokens_per_s": batch * seq / step_s,
+        "model_tflops": flops / step_s / 1e12,
+        "mfu": flops / step_s / (matmul_tflops * 1e12) if matmul_tflops else None,
+        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30,
+        "losses": timer.losses,
+    }
+
+
+def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    """Each implementation in its own subprocess (own FSDP process group and memory peak)."""
+    results: dict[str, Any] = {"batch": args.batch, "seq": args.seq, "model": MODEL}
+    for impl in args.impls.split(","):
+        cmd = [sys.executable, __file__, "throughput-child", "--impl", impl]
+        cmd += ["--steps", str(args.steps), "--batch", str(args.batch), "--seq", str(args.seq)]
+        cmd += ["--matmul-tflops", str(args.matmul_tflops or 0)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        if proc.returncode == 0:
+            results[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
+        else:
+            results[impl] = {"error": proc.stderr.strip().splitlines()[-1:], "rc": proc.returncode}
+            sys.stderr.write(proc.stderr[-4000:])
+    return results
+
+
+def _resume_overrides(data: Path, run_dir: Path, impl: str, cpu: bool = False) -> list[str]:
+    mds = data / "mds"
+    common = [
+        f"variables.tokenizer_name={data / 'tokenizer'}",
+        f"variables.data_root={mds}",
+        f"variables.data_local={mds / 'cs_web'}",
+        f"variables.save_folder={run_dir}",
+        "model.name=csmpt_mpt_causal_lm",
+        f"model.attn_config.attn_impl={impl}",
+        "max_duration=30ba",
+        "save_interval=10ba",
+        "eval_interval=30ba",
+        "icl_subset_num_batches=1",
+        "console_log_interval=1ba",
+    ]
+    if cpu:  # the recipe's tiny model in fp32: checks this orchestration on a CPU machine
+        return common
+    return [
+        *common,
+        "model.init_device=meta",
+        *[f"model.{k}={v}" for k, v in MODEL.items()],
+        "precision=amp_bf16",
+        *[f"fsdp_config.{k}={v}" for k, v in FSDP.items()],
+        "fsdp_config.state_dict_type=sharded",
+    ]
+
+
+def _train_cmd(data: Path, run_dir: Path, impl: str, cpu: bool) -> list[str]:
+    code = (
+        "import sys; from csmpt.training import run_training; "
+        "run_training(sys.argv[1], sys.argv[2:])"
+    )
+    overrides = _resume_overrides(data, run_dir, impl, cpu)
+    return [sys.executable, "-c", code, "yamls/tiny/mpt_hot_swap.yaml", *overrides]
+
+
+def _losses(run_dir: Path) -> dict[int, float]:
+    """Step -> loss from the run's metrics.jsonl (the last value logged for a step wins)."""
+    out: dict[int, float] = {}
+    path = run_dir / "metrics.jsonl"
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "loss/train/total" in row:
+                out[int(row["step"])] = float(row["loss/train/total"])
+    return out
+
+
+def _events(run_dir: Path) -> list[dict[str, Any]]:
+    from csmpt.callbacks.hot_swap import read_events
+
+    return [
+        {k: v for k, v in e.items() if k != "time"} for e in read_events(run_dir / "events.jsonl")
+    ]
+
+
+def resume(args: argparse.Namespace) -> dict[str, Any]:
+    """Uninterrupted vs SIGKILLed-at-step-21-and-resumed: losses and events."""
+    base = Path(args.work)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    ref_dir, run_dir = base / "reference", base / "killed"
+    t0 = time.perf_counter()
+    run = {"cwd": REPO, "env": env, "check": True, "timeout": args.timeout}
+    subprocess.run(_train_cmd(args.data, ref_dir, args.impl, args.cpu), **run)
+    ref_s = time.perf_counter() - t0
+    proc = subprocess.Popen(_train_cmd(args.data, run_dir, args.impl, args.cpu), cwd=REPO, env=env)
+    deadline = time.time() + args.timeout
+    killed_at = None
+    while time.time() < deadline and proc.poll() is None:
+        done = _losses(run_dir)
+        if done and max(done) >= args.kill_after:
+            proc.send_signal(signal.SIGKILL)
+            killed_at = max(done)
+            break
+        time.sleep(0.2)
+    proc.wait()
+    subprocess.run(_train_cmd(args.data, run_dir, args.impl, args.cpu), **run)
+    ref, got = _losses(ref_dir), _losses(run_dir)
+    steps = sorted(ref)
+    worst = max((abs(got.get(s, float("inf")) - ref[s]) / abs(ref[s]) for s in steps), default=0)
+    events_ref, events_got = _events(ref_dir), _events(run_dir)
+    return {
+        "impl": args.impl,
+        "reference_run_s": ref_s,
+        "killed_after_step": killed_at,
+        "steps_reference": len(ref),
+        "steps_resumed": len(got),
+        "max_rel_loss_diff": worst,
+        "losses_equal_within_bf16_noise": steps == sorted(got) and worst <= args.rel_tol,
+        "rel_tol": args.rel_tol,
+        "events_identical": events_ref == events_got,
+        "events": events_got,
+        "losses_reference": [ref[s] for s in steps],
+        "losses_resumed": [got.get(s) for s in steps],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["throughput", "throughput-child", "resume"])
+    parser.add_argument("--out", help="JSON file to write")
+    parser.add_argument("--impl", default="csmpt_sdpa_alibi")
+    parser.add_argument("--impls", default=",".join(IMPLS))
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--seq", type=int, default=2048)
+    parser.add_argument("--matmul-tflops", type=float, default=0.0)
+    parser.add_argument("--data", type=Path, help="folder with tokenizer/ and mds/ (gpu_wheels)")
+    parser.add_argument("--work", default="artifacts/gpu_check/runs")
+    parser.add_argument("--kill-after", type=int, default=21)
+    parser.add_argument("--rel-tol", type=float, default=2e-2, help="bf16 noise, relative")
+    parser.add_argument("--timeout", type=int, default=240)
+    parser.add_argument("--cpu", action="store_true", help="resume: the tiny model on CPU, fp32")
+    args = parser.parse_args()
+    if args.mode == "throughput-child":
+        print(json.dumps(throughput_child(args.impl, args.steps, args.batch, args.seq,
+                                          args.matmul_tflops)))  # fmt: skip
+        return
+    result = throughput(args) if args.mode == "throughput" else resume(args)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
