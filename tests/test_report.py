@@ -26,6 +26,8 @@ def test_report_marks_swaps_and_spikes_at_their_steps(tiny_mpt_run: Path, tmp_pa
         {"event": "swap", "step": 12, "from": "cs_crawl", "to": "cs_crawl_clean", "tokens": 12288},
         {"event": "nonfinite_loss", "step": 15},
         {"event": "something_else", "step": 3},
+        {"event": "freeze_stage", "step": 0, "stage": 0, "schedule": "train only wte until 4ba"},
+        {"event": "unfreeze", "step": 4, "stage": 1},
     ]
     (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     (run / "validation.csv").write_text(
@@ -34,7 +36,7 @@ def test_report_marks_swaps_and_spikes_at_their_steps(tiny_mpt_run: Path, tmp_pa
     )
     r = write_report(run)
     d = r.data
-    assert d.swap_steps == [6, 12] and d.spike_steps == [9, 15]
+    assert d.swap_steps == [6, 12] and d.spike_steps == [9, 15] and d.stage_steps == [0, 4]
     logged = [
         (m["step"], m["loss/train/total"])
         for m in read_metrics(run / "metrics.jsonl")
@@ -50,6 +52,8 @@ def test_report_marks_swaps_and_spikes_at_their_steps(tiny_mpt_run: Path, tmp_pa
     assert r.markdown is not None and r.html is not None
     md = r.markdown.read_text()
     assert "| 6 | swap cs_web -> cs_crawl |" in md and "| 15 | nonfinite loss |" in md
+    assert "| 0 | stage 0: train only wte until 4ba |" in md
+    assert "| 4 | unfreeze: all parameters train |" in md
     assert "<img src='train_loss.png'" in r.html.read_text()
 
 

@@ -18,6 +18,8 @@ true``, which exposes the original parameters and their gradients) or DDP wrappe
 was built. Optimizers skip parameters without a gradient (``csmpt_lionw``, ``decoupled_lionw``
 and torch's optimizers do), so frozen parameters and their optimizer state (LionW's momentum,
 weight decay included) stay bit-identical; gradient clipping sees only the trained ones.
+Parameters that have no optimizer state yet get their initial state (zeros for LionW) when
+training starts, because a checkpoint must hold state for every parameter to load.
 
 The stage of a batch is a function of its step alone, so a resumed run freezes exactly what
 the uninterrupted one did. Each stage start is an event (``freeze_stage``, and ``unfreeze``
@@ -40,7 +42,14 @@ from composer.utils import dist
 from csmpt.callbacks.hot_swap import append_event, read_events
 from csmpt.errors import ConfigError
 
-__all__ = ["Freeze", "FreezeStage", "frozen_names", "parse_stages", "stage_at"]
+__all__ = [
+    "Freeze",
+    "FreezeStage",
+    "frozen_names",
+    "init_missing_state",
+    "parse_stages",
+    "stage_at",
+]
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +161,38 @@ def frozen_names(stage: FreezeStage, names: list[str]) -> list[str]:
     return [n for n, h in zip(names, hit, strict=True) if h != stage.train]
 
 
+def init_missing_state(optimizer: Any) -> int:
+    """Give every parameter without optimizer state its initial state; return how many.
+
+    Checkpoints (torch.distributed.checkpoint, as Composer saves them) must hold state for
+    every trainable parameter, or loading fails; a parameter frozen from step 0 would have
+    none. This is torch's own ``_init_optim_state`` restricted to those parameters: one step
+    with zero gradients at learning rate 0 (parameters with state get no gradient and are
+    skipped). For LionW the state is the zero momentum its first real step would create.
+    """
+    import torch
+
+    missing = [p for g in optimizer.param_groups for p in g["params"] if p not in optimizer.state]
+    if not missing:
+        return 0
+    saved = [(p, p.grad) for g in optimizer.param_groups for p in g["params"]]
+    for p, _ in saved:
+        p.grad = None
+    for p in missing:
+        p.grad = torch.zeros_like(p)
+    lrs = [g["lr"] for g in optimizer.param_groups]
+    for g in optimizer.param_groups:
+        g["lr"] = 0.0
+    try:
+        optimizer.step()
+    finally:
+        for g, lr in zip(optimizer.param_groups, lrs, strict=True):
+            g["lr"] = lr
+        for p, grad in saved:
+            p.grad = grad
+    return len(missing)
+
+
 class Freeze(Callback):
     """Freeze parameters by a step schedule (see the module docstring).
 
@@ -200,6 +241,8 @@ class Freeze(Callback):
             )
         if dist.get_global_rank() == 0:
             self._truncate_events(batch)
+        for optimizer in state.optimizers:
+            init_missing_state(optimizer)
 
     def batch_start(self, state: State, logger: Logger) -> None:
         """Enter the stage of this batch (an event when it changes)."""

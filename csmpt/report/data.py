@@ -46,7 +46,7 @@ class Curve:
 class Marker:
     """A vertical marker: a corpus swap or a loss spike at a step."""
 
-    kind: str  # "swap" or "spike"
+    kind: str  # "swap", "spike" or "stage" (csmpt_freeze)
     step: int
     text: str
 
@@ -68,6 +68,11 @@ class ReportData:
     def swap_steps(self) -> list[int]:
         """Steps of the corpus swaps."""
         return [m.step for m in self.markers if m.kind == "swap"]
+
+    @property
+    def stage_steps(self) -> list[int]:
+        """Steps where a csmpt_freeze stage began (or everything was unfrozen)."""
+        return [m.step for m in self.markers if m.kind == "stage"]
 
     @property
     def spike_steps(self) -> list[int]:
@@ -95,6 +100,10 @@ def _markers(run_dir: Path) -> list[Marker]:
             out.append(Marker("swap", step, f"swap {e.get('from', '?')} -> {e.get('to', '?')}"))
         elif name in SPIKE_EVENTS:
             out.append(Marker("spike", step, str(name).replace("_", " ")))
+        elif name == "freeze_stage":
+            out.append(Marker("stage", step, f"stage {e.get('stage', '?')}: {e.get('schedule')}"))
+        elif name == "unfreeze":
+            out.append(Marker("stage", step, "unfreeze: all parameters train"))
     return sorted(out, key=lambda m: m.step)
 
 

@@ -61,6 +61,8 @@ def plot_curves(
     for i, m in enumerate(data.markers):
         if m.kind == "swap":
             ax.axvline(m.step, color="gray", linestyle="--", linewidth=1, label=m.text)
+        elif m.kind == "stage":
+            ax.axvline(m.step, color="green", linestyle="-.", linewidth=1, label=m.text)
         else:
             first = i == next(j for j, n in enumerate(data.markers) if n.kind == "spike")
             ax.axvline(
