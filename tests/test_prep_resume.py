@@ -132,6 +132,12 @@ def test_killed_run_resumes_to_the_same_shards(
         for key in ("documents", "tokens", "samples", "shards", "skipped_documents"):
             assert got[key] == ref[key], key
     assert got["shards"] > 1
+    for split in ("train", "val"):  # the document map resumed too
+        maps = [tmp_path / d / "c" / split / "csmpt_docmap" for d in ("out", "ref")]
+        names = sorted(f.name for f in maps[0].iterdir())
+        assert names == sorted(f.name for f in maps[1].iterdir()) and "seg_doc.npy" in names
+        for name in names:
+            np.testing.assert_array_equal(np.load(maps[0] / name), np.load(maps[1] / name))
     # The filter saw the whole stream again: same duplicates removed, same side file.
     assert got["split"] == "val" and got["skipped_documents"] == {}  # counted in train
     train = json.loads((tmp_path / "out/c/train/csmpt_manifest.json").read_text())

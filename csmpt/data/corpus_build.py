@@ -121,6 +121,7 @@ class _Entry:
     first_text: int = 0  # its first piece in the batch's texts
     n_texts: int = 0
     score_at: int = -1  # its place in the batch's texts to score; -1: not scored
+    sign_at: int = -1  # its place in the batch's texts to sign (near-dedup); -1: not signed
 
 
 @dataclass
@@ -128,6 +129,7 @@ class _Batch:
     entries: list[_Entry] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # to tokenize
     score: list[str] = field(default_factory=list)  # for the filter's classifier
+    sign: list[str] = field(default_factory=list)  # for the near-duplicate filter
     records: int = 0
 
 
@@ -275,12 +277,16 @@ class _Reader:
         if self.filt is not None and group:
             dups = self.filt.duplicates([d.text for _, d in group])
         scoring = self.filt is not None and self.filt.model is not None
+        signing = self.filt is not None and self.filt.signer is not None
         batch = _Batch(records=records)
         for (n, doc), dup in zip(group, dups, strict=True):
             entry = _Entry(n, doc, dup)
             batch.entries.append(entry)
             if dup:
                 continue
+            if signing:  # every one: earlier kept ones rejoin the index on a resume
+                entry.sign_at = len(batch.sign)
+                batch.sign.append(doc.text)
             if scoring and n >= self.filt_resume:  # earlier ones keep their verdicts
                 entry.score_at = len(batch.score)
                 batch.score.append(doc.text)
@@ -380,13 +386,14 @@ def build_corpus(
     )
     file_ids = {path: i for i, path in enumerate(files)}
     scorer = filt.model if filt is not None else None
-    batch_encoder = BatchEncoder(encoder, cfg.workers, scorer)
+    signer = filt.signer if filt is not None else None
+    batch_encoder = BatchEncoder(encoder, cfg.workers, scorer, signer)
     eos = np.asarray([eos_id], dtype=np.int32)
     inflight: deque[tuple[_Batch, Future[Result] | None]] = deque()
 
     def consume(batch: _Batch, fut: Future[Result] | None) -> None:
-        none = (eos[:0], np.zeros(0, np.int64), np.zeros(0))
-        flat, lengths, scores = fut.result() if fut is not None else none
+        none = (eos[:0], np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 0), np.uint32))
+        flat, lengths, scores, sigs = fut.result() if fut is not None else none
         entries = batch.entries
         verdicts: Sequence[str | None] = [None] * len(entries)
         if filt is not None and entries:
@@ -396,6 +403,7 @@ def build_corpus(
                 [e.duplicate for e in entries],
                 [float(scores[e.score_at]) if e.score_at >= 0 else None for e in entries],
                 [e.doc for e in entries],
+                sigs[[max(e.sign_at, 0) for e in entries]] if len(sigs) else None,
             )
             filtered[0] = entries[-1].doc + 1
         ends = np.cumsum(lengths)
@@ -420,8 +428,8 @@ def build_corpus(
     try:
         for batch in batches:
             job = None
-            if batch.texts or batch.score:
-                job = batch_encoder.submit(batch.texts, batch.score)
+            if batch.texts or batch.score or batch.sign:
+                job = batch_encoder.submit(batch.texts, batch.score, batch.sign)
             inflight.append((batch, job))
             if len(inflight) > batch_encoder.depth:
                 consume(*inflight.popleft())

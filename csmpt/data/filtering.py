@@ -1,4 +1,4 @@
-"""Document filters of ``csmpt prep``: a linear classifier and exact-duplicate removal.
+"""Document filters of ``csmpt prep``: a linear classifier, exact and near-duplicate removal.
 
 A corpus in a data_prep YAML may carry a ``filter:`` key (:class:`FilterSpec`)::
 
@@ -6,12 +6,15 @@ A corpus in a data_prep YAML may carry a ``filter:`` key (:class:`FilterSpec`)::
       classifier: artifacts/demo/filter/classifier   # from `csmpt filter train`
       threshold: 0.5                                 # remove documents scoring above it
       dedup: true                                    # drop exact repeats, keep the first
+      near_dedup: {threshold: 0.8, ngram: 5}         # drop near-copies of kept documents
       removed_file: artifacts/demo/removed.jsonl     # what was removed, for inspection
 
 :class:`DocumentFilter` sees the documents in corpus order and says for each whether to keep it
-(``None``) or why it goes (``"duplicate"``, ``"classifier"``). A repeat is a duplicate even if
-its first occurrence was removed by the classifier; the classifier only scores first
-occurrences. The verdicts do not depend on how the documents are batched.
+(``None``) or why it goes (``"duplicate"``, ``"classifier"``, ``"near_duplicate"``). A repeat is
+a duplicate even if its first occurrence was removed by the classifier; the classifier only
+scores first occurrences. A near-duplicate (:mod:`csmpt.data.near_dedup`) is a document the
+classifier kept that is similar to an earlier document kept by every filter; the side file names
+that document (``duplicate_of``). The verdicts do not depend on how the documents are batched.
 """
 
 from __future__ import annotations
@@ -22,18 +25,22 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+import numpy as np
+
 from csmpt.data.classifier import LinearTextClassifier
 from csmpt.data.fingerprint import fingerprint as hash_obj
+from csmpt.data.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
 from csmpt.errors import DataError
 
 __all__ = [
     "CLASSIFIER",
     "DUPLICATE",
+    "NEAR_DUPLICATE",
     "WORK_SIDE_FILE",
     "DocumentFilter",
     "FilterSpec",
@@ -44,6 +51,7 @@ log = logging.getLogger(__name__)
 
 CLASSIFIER = "classifier"
 DUPLICATE = "duplicate"
+NEAR_DUPLICATE = "near_duplicate"
 WORK_SIDE_FILE = "filter_removed.jsonl"
 
 
@@ -55,12 +63,15 @@ class FilterSpec:
         classifier: Model folder written by ``csmpt filter train`` (null: no classifier).
         threshold: Documents whose score (P(remove)) is above it are removed.
         dedup: Remove exact duplicates (same text bytes), keeping the first occurrence.
-        removed_file: jsonl side file listing removed documents (id, reason, score, text).
+        near_dedup: Remove near-duplicates of earlier kept documents (MinHash LSH).
+        removed_file: jsonl side file listing removed documents (id, reason, score, text;
+            ``duplicate_of`` and ``similarity`` for near-duplicates).
     """
 
     classifier: str | None = None
     threshold: float = 0.5
     dedup: bool = False
+    near_dedup: NearDedupSpec | None = None
     removed_file: str | None = None
 
 
@@ -93,6 +104,14 @@ class DocumentFilter:
         self.model: LinearTextClassifier | None = None
         if spec.classifier is not None:
             self.model = LinearTextClassifier(_resolve(spec.classifier, base_dir))
+        self.signer: MinHashSigner | None = None
+        self.near: NearDedupIndex | None = None
+        if spec.near_dedup is not None:
+            try:
+                self.near = NearDedupIndex(spec.near_dedup)
+            except ValueError as e:
+                raise DataError(f"filter.{e}") from None
+            self.signer = MinHashSigner(spec.near_dedup)
         self._seen: set[bytes] = set()
         self._counts = {reason: 0 for reason in self._reasons()}
         self.removed_path = (
@@ -154,7 +173,10 @@ class DocumentFilter:
         self._side = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
 
     def _reasons(self) -> list[str]:
-        return ([DUPLICATE] if self.spec.dedup else []) + ([CLASSIFIER] if self.model else [])
+        near = [NEAR_DUPLICATE] if self.near is not None else []
+        return (
+            ([DUPLICATE] if self.spec.dedup else []) + ([CLASSIFIER] if self.model else []) + near
+        )
 
     def fingerprint(self) -> str:
         """Identifies what this filter removes: model files, threshold, dedup (and side file)."""
@@ -165,6 +187,7 @@ class DocumentFilter:
                 "dedup": self.spec.dedup,
                 "removed_file": str(self.removed_path) if self.removed_path else None,
             }
+            | ({"near_dedup": asdict(self.spec.near_dedup)} if self.spec.near_dedup else {})
         )
 
     def check_batch(self, ids: list[str], texts: list[str]) -> list[str | None]:
@@ -180,7 +203,8 @@ class DocumentFilter:
             todo = [i for i, d in enumerate(dups) if not d]
             for i, s in zip(todo, self.model.score([texts[i] for i in todo]), strict=True):
                 scores[i] = float(s)
-        return self.record(ids, texts, dups, scores)
+        sigs = self.signer.sign(texts) if self.signer is not None else None
+        return self.record(ids, texts, dups, scores, signatures=sigs)
 
     def duplicates(self, texts: list[str]) -> list[bool]:
         """Which of the next documents (in corpus order) repeat an earlier one; remembers them."""
@@ -201,12 +225,15 @@ class DocumentFilter:
         duplicate: list[bool],
         scores: list[float | None],
         records: list[int] | None = None,
+        signatures: np.ndarray | None = None,
     ) -> list[str | None]:
         """Verdicts from :meth:`duplicates` and the classifier's scores (None: not scored).
 
         Counts the removed documents and writes them to the side file; call it in corpus order.
         ``records`` (stream positions) go into the side file; those before :attr:`resume_record`
-        get their earlier verdicts instead.
+        get their earlier verdicts instead (and, kept, join the near-duplicate index again).
+        ``signatures`` (one MinHash row per document; rows of exact duplicates are not read)
+        are needed with ``near_dedup``.
         """
         if not len(ids) == len(texts) == len(duplicate) == len(scores):
             raise ValueError(f"record: {len(ids)} ids, {len(texts)} texts, {len(scores)} scores")
@@ -214,16 +241,29 @@ class DocumentFilter:
             raise RuntimeError("record called after close()/abort()")
         if self.removed_path is not None and self._side is None:
             self._open_side_file()
+        near = self.near
+        if near is not None and signatures is None:
+            raise ValueError("record: near_dedup needs the documents' signatures")
         verdicts: list[str | None] = [None] * len(texts)
         for i, (dup, score) in enumerate(zip(duplicate, scores, strict=True)):
             n = records[i] if records is not None else -1
             if 0 <= n < self._resume:
                 verdicts[i] = self._earlier.get(n)
+                if verdicts[i] is None and near is not None:
+                    near.add(signatures[i], ids[i])  # type: ignore[index]
                 continue
+            similar: tuple[str, float] | None = None
             if dup:
                 verdicts[i] = DUPLICATE
             elif score is not None and score > self.spec.threshold:
                 verdicts[i] = CLASSIFIER
+            elif near is not None:
+                sig = signatures[i]  # type: ignore[index]
+                similar = near.match(sig)
+                if similar is None:
+                    near.add(sig, ids[i])
+                    continue
+                verdicts[i] = NEAR_DUPLICATE
             else:
                 continue
             reason = verdicts[i]
@@ -231,6 +271,8 @@ class DocumentFilter:
             self._counts[reason] += 1
             if self._side is not None:
                 rec = {"id": ids[i], "reason": reason, "score": score, "text": texts[i]}
+                if similar is not None:
+                    rec["duplicate_of"], rec["similarity"] = similar
                 if n >= 0:
                     rec["record"] = n
                 self._side.write(json.dumps(rec, ensure_ascii=False) + "\n")

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "hf", "tiktoken")
 
-_WORKER: tuple[TextEncoder, Scorer | None] | None = None
-Result = tuple[np.ndarray, np.ndarray, np.ndarray]
+_WORKER: tuple[TextEncoder, Scorer | None, Signer | None] | None = None
+# (flat ids, ids per text, scores, near-dedup signatures)
+Result = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class TextEncoder(Protocol):
@@ -53,6 +54,14 @@ class Scorer(Protocol):
 
     def score(self, texts: list[str]) -> np.ndarray:
         """One score per text."""
+        ...
+
+
+class Signer(Protocol):
+    """The near-duplicate filter's MinHash: a signature row per text."""
+
+    def sign(self, texts: list[str]) -> np.ndarray:
+        """One signature row per text."""
         ...
 
 
@@ -98,40 +107,54 @@ def make_encoder(tokenizer_file: Path, backend: str = "auto") -> tuple[TextEncod
     return HFEncoder(str(tokenizer_file)), "hf"
 
 
-def _run(encoder: TextEncoder, scorer: Scorer | None, texts: list[str], score: list[str]) -> Result:
+def _run(
+    encoder: TextEncoder,
+    scorer: Scorer | None,
+    signer: Signer | None,
+    texts: list[str],
+    score: list[str],
+    sign: list[str],
+) -> Result:
     if texts:
         flat, lengths = encoder.encode_flat(texts)
     else:
         flat, lengths = np.zeros(0, np.int32), np.zeros(0, np.int64)
     scores = scorer.score(score) if scorer is not None and score else np.zeros(0)
-    return flat, lengths, np.asarray(scores, dtype=np.float64)
+    sigs = signer.sign(sign) if signer is not None and sign else np.zeros((0, 0), np.uint32)
+    return flat, lengths, np.asarray(scores, dtype=np.float64), sigs
 
 
-def _init_worker(encoder: TextEncoder, scorer: Scorer | None) -> None:
+def _init_worker(encoder: TextEncoder, scorer: Scorer | None, signer: Signer | None) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     global _WORKER
-    _WORKER = (encoder, scorer)
+    _WORKER = (encoder, scorer, signer)
 
 
-def _run_in_worker(texts: list[str], score: list[str]) -> Result:
+def _run_in_worker(texts: list[str], score: list[str], sign: list[str]) -> Result:
     assert _WORKER is not None
-    return _run(*_WORKER, texts, score)
+    return _run(*_WORKER, texts, score, sign)
 
 
 class BatchEncoder:
-    """Submit batches; each future gives ``(flat_ids, lengths, scores)``.
+    """Submit batches; each future gives ``(flat_ids, lengths, scores, signatures)``.
 
     Args:
         encoder: From :func:`make_encoder`.
         workers: 0 for threads in this process, N for N worker processes.
         scorer: The corpus filter's classifier, if the batches carry texts to score.
+        signer: The near-duplicate filter's MinHash, if the batches carry texts to sign.
     """
 
     def __init__(
-        self, encoder: TextEncoder, workers: int = 0, scorer: Scorer | None = None
+        self,
+        encoder: TextEncoder,
+        workers: int = 0,
+        scorer: Scorer | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self.encoder = encoder
         self.scorer = scorer
+        self.signer = signer
         self.workers = workers
         self._executor: Executor
         if workers > 0:
@@ -140,7 +163,7 @@ class BatchEncoder:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(encoder, scorer),
+                initargs=(encoder, scorer, signer),
             )
         else:
             # HF's encode_batch is parallel inside; tiktoken encodes one batch per thread.
@@ -152,13 +175,19 @@ class BatchEncoder:
         """How many batches to keep in flight."""
         return 2 * max(self.workers, self._threads)
 
-    def submit(self, texts: list[str], score: list[str] | None = None) -> Future[Result]:
-        """Start encoding ``texts`` and scoring ``score`` (needs a scorer)."""
+    def submit(
+        self, texts: list[str], score: list[str] | None = None, sign: list[str] | None = None
+    ) -> Future[Result]:
+        """Start encoding ``texts``, scoring ``score`` and signing ``sign``."""
         if score and self.scorer is None:
             raise ValueError("BatchEncoder.submit: texts to score but no scorer")
+        if sign and self.signer is None:
+            raise ValueError("BatchEncoder.submit: texts to sign but no signer")
         if self.workers > 0:
-            return self._executor.submit(_run_in_worker, texts, score or [])
-        return self._executor.submit(_run, self.encoder, self.scorer, texts, score or [])
+            return self._executor.submit(_run_in_worker, texts, score or [], sign or [])
+        return self._executor.submit(
+            _run, self.encoder, self.scorer, self.signer, texts, score or [], sign or []
+        )
 
     def close(self) -> None:
         """Stop the threads or processes (pending batches are cancelled)."""

@@ -87,7 +87,7 @@ class DocumentIndex:
 
 def _removed_ids(spec: dict[str, object] | None) -> set[str]:
     """Ids of the documents a data_prep ``filter:`` removed, from its ``removed_file``."""
-    if not spec or not (spec.get("classifier") or spec.get("dedup")):
+    if not spec or not (spec.get("classifier") or spec.get("dedup") or spec.get("near_dedup")):
         return set()
     removed_file = spec.get("removed_file")
     if not removed_file or not Path(str(removed_file)).is_file():
