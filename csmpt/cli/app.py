@@ -11,6 +11,7 @@ from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, setup_logging, u
 from csmpt.cli.data import prep_command, tokenizer_app
 from csmpt.cli.eval import register as register_eval_commands
 from csmpt.cli.filter import filter_app
+from csmpt.cli.init import INIT_EPILOG, init_command
 from csmpt.cli.inspect import inspect_batch_command
 from csmpt.cli.launch import LAUNCH_EPILOG, launch_command
 from csmpt.cli.mixture import mixture_command
@@ -44,6 +45,7 @@ app.command(
         "Streams are weighted with streaming's proportion / repeat / choose keys."
     ),
 )(mixture_command)
+app.command("init", epilog=INIT_EPILOG)(init_command)
 app.command("surgery", epilog=SURGERY_EPILOG)(surgery_command)
 app.command("launch", epilog=LAUNCH_EPILOG)(launch_command)
 app.command(

@@ -1,0 +1,168 @@
+"""``csmpt init``: a project folder for continual pretraining of a base model into a language.
+
+Writes five configs (``tokenizer.yaml``, ``prep.yaml``, ``surgery.yaml``, ``train.yaml``,
+``eval.yaml``), ``miniature.overrides`` (train.yaml shrunk to a CPU smoke run) and a README
+listing the six commands in order. Every command runs from the project folder; every output goes
+below ``artifacts/``. Values a user must set carry a ``# SET:`` comment and a row in the README.
+Training follows the CSMPT7b recipe (LionW lr 1e-4, betas 0.9/0.95, no weight decay, grad clip
+1.0, cosine with 100 warmup steps to 0.1x, FSDP FULL_SHARD, bf16) with the base model's shape
+and context, and a batch plan for the GPU count (:func:`~csmpt.scaffold.bases.batch_plan`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from csmpt.errors import ConfigError
+from csmpt.scaffold.bases import BaseModel, base_model, batch_plan, launch_shape
+from csmpt.scaffold.templates import (
+    README,
+    eval_yaml,
+    miniature_overrides,
+    prep_yaml,
+    surgery_yaml,
+    tokenizer_yaml,
+    train_yaml,
+)
+
+__all__ = ["FILES", "SCHEDULERS", "Project", "write_project"]
+
+log = logging.getLogger(__name__)
+
+FILES = (
+    "tokenizer.yaml",
+    "prep.yaml",
+    "surgery.yaml",
+    "train.yaml",
+    "eval.yaml",
+    "miniature.overrides",
+    "README.md",
+)
+SCHEDULERS = ("slurm", "pbs", "local")
+# Benchmarks csmpt knows per language (multiple_choice, llm-foundry's format).
+BENCHMARKS = {"cs": ("cs_hellaswag", "hf://CZLC/cs_hellaswag", "test")}
+
+
+@dataclass
+class Project:
+    """What ``csmpt init`` decided and wrote.
+
+    Attributes:
+        folder: The project folder.
+        base: The base model.
+        language: The target language code.
+        name: The run name (``<base>-<language>``).
+        scheduler: ``slurm``, ``pbs`` or ``local``.
+        gpus: GPUs in all.
+        vocab: The new tokenizer's vocabulary size.
+    """
+
+    folder: Path
+    base: BaseModel
+    language: str
+    name: str
+    scheduler: str
+    gpus: int
+    vocab: int
+
+    @property
+    def train_command(self) -> str:
+        """The README's step 4: ``csmpt launch`` for the scheduler and GPU count."""
+        if self.scheduler == "local":
+            return f"csmpt launch --scheduler local --nproc {self.gpus} train.yaml"
+        nodes, per_node = launch_shape(self.gpus)
+        return (
+            f"csmpt launch --scheduler {self.scheduler} --nodes {nodes} "
+            f"--gpus-per-node {per_node} train.yaml"
+        )
+
+    @property
+    def commands(self) -> list[str]:
+        """The six commands, in order."""
+        run = f"artifacts/runs/{self.name}"
+        return [
+            "csmpt tokenizer train tokenizer.yaml",
+            "csmpt prep prep.yaml",
+            "csmpt surgery surgery.yaml",
+            self.train_command,
+            "csmpt eval eval.yaml",
+            f"csmpt export {run}/latest-rank0.pt artifacts/hf --train-yaml {run}/config.yaml",
+        ]
+
+
+def write_project(
+    folder: Path,
+    base: str,
+    language: str,
+    scheduler: str = "slurm",
+    gpus: int = 8,
+    vocab: int = 64000,
+    force: bool = False,
+) -> Project:
+    """Write the project folder (see the module docstring).
+
+    Raises:
+        ConfigError: Unknown base or scheduler, a bad language code, GPU count or vocabulary
+            size, or a folder that already holds one of the files (unless ``force``).
+    """
+    model = base_model(base)
+    if scheduler not in SCHEDULERS:
+        raise ConfigError(f"--scheduler {scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
+    if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)?", language):
+        raise ConfigError(f"--language {language!r}: an ISO 639 code such as cs, sk, pl, eu")
+    if vocab < 512:
+        raise ConfigError(f"--vocab {vocab}: at least 512 (256 bytes + special tokens + merges)")
+    if scheduler != "local":
+        launch_shape(gpus)  # whole nodes
+    elif gpus < 1:
+        raise ConfigError(f"--gpus {gpus}: at least 1")
+    existing = [f for f in FILES if (folder / f).exists()]
+    if existing and not force:
+        raise ConfigError(f"{folder}: already holds {', '.join(existing)}; pass --force")
+    project = Project(
+        folder=folder,
+        base=model,
+        language=language,
+        name=f"{base}-{language}",
+        scheduler=scheduler,
+        gpus=gpus,
+        vocab=vocab,
+    )
+    seq = model.context
+    plan = batch_plan(gpus, seq)
+    bench = BENCHMARKS.get(language.split("-")[0])
+    texts = {
+        "tokenizer.yaml": tokenizer_yaml(project, seq),
+        "prep.yaml": prep_yaml(project, seq),
+        "surgery.yaml": surgery_yaml(project),
+        "train.yaml": train_yaml(project, seq, plan, bench),
+        "eval.yaml": eval_yaml(project, bench),
+        "miniature.overrides": miniature_overrides(project),
+        "README.md": README.format(
+            name=project.name,
+            base=model.name,
+            hub=model.hub,
+            language=language,
+            commands="\n".join(f"{project.commands[i]}   # {i + 1}" for i in range(6)),
+            global_batch=plan.global_batch,
+            microbatch=plan.microbatch,
+            accumulation=plan.accumulation,
+            seq=seq,
+            gpus=gpus,
+            vocab=vocab,
+            bench_row=(
+                ""
+                if bench
+                else "| `eval.yaml`, `train.yaml` | `icl_tasks.0.dataset_uri` | a multiple-choice "
+                "benchmark in your language (llm-foundry's jsonl: query, choices, gold) |\n"
+            ),
+        ),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    log.info("wrote %s: %s", folder, ", ".join(texts))
+    return project

@@ -1,0 +1,193 @@
+"""`csmpt init`: a project folder for each base model (shapes from the real hub configs, the
+CSMPT7b recipe, a batch plan for the GPU count), and its six commands run end to end in
+miniature from the generated folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+from typer.testing import CliRunner
+
+from csmpt.cli.app import app
+from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.errors import ConfigError
+from csmpt.scaffold import BASES, batch_plan, write_project
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path("/work/shared/fixtures")
+FIXTURE_DIR = {"mistral-7b": "mistral-7b-v0.1"}
+
+
+def _hub_config(base: str) -> dict[str, Any]:
+    shipped = REPO / "csmpt/scaffold/configs" / base / "config.json"
+    fixture = FIXTURES / FIXTURE_DIR.get(base, base) / "config.json"
+    if fixture.is_file():  # the package's copy holds the hub's values
+        assert json.loads(shipped.read_text()) == json.loads(fixture.read_text())
+    return dict(json.loads(shipped.read_text()))
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    cfg = OmegaConf.to_container(load_yaml_with_overrides(path), resolve=True)
+    assert isinstance(cfg, dict)
+    return cfg  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("base", BASES)
+def test_init_fills_the_configs_for_the_base(base: str, tmp_path: Path) -> None:
+    from csmpt.data.prep import PrepConfig
+    from csmpt.data.tokenizer_train import TokenizerConfig
+    from csmpt.surgery.recipe import SurgeryConfig
+
+    folder = tmp_path / "proj"
+    res = CliRunner().invoke(
+        app, ["init", str(folder), "--base", base, "--language", "sk", "--gpus", "32"]
+    )
+    assert res.exit_code == 0, res.output
+    hub = _hub_config(base)
+    train = _yaml(folder / "train.yaml")
+    model = train["model"]
+    seq = min(hub.get("max_seq_len") or hub["max_position_embeddings"], 8192)
+    assert train["max_seq_len"] == seq
+    if base == "mpt-7b":
+        for key in ("d_model", "n_heads", "n_layers", "expansion_ratio"):
+            assert model[key] == hub[key], key
+        assert model["vocab_size"] == 64000 and model["attn_config"]["alibi"] is True
+    else:
+        assert model["name"] == "hf_causal_lm"
+        assert model["pretrained_model_name_or_path"] == "artifacts/surgery/hf"
+        text = (folder / "train.yaml").read_text()
+        assert f"FFN {hub['intermediate_size']}" in text
+        assert f"({hub['num_key_value_heads']} KV)" in text
+    # The CSMPT7b recipe.
+    assert train["optimizer"] == {
+        "name": "csmpt_lionw",
+        "lr": 1e-4,
+        "betas": [0.9, 0.95],
+        "weight_decay": 0.0,
+    }
+    assert train["scheduler"]["name"] == "cosine_with_warmup"
+    assert (train["scheduler"]["t_warmup"], train["scheduler"]["alpha_f"]) == ("100ba", 0.1)
+    assert train["fsdp_config"]["sharding_strategy"] == "FULL_SHARD"
+    assert train["precision"] == "amp_bf16"
+    # Batch from 32 GPUs: ~2.1M tokens per step, whole microbatches on every GPU.
+    g, m = train["global_train_batch_size"], train["device_train_microbatch_size"]
+    assert g % (32 * m) == 0 and m * seq == 8192
+    assert abs(g * seq - 2**21) <= 32 * m * seq / 2
+    # The other configs build through their commands' schemas.
+    tok = build_structured(
+        TokenizerConfig, load_yaml_with_overrides(folder / "tokenizer.yaml"), "tokenizer.yaml"
+    )
+    assert tok.vocab_size == 64000 and tok.model_max_length == seq
+    prep = build_structured(PrepConfig, load_yaml_with_overrides(folder / "prep.yaml"), "prep")
+    assert prep.max_seq_len == seq and prep.corpora[0].name == "web"
+    surgery = build_structured(
+        SurgeryConfig, load_yaml_with_overrides(folder / "surgery.yaml"), "surgery.yaml"
+    )
+    assert surgery.output.composer is (base == "mpt-7b")
+    assert _yaml(folder / "eval.yaml")["train_yaml"] == f"artifacts/runs/{base}-sk/config.yaml"
+    # README: the six commands in order, and a row for each value marked # SET:.
+    readme = (folder / "README.md").read_text()
+    block = readme.split("```bash\n")[1].split("```")[0].strip().split("\n")
+    assert [x.split()[1] for x in block] == ["tokenizer", "prep", "surgery", "launch", "eval"] + [
+        "export"
+    ]
+    assert "--scheduler slurm --nodes 4 --gpus-per-node 8 train.yaml" in block[3]
+    marked = {
+        (f.name, line.split(":")[0].strip().lstrip("- "))
+        for f in folder.glob("*.yaml")
+        for line in f.read_text().split("\n")
+        if "# SET:" in line
+    }
+    rows = readme.split("## Values you must set")[1]
+    for name, _ in marked:
+        assert f"`{name}`" in rows, name
+    assert len(marked) >= 8
+
+
+def test_batch_plan_and_bad_input(tmp_path: Path) -> None:
+    assert batch_plan(16, 2048).global_batch == 1024  # CSMPT7b: 1,024 x 2,048
+    assert (batch_plan(1, 8192).global_batch, batch_plan(1, 8192).microbatch) == (256, 1)
+    assert batch_plan(24, 2048).global_batch % (24 * 4) == 0
+    for kwargs, match in [
+        ({"base": "gpt-2"}, "choose one of mpt-7b"),
+        ({"scheduler": "lsf"}, "--scheduler 'lsf'"),
+        ({"gpus": 12}, "whole nodes"),
+        ({"language": "Czech"}, "ISO 639"),
+    ]:
+        args: dict[str, Any] = {"base": "mpt-7b", "language": "cs"} | kwargs
+        with pytest.raises(ConfigError, match=match):
+            write_project(tmp_path / "p", **args)
+    write_project(tmp_path / "p", "mpt-7b", "cs")
+    with pytest.raises(ConfigError, match="--force"):
+        write_project(tmp_path / "p", "mpt-7b", "cs")
+
+
+def _tiny_base(folder: Path, en_tokenizer: Path) -> None:
+    """mpt-7b's real config with its size keys shrunk, random weights, the English tokenizer."""
+    from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
+    from transformers import AutoTokenizer
+
+    cfg = _hub_config("mpt-7b")
+    tok = AutoTokenizer.from_pretrained(en_tokenizer)
+    size = {"d_model": 64, "n_heads": 4, "n_layers": 2, "max_seq_len": 128}
+    cfg |= size | {"vocab_size": -(-len(tok) // 64) * 64, "init_device": "cpu"}
+    for key in ("prefix_lm", "attn_uses_sequence_id"):  # llm-foundry 0.22 rejects these
+        cfg["attn_config"].pop(key)
+    cfg.pop("architectures"), cfg.pop("auto_map"), cfg.pop("model_type")
+    MPTForCausalLM(MPTConfig(**cfg)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+
+
+@pytest.mark.slow
+def test_init_then_the_six_commands_in_miniature(
+    en_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "proj"
+    runner = CliRunner()
+
+    def csmpt(*args: str) -> str:
+        res = runner.invoke(app, list(args))
+        assert res.exit_code == 0, f"csmpt {' '.join(args)}:\n{res.output}"
+        return res.output
+
+    csmpt("init", str(folder), "--base", "mpt-7b", "--language", "sk", "--vocab", "1024")
+    readme = (folder / "README.md").read_text()
+    commands = [
+        x.split("   #")[0] for x in readme.split("```bash\n")[1].split("```")[0].split("\n")
+    ]
+    # The values marked # SET:, where the configs expect them: corpus, base model, benchmark.
+    (folder / "corpus").mkdir()
+    shutil.copy(REPO / "data/samples/cs_web.jsonl", folder / "corpus/web.jsonl")
+    _tiny_base(folder / "base-model", en_tokenizer_dir)
+    shutil.copy(REPO / "data/samples/cs_hellaswag.jsonl", folder / "benchmark.jsonl")
+    monkeypatch.chdir(folder)
+    mini = [x for x in Path("miniature.overrides").read_text().split("\n") if x and x[0] != "#"]
+    cpu_eval = ["precision=fp32", "max_seq_len=128", "device_eval_batch_size=4"]
+
+    csmpt(*commands[0].split()[1:])  # tokenizer
+    csmpt(*commands[1].split()[1:], "max_seq_len=128", "shard_multiple=1")  # prep, small
+    out = csmpt(*commands[2].split()[1:])  # surgery
+    assert "artifacts/surgery" in out
+    assert commands[3].startswith("csmpt launch --scheduler slurm")
+    out = csmpt("train", "train.yaml", *mini)  # step 4, in miniature on this machine
+    assert "trained mpt-7b-sk: steps 0 -> 4" in out
+    run = Path("artifacts/runs/mpt-7b-sk")
+    assert sorted(p.name for p in run.glob("ep*-ba*-rank0.pt")) == [
+        "ep0-ba2-rank0.pt",
+        "ep0-ba4-rank0.pt",
+    ]
+    config = OmegaConf.load(run / "config.yaml")
+    assert config.model.n_layers == 2 and config.model.vocab_size == 1024  # the surgery's
+    out = csmpt(*commands[4].split()[1:], *cpu_eval)  # eval
+    table = (run / "eval" / "table.md").read_text()
+    assert "benchmark/0-shot" in table and "benchmark/3-shot" in table, table
+    steps = [line.split("|")[2].strip() for line in table.strip().split("\n")[2:]]
+    assert sorted(steps) == ["", "2", "4"], table  # both checkpoints and the base model
+    assert "| mpt-7b |" in table, table
+    out = csmpt(*commands[5].split()[1:])  # export
+    assert (Path("artifacts/hf") / "config.json").is_file()
