@@ -219,3 +219,104 @@ def test_first_line_stays_readable_for_corrupted_samples() -> None:
     assert first_line(Decoder("  \nDobrý den, jak se máte?\n"), [1]) == "Dobrý den, jak se máte?"
     assert first_line(Decoder("a" * 3 + "b" * 200), [1]) == "aaab×200"
     assert first_line(Decoder("slovo " * 40), [1]).endswith("…")
+
+
+# --- skip_step ----------------------------------------------------------------------------
+
+
+def _lion_state(opt: torch.optim.Optimizer, params: list[torch.nn.Parameter]) -> list[torch.Tensor]:
+    out = [p.detach().clone() for p in params]
+    out += [opt.state[p]["exp_avg"].clone() for p in params if "exp_avg" in opt.state[p]]
+    return out
+
+
+def test_skipped_lionw_step_leaves_weights_and_state_bit_identical() -> None:
+    from csmpt.optim.lionw import LionW
+
+    g = torch.Generator().manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(300, generator=g)) for _ in range(3)]
+    opt = LionW(params, lr=1e-2, betas=(0.9, 0.95), weight_decay=0.1)
+    skip = [False, True, True, False]
+    opt.skip_fn = lambda: skip.pop(0)
+    for p in params:
+        p.grad = torch.randn(300, generator=g)
+    opt.step()  # a normal step: state created, weights move
+    before = _lion_state(opt, params)
+    for p in params:
+        p.grad = torch.randn(300, generator=g) * 1e3  # the spike's huge gradient
+    loss = opt.step(closure=lambda: 7.5)  # skipped, after the closure ran
+    assert loss == 7.5
+    opt.step()  # skipped again
+    after = _lion_state(opt, params)
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert opt.skipped_steps == 2
+    # Zeroing the gradient is no skip for Lion: the momentum's sign still moves every weight.
+    for p in params:
+        p.grad = torch.zeros(300)
+    opt.step()
+    assert not torch.equal(params[0].detach(), before[0])
+    # A fresh optimizer whose first step is skipped creates no state at all.
+    fresh = LionW([torch.nn.Parameter(torch.ones(4))], lr=1e-2)
+    fresh.skip_fn = lambda: True
+    fresh.param_groups[0]["params"][0].grad = torch.ones(4)
+    fresh.step()
+    assert len(fresh.state) == 0
+
+
+class StateProbe:
+    """Test helper: a hash-free copy of weights + LionW momentum at each batch's start and end."""
+
+    at: dict[tuple[int, str], list[torch.Tensor]] = {}
+
+
+def _probe_callback():  # noqa: ANN202
+    from composer.core import Callback, State
+    from composer.loggers import Logger
+
+    class Probe(Callback):
+        def _take(self, state: State, when: str, step: int) -> None:
+            params = [p for p in state.model.parameters()]
+            (opt,) = state.optimizers
+            StateProbe.at[(step, when)] = _lion_state(opt, params)
+
+        def batch_start(self, state: State, logger: Logger) -> None:
+            del logger
+            self._take(state, "start", int(state.timestamp.batch) + 1)
+
+        def batch_end(self, state: State, logger: Logger) -> None:
+            del logger
+            self._take(state, "end", int(state.timestamp.batch))
+
+    return Probe
+
+
+@pytest.mark.slow
+def test_skip_step_on_an_injected_spike_leaves_the_state_untouched(
+    tiny_overrides, tmp_path: Path
+) -> None:
+    from llmfoundry.registry import callbacks
+
+    callbacks.register("csmpt_test_state_probe", func=_probe_callback())
+    StateProbe.at = {}
+    run_dir = tmp_path / "run"
+    run_training(
+        "yamls/tiny/mpt.yaml",
+        tiny_overrides(
+            run_dir,
+            max_duration="9ba",
+            eval_interval="9ba",
+            save_interval="9ba",
+            **{
+                "callbacks.csmpt_loss_spike": SPIKE[:-1] + ", action: skip_step}",
+                "callbacks.csmpt_inject_spike": "{at: 8, samples: [1, 4, 6], kind: adversarial}",
+                "callbacks.csmpt_test_state_probe": "{}",
+            },
+        ),
+    )
+    (spike,) = [e for e in read_events(run_dir / "events.jsonl") if e["event"] == "loss_spike"]
+    assert (spike["step"], spike["action"], spike["skipped"]) == (8, "skip_step", True)
+    assert spike["suspects"] == [[0, 1], [0, 4], [0, 6]] and len(spike["samples"]) == 8
+    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a, b, strict=True))  # noqa: E731
+    assert same(StateProbe.at[(8, "start")], StateProbe.at[(8, "end")]), "step 8 moved the state"
+    assert not same(StateProbe.at[(7, "start")], StateProbe.at[(7, "end")])
+    assert not same(StateProbe.at[(9, "start")], StateProbe.at[(9, "end")])

@@ -13,8 +13,12 @@ training loss (and optionally the gradient norm) against a rolling window
   ``suspect`` for the samples whose loss stands out;
 * logs ``loss_spike/*`` metrics to every Composer logger;
 * does ``action``: ``log`` (default: training goes on), ``checkpoint`` (also saves
-  ``<save_folder>/spikes/spike-ba<step>-rank<r>.pt``, outside the checkpoint rotation), or
-  ``stop`` (ends the run cleanly after this batch).
+  ``<save_folder>/spikes/spike-ba<step>-rank<r>.pt``, outside the checkpoint rotation),
+  ``stop`` (ends the run cleanly after this batch), or ``skip_step`` (OLMo-core's rule: the
+  batch is checked before the optimizer steps, from the microbatch losses all-reduced across
+  ranks, and a spike's step is skipped by ``csmpt_lionw``: no weight and no optimizer state
+  moves; the event records ``skipped: true`` and the batch's samples; a NaN/inf loss is skipped
+  too before ``nonfinite_action`` applies). The LR schedule and the data still advance.
 
 A non-finite loss is a ``nonfinite_loss`` event; with ``nonfinite_action: stop`` (default) the
 run stops at once with an error naming the step and the batch's suspects, before a checkpoint of
@@ -33,7 +37,7 @@ YAML keys (all optional)::
         zscore: 6.0            # spike if (loss - mean) / max(std, min_std) >= zscore (null: off)
         min_std: 0.01
         grad_norm: false       # also check the gradient norm (computed after backward)
-        action: log            # log | checkpoint | stop
+        action: log            # log | checkpoint | stop | skip_step (needs csmpt_lionw)
         nonfinite_action: stop # stop | log
         events_file: null      # default <save_folder>/events.jsonl
         suspect_zscore: 3.5    # robust z-score of a sample's loss in its batch -> suspect
@@ -61,7 +65,7 @@ __all__ = ["LossSpike", "NonFiniteLossError"]
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("log", "checkpoint", "stop")
+ACTIONS = ("log", "checkpoint", "stop", "skip_step")
 
 
 class NonFiniteLossError(CsmptError):
@@ -79,7 +83,7 @@ class LossSpike(Callback):
         zscore: Spike when ``(loss - mean) / max(std, min_std) >= zscore``; None turns it off.
         min_std: Floor of the window's standard deviation.
         grad_norm: Also check the gradient norm (one norm per microbatch).
-        action: ``log``, ``checkpoint`` or ``stop`` on a spike.
+        action: ``log``, ``checkpoint``, ``stop`` or ``skip_step`` on a spike.
         nonfinite_action: ``stop`` (raise, naming the step) or ``log`` on a NaN/inf loss.
         events_file: JSONL events file; default ``<save_folder>/events.jsonl``.
         suspect_zscore: A sample whose loss is this many robust standard deviations above the
@@ -127,15 +131,67 @@ class LossSpike(Callback):
         self._recorded: set[tuple[str, int]] = set()
         self._lr = math.nan
         self._grad_norm: float | None = None
+        self._loss_sum = 0.0  # skip_step: this rank's sample-weighted microbatch losses
+        self._loss_n = 0
+        self._decided: tuple[float, SpikeCheck | None, SpikeCheck | None, bool] | None = None
 
     # --- Composer events ----------------------------------------------------------------
 
     def fit_start(self, state: State, logger: Logger) -> None:
-        """Remember the events already recorded, so replayed steps do not repeat them."""
-        del state, logger
+        """Remember the events already recorded; with ``skip_step``, hook into csmpt_lionw."""
+        del logger
         self._recorded = {
             (str(e.get("event")), int(e.get("step", -1))) for e in read_events(self.events_file)
         }
+        if self.action != "skip_step":
+            return
+        from csmpt.optim.lionw import LionW
+
+        optimizers = [o for o in state.optimizers if isinstance(o, LionW)]
+        if not optimizers or len(optimizers) != len(state.optimizers):
+            raise ConfigError(
+                "callbacks.csmpt_loss_spike.action: skip_step needs the optimizer csmpt_lionw "
+                f"(this run has {', '.join(type(o).__name__ for o in state.optimizers)})"
+            )
+        for optimizer in optimizers:
+            optimizer.skip_fn = lambda state=state: self._decide_skip(state)
+
+    def before_train_batch(self, state: State, logger: Logger) -> None:
+        """Start summing this batch's microbatch losses (``skip_step``)."""
+        del state, logger
+        self._loss_sum, self._loss_n, self._decided = 0.0, 0, None
+
+    def after_loss(self, state: State, logger: Logger) -> None:
+        """Add the microbatch's loss, weighted by its samples (``skip_step``)."""
+        del logger
+        if self.action != "skip_step":
+            return
+        loss = state.loss["total"] if isinstance(state.loss, dict) else state.loss
+        n = int(state.batch["input_ids"].shape[0])
+        self._loss_sum += float(torch.as_tensor(loss).detach().float().mean()) * n
+        self._loss_n += n
+
+    def _decide_skip(self, state: State) -> bool:
+        """Whether csmpt_lionw skips this step: is the batch a spike on any rank."""
+        if self._decided is not None:  # one decision per batch, for every optimizer
+            return self._decided[3]
+        totals = state.device.tensor_to_device(
+            torch.tensor([self._loss_sum, float(self._loss_n)], dtype=torch.float64)
+        )
+        dist.all_reduce(totals)
+        loss = float(totals[0] / totals[1]) if float(totals[1]) > 0 else math.nan
+        check = grad_check = None
+        if math.isfinite(loss):
+            check = self.losses.push(loss)
+            if self.grad_norms is not None and self._grad_norm is not None:
+                grad_check = self.grad_norms.push(self._grad_norm)
+            skip = check.spike or (grad_check is not None and grad_check.spike)
+        else:
+            skip = True
+        flag = state.device.tensor_to_device(torch.tensor([int(skip)]))
+        dist.all_reduce(flag, reduce_operation="MAX")
+        self._decided = (loss, check, grad_check, bool(flag.item()))
+        return self._decided[3]
 
     def batch_start(self, state: State, logger: Logger) -> None:
         """Note the learning rate this batch trains with."""
@@ -164,6 +220,12 @@ class LossSpike(Callback):
         step = int(state.timestamp.batch)
         if not math.isfinite(loss):
             self._nonfinite(state, logger, step, loss)
+            return
+        if self._decided is not None:  # skip_step: checked before the optimizer stepped
+            _, decided_check, grad_check, skipped = self._decided
+            self._decided = None
+            if skipped and decided_check is not None:
+                self._spike(state, logger, step, loss, decided_check, grad_check)
             return
         check = self.losses.push(loss)
         grad_check = None
@@ -223,6 +285,8 @@ class LossSpike(Callback):
         self.count += 1
         event = self._event(state, "loss_spike", step, loss)
         event.update(window=check.as_dict(), action=self.action)
+        if self.action == "skip_step":
+            event["skipped"] = True
         if grad_check is not None:
             event["grad_norm_window"] = grad_check.as_dict()
         if self.action == "checkpoint":

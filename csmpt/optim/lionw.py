@@ -21,6 +21,12 @@ Three ways to run it (``impl``):
 * ``foreach`` (CUDA default): torch's multi-tensor ``_foreach_*`` kernels, a handful of kernel
   launches for all parameters instead of four per parameter.
 * ``triton``: lion-pytorch's fused Triton kernel (CUDA only; one read and one write per tensor).
+
+Skipping a step (``csmpt_loss_spike``'s ``action: skip_step``): when ``skip_fn`` is set, it is
+called once per step, after the closure (if any) ran and the batch's loss is known; when it
+returns True (it all-reduces its decision across ranks) the step changes nothing: no parameter,
+no momentum, no new state. Zeroing the gradients would not do it for Lion: its update is the
+sign of the interpolated momentum, so a zero gradient still moves every weight.
 """
 
 from __future__ import annotations
@@ -190,6 +196,8 @@ class LionW(DecoupledLionW):
         self.impl = impl
         self.chunk_size = int(chunk_size)
         self.num_threads = num_threads
+        self.skip_fn: Callable[[], bool] | None = None
+        self.skipped_steps = 0
 
     def _impl_for(self, device: torch.device) -> str:
         if self.impl == "auto":
@@ -200,11 +208,14 @@ class LionW(DecoupledLionW):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """Apply one LionW update to every parameter that has a gradient."""
+        """Apply one LionW update to every parameter that has a gradient (unless skipped)."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        if self.skip_fn is not None and self.skip_fn():
+            self.skipped_steps += 1
+            return loss  # a skipped step: weights and optimizer state stay bit-identical
         for group in self.param_groups:
             by_device: dict[tuple[torch.device, torch.dtype], list[list[torch.Tensor]]] = {}
             for p in group["params"]:
