@@ -174,6 +174,11 @@ class HotSwap(Callback):
         stop_streaming_threads(state.train_dataloader)
         state.set_dataloader(loader, "train")
         state.train_dataloader = state.dataloader
+        from csmpt.callbacks.batch_ramp import BatchRamp
+
+        for callback in state.callbacks:  # a batch-size ramp re-batches every corpus' loader
+            if isinstance(callback, BatchRamp):
+                callback.wrap(state)
 
     def _swap(self, state: State, logger: Logger, due: int) -> None:
         for segment in range(self._segment + 1, due + 1):
