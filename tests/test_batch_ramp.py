@@ -241,3 +241,27 @@ def test_lucie_schedule_trains_in_miniature(
         if "batch_ramp/global_batch_size" in m
     ]
     assert logged == [4, 4, 8, 8]  # one increment, after 8 samples: 4 + 4 + 8 + 8 = 24
+
+
+@pytest.mark.slow
+def test_ramp_goes_on_through_a_hot_swap(
+    tiny_overrides,  # noqa: ANN001
+    shards_dir: Path,
+    rows: type[Rows],
+    tmp_path: Path,
+) -> None:
+    """The corpus loader a swap installs at step 5 is re-batched by the ramp as well."""
+    from csmpt.data.mds_reader import iter_samples
+
+    en = {tuple(s["tokens"].tolist()) for s in iter_samples(shards_dir / "en_web" / "train")}
+    swaps = "[{name: en_web, at: 5ba, dataset: {local: '" + str(shards_dir / "en_web") + "'}}]"
+    run_training(
+        "yamls/tiny/mpt_hot_swap.yaml",
+        tiny_overrides(
+            tmp_path / "run",
+            **RAMP,
+            **{"callbacks.csmpt_test_rows": "{}", "callbacks.csmpt_hot_swap.swaps": swaps},
+        ),
+    )
+    assert [len(b) for b in rows.rows] == SIZES
+    assert [all(r in en for r in b) for b in rows.rows] == [False] * 5 + [True] * 5
