@@ -226,3 +226,36 @@ def test_hub_mpt_folder_evaluates_and_trains_through_a_normalised_view(
     assert float((got - want).abs().max()) < 0.1  # built in float32 by llm-foundry vs bf16
     same = {"model": {"name": "hf_causal_lm", "pretrained_model_name_or_path": str(view)}}
     assert surgery_shapes(same)["model"]["pretrained_model_name_or_path"] == str(view)
+
+
+@pytest.mark.parametrize(("name", "umask"), [("mpt-7b", 0o022), ("llama-3-8b", 0o027)])
+def test_hf_output_is_sharded_like_save_pretrained_and_follows_the_umask(
+    name: str, umask: int, tmp_path: Path
+) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from csmpt.export.hf_folder import write_hf_folder
+    from csmpt.surgery.io import build_model, hf_state
+
+    write_random_hf_model(shrunk(name), tmp_path / "src", "safetensors", 10**7)
+    src = load_source(tmp_path / "src")
+    old = os.umask(umask)
+    try:
+        files = write_hf_folder(tmp_path / "out", src.config, hf_state(src), max_shard_size=60_000)
+    finally:
+        os.umask(old)
+    out = tmp_path / "out"
+    n = len(files)
+    assert n > 2 and files == [f"model-{i:05d}-of-{n:05d}.safetensors" for i in range(1, n + 1)]
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    for f in files:  # <= 60 kB (+ header), or one tensor that alone is larger
+        size, keys = (out / f).stat().st_size, [k for k, v in index["weight_map"].items() if v == f]
+        assert size < 60_000 + 4_000 or len(keys) == 1
+    assert set(index["weight_map"]) == set(hf_state(src)) and set(
+        index["weight_map"].values()
+    ) == set(files)
+    assert _modes(out) == {oct(0o777 & ~umask), oct(0o666 & ~umask)}
+    model = AutoModelForCausalLM.from_pretrained(out, trust_remote_code=True, torch_dtype="auto")
+    assert model.dtype == getattr(torch, shrunk(name)["torch_dtype"])
+    ids = torch.tensor([[3, 141, 59, 26, 535]])
+    assert torch.equal(_logits(model.eval(), ids), _logits(build_model(src), ids))
