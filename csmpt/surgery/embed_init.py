@@ -6,7 +6,9 @@ Initialisations of the target tokens no source token was aligned with (``init``)
 * ``mean_noise``: that mean plus Gaussian noise of ``noise_scale`` times the source rows'
   standard deviation (so new tokens are not all alike);
 * ``pieces``: the mean of the source rows of the pieces the source tokenizer splits the target
-  token's text into (``mean`` for tokens it yields no piece for).
+  token's text into (``mean`` for tokens it yields no piece for);
+* ``focus``: weighted sums of shared tokens' source rows (:mod:`csmpt.surgery.focus`, passed as
+  weighted ``pieces``) over a ``mean`` / ``mean_noise`` base.
 
 Aligned rows are copied last, bit for bit. Rows beyond the tokenizer (padding the vocabulary to a
 multiple of 64) get the ``mean`` / ``mean_noise`` initialisation. Work is done in row chunks, so
@@ -48,11 +50,14 @@ class Pieces:
         rows: Target ids that have pieces, shape (n,).
         flat: All their source piece ids, concatenated.
         offsets: Where each row's pieces start in ``flat``, shape (n,).
+        weights: Weight of each entry of ``flat`` (``init: focus``); None: each row is the
+            plain mean of its pieces.
     """
 
     rows: torch.Tensor
     flat: torch.Tensor
     offsets: torch.Tensor
+    weights: torch.Tensor | None = None
 
     @classmethod
     def from_lists(cls, pieces: Mapping[int, Sequence[int]]) -> Pieces:
@@ -94,6 +99,20 @@ def _std(source: torch.Tensor, mean: torch.Tensor) -> float:
     for i in range(0, source.shape[0], _CHUNK):
         sq += float(torch.linalg.vector_norm(source[i : i + _CHUNK], dtype=torch.float32)) ** 2
     return max(sq / source.numel() - float((mean**2).mean()), 0.0) ** 0.5
+
+
+def _weighted_rows(out: torch.Tensor, source: torch.Tensor, pieces: Pieces) -> None:
+    """``out[row] = sum_i w_i * source[piece_i]`` for each row, accumulated in float32."""
+    assert pieces.weights is not None
+    ends = torch.cat([pieces.offsets[1:], torch.tensor([len(pieces.flat)])])
+    step = 256  # rows per block: (256 x pieces per row, d) float32 gathered at a time
+    for i in range(0, len(pieces.rows), step):
+        j = min(i + step, len(pieces.rows))
+        lo, hi = int(pieces.offsets[i]), int(ends[j - 1])
+        seg = torch.repeat_interleave(torch.arange(j - i), ends[i:j] - pieces.offsets[i:j])
+        rows = source[pieces.flat[lo:hi]].float() * pieces.weights[lo:hi, None]  # (m, d)
+        acc = torch.zeros(j - i, source.shape[1], dtype=torch.float32).index_add_(0, seg, rows)
+        out[pieces.rows[i:j]] = acc.to(source.dtype)
 
 
 def build_embedding(
@@ -142,7 +161,9 @@ def build_embedding(
                 block.add_(noise, alpha=std)
             else:
                 block.add_(noise.mul_(std).to(source.dtype))
-    if init == "pieces" and pieces is not None and len(pieces.rows):
+    if pieces is not None and pieces.weights is not None and len(pieces.rows):
+        _weighted_rows(out, source, pieces)  # init: focus (the fallback init is below them)
+    elif init == "pieces" and pieces is not None and len(pieces.rows):
         n = len(pieces.rows)
         ends = torch.cat([pieces.offsets[1:], torch.tensor([len(pieces.flat)])])
         for i in range(0, n, _CHUNK):

@@ -215,8 +215,9 @@ def run_surgery(
         counts = token_frequencies(target_tok, texts, len(target_tok)) if texts else None
         stage(f"aligning {len(source_tok):,} source and {len(target_tok):,} target tokens")
         swap = swap_vocabulary(
-            weights, source_tok, target_tok, cfg.vocab_swap, counts, seed=cfg.seed
+            weights, source_tok, target_tok, cfg.vocab_swap, counts, seed=cfg.seed, texts=texts
         )
+        report.focus = asdict(swap.focus) if swap.focus else None
         t_bytes, s_bytes = vocab_bytes(target_tok), vocab_bytes(source_tok)
         t_show = {**_special_names(target_tok), **t_bytes}
         s_show = {**_special_names(source_tok), **s_bytes}

@@ -62,6 +62,7 @@ class SurgeryReport:
     eval_bytes: int | None = None
     bpb_swapped: float | None = None
     bpb_random: float | None = None
+    focus: dict[str, Any] | None = None
     source_layers: int = 0
     layers: list[int] = field(default_factory=list)
     normalised: list[str] = field(default_factory=list)
@@ -225,6 +226,16 @@ def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
                     f"{d['entries']} entries: {d['applied']} applied, {d['encodable']} encodable, "
                     f"{d['unencodable_target']} not one target token, "
                     f"{d['unencodable_source']} not one source token",
+                )
+            )
+        if r.focus:
+            f = r.focus
+            rows.append(
+                (
+                    "FOCUS",
+                    f"{f['combined']:,} tokens combined from {f['shared']:,} shared tokens "
+                    f"({f['mean_support']:.1f} each on average); {f['fallback']:,} too rare for "
+                    f"fastText -> {f['fallback_init']}",
                 )
             )
         if r.coverage is not None:

@@ -9,6 +9,7 @@ is untouched. The config's ``vocab_size`` follows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from csmpt.surgery.alignment import (
 )
 from csmpt.surgery.dictionary import DictionaryStats, dictionary_candidates, read_dictionary
 from csmpt.surgery.embed_init import build_embedding, padded_size, source_pieces
+from csmpt.surgery.focus import FocusConfig, FocusStats, focus_init
 from csmpt.surgery.io import ModelWeights
 
 __all__ = [
@@ -54,7 +56,9 @@ class VocabSwapConfig:
         dictionary: Bilingual dictionary file (``source<TAB>target`` per line).
         dictionary_top_k: Apply the dictionary to this many most frequent target tokens.
         max_aligned: Cap on aligned (non-special) tokens, most frequent first (null: none).
-        init: Unaligned rows: ``mean``, ``mean_noise`` or ``pieces``.
+        init: Unaligned rows: ``mean``, ``mean_noise``, ``pieces`` or ``focus`` (FOCUS:
+            fastText on ``target.corpus``; see :mod:`csmpt.surgery.focus`).
+        focus: FOCUS settings (fallback init, fastText min_count, dim, window, epochs).
         noise_scale: ``mean_noise``'s noise std, as a fraction of the source rows' std.
         special_tokens: Extra target -> source special-token pairs (EOS, BOS, PAD, UNK are
             mapped by role already).
@@ -67,6 +71,7 @@ class VocabSwapConfig:
     dictionary_top_k: int | None = 1000
     max_aligned: int | None = None
     init: str = "mean"
+    focus: FocusConfig = field(default_factory=FocusConfig)
     noise_scale: float = 0.1
     special_tokens: dict[str, str] = field(default_factory=dict)
     pad_to_multiple_of: int = 64
@@ -81,6 +86,7 @@ class SwapResult:
     dictionary: DictionaryStats | None
     target_tokens: int
     vocab_size: int
+    focus: FocusStats | None = None
 
 
 def check_tokenizer_fits(weights: ModelWeights, tokenizer: Any, name: str) -> None:
@@ -105,6 +111,7 @@ def swap_vocabulary(
     cfg: VocabSwapConfig,
     counts: np.ndarray | None = None,
     seed: int = 0,
+    texts: Sequence[str] | None = None,
 ) -> SwapResult:
     """Align the vocabularies and rebuild the embedding matrices for ``target_tok``.
 
@@ -114,7 +121,8 @@ def swap_vocabulary(
         target_tok: The new tokenizer.
         cfg: How to align and initialise.
         counts: Target token frequencies on a target corpus (orders the dictionary and the cap).
-        seed: Seed of ``mean_noise``.
+        seed: Seed of ``mean_noise`` and of FOCUS's fastText.
+        texts: The target corpus (``init: focus`` trains fastText on it).
 
     Raises:
         ConfigError: Unknown method, or a dictionary method without a dictionary file.
@@ -144,14 +152,19 @@ def swap_vocabulary(
     specials = special_pairs(target_tok, source_tok, cfg.special_tokens)
     alignment = combine(specials, candidates, order, cfg.max_aligned)
     t_ids, s_ids = (torch.from_numpy(a) for a in alignment.arrays())
-    pieces = None
+    pieces, init, focus = None, cfg.init, None
     if cfg.init == "pieces":
         pieces = source_pieces(target_tok, source_tok, t_bytes, set(alignment.pairs))
+    elif cfg.init == "focus":  # FOCUS rows as weighted pieces over the fallback init
+        pieces, init, focus = focus_init(
+            target_tok, source_tok, texts or [], alignment.pairs, t_bytes, n_target, cfg.focus,
+            seed,
+        )  # fmt: skip
     n_rows = padded_size(n_target, cfg.pad_to_multiple_of)
     state = dict(weights.state)
     for key in weights.embedding_keys():
         state[key] = build_embedding(
-            weights.state[key], n_rows, t_ids, s_ids, cfg.init, pieces, cfg.noise_scale, seed
+            weights.state[key], n_rows, t_ids, s_ids, init, pieces, cfg.noise_scale, seed
         )
     if weights.tied and "lm_head.weight" in state:
         state["lm_head.weight"] = state[weights.embed_key]
@@ -163,4 +176,4 @@ def swap_vocabulary(
     out = ModelWeights(
         config=config, state=state, source=weights.source, code_files=weights.code_files
     )
-    return SwapResult(out, alignment, stats, n_target, n_rows)
+    return SwapResult(out, alignment, stats, n_target, n_rows, focus)
