@@ -48,39 +48,39 @@ STORY_LOGGERS = ("csmpt.callbacks.hot_swap",)
 KNOWN_WARNINGS: tuple[tuple[str, str], ...] = (
     (
         r"pkg_resources is deprecated as an API",
-        "llm-foundry 0.22 imports setuptools' pkg_resources (the csmpt command hides this one)",
+        "llm-foundry 0.22 imports setuptools' pkg_resources",
     ),
     (
         r"alibi or rope is turned on, setting `learned_pos_emb` to `False",
-        "llm-foundry's MPT config notes that ALiBi replaces learned positions: as the recipe asks",
+        "MPT config: ALiBi replaces learned positions, as the recipe asks",
     ),
     (
         r"doesn't directly inherit from `GenerationMixin`",
-        "transformers 4.50+ about llm-foundry's MPT class; generate() works (the demo uses it)",
+        "transformers 4.50+ on llm-foundry's MPT class; generate() works",
     ),
     (
         r"'pin_memory' argument is set as true but no accelerator",
-        "llm-foundry's loaders pin memory for GPUs; on CPU torch skips it",
+        "the loaders pin memory for GPUs; on CPU torch skips it",
     ),
     (
         r"To copy construct from a tensor, it is recommended",
-        "Composer's own trainer code (torch.tensor on a tensor); no effect on results",
+        "Composer's trainer calls torch.tensor() on a tensor; no effect",
     ),
     (
         r"DataloaderNumBatchesWarning",
-        "an eval loader of the tiny sample has fewer batches than eval_subset_num_batches asks",
+        "a small val split has fewer batches than eval_subset_num_batches",
     ),
     (
         r"Cannot split (tensor|list) of length \d+ into batches of size \d+",
-        "a last eval batch smaller than the batch size (the tiny sample's val split)",
+        "a last eval batch is smaller than the batch size",
     ),
     (
         r"Token indices sequence length is longer than the specified maximum",
-        "llm-foundry's ICL dataset tokenizes whole items, then cuts them to icl_seq_len",
+        "ICL items are tokenized whole, then cut to icl_seq_len",
     ),
     (
         r"Propagating key_padding_mask to the attention module",
-        "llm-foundry's MPT with torch attention on padded eval batches: masked as it should be",
+        "MPT's torch attention masks padded eval batches, as it should",
     ),
 )
 
@@ -130,15 +130,18 @@ class QuietSession:
         self.examples.setdefault(key, message.strip().split("\n", 1)[0])
 
     def warning_lines(self) -> list[str]:
-        """One line per kind of library warning: why it is harmless, or ``unexplained``."""
+        """A header, then one line per kind of library warning.
+
+        Each says why the warning is harmless, or ``unexplained`` and its first line.
+        """
         counts: Counter[str] = Counter()  # one line per explanation (or unexplained warning)
         for key, n in self.warnings.items():
             example = self.examples[key]
-            why = explain_warning(example)
-            counts[f"harmless: {why}" if why else f"unexplained: {example[:150]}"] += n
-        return [
-            f"library warning{f' (x{n})' if n > 1 else ''}, {text}" for text, n in counts.items()
-        ]
+            counts[explain_warning(example) or f"unexplained: {example[:120]}"] += n
+        if not counts:
+            return []
+        head = f"library warnings by kind, each harmless unless unexplained (all in {LOG_NAME}):"
+        return [head] + [f"  {n}x {text}" for text, n in counts.items()]
 
 
 class _StoryFilter(logging.Filter):

@@ -167,7 +167,7 @@ def test_init_then_the_six_commands_in_miniature(
     shutil.copy(REPO / "data/samples/cs_hellaswag.jsonl", folder / "benchmark.jsonl")
     monkeypatch.chdir(folder)
     mini = [x for x in Path("miniature.overrides").read_text().split("\n") if x and x[0] != "#"]
-    cpu_eval = ["precision=fp32", "max_seq_len=128", "device_eval_batch_size=4"]
+    cpu_eval = ["precision=fp32", "max_seq_len=128", "icl_subset_num_batches=2"]
 
     csmpt(*commands[0].split()[1:])  # tokenizer
     csmpt(*commands[1].split()[1:], "max_seq_len=128", "shard_multiple=1")  # prep, small
