@@ -40,22 +40,30 @@ FSDP = {
 }
 
 
-def _model(impl: str, seq: int, vocab: int) -> Any:
+TINY = {"d_model": 64, "n_layers": 2, "n_heads": 4, "expansion_ratio": 2}
+
+
+def _model(impl: str, seq: int, vocab: int, cpu: bool = False) -> Any:
     from csmpt.models.mpt import CsmptMPTCausalLM
 
     return CsmptMPTCausalLM(
-        **MODEL,
+        **(TINY if cpu else MODEL),
         max_seq_len=seq,
         vocab_size=vocab,
         no_bias=True,
-        init_device="meta",
+        init_device="cpu" if cpu else "meta",
         loss_fn="torch_crossentropy",
         attn_config={"attn_impl": impl, "alibi": True},
     )
 
 
-def throughput_child(impl: str, steps: int, batch: int, seq: int, matmul_tflops: float) -> dict:
-    """Train ``steps`` steps in this process; return tokens/s, MFU, peak memory, losses."""
+def throughput_child(
+    impl: str, steps: int, batch: int, seq: int, matmul_tflops: float, cpu: bool = False
+) -> dict:
+    """Train ``steps`` steps in this process; return tokens/s, MFU, peak memory, losses.
+
+    With ``cpu``, a tiny model in fp32 without FSDP: checks this code on a CPU machine.
+    """
     import torch
     from composer import Callback, Event, State, Trainer
     from composer.loggers import Logger
@@ -63,8 +71,14 @@ def throughput_child(impl: str, steps: int, batch: int, seq: int, matmul_tflops:
 
     from csmpt.optim.lionw import LionW
 
-    vocab = 50368
-    model = _model(impl, seq, vocab)
+    vocab = 512 if cpu else 50368
+    torch.manual_seed(0)  # the same initial weights for every implementation
+    model = _model(impl, seq, vocab, cpu)
+
+    def sync() -> None:
+        if not cpu:
+            torch.cuda.synchronize()
+
     n_params = sum(p.numel() for p in model.parameters())
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, vocab, (batch * (steps + 1), seq), generator=g)
@@ -80,10 +94,10 @@ def throughput_child(impl: str, steps: int, batch: int, seq: int, matmul_tflops:
 
         def run_event(self, event: Event, state: State, logger: Logger) -> None:
             if event == Event.BATCH_START:
-                torch.cuda.synchronize()
+                sync()
                 self.start = time.perf_counter()
             elif event == Event.BATCH_END:
-                torch.cuda.synchronize()
+                sync()
                 self.times.append(time.perf_counter() - self.start)
                 loss = state.loss
                 self.losses.append(float(loss.item() if hasattr(loss, "item") else loss))
@@ -94,15 +108,16 @@ def throughput_child(impl: str, steps: int, batch: int, seq: int, matmul_tflops:
         train_dataloader=DataLoader(samples, batch_size=batch),
         optimizers=LionW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.0),
         max_duration=f"{steps}ba",
-        precision="amp_bf16",
-        parallelism_config={"fsdp": FSDP},
-        device="gpu",
+        precision="fp32" if cpu else "amp_bf16",
+        parallelism_config=None if cpu else {"fsdp": FSDP},
+        device="cpu" if cpu else "gpu",
         device_train_microbatch_size=batch,
         callbacks=[timer],
         progress_bar=False,
         log_to_console=False,
     )
-    torch.cuda.reset_peak_memory_stats()
+    if not cpu:
+        torch.cuda.reset_peak_memory_stats()
     trainer.fit()
     step_s = statistics.median(timer.times[3:]) if len(timer.times) > 3 else float("nan")
     flops = model.flops_per_batch({"input_ids": ids[:batch]})
@@ -115,24 +130,33 @@ def throughput_child(impl: str, steps: int, batch: int, seq: int, matmul_tflops:
         "tokens_per_s": batch * seq / step_s,
         "model_tflops": flops / step_s / 1e12,
         "mfu": flops / step_s / (matmul_tflops * 1e12) if matmul_tflops else None,
-        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30,
+        "peak_mem_gib": None if cpu else torch.cuda.max_memory_allocated() / 2**30,
         "losses": timer.losses,
     }
 
 
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
     """Each implementation in its own subprocess (own FSDP process group and memory peak)."""
-    results: dict[str, Any] = {"batch": args.batch, "seq": args.seq, "model": MODEL}
+    model = TINY if args.cpu else MODEL
+    results: dict[str, Any] = {"batch": args.batch, "seq": args.seq, "model": model}
     for impl in args.impls.split(","):
         cmd = [sys.executable, __file__, "throughput-child", "--impl", impl]
         cmd += ["--steps", str(args.steps), "--batch", str(args.batch), "--seq", str(args.seq)]
-        cmd += ["--matmul-tflops", str(args.matmul_tflops or 0)]
+        cmd += ["--matmul-tflops", str(args.matmul_tflops or 0)] + (["--cpu"] if args.cpu else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
         if proc.returncode == 0:
             results[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
         else:
             results[impl] = {"error": proc.stderr.strip().splitlines()[-1:], "rc": proc.returncode}
             sys.stderr.write(proc.stderr[-4000:])
+    # Same weights and batches: the first losses differ only by the attention kernels' rounding.
+    first = {
+        k: v["losses"][0] for k, v in results.items() if isinstance(v, dict) and v.get("losses")
+    }
+    if "torch" in first:
+        results["first_loss_rel_diff_vs_torch"] = {
+            k: abs(v - first["torch"]) / abs(first["torch"]) for k, v in first.items()
+        }
     return results
 
 
@@ -251,11 +275,13 @@ def main() -> None:
     parser.add_argument("--kill-after", type=int, default=21)
     parser.add_argument("--rel-tol", type=float, default=2e-2, help="bf16 noise, relative")
     parser.add_argument("--timeout", type=int, default=240)
-    parser.add_argument("--cpu", action="store_true", help="resume: the tiny model on CPU, fp32")
+    parser.add_argument("--cpu", action="store_true", help="a tiny model on CPU, fp32, no FSDP")
     args = parser.parse_args()
     if args.mode == "throughput-child":
-        print(json.dumps(throughput_child(args.impl, args.steps, args.batch, args.seq,
-                                          args.matmul_tflops)))  # fmt: skip
+        result = throughput_child(
+            args.impl, args.steps, args.batch, args.seq, args.matmul_tflops, args.cpu
+        )
+        print(json.dumps(result))
         return
     result = throughput(args) if args.mode == "throughput" else resume(args)
     Path(args.out).write_text(json.dumps(result, indent=1))

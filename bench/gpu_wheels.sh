@@ -88,14 +88,34 @@ echo "== wheels for CPython 3.12 manylinux x86_64 (binary where one exists)"
 PLAT=(--python-version 3.12 --implementation cp --abi cp312 --abi abi3 --abi none
       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
       --platform manylinux_2_28_x86_64 --platform any)
+NOT_CARRIED=()
 while read -r req; do
   [ -z "$req" ] && continue
-  if ! "$PY" -m pip download -q --no-deps --only-binary=:all: "${PLAT[@]}" -d "$OUT/wheels" \
+  name="${req%%==*}"
+  if "$PY" -m pip download -q --no-deps --only-binary=:all: "${PLAT[@]}" -d "$OUT/wheels" \
       "$req" 2>/dev/null; then
-    echo "   $req: no wheel on the registry for the image; building one here (pip wheel)"
-    "$PY" -m pip wheel -q --no-deps -w "$OUT/wheels" "$req"
+    continue
   fi
+  # No wheel of the pinned version for the image. A pure-Python package is built here; a
+  # compiled one takes the newest earlier release that has a CPython 3.12 wheel.
+  tmp="$(mktemp -d)"
+  if "$PY" -m pip wheel -q --no-deps -w "$tmp" "$req" 2>/dev/null && ls "$tmp"/*-none-any.whl \
+      > /dev/null 2>&1; then
+    echo "   $req: no wheel on the registry; built here (pure Python)"
+    mv "$tmp"/*.whl "$OUT/wheels/"
+  elif "$PY" -m pip download -q --no-deps --only-binary=:all: "${PLAT[@]}" -d "$OUT/wheels" \
+      "$name<=${req#*==}" 2>/dev/null; then
+    echo "   $req: no CPython 3.12 wheel of this version; carried $(ls "$OUT"/wheels/ \
+      | grep -i "^${name//-/_}-" | head -1) instead"
+  else
+    NOT_CARRIED+=("$req")
+  fi
+  rm -rf "$tmp"
 done < "$OUT/requirements-gpu.txt"
+
+if [ "${#NOT_CARRIED[@]}" -gt 0 ]; then
+  echo "   not carried (no CPython 3.12 wheel; the image must provide them): ${NOT_CARRIED[*]}"
+fi
 
 echo "== csmpt wheel (with its llm-foundry entry points)"
 rm -f "$OUT"/wheels/csmpt-*.whl

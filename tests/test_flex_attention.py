@@ -292,6 +292,23 @@ def test_compiled_flex_on_cuda_equals_reference(
 
 
 @pytest.mark.gpu
+def test_compiled_flex_does_not_recompile_across_forwards() -> None:
+    # Every forward hands flex new score_mod/mask_mod closures over new bias tensors: the
+    # compiled kernel must be reused, not recompiled (which would end in eager fallbacks).
+    dev, s, nh = torch.device("cuda"), 256, 4
+    args = {"n_heads": nh, "kv_n_heads": nh, "is_causal": True}
+    for step in range(3):
+        q, k, v = (t.detach().to(dev, torch.bfloat16) for t in _qkv(2, s, nh, nh, seed=step))
+        bias = build_alibi_bias(nh, s, device=dev).expand(2, -1, -1, -1).clone()  # a new tensor
+        mask = torch.ones(2, s, dtype=torch.bool, device=dev)  # a new padding mask each forward
+        if step == 0:
+            flex_alibi_attention(q, k, v, attn_bias=bias, key_padding_mask=mask, **args)
+            continue
+        with torch._dynamo.config.patch(error_on_recompile=True):
+            flex_alibi_attention(q, k, v, attn_bias=bias, key_padding_mask=mask, **args)
+
+
+@pytest.mark.gpu
 def test_compiled_flex_mpt_with_padding_on_cuda_equals_torch_impl() -> None:
     ref, new = _pair(attn_type="grouped_query_attention", kv_n_heads=2)
     ref, new = ref.cuda().eval(), new.cuda().eval()

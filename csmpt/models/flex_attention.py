@@ -55,7 +55,9 @@ def _flex_fn(device: torch.device) -> Callable[..., Any]:
     if device.type != "cuda":
         return flex_attention
     if "cuda" not in _compiled:
-        _compiled["cuda"] = torch.compile(flex_attention, dynamic=False)
+        # Default dynamism: one static graph for the training length; a second length (eval,
+        # generation prefill) compiles one dynamic-shape graph instead of one graph per length.
+        _compiled["cuda"] = torch.compile(flex_attention)
         log.info("csmpt_flex_alibi: flex_attention compiled for CUDA")
     return _compiled["cuda"]
 
