@@ -56,7 +56,7 @@ def inspect_batch_command(
             str(s["rank"]),
             str(s["position"]),
             f"{s['shard']}#{s['index_in_shard']}",
-            ", ".join(Path(d).name for d in s.get("doc_ids", [])) or "-",
+            ", ".join(Path(d).name for d in s.get("documents", s.get("doc_ids", []))) or "-",
             (f"{loss:.3f}" if isinstance(loss, float) else str(loss or "-")) + mark,
             line[:80],
         )

@@ -1,4 +1,9 @@
-"""Source document ids of an MDS sample, from the folder's data_prep manifest and its inputs.
+"""Source documents of an MDS sample: ``file:line`` from the document map, ids from the inputs.
+
+:func:`document_map` gives, in O(1) for any corpus size and without reading the inputs, the
+``file:line`` of every document a sample holds, from the map ``csmpt prep`` writes beside the
+shards (:mod:`csmpt.data.doc_map`). The rest of this module recovers document *ids* (the
+records' ``id`` field) for small corpora by re-reading the inputs:
 
 ``csmpt prep`` joins the documents of a split, each followed by EOS, into one token stream and
 cuts it into ``max_seq_len`` samples. So the documents a sample holds follow from the EOS counts
@@ -19,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DocumentIndex", "document_index"]
+from csmpt.data.doc_map import DocumentMap
+
+__all__ = ["DocumentIndex", "document_index", "document_map"]
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +126,19 @@ def document_index(folder: str | Path, max_samples: int | None = None) -> Docume
             log.info("no document ids for %s: %s", folder, e)
             _INDEXES[key] = None
     return _INDEXES[key]
+
+
+_MAPS: dict[str, DocumentMap | None] = {}
+
+
+def document_map(folder: str | Path) -> DocumentMap | None:
+    """The cached document map of a split folder (None when ``csmpt prep`` wrote none)."""
+    key = str(Path(folder).resolve())
+    if key not in _MAPS:
+        try:
+            manifest = json.loads((Path(folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
+            _MAPS[key] = DocumentMap(folder, [str(i["path"]) for i in manifest["inputs"]])
+        except (OSError, ValueError, KeyError) as e:
+            log.info("no document map for %s: %s", folder, e)
+            _MAPS[key] = None
+    return _MAPS[key]

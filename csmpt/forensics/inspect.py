@@ -28,7 +28,7 @@ from csmpt.forensics.batch_trace import (
     describe_sample,
     prepare_order,
 )
-from csmpt.forensics.doc_ids import document_index
+from csmpt.forensics.doc_ids import document_index, document_map
 
 __all__ = ["BatchView", "Segment", "inspect_batch", "run_segments"]
 
@@ -182,6 +182,9 @@ def inspect_batch(
                 continue
             rec: dict[str, Any] = {"rank": rank, "position": pos, "corpus": segment.corpus}
             rec.update(describe_sample(dataset, sid))
+            dmap = document_map(rec["folder"])
+            if dmap is not None:  # file:line of its documents, O(1), without the inputs
+                rec["documents"] = dmap(rec["index_in_stream"])
             if doc_ids:
                 index = document_index(rec["folder"])
                 if index is not None:

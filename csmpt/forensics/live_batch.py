@@ -12,7 +12,7 @@ from composer.core import State
 from composer.utils import dist
 
 from csmpt.forensics.batch_trace import LoaderShape, batch_sample_ids, describe_sample
-from csmpt.forensics.doc_ids import document_index
+from csmpt.forensics.doc_ids import document_index, document_map
 from csmpt.forensics.sample_loss import outlier_samples, per_sample_loss
 
 __all__ = ["first_line", "live_batch_samples", "live_shape"]
@@ -80,8 +80,8 @@ def live_batch_samples(
 
     Returns:
         One dict per sample: rank, position, corpus, sample id, stream, folder, shard, index in
-        shard and folder, document ids, loss, suspect, whether the trained tokens match the
-        data, and the first line of the tokens trained on.
+        shard and folder, documents (``file:line``) and ids, loss, suspect, whether the trained
+        tokens match the data, and the first line of the tokens trained on.
     """
     losses = _local_losses(state)
     world = dist.get_world_size()
@@ -112,6 +112,9 @@ def live_batch_samples(
             k = rank * per_rank + pos
             if ids is not None and ids[rank, pos] >= 0:
                 rec.update(describe_sample(dataset, int(ids[rank, pos])))
+                dmap = document_map(rec["folder"])
+                if dmap is not None:  # file:line of its documents, any corpus size
+                    rec["documents"] = dmap(rec["index_in_stream"])
                 index = document_index(rec["folder"], doc_ids_max_samples)
                 if index is not None:
                     rec["doc_ids"] = index(rec["index_in_stream"])
