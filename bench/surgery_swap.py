@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/surgery_swap.py [--source-rows 50432] [--target-rows 64000]
         [--dim 4096] [--aligned 4177] [--dtype float32] [--threads 2]
+        [--init mean,mean_noise,pieces | focus] [--focus-corpus-tokens 1000000]
 
 Synthetic weights and vocabularies of MPT-7B's shape: a source embedding (50,432 x 4,096) and a
 64,000-token target vocabulary (CSMPT7b's), 4,177 aligned tokens (CSMPT7b's count). For each
@@ -9,6 +10,11 @@ initialisation of the unaligned rows (``mean``, ``mean_noise``, ``pieces`` with 
 per target token) it times one swap: exact alignment of the two vocabularies (byte-string maps,
 as for real tokenizers) + :func:`csmpt.surgery.embed_init.build_embedding`. Anchor, measured in
 the same run: a ``copy_`` of a target-sized matrix (the memory-bandwidth floor of writing it).
+
+``--init focus`` times FOCUS: gensim fastText (100 dims, 5 epochs, one thread) trained on a
+synthetic corpus of ``--focus-corpus-tokens`` tokens (Zipf-distributed over the target
+vocabulary), then sparsemax weights of every fastText-placed new token over the aligned tokens
+and the weighted sums of their source rows. Its "of which" column is the fastText training.
 
 Peak memory: the process's resident set is sampled every 2 ms on a thread; the peak delta is
 counted from before the source matrix exists, so it includes the source and the target matrix
@@ -81,6 +87,58 @@ def synthetic_vocab(
     return out
 
 
+def focus_row(
+    source: torch.Tensor,
+    t_vocab: dict[int, bytes],
+    s_vocab: dict[int, bytes],
+    n_rows: int,
+    args: argparse.Namespace,
+    meter: PeakRSS,
+    base: int,
+) -> tuple[str, float, float, int]:
+    """One FOCUS swap: fastText on a synthetic corpus, sparsemax weights, weighted sums."""
+    from csmpt.surgery.focus import (
+        FocusConfig,
+        focus_combinations,
+        train_fasttext,
+        weighted_pieces,
+    )
+
+    gen = np.random.default_rng(1)
+    names = {i: b.decode() for i, b in t_vocab.items()}
+    ids = np.minimum(gen.zipf(1.2, size=args.focus_corpus_tokens), args.target_rows) - 1
+    ids = gen.permutation(args.target_rows)[ids]  # frequent tokens at random ids
+    sentences = [[names[int(i)] for i in ids[j : j + 200]] for j in range(0, len(ids), 200)]
+    meter.reset()
+    t0 = time.perf_counter()
+    cand = exact_candidates(t_vocab, s_vocab)
+    model = train_fasttext(sentences, FocusConfig(), seed=0)
+    t_fasttext = time.perf_counter() - t0
+    kv = model.wv
+    known = [t for t in range(args.target_rows) if names[t] in kv.key_to_index]
+    shared = [t for t in known if t in cand]
+    new = [t for t in known if t not in cand]
+    combos = focus_combinations(
+        new,
+        torch.from_numpy(np.stack([kv[names[t]] for t in new])),
+        [cand[t] for t in shared],
+        torch.from_numpy(np.stack([kv[names[t]] for t in shared])),
+    )
+    t_ids = torch.tensor(sorted(cand))
+    s_ids = torch.tensor([cand[t] for t in sorted(cand)])
+    out = build_embedding(source, n_rows, t_ids, s_ids, "mean", weighted_pieces(combos))
+    seconds = time.perf_counter() - t0
+    peak = meter.read() - base
+    assert torch.equal(out[t_ids], source[s_ids])
+    print(
+        f"focus: fastText vocabulary {len(kv.key_to_index):,} of {args.target_rows:,} tokens; "
+        f"{len(new):,} rows combined from {len(shared):,} shared tokens "
+        f"({sum(len(c[0]) for c in combos.values()) / max(len(new), 1):.1f} each); "
+        f"{args.target_rows - len(known) - len(set(cand) - set(known)):,} left to the mean"
+    )
+    return "focus", seconds, t_fasttext, peak
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--source-rows", type=int, default=50432)
@@ -89,6 +147,8 @@ def main() -> None:
     p.add_argument("--aligned", type=int, default=4177)
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--init", default="mean,mean_noise,pieces", help="comma-separated; or focus")
+    p.add_argument("--focus-corpus-tokens", type=int, default=1_000_000)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
@@ -132,7 +192,10 @@ def main() -> None:
     del dst
 
     rows = []
-    for init in ("mean", "mean_noise", "pieces"):
+    for init in args.init.split(","):
+        if init == "focus":
+            rows.append(focus_row(source, t_vocab, s_vocab, n_rows, args, meter, base))
+            continue
         meter.reset()
         t0 = time.perf_counter()
         cand = exact_candidates(t_vocab, s_vocab)
@@ -151,8 +214,8 @@ def main() -> None:
 
     print(f"\nanchor: copy_ into a {n_rows:,} x {args.dim} matrix: {floor:.3f} s\n")
     print(
-        "| init | swap s | of which alignment s | vs copy_ floor | vs 30 s target "
-        "| peak RSS delta GiB | vs two matrices |"
+        "| init | swap s | of which alignment (focus: fastText) s | vs copy_ floor "
+        "| vs 30 s target | peak RSS delta GiB | vs two matrices |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for init, seconds, t_align, peak in rows:

@@ -105,14 +105,16 @@ def _weighted_rows(out: torch.Tensor, source: torch.Tensor, pieces: Pieces) -> N
     """``out[row] = sum_i w_i * source[piece_i]`` for each row, accumulated in float32."""
     assert pieces.weights is not None
     ends = torch.cat([pieces.offsets[1:], torch.tensor([len(pieces.flat)])])
-    step = 256  # rows per block: (256 x pieces per row, d) float32 gathered at a time
-    for i in range(0, len(pieces.rows), step):
-        j = min(i + step, len(pieces.rows))
+    n, i = len(pieces.rows), 0
+    while i < n:  # blocks of rows with at most _CHUNK entries: (_CHUNK, d) float32 at a time
+        j = max(i + 1, int(torch.searchsorted(ends, int(pieces.offsets[i]) + _CHUNK, right=True)))
+        j = min(j, n)
         lo, hi = int(pieces.offsets[i]), int(ends[j - 1])
         seg = torch.repeat_interleave(torch.arange(j - i), ends[i:j] - pieces.offsets[i:j])
         rows = source[pieces.flat[lo:hi]].float() * pieces.weights[lo:hi, None]  # (m, d)
         acc = torch.zeros(j - i, source.shape[1], dtype=torch.float32).index_add_(0, seg, rows)
         out[pieces.rows[i:j]] = acc.to(source.dtype)
+        i = j
 
 
 def build_embedding(

@@ -36,6 +36,7 @@ from csmpt.errors import ConfigError, DataError
 __all__ = [
     "FocusConfig",
     "FocusStats",
+    "focus_combinations",
     "focus_init",
     "focus_pieces",
     "focus_weights",
@@ -61,6 +62,8 @@ class FocusConfig:
         dim: fastText vector size.
         window: fastText context window (tokens).
         epochs: fastText training epochs over the corpus.
+        bucket: fastText's character n-gram hash buckets (its memory: bucket x dim floats,
+            twice; fastText's own default is 2,000,000).
     """
 
     fallback: str = "mean"
@@ -68,6 +71,7 @@ class FocusConfig:
     dim: int = 100
     window: int = 5
     epochs: int = 5
+    bucket: int = 500_000
 
 
 @dataclass
@@ -139,11 +143,43 @@ def train_fasttext(
         workers=1,
         seed=seed,
         hashfxn=_stable_hash,
+        bucket=cfg.bucket,
         sg=1,
     )
     model.build_vocab(corpus_iterable=sentences)
     model.train(corpus_iterable=sentences, total_examples=len(sentences), epochs=cfg.epochs)
     return model
+
+
+def focus_combinations(
+    new: Sequence[int],
+    new_vecs: torch.Tensor | None,
+    shared_source: Sequence[int],
+    shared_vecs: torch.Tensor,
+) -> dict[int, tuple[list[int], list[float]]]:
+    """Target id -> (source ids, sparsemax weights) for each new token, in row chunks.
+
+    Args:
+        new: Target ids of the new tokens; ``new_vecs`` (n, k) their fastText vectors.
+        new_vecs: Their fastText vectors (n, k); None when there are none.
+        shared_source: Source id of each shared token; ``shared_vecs`` (S, k) their vectors.
+        shared_vecs: The shared tokens' fastText vectors (S, k).
+    """
+    source_of = torch.tensor(list(shared_source), dtype=torch.long)
+    out: dict[int, tuple[list[int], list[float]]] = {}
+    if new_vecs is None:
+        return out
+    for i in range(0, len(new), _CHUNK):
+        w = focus_weights(new_vecs[i : i + _CHUNK], shared_vecs)  # (B, S)
+        rows, cols = torch.nonzero(w, as_tuple=True)  # row-major: grouped by row
+        vals = w[rows, cols].tolist()
+        src = source_of[cols].tolist()
+        counts = torch.bincount(rows, minlength=w.shape[0]).tolist()
+        at = 0
+        for t, c in zip(new[i : i + _CHUNK], counts, strict=True):
+            out[t] = (src[at : at + c], vals[at : at + c])
+            at += c
+    return out
 
 
 def focus_pieces(
@@ -194,17 +230,9 @@ def focus_pieces(
     new = [t for t in range(n_target) if t not in skip and t in known]
     rest = sum(1 for t in range(n_target) if t not in skip and t not in known)
     shared_vecs = torch.from_numpy(np.stack([kv[names[t]] for t in shared]))  # (S, k)
-    source_of = torch.tensor([pairs[t] for t in shared], dtype=torch.long)
-    out: dict[int, tuple[list[int], list[float]]] = {}
-    support = 0
-    for i in range(0, len(new), _CHUNK):
-        rows = new[i : i + _CHUNK]
-        vecs = torch.from_numpy(np.stack([kv[names[t]] for t in rows]))  # (B, k)
-        w = focus_weights(vecs, shared_vecs)  # (B, S)
-        for t, row in zip(rows, w, strict=True):
-            nz = torch.nonzero(row).flatten()
-            support += len(nz)
-            out[t] = (source_of[nz].tolist(), row[nz].tolist())
+    new_vecs = torch.from_numpy(np.stack([kv[names[t]] for t in new])) if new else None
+    out = focus_combinations(new, new_vecs, [pairs[t] for t in shared], shared_vecs)
+    support = sum(len(ids) for ids, _ in out.values())
     stats = FocusStats(
         combined=len(new),
         fallback=rest,
