@@ -17,7 +17,7 @@ time limit with SIGTERM (SLURM also sends a chosen signal ahead of time:
   "try again"). The launch templates requeue the job on that status; the requeued job resumes
   with autoresume from exactly that step.
 
-A signal that arrives after the last batch lets the run finish normally (status 0).
+A signal that arrives during or after the last batch lets the run finish normally (status 0).
 
 Schedulers that give no warning signal (PBS: SIGTERM at the walltime, SIGKILL after its
 ``kill_delay``) get the same stop from a deadline instead: when the environment variable
@@ -125,6 +125,8 @@ class SignalCheckpoint(Callback):
         dist.all_reduce(flag, reduce_operation="MAX")
         if int(flag.item()) == 0:
             return
+        if state.max_duration is not None and state.timestamp >= state.max_duration:
+            return  # the last batch: the run ends now anyway, with its final checkpoint
         why = (
             f"{STOP_AT_ENV} deadline"
             if int(flag.item()) == _DEADLINE
