@@ -201,7 +201,7 @@ def fixture_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cs = specials + ["▁a", "▁v", "▁dům", "▁město", "▁.", "▁pes", "▁2024", "▁řeka", "▁x", "▁the"]
     (root / "dict.tsv").write_text(
         "# en\tcs\nhouse\tdům\ncity\tměsto\ntown\tměsto\ndog\tpes\nriver\třeka\n"
-        "cat\tkočka\nhorse\tx\n",
+        "cat\tkočka\nhorse\tx\nv\tv\n",
         encoding="utf-8",
     )
     (root / "corpus.txt").write_text("a v dům . a město . pes a v 2024 . kočka a", "utf-8")
@@ -240,13 +240,18 @@ def test_report_counts_match_a_hand_built_fixture(
     out, report = run_surgery(cfg)
     assert report.aligned == expected
     # Frequency order: a(4) .(3) v(2) dům město pes 2024 (1 each) | řeka x the (0): top 6 ends
-    # at pes, so river -> řeka is encodable but not applied; town -> město is applied (city won).
+    # at pes, so river -> řeka is encodable but not applied; town -> město is applied but city
+    # had aligned město already, and v -> v was aligned already by the exact match. With the
+    # cap of 4 (a . v exact, then dům), only house aligns; city, town, dog fall beyond it.
     assert report.dictionary == {
-        "entries": 7,
+        "entries": 8,
         "unencodable_target": 1,
         "unencodable_source": 1,
-        "encodable": 5,
-        "applied": 4,
+        "encodable": 6,
+        "applied": 5,
+        "aligned": 3 if cap is None else 1,
+        "already_aligned": 2 if cap is None else 1,
+        "capped": 0 if cap is None else 3,
         "examples": [
             "cat -> kočka (line 7: target word is not one target token)",
             "horse -> x (line 8: source word is not one source token)",
@@ -386,3 +391,29 @@ def test_surgery_yamls_parse() -> None:
     for p in paths:
         cfg = build_structured(SurgeryConfig, load_yaml_with_overrides(p), p)
         assert cfg.output.dir and cfg.source.model
+
+
+def test_pieces_split_each_target_tokens_exact_bytes(tokenizers) -> None:  # noqa: ANN001
+    from csmpt.surgery.alignment import vocab_bytes
+    from csmpt.surgery.embed_init import source_pieces
+
+    en, cs = tokenizers
+    t_bytes, s_bytes = vocab_bytes(cs), vocab_bytes(en)
+    partial = [t for t, b in t_bytes.items() if not _is_utf8(b)]
+    assert len(partial) > 50  # byte-level BPE tokens that end mid-character (b"\xc5", ...)
+    pieces = source_pieces(cs, en, t_bytes, skip=set())
+    ends = [*pieces.offsets[1:].tolist(), len(pieces.flat)]
+    rows = {
+        int(t): b"".join(s_bytes[int(i)] for i in pieces.flat[lo:hi])
+        for t, lo, hi in zip(pieces.rows, pieces.offsets.tolist(), ends, strict=True)
+    }
+    assert rows.keys() == t_bytes.keys()
+    assert all(rows[t] == b for t, b in t_bytes.items())  # every byte, none lost
+
+
+def _is_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

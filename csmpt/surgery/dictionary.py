@@ -41,7 +41,11 @@ class DictionaryStats:
         unencodable_target: The target word is not one target token (any variant).
         unencodable_source: The target word is, but the source word is not one source token.
         encodable: Entries both tokenizers encode as one token.
-        applied: Encodable entries that aligned a token among the ``top_k`` most frequent.
+        applied: Encodable entries whose target token is among the ``top_k`` most frequent.
+        aligned: Applied entries that aligned a target token (its row comes from this entry).
+        already_aligned: Applied entries whose tokens were aligned already, by an earlier
+            method (``exact``) or an earlier entry: they changed nothing.
+        capped: Applied entries whose tokens fell beyond ``max_aligned``.
         examples: A few unencodable entries, ``"source -> target (why)"``.
     """
 
@@ -50,7 +54,30 @@ class DictionaryStats:
     unencodable_source: int = 0
     encodable: int = 0
     applied: int = 0
+    aligned: int = 0
+    already_aligned: int = 0
+    capped: int = 0
     examples: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # (target id, source id) pairs each applied entry proposed; not a field (not reported)
+        self._hits: list[list[tuple[int, int]]] = []
+
+    def settle(self, pairs: Mapping[int, tuple[int, str]]) -> None:
+        """Count what each applied entry did, from the final alignment.
+
+        Args:
+            pairs: Target id -> (source id, method), as :func:`csmpt.surgery.alignment.combine`
+                made them.
+        """
+        self.aligned = self.already_aligned = self.capped = 0
+        for hit in self._hits:
+            if any(pairs.get(t) == (s, "dictionary") for t, s in hit):
+                self.aligned += 1
+            elif any(t in pairs for t, _ in hit):
+                self.already_aligned += 1
+            else:
+                self.capped += 1
 
 
 def read_dictionary(path: str | Path) -> list[DictEntry]:
@@ -125,13 +152,15 @@ def dictionary_candidates(
             why = "source word is not one source token"
         else:
             stats.encodable += 1
-            hit = False
+            hit = []
             for s, t in both:
                 tid = t_ids[t]
                 if tid in frequent:
-                    hit = True
+                    hit.append((tid, s_ids[s]))
                     out.setdefault(tid, s_ids[s])
-            stats.applied += int(hit)
+            if hit:
+                stats.applied += 1
+                stats._hits.append(hit)
             continue
         if len(stats.examples) < 5:
             stats.examples.append(f"{e.source} -> {e.target} (line {e.line}: {why})")

@@ -75,14 +75,57 @@ class Pieces:
         )
 
 
+def _utf8_runs(data: bytes) -> list[bytes | int]:
+    """``data`` as runs of valid UTF-8 (bytes) and single bytes that are not (ints)."""
+    out: list[bytes | int] = []
+    while data:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if e.start:
+                out.append(data[: e.start])
+            out.extend(data[e.start : e.end])
+            data = data[e.end :]
+            continue
+        out.append(data)
+        break
+    return out
+
+
 def source_pieces(
-    target_tok: Any, source_tok: Any, target_text: Mapping[int, bytes], skip: set[int]
+    target_tok: Any,
+    source_tok: Any,
+    target_text: Mapping[int, bytes],
+    skip: set[int],
+    source_bytes: Mapping[int, bytes] | None = None,
 ) -> Pieces:
-    """Split each target token's text (except ``skip``) with the source tokenizer."""
+    """Split each target token's exact bytes (except ``skip``) into source tokens.
+
+    Runs of valid UTF-8 are encoded by the source tokenizer; a byte that is not part of a whole
+    UTF-8 character (a byte-level BPE token may end mid-character) becomes the source's
+    single-byte token for it (byte-level BPE and SentencePiece byte fallback have all 256), so
+    no byte of the token is lost.
+    """
+    if source_bytes is None:
+        from csmpt.surgery.alignment import vocab_bytes
+
+        source_bytes = vocab_bytes(source_tok)
+    single = {b[0]: i for i, b in sorted(source_bytes.items(), reverse=True) if len(b) == 1}
     ids = [t for t in sorted(target_text) if t not in skip]
-    texts = [target_text[t].decode("utf-8", errors="ignore") for t in ids]
+    runs = {t: _utf8_runs(target_text[t]) for t in ids}
+    texts = sorted({r.decode("utf-8") for rs in runs.values() for r in rs if isinstance(r, bytes)})
     encoded = source_tok(texts, add_special_tokens=False)["input_ids"] if texts else []
-    return Pieces.from_lists(dict(zip(ids, encoded, strict=True)))
+    by_text = dict(zip(texts, encoded, strict=True))
+    pieces: dict[int, list[int]] = {}
+    for t, rs in runs.items():
+        row: list[int] = []
+        for r in rs:
+            if isinstance(r, bytes):
+                row += by_text[r.decode("utf-8")]
+            elif r in single:
+                row.append(single[r])
+        pieces[t] = row
+    return Pieces.from_lists(pieces)
 
 
 def _mean_row(source: torch.Tensor) -> torch.Tensor:

@@ -223,7 +223,10 @@ def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
             rows.append(
                 (
                     "dictionary",
-                    f"{d['entries']} entries: {d['applied']} applied, {d['encodable']} encodable, "
+                    f"{d['entries']} entries, {d['encodable']} encodable, {d['applied']} on a "
+                    f"top-k token: {d.get('aligned', 0)} aligned a token, "
+                    f"{d.get('already_aligned', 0)} were already aligned (exact or an earlier "
+                    f"entry), {d.get('capped', 0)} beyond max_aligned; "
                     f"{d['unencodable_target']} not one target token, "
                     f"{d['unencodable_source']} not one source token",
                 )

@@ -151,6 +151,8 @@ def swap_vocabulary(
             candidates.append(("dictionary", cand))
     specials = special_pairs(target_tok, source_tok, cfg.special_tokens)
     alignment = combine(specials, candidates, order, cfg.max_aligned)
+    if stats is not None:
+        stats.settle(alignment.pairs)  # which entries aligned a token, which were aligned already
     t_ids, s_ids = (torch.from_numpy(a) for a in alignment.arrays())
     pieces, init, focus = None, cfg.init, None
     if cfg.init == "pieces":
