@@ -129,3 +129,44 @@ def test_filter_api_and_bad_threshold(tmp_path: Path) -> None:
     assert f.check_batch(["a", "b", "c"], [base, edited, other]) == [None, "near_duplicate", None]
     with pytest.raises(DataError, match=r"near_dedup.threshold must be in \(0, 1\]"):
         DocumentFilter(FilterSpec(near_dedup=NearDedupSpec(threshold=1.5)))
+
+
+def test_duplicates_across_parts_match_a_single_build(tmp_path: Path, tokenizer_dir: Path) -> None:
+    """Originals and their near-copies in different parts: one pass over all signatures."""
+    from csmpt.data.merge import merge_parts
+    from csmpt.data.part_dedup import dedup_corpora, sign_corpora
+    from csmpt.errors import DataError
+
+    src = tmp_path / "c.jsonl"
+    docs, planted = _corpus(src)
+    exact = dict(docs[5])  # an exact repeat too
+    docs = [*docs, {"id": "again5", "text": exact["text"]}]
+    files = [tmp_path / f"{k}.jsonl" for k in "abc"]  # input k goes to part k
+    for f, chunk in zip(files, (docs[:40], docs[40:80], docs[80:]), strict=True):
+        f.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in chunk) + "\n")
+    single = _cfg(tmp_path / "single", tokenizer_dir, src)
+    single.corpora[0].inputs = [str(f) for f in files]
+    single.corpora[0].filter.dedup = True  # type: ignore[union-attr]
+    (one,) = prep_corpora(single)
+    cfg = _cfg(tmp_path / "multi", tokenizer_dir, src)
+    cfg.corpora[0].inputs = single.corpora[0].inputs
+    cfg.corpora[0].filter.dedup = True  # type: ignore[union-attr]
+    with pytest.raises(DataError, match="run csmpt prep CONFIG --part I/3 --signatures"):
+        prep_corpora(cfg, part=(0, 3))
+    for i in range(3):
+        sign_corpora(cfg, [], (i, 3))
+    dedup_corpora(cfg, [])
+    for i in range(3):
+        prep_corpora(cfg, part=(i, 3))
+    (merged,) = merge_parts(cfg)
+    for key in ("skipped_documents", "documents", "tokens", "samples"):
+        assert merged.manifests["train"][key] == one.manifests["train"][key], key
+    ids = [
+        {r["id"] for r in map(json.loads, (d / "removed.jsonl").read_text().splitlines())}
+        for d in (tmp_path / "single", tmp_path / "multi")
+    ]
+    assert ids[0] == ids[1] == {*planted, "again5"}  # the side files, joined by --merge
+    assert one.manifests["train"]["skipped_documents"] == {
+        "duplicate": 1,
+        "near_duplicate": len(planted),
+    }

@@ -81,12 +81,21 @@ def prep_command(
     merge: bool = typer.Option(
         False, "--merge", help="Join the --part folders of each corpus into one corpus."
     ),
+    signatures: bool = typer.Option(
+        False,
+        "--signatures",
+        help="With --part: only write the part's duplicate signatures (corpora with dedup).",
+    ),
+    dedup: bool = typer.Option(
+        False, "--dedup", help="Decide duplicates across all parts' signatures, in one pass."
+    ),
 ) -> None:
     """Tokenize corpora into EOS-separated max_seq_len samples in MDS shards (train/val).
 
     A killed run, rerun, resumes from its finished shards; a finished one does nothing.
     On several nodes: csmpt prep CONFIG --part I/N on each (I = 1..N), then
-    csmpt prep CONFIG --merge (csmpt/launch/templates/prep_array.*.sh submit both).
+    csmpt prep CONFIG --merge (csmpt/launch/templates/prep_array.*.sh submit both). Corpora
+    with a dedup filter first need --part I/N --signatures on each node and one --dedup.
     """
     if stats is not None:
         console.print(manifest_table(find_manifests(stats), f"MDS folders under {stats}"))
@@ -94,6 +103,20 @@ def prep_command(
     if config is None:
         raise ConfigError("give a data_prep YAML (csmpt prep data_prep/sample.yaml) or --stats DIR")
     cfg = build_structured(PrepConfig, load_yaml_with_overrides(config, overrides or []), config)
+    if signatures or dedup:
+        from csmpt.data.part_dedup import dedup_corpora, sign_corpora
+
+        if signatures and (part is None or dedup):
+            raise ConfigError("--signatures goes with --part I/N (and without --dedup)")
+        if dedup and part is not None:
+            raise ConfigError("--dedup reads every part's signatures: give it without --part")
+        written = sign_corpora(cfg, only, parse_part(part)) if signatures else []
+        written += dedup_corpora(cfg, only) if dedup else []
+        for path in written:
+            console.print(f"[green]wrote[/] {path}")
+        if not written:
+            console.print("no corpus has filter dedup or near_dedup; nothing to do")
+        return
     if merge:
         if part is not None:
             raise ConfigError("--merge joins all parts: give it without --part")

@@ -404,6 +404,7 @@ def build_corpus(
                 [float(scores[e.score_at]) if e.score_at >= 0 else None for e in entries],
                 [e.doc for e in entries],
                 sigs[[max(e.sign_at, 0) for e in entries]] if len(sigs) else None,
+                [(file_ids[e.source.path], e.source.line) for e in entries],
             )
             filtered[0] = entries[-1].doc + 1
         ends = np.cumsum(lengths)

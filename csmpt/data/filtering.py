@@ -112,6 +112,7 @@ class DocumentFilter:
             except ValueError as e:
                 raise DataError(f"filter.{e}") from None
             self.signer = MinHashSigner(spec.near_dedup)
+        self.preset: dict[tuple[int, int], tuple[str, str, float]] | None = None
         self._seen: set[bytes] = set()
         self._counts = {reason: 0 for reason in self._reasons()}
         self.removed_path = (
@@ -150,6 +151,16 @@ class DocumentFilter:
         with self._side_tmp.open("ab") as f:
             f.truncate(keep)
         self._side = self._side_tmp.open("a", encoding="utf-8", newline="\n")
+
+    def use_verdicts(self, preset: dict[tuple[int, int], tuple[str, str, float]]) -> None:
+        """Take duplicate verdicts from a pass over every part (:mod:`csmpt.data.part_dedup`).
+
+        ``preset`` maps (input index, line) of each removed record to (reason, ``file:line`` of
+        the kept document, similarity); :meth:`record` then needs ``where``.
+        """
+        self.preset = preset
+        self.signer = None
+        self.near = None
 
     @property
     def resume_record(self) -> int:
@@ -208,7 +219,7 @@ class DocumentFilter:
 
     def duplicates(self, texts: list[str]) -> list[bool]:
         """Which of the next documents (in corpus order) repeat an earlier one; remembers them."""
-        if not self.spec.dedup:
+        if not self.spec.dedup or self.preset is not None:
             return [False] * len(texts)
         seen = self._seen
         out = []
@@ -226,6 +237,7 @@ class DocumentFilter:
         scores: list[float | None],
         records: list[int] | None = None,
         signatures: np.ndarray | None = None,
+        where: list[tuple[int, int]] | None = None,
     ) -> list[str | None]:
         """Verdicts from :meth:`duplicates` and the classifier's scores (None: not scored).
 
@@ -233,7 +245,7 @@ class DocumentFilter:
         ``records`` (stream positions) go into the side file; those before :attr:`resume_record`
         get their earlier verdicts instead (and, kept, join the near-duplicate index again).
         ``signatures`` (one MinHash row per document; rows of exact duplicates are not read)
-        are needed with ``near_dedup``.
+        are needed with ``near_dedup``; ``where`` (input index, line) with :meth:`use_verdicts`.
         """
         if not len(ids) == len(texts) == len(duplicate) == len(scores):
             raise ValueError(f"record: {len(ids)} ids, {len(texts)} texts, {len(scores)} scores")
@@ -244,6 +256,9 @@ class DocumentFilter:
         near = self.near
         if near is not None and signatures is None:
             raise ValueError("record: near_dedup needs the documents' signatures")
+        preset = self.preset
+        if preset is not None and where is None:
+            raise ValueError("record: verdicts from all parts need the documents' places")
         verdicts: list[str | None] = [None] * len(texts)
         for i, (dup, score) in enumerate(zip(duplicate, scores, strict=True)):
             n = records[i] if records is not None else -1
@@ -253,7 +268,12 @@ class DocumentFilter:
                     near.add(signatures[i], ids[i])  # type: ignore[index]
                 continue
             similar: tuple[str, float] | None = None
-            if dup:
+            given = preset.get(where[i]) if preset is not None and where is not None else None
+            if given is not None and given[0] == DUPLICATE:
+                verdicts[i], similar = DUPLICATE, (given[1], given[2])
+            elif given is not None and not (score is not None and score > self.spec.threshold):
+                verdicts[i], similar = given[0], (given[1], given[2])
+            elif dup:
                 verdicts[i] = DUPLICATE
             elif score is not None and score > self.spec.threshold:
                 verdicts[i] = CLASSIFIER

@@ -190,6 +190,19 @@ def _sum_manifests(
     return merged
 
 
+def _join_side_files(path: Path, n: int) -> None:
+    """The parts' removed-document files, joined in part order into the configured one."""
+    from csmpt.data.prep import part_folder
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as out:
+        for i in range(n):
+            part = path.with_name(f"{path.stem}.{part_folder('', (i, n))[1:]}{path.suffix}")
+            if part.is_file():
+                out.write(part.read_bytes())
+    os.replace(tmp, path)
+
+
 def merge_parts(
     cfg: PrepConfig, only: Sequence[str] = (), force: bool = False
 ) -> list[CorpusResult]:
@@ -199,6 +212,7 @@ def merge_parts(
         DataError: A part is missing or was built from other inputs or settings.
     """
     from csmpt.data.filtering import DocumentFilter
+    from csmpt.data.part_dedup import part_verdicts
     from csmpt.data.prep import SPLITS, CorpusResult, _fingerprint, _is_up_to_date
     from csmpt.data.readers import expand_inputs
     from csmpt.data.tokenizer_train import tokenizer_fingerprint
@@ -215,9 +229,11 @@ def merge_parts(
         filt_hash = filt.fingerprint() if filt else None
         parts = _part_dirs(out_root, spec.name)
         n = len(parts)
+        given = part_verdicts(cfg, spec, files, (0, n))
+        part_hash = f"{filt_hash}+{given[1]}" if given is not None else filt_hash
         for i, p in enumerate(parts):
             m = json.loads((p / "train" / MANIFEST_NAME).read_text())
-            if m.get("fingerprint") != _fingerprint(cfg, spec, files, tok_hash, filt_hash, (i, n)):
+            if m.get("fingerprint") != _fingerprint(cfg, spec, files, tok_hash, part_hash, (i, n)):
                 raise DataError(
                     f"{p}: built from other inputs or settings than the config's; rebuild it "
                     f"(csmpt prep CONFIG --part {i + 1}/{n})"
@@ -246,6 +262,8 @@ def merge_parts(
             )
             manifests[split] = m
         replace_dir(work, corpus_dir)
+        if filt is not None and filt.removed_path is not None:
+            _join_side_files(filt.removed_path, n)
         log.info("merged %d parts into %s", n, corpus_dir)
         results.append(CorpusResult(spec.name, corpus_dir, False, manifests))
     return results

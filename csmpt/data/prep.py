@@ -37,6 +37,7 @@ from csmpt.data.fingerprint import fingerprint, input_size, input_stats, sha256_
 from csmpt.data.long_docs import DocumentCutter
 from csmpt.data.manifest import MANIFEST_NAME
 from csmpt.data.mds_writer import INDEX_NAME, remove_unlisted_shards
+from csmpt.data.part_dedup import part_verdicts
 from csmpt.data.readers import expand_inputs
 from csmpt.data.tokenizer_train import check_tokenizer_dir, tokenizer_fingerprint
 from csmpt.data.workers import TextEncoder, make_encoder
@@ -305,10 +306,14 @@ def prep_corpora(
             continue
         files = expand_inputs(spec.inputs)
         filt = DocumentFilter(spec.filter) if spec.filter is not None else None
-        if filt is not None and filt.removed_path is not None and part[1] > 1:
-            rp = filt.removed_path
-            filt.removed_path = rp.with_name(f"{rp.stem}.{part_folder('', part)[1:]}{rp.suffix}")
         filt_hash = filt.fingerprint() if filt else None
+        if filt is not None and filt.removed_path is not None and part[1] > 1:
+            rp = filt.removed_path  # each part its own side file; --merge joins them
+            filt.removed_path = rp.with_name(f"{rp.stem}.{part_folder('', part)[1:]}{rp.suffix}")
+        given = part_verdicts(cfg, spec, files, part)
+        if given is not None and filt is not None:
+            filt.use_verdicts(given[0])  # duplicates across all parts, decided in one pass
+            filt_hash = f"{filt_hash}+{given[1]}"
         stamp = _fingerprint(cfg, spec, files, tok_hash, filt_hash, part)
         folder = part_folder(spec.name, part) if part[1] > 1 else spec.name
         corpus_dir = out_root / folder

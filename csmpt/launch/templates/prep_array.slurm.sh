@@ -1,8 +1,13 @@
 #!/bin/bash
-# Prepare a data_prep config on N CPU nodes with SLURM: a job array of N `csmpt prep --part`
-# tasks, then `csmpt prep --merge` as a job that starts when every task has succeeded.
+# Prepare a data_prep config on N CPU nodes with SLURM, as four jobs, each starting when the one
+# before has succeeded:
+#   1. a job array of N `csmpt prep --part I/N --signatures` (duplicate signatures per part;
+#      nothing to do for corpora without a dedup filter),
+#   2. `csmpt prep --dedup` (duplicates decided across all parts, in one pass),
+#   3. a job array of N `csmpt prep --part I/N` (the builds),
+#   4. `csmpt prep --merge`.
 #   bash prep_array.slurm.sh data_prep/cs.yaml 8 [extra sbatch options, e.g. --partition=cpu]
-# A failed or killed task, resubmitted (sbatch --array=I ...), resumes from its finished shards.
+# A failed or killed build task, resubmitted (sbatch --array=I ...), resumes from its shards.
 set -euo pipefail
 CONFIG=${1:?usage: prep_array.slurm.sh CONFIG N [sbatch options]}
 PARTS=${2:?usage: prep_array.slurm.sh CONFIG N [sbatch options]}
@@ -10,10 +15,17 @@ shift 2
 CSMPT=${CSMPT:-csmpt}
 LOGS=${LOGS:-logs/prep}
 mkdir -p "$LOGS"
-array=$(sbatch --parsable --job-name=csmpt-prep --array=1-"$PARTS" --nodes=1 --ntasks=1 \
-  --exclusive --time="${TIME:-24:00:00}" --output="$LOGS/%x-%A_%a.out" "$@" \
+one="--nodes=1 --ntasks=1 --exclusive"
+sigs=$(sbatch --parsable --job-name=csmpt-prep-sigs --array=1-"$PARTS" $one \
+  --time="${TIME:-24:00:00}" --output="$LOGS/%x-%A_%a.out" "$@" \
+  --wrap="$CSMPT prep $CONFIG --part \$SLURM_ARRAY_TASK_ID/$PARTS --signatures")
+dedup=$(sbatch --parsable --job-name=csmpt-prep-dedup --dependency=afterok:"$sigs" $one \
+  --time="${TIME:-24:00:00}" --output="$LOGS/%x-%j.out" "$@" \
+  --wrap="$CSMPT prep $CONFIG --dedup")
+array=$(sbatch --parsable --job-name=csmpt-prep --array=1-"$PARTS" $one \
+  --dependency=afterok:"$dedup" --time="${TIME:-24:00:00}" --output="$LOGS/%x-%A_%a.out" "$@" \
   --wrap="$CSMPT prep $CONFIG --part \$SLURM_ARRAY_TASK_ID/$PARTS")
 merge=$(sbatch --parsable --job-name=csmpt-prep-merge --dependency=afterok:"$array" \
   --nodes=1 --ntasks=1 --time="${MERGE_TIME:-02:00:00}" --output="$LOGS/%x-%j.out" "$@" \
   --wrap="$CSMPT prep $CONFIG --merge")
-echo "parts: job array $array (1-$PARTS); merge: job $merge after all of them"
+echo "signatures: $sigs; dedup: $dedup; parts: job array $array (1-$PARTS); merge: $merge"
