@@ -140,7 +140,7 @@ class QuietSession:
             counts[explain_warning(example) or f"unexplained: {example[:120]}"] += n
         if not counts:
             return []
-        head = f"library warnings by kind, each harmless unless unexplained (all in {LOG_NAME}):"
+        head = f"library warnings by kind, and why each is harmless (all in {LOG_NAME}):"
         return [head] + [f"  {n}x {text}" for text, n in counts.items()]
 
 

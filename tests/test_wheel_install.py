@@ -1,5 +1,6 @@
-"""A wheel install (``pip install .``, not editable) renders a SLURM job script: the launch
-templates ship as package data, not files read from the repository root."""
+"""A wheel install (``pip install .``, not editable) renders a SLURM job script and scaffolds a
+project: the launch templates and the base models' configs ship as package data, not files read
+from the repository root."""
 
 from __future__ import annotations
 
@@ -79,3 +80,11 @@ def test_wheel_install_renders_slurm_script(tmp_path: Path) -> None:
     )
     assert cli.stdout.startswith("#!/bin/bash") and "#SBATCH --nodes=2" in cli.stdout
     assert (Path(site) / "csmpt" / "launch" / "templates" / "slurm.sbatch").is_file()
+    # csmpt init reads the base models' configs from the package too.
+    subprocess.run(
+        [str(venv / "bin" / "csmpt"), "init", "proj", "--base", "llama-3-8b", "--language", "sk"],
+        cwd=elsewhere,
+        check=True,
+        capture_output=True,
+    )
+    assert "FFN 14336" in (elsewhere / "proj" / "train.yaml").read_text()
