@@ -120,7 +120,6 @@ class QuietSession:
         """Overrides that swap Composer's console logging for one progress bar (none if verbose)."""
         if self.verbose:
             return []
-        _register_console_logger()
         return ["progress_bar=false", "log_to_console=false", "loggers.csmpt_console={}"]
 
     def note_warning(self, message: str) -> None:
@@ -293,12 +292,3 @@ def _keep_handlers(**kwargs: Any) -> None:
     """``logging.basicConfig`` inside a session: the level only, the handlers stay."""
     if kwargs.get("level") is not None:
         logging.getLogger().setLevel(kwargs["level"])
-
-
-def _register_console_logger() -> None:
-    """Make ``loggers: {csmpt_console: {}}`` buildable by llm-foundry in this process."""
-    from llmfoundry.registry import loggers
-
-    from csmpt.loggers.console_progress import ConsoleProgress
-
-    loggers.register("csmpt_console", func=ConsoleProgress)

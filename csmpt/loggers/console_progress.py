@@ -1,10 +1,11 @@
 """The quiet console of a training run: one progress bar with the step and the loss, then one line.
 
-Used by ``csmpt train`` and ``csmpt demo`` without ``--verbose`` (:mod:`csmpt.quiet` registers it
-as the ``csmpt_console`` logger for the session and adds it to the run), in place of Composer's
+Registered as the ``csmpt_console`` logger. ``csmpt train`` and ``csmpt demo`` add it to the run
+without ``--verbose`` (:meth:`csmpt.quiet.QuietSession.train_overrides`), in place of Composer's
 console logging: the bar shows ``step / max_duration`` and the last training loss; when the run
-ends one line says the steps, the loss at the first and last step, and where the run folder is.
-Hot swaps and loss spikes are printed by their callbacks' own log lines (the session shows them).
+ends one line says the run, its steps, and the loss at its first and last step. Hot swaps and
+loss spikes are printed by their callbacks' own log lines (the quiet session shows them). Only
+global rank 0 draws; in a recipe run without a session it draws on stderr.
 """
 
 from __future__ import annotations
