@@ -75,8 +75,9 @@ def run_measured(
     every_s: float = 0.002,
     timeout: float | None = None,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> ProcessMemory:
-    """Run ``cmd`` and sample its memory every ``every_s`` seconds until it exits."""
+    """Run ``cmd`` (in ``cwd``) and sample its memory every ``every_s`` seconds until it exits."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [str(c) for c in cmd],
@@ -84,6 +85,7 @@ def run_measured(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=cwd,
     )
     out_lines: list[str] = []
     err: list[str] = []
