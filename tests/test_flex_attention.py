@@ -133,6 +133,20 @@ def test_kv_cache_prefill_and_decoding_equal_reference(n_heads: int, kv_n_heads:
             torch.testing.assert_close(c_new, c_ref)
 
 
+def test_dropout_runs_through_sdpa_only_in_training() -> None:
+    from csmpt.models.alibi_attention import sdpa_alibi_attention
+
+    q, k, v = (t.detach() for t in _qkv(1, 16, 4, 4))
+    args = {"n_heads": 4, "kv_n_heads": 4, "is_causal": True, "dropout_p": 0.5}
+    plain = flex_alibi_attention(q, k, v, **{**args, "dropout_p": 0.0})[0]
+    torch.testing.assert_close(flex_alibi_attention(q, k, v, training=False, **args)[0], plain)
+    torch.manual_seed(5)
+    dropped = flex_alibi_attention(q, k, v, training=True, **args)[0]
+    torch.manual_seed(5)
+    torch.testing.assert_close(dropped, sdpa_alibi_attention(q, k, v, training=True, **args)[0])
+    assert not torch.allclose(dropped, plain)
+
+
 def test_visible_rows_matches_a_dense_mask() -> None:
     g = torch.Generator().manual_seed(3)
     padding = torch.rand(5, 16, generator=g) > 0.6

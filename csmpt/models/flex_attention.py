@@ -250,7 +250,12 @@ def flex_alibi_attention(
         return scaled_multihead_dot_product_attention(query, key, value, **args)
     decoding = past_key_value is not None and len(past_key_value) != 0
     if decoding or (training and dropout_p > 0) or query.size(1) != key.size(1):
-        reason = "decoding with a KV cache" if decoding else "attention dropout"
+        if decoding:
+            reason = "decoding with a KV cache"
+        elif training and dropout_p > 0:
+            reason = "attention dropout"
+        else:
+            reason = "queries and keys of different lengths"
         if reason not in _delegated:
             _delegated.add(reason)
             log.info("csmpt_flex_alibi: %s runs through csmpt_sdpa_alibi", reason)
