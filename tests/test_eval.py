@@ -274,3 +274,22 @@ def test_validation_csv_of_an_older_csmpt_gains_the_bpb_columns(tmp_path: Path) 
     old, new = read_validation(out)
     assert (old.step, old.loss, old.bytes) == (6, 8.5, 0) and math.isnan(old.bpb)
     assert (new.step, new.checkpoint, new.bpb) == (None, "mistral", 0.72)
+
+
+def test_english_multiple_choice_sample_regenerates_and_has_cs_hellaswags_format(
+    tmp_path: Path,
+) -> None:
+    from collections import Counter
+
+    from csmpt.samples.hellaswag_en import write_en_hellaswag
+
+    shipped = Path("data/samples/en_hellaswag.jsonl")
+    fresh = write_en_hellaswag(tmp_path / "en.jsonl")
+    assert fresh.read_bytes() == shipped.read_bytes()
+    items = [json.loads(line) for line in shipped.read_text(encoding="utf-8").split("\n") if line]
+    czech = json.loads(Path(SAMPLE).read_text(encoding="utf-8").split("\n")[0])
+    assert all(set(i) == set(czech) == {"query", "choices", "gold"} for i in items)
+    assert all(len(i["choices"]) == 4 and len(set(i["choices"])) == 4 for i in items)
+    assert Counter(i["gold"] for i in items) == {0: 25, 1: 25, 2: 25, 3: 25}
+    assert len({i["query"] for i in items}) == len(items)
+    assert all(i["query"].isascii() for i in items)  # English, no Czech diacritics

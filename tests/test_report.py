@@ -62,3 +62,50 @@ def test_report_of_a_folder_without_metrics_is_a_one_line_error(tmp_path: Path) 
 
     with pytest.raises(CsmptError, match="has no metrics.jsonl"):
         write_report(tmp_path)
+
+
+def _overrides_file(name: str) -> list[str]:
+    lines = Path("yamls/csmpt7b", name).read_text(encoding="utf-8").splitlines()
+    return [x.strip() for x in lines if x.strip() and not x.lstrip().startswith("#")]
+
+
+def test_english_replay_recipe_shows_czech_and_english_bpb_per_checkpoint(
+    tokenizer_dir: Path, shards_dir: Path, tmp_path: Path
+) -> None:
+    """The CSMPT7b recipe + english_replay.overrides in miniature: a Czech/English mixture,
+    English multiple choice in the loop, and both languages' bpb at every checkpoint."""
+    from csmpt.eval.validate import validate_checkpoints
+    from csmpt.loggers.jsonl_metrics import read_metrics
+    from csmpt.report.render import write_report
+    from csmpt.training import run_training
+
+    run = tmp_path / "run"
+    replay = _overrides_file("english_replay.overrides")
+    assert not any(" " in x for x in replay), "the README runs them through $(grep ...)"
+    overrides = [
+        *_overrides_file("miniature.overrides"),
+        *replay,
+        f"variables.data_root={shards_dir}",
+        f"variables.tokenizer_name={tokenizer_dir}",
+        f"variables.save_folder={run}",
+        "save_interval=3ba",
+    ]
+    trainer = run_training("yamls/csmpt7b/csmpt7b.yaml", overrides)
+    streams = trainer.state.train_dataloader.dataset.streams  # type: ignore[union-attr]
+    assert sorted(s.local.rsplit("/", 1)[-1] for s in streams) == ["cs_crawl_clean", "en_web"]
+    metrics = read_metrics(run / "metrics.jsonl")
+    icl = {k.split("/")[1] for r in metrics for k in r if "InContextLearning" in k}
+    assert icl == {"cs_hellaswag", "en_hellaswag"}
+
+    rows = validate_checkpoints(
+        run, "yamls/csmpt7b/csmpt7b.yaml", run / "validation.csv", None, overrides, max_samples=4
+    )
+    assert {r.corpus for r in rows} == {"cs_web", "cs_crawl", "cs_crawl_clean", "en_web"}
+    report = write_report(run)
+    curves = {c.label: c for c in report.data.bpb}
+    for lang in ("cs_web", "en_web"):  # Czech and English at every checkpoint, one figure
+        assert curves[lang].steps == [3, 6]
+        assert all(0 < v < 20 for _, v in curves[lang].points)
+    assert "bits_per_byte" in report.figures
+    md = report.markdown.read_text() if report.markdown else ""
+    assert "bits per byte en_web" in md and "bits per byte cs_web" in md

@@ -89,7 +89,10 @@ class ValRow:
 
 
 def corpora_of_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, Path]:
-    """Validation folders named by a recipe: its eval loader(s) and its hot-swap corpora."""
+    """Validation folders a recipe names, each once.
+
+    Its eval loader(s), its hot-swap corpora and the sources of its mixtures (``streams``).
+    """
     from omegaconf import OmegaConf
 
     from csmpt.config.loading import load_yaml_with_overrides
@@ -107,6 +110,17 @@ def corpora_of_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict
         local = (s.get("dataset") or {}).get("local")
         if local and (Path(local) / "val").is_dir():
             out.setdefault(str(s.get("name") or Path(local).name), Path(local) / "val")
+    # Mixtures (streaming `streams`, e.g. English replay): every source's val split, once.
+    datasets = [((cfg.get("train_loader") or {}).get("dataset") or {})]
+    datasets += [s.get("dataset") or {} for s in swap.get("swaps") or []]
+    for ds in datasets:
+        for stream in (ds.get("streams") or {}).values():
+            src = (stream or {}).get("local")
+            if not src:
+                continue
+            val = Path(src) / "val"
+            if val.is_dir() and val not in out.values():
+                out.setdefault(Path(src).name, val)
     return out
 
 
