@@ -52,7 +52,7 @@ KNOWN_WARNINGS: tuple[tuple[str, str], ...] = (
     ),
     (
         r"alibi or rope is turned on, setting `learned_pos_emb` to `False",
-        "MPT config: ALiBi replaces learned positions, as the recipe asks",
+        "llm-foundry's MPT config says so whenever ALiBi is on (it always warns)",
     ),
     (
         r"doesn't directly inherit from `GenerationMixin`",
@@ -60,7 +60,7 @@ KNOWN_WARNINGS: tuple[tuple[str, str], ...] = (
     ),
     (
         r"'pin_memory' argument is set as true but no accelerator",
-        "the loaders pin memory for GPUs; on CPU torch skips it",
+        "a recipe's loader pins memory (its default) on CPU; the demo's do not",
     ),
     (
         r"To copy construct from a tensor, it is recommended",
