@@ -33,7 +33,7 @@ SOURCES = ["data/samples/cs_web.jsonl", "data/samples/cs_crawl.jsonl"]
 CSMPT = "csmpt prep (tokenizer_backend=auto: tiktoken)"
 
 
-def make_corpus(work: Path, mb: float) -> tuple[Path, Path, list[str]]:
+def make_corpus(work: Path, mb: float, txt: bool = True) -> tuple[Path, Path, list[str]]:
     """Replicate the sample documents to ``mb`` MB: one jsonl file and a folder of .txt files."""
     docs = []
     for src in SOURCES:
@@ -53,7 +53,7 @@ def make_corpus(work: Path, mb: float) -> tuple[Path, Path, list[str]]:
             f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
     txt_dir = work / "txt"
     txt_dir.mkdir()
-    for n, t in enumerate(texts):
+    for n, t in enumerate(texts if txt else []):
         (txt_dir / f"{n:07}.txt").write_text(t, encoding="utf-8")
     return jsonl, txt_dir, texts
 

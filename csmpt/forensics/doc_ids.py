@@ -53,6 +53,8 @@ class DocumentIndex:
         if not path.is_file():
             raise ValueError(f"{self.folder}: no {MANIFEST_NAME}")
         manifest = json.loads(path.read_text(encoding="utf-8"))
+        if "merged_from" in manifest or "part" in manifest:
+            raise ValueError(f"{self.folder}: built in --parts; its documents are in the map only")
         eos = int(manifest["eos_id"])
         split = manifest["split"]
         val_fraction = float(manifest["config"]["val_fraction"])
