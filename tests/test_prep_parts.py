@@ -217,3 +217,28 @@ def test_prep_array_templates_submit_parts_then_merge(tmp_path: Path, repo: Path
     assert "--dependency=afterok:4242" in calls[3] and "prep data_prep/x.yaml --merge" in calls[3]
     assert "-J 1-8" in calls[4] and "-J 1-8" in calls[6]
     assert all("depend=afterok:4242[].pbs" in c for c in calls[5:])
+
+
+def test_forensics_lookup_uses_the_map(built: dict[str, Path], tmp_path: Path) -> None:
+    """inspect-batch and spike events call document_map: file:line without the inputs."""
+    import shutil
+
+    from csmpt.forensics.doc_ids import document_index, document_map
+
+    split = tmp_path / "train"
+    shutil.copytree(built["merged"] / "train", split)
+    for f in built["yaml"].glob("*.jsonl"):  # inputs gone: the map still answers
+        f.rename(f.with_suffix(".moved"))
+    try:
+        dmap = document_map(split)
+        assert dmap is not None and dmap.num_samples > 1
+        last = dmap(dmap.num_samples - 1)  # a tail sample: documents of several parts
+        assert last and all(w.rsplit(":", 1)[1].isdigit() for w in last)
+        shutil.rmtree(split / "csmpt_docmap")
+        assert document_map(tmp_path / "train") is not None  # cached
+        assert document_map(built["single"] / "nowhere") is None
+        # Ids rebuilt by re-reading inputs in corpus order would be wrong for merged parts.
+        assert document_index(built["merged"] / "train") is None
+    finally:
+        for f in built["yaml"].glob("*.moved"):
+            f.rename(f.with_suffix(".jsonl"))
