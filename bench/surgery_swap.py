@@ -3,6 +3,7 @@
     .venv/bin/python bench/surgery_swap.py [--source-rows 50432] [--target-rows 64000]
         [--dim 4096] [--aligned 4177] [--dtype float32] [--threads 2]
         [--init mean,mean_noise,pieces | focus] [--focus-corpus-tokens 1000000]
+        [--focus-topics 256]
 
 Synthetic weights and vocabularies of MPT-7B's shape: a source embedding (50,432 x 4,096) and a
 64,000-token target vocabulary (CSMPT7b's), 4,177 aligned tokens (CSMPT7b's count). For each
@@ -12,9 +13,10 @@ as for real tokenizers) + :func:`csmpt.surgery.embed_init.build_embedding`. Anch
 the same run: a ``copy_`` of a target-sized matrix (the memory-bandwidth floor of writing it).
 
 ``--init focus`` times FOCUS: gensim fastText (100 dims, 5 epochs, one thread) trained on a
-synthetic corpus of ``--focus-corpus-tokens`` tokens (Zipf-distributed over the target
-vocabulary), then sparsemax weights of every fastText-placed new token over the aligned tokens
-and the weighted sums of their source rows. Its "of which" column is the fastText training.
+synthetic corpus of ``--focus-corpus-tokens`` tokens (sentences on ``--focus-topics`` topics,
+Zipf-distributed tokens within each), then sparsemax weights of every fastText-placed new
+token over the aligned tokens and the weighted sums of their source rows. Its "of which"
+column is the fastText training.
 
 Peak memory: the process's resident set is sampled every 2 ms on a thread; the peak delta is
 counted from before the source matrix exists, so it includes the source and the target matrix
@@ -106,9 +108,16 @@ def focus_row(
 
     gen = np.random.default_rng(1)
     names = {i: b.decode() for i, b in t_vocab.items()}
-    ids = np.minimum(gen.zipf(1.2, size=args.focus_corpus_tokens), args.target_rows) - 1
-    ids = gen.permutation(args.target_rows)[ids]  # frequent tokens at random ids
-    sentences = [[names[int(i)] for i in ids[j : j + 200]] for j in range(0, len(ids), 200)]
+    # Text has topics: each 200-token sentence draws Zipf-distributed tokens from one of
+    # `--focus-topics` groups (with 0 topics: from the whole vocabulary, so fastText learns
+    # nothing and every similarity is alike: FOCUS's worst case, a near-uniform sparsemax).
+    topics = max(args.focus_topics, 1)
+    by_topic = np.array_split(gen.permutation(args.target_rows), topics)
+    sentences = []
+    for _ in range(0, args.focus_corpus_tokens, 200):
+        group = by_topic[int(gen.integers(topics))]
+        ranks = np.minimum(gen.zipf(1.2, size=200), len(group)) - 1
+        sentences.append([names[int(i)] for i in group[ranks]])
     meter.reset()
     t0 = time.perf_counter()
     cand = exact_candidates(t_vocab, s_vocab)
@@ -149,6 +158,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--init", default="mean,mean_noise,pieces", help="comma-separated; or focus")
     p.add_argument("--focus-corpus-tokens", type=int, default=1_000_000)
+    p.add_argument("--focus-topics", type=int, default=256, help="0: no structure (worst case)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)

@@ -109,3 +109,49 @@ def test_english_replay_recipe_shows_czech_and_english_bpb_per_checkpoint(
     assert "bits_per_byte" in report.figures
     md = report.markdown.read_text() if report.markdown else ""
     assert "bits per byte en_web" in md and "bits per byte cs_web" in md
+
+
+def test_runs_side_by_side_aligned_by_tokens_with_each_runs_markers(
+    tiny_mpt_run: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from csmpt.cli.app import app
+    from csmpt.report.compare import load_runs, write_comparison
+
+    main, ablation = tmp_path / "main", tmp_path / "ablation"
+    for run in (main, ablation):
+        run.mkdir()
+        shutil.copy(tiny_mpt_run / "metrics.jsonl", run)
+    (main / "events.jsonl").write_text(
+        json.dumps({"event": "swap", "step": 6, "from": "a", "to": "b"}) + "\n"
+    )
+    (ablation / "events.jsonl").write_text(
+        json.dumps({"event": "freeze_stage", "step": 0, "stage": 0, "schedule": "x"})
+        + "\n"
+        + json.dumps({"event": "unfreeze", "step": 4, "stage": 1})
+        + "\n"
+    )
+    (ablation / "validation.csv").write_text(
+        "step,checkpoint,corpus,loss,perplexity,tokens,bytes,bpb\n"
+        "6,a.pt,cs_web,8.5,4914.8,100,300,4.08\n12,b.pt,cs_web,8.1,3294.5,100,300,3.90\n"
+    )
+    runs = load_runs([main, ablation])
+    # 8 samples x 128 tokens per step in the tiny recipe, read from time/token
+    assert runs[0].tokens[18] == 18 * 1024 and runs[0].tokens[1] == 1024
+    assert runs[1].x([6, 12], "tokens") == [6144.0, 12288.0]
+    assert [m.kind for m in runs[0].data.markers] == ["swap"]
+    assert [m.kind for m in runs[1].data.markers] == ["stage", "stage"]
+    c = write_comparison([main, ablation], tmp_path / "cmp", x="tokens")
+    assert set(c.figures) == {"train_loss", "bits_per_byte", "accuracy"}
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in c.figures.values())
+    md = c.markdown.read_text() if c.markdown else ""
+    assert "| ablation | 18 | 18,432 |" in md and md.count("| main | 18 |") == 1
+    assert "| 3.9000 |" in md  # the ablation's last bpb; main has none
+    assert "- main events: 6: swap a -> b" in md and "4: unfreeze" in md
+
+    result = CliRunner().invoke(app, ["report", str(main), str(ablation), "--x", "tokens"])
+    assert result.exit_code == 0, result.output
+    assert (main / "report" / "compare" / "bits_per_byte.png").is_file()
+    bad = CliRunner().invoke(app, ["report", str(main), str(ablation), "--x", "bananas"])
+    assert bad.exit_code != 0 and "--x 'bananas': use one of steps, tokens" in bad.output

@@ -126,13 +126,26 @@ def export_command(
 
 @user_errors
 def report_command(
-    run_dir: Path = typer.Argument(..., help="A run's save_folder (metrics.jsonl, events.jsonl)."),
-    out_dir: Path = typer.Option(None, "--out", help="Default: RUN_DIR/report."),
+    run_dirs: list[Path] = typer.Argument(
+        ..., help="Run save_folder(s) (metrics.jsonl, events.jsonl); two or more: overlaid."
+    ),
+    out_dir: Path = typer.Option(
+        None, "--out", help="Default: RUN_DIR/report (several runs: RUN1/report/compare)."
+    ),
+    x: str = typer.Option("steps", "--x", help="Several runs: align them by steps or tokens."),
 ) -> None:
-    """Convergence curves with swap and spike markers (PNGs) and a Markdown/HTML page."""
+    """Convergence curves with swap, spike and stage markers (PNGs) and a Markdown/HTML page."""
     from csmpt.report.render import write_report
 
-    r = write_report(run_dir, out_dir)
+    if len(run_dirs) > 1:
+        from csmpt.report.compare import write_comparison
+
+        c = write_comparison(run_dirs, out_dir or run_dirs[0] / "report" / "compare", x)
+        assert c.markdown is not None
+        console.print(c.markdown.read_text(encoding="utf-8").split("\n## ")[0], highlight=False)
+        console.print(f"[green]wrote[/] {', '.join(str(p) for p in c.figures.values())}")
+        return
+    r = write_report(run_dirs[0], out_dir)
     d = r.data
     console.print(f"swaps at steps {d.swap_steps or '-'}; spikes at steps {d.spike_steps or '-'}")
     console.print(f"[green]wrote[/] {', '.join(str(p) for p in r.figures.values())}, {r.html}")
@@ -150,7 +163,9 @@ EPILOGS = {
     "export": "Example:\n\n  csmpt export artifacts/demo/runs/tiny-mpt-hot-swap/ep0-ba40-rank0.pt "
     "artifacts/demo/hf --train-yaml yamls/tiny/mpt_hot_swap.yaml "
     "variables.tokenizer_name=artifacts/demo/tokenizer",
-    "report": "Example:\n\n  csmpt report artifacts/demo/runs/tiny-mpt-hot-swap",
+    "report": "Example:\n\n  csmpt report artifacts/demo/runs/tiny-mpt-hot-swap\n\n"
+    "Runs side by side (bits per byte compare across tokenizers):\n\n"
+    "  csmpt report runs/csmpt7b runs/csmpt7b-ablation-93k --x tokens",
 }
 
 
