@@ -25,8 +25,8 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check csmpt tests launch bench
-	$(BIN)/ruff format --check csmpt tests launch bench
+	$(BIN)/ruff check csmpt tests launch bench tools
+	$(BIN)/ruff format --check csmpt tests launch bench tools
 	$(BIN)/mypy
 
 clean:

@@ -281,7 +281,7 @@ def test_english_multiple_choice_sample_regenerates_and_has_cs_hellaswags_format
 ) -> None:
     from collections import Counter
 
-    from csmpt.samples.hellaswag_en import write_en_hellaswag
+    from sample_corpora.hellaswag_en import write_en_hellaswag
 
     shipped = Path("data/samples/en_hellaswag.jsonl")
     fresh = write_en_hellaswag(tmp_path / "en.jsonl")

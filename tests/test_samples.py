@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from csmpt.samples.docs_cs import gender_form  # noqa: E402
-from csmpt.samples.generator import (  # noqa: E402
+from sample_corpora.docs_cs import gender_form
+from sample_corpora.generator import (
     INAPPROPRIATE_SOURCES,
     MAX_DOC_CHARS,
     MIN_DOC_CHARS,
@@ -23,6 +17,7 @@ from csmpt.samples.generator import (  # noqa: E402
     write_samples,
 )
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "data" / "samples"
 JSONL_FILES = (
     "cs_web.jsonl",

@@ -1,7 +1,7 @@
 """Shared helpers for building Czech sample documents from the hand-written phrase banks.
 
-Document builders live in :mod:`csmpt.samples.docs_cs_web` and
-:mod:`csmpt.samples.docs_cs_crawl`.  Every builder takes a :class:`random.Random` and a target
+Document builders live in :mod:`sample_corpora.docs_cs_web` and
+:mod:`sample_corpora.docs_cs_crawl`.  Every builder takes a :class:`random.Random` and a target
 length in characters and returns the document text.  Builders only use the random generator
 passed in, so the output is fully determined by its seed.
 

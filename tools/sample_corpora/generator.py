@@ -1,7 +1,7 @@
 """Deterministic generator of the small sample corpora shipped in ``data/samples``.
 
 Licence of the generated data: every text in the sample files is written by the csmpt
-authors (hand-written phrase banks in :mod:`csmpt.samples` combined by this generator);
+authors (hand-written phrase banks in :mod:`sample_corpora` combined by this generator);
 nothing is copied from the web, Wikipedia or any existing data set.  The generated samples
 are dedicated to the public domain under CC0-1.0 (the code itself is under the project's
 Apache-2.0 licence).

@@ -8,7 +8,7 @@ the gold one is the activity's next step and three are steps of other activities
 are balanced over 0-3. Fields ``query``, ``choices``, ``gold``: llm-foundry's
 ``multiple_choice`` format, as CS-HellaSwag (``CZLC/cs_hellaswag``) has them.
 
-Regenerate with ``python -m csmpt.samples.hellaswag_en`` (byte-identical for a seed).
+Regenerate with ``python -m sample_corpora.hellaswag_en`` (byte-identical for a seed).
 Hand-written by the csmpt authors; released as CC0-1.0.
 """
 
@@ -19,7 +19,7 @@ import random
 import sys
 from pathlib import Path
 
-from csmpt.samples.phrases_cs_activities import Activity
+from sample_corpora.phrases_cs_activities import Activity
 
 __all__ = ["EN_ACTIVITIES", "build_en_hellaswag", "write_en_hellaswag"]
 

@@ -9,7 +9,7 @@ Grammar conventions used by all Czech phrase modules:
   subject or in apposition after a generic noun (``v obci Horní Lhota``), so they never
   need to be declined.
 * Gender-dependent words are written as ``[masculine|feminine]`` and resolved by
-  :func:`csmpt.samples.generator.gender_form` for the speaker of the document.
+  :func:`sample_corpora.generator.gender_form` for the speaker of the document.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each topic holds titles, lead sentences, detail sentences, direct quotes (without final
 punctuation), reported clauses (to follow ``že``), closing sentences and the roles of the
 people who may be quoted.  Slots in braces are filled by the generator with forms that never
-need further inflection (see :mod:`csmpt.samples.phrases_cs_common`).
+need further inflection (see :mod:`sample_corpora.phrases_cs_common`).
 
 Written by hand by the csmpt authors; released as CC0-1.0.
 """

@@ -1,6 +1,6 @@
 """Hand-written Czech phrase banks for news about events: storms, fires, weather and sport.
 
-Same structure as :mod:`csmpt.samples.phrases_cs_news` (used for corpus ``cs_web``).
+Same structure as :mod:`sample_corpora.phrases_cs_news` (used for corpus ``cs_web``).
 
 Written by hand by the csmpt authors; released as CC0-1.0.
 """

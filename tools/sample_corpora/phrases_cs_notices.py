@@ -1,7 +1,7 @@
 """Hand-written Czech phrase banks for municipal notices, trips and how-to guides.
 
 Used for corpus ``cs_web``.  Slots in braces are filled by the generator; see
-:mod:`csmpt.samples.phrases_cs_common` for the grammar conventions.
+:mod:`sample_corpora.phrases_cs_common` for the grammar conventions.
 
 Written by hand by the csmpt authors; released as CC0-1.0.
 """
