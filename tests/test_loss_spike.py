@@ -320,3 +320,111 @@ def test_skip_step_on_an_injected_spike_leaves_the_state_untouched(
     assert same(StateProbe.at[(8, "start")], StateProbe.at[(8, "end")]), "step 8 moved the state"
     assert not same(StateProbe.at[(7, "start")], StateProbe.at[(7, "end")])
     assert not same(StateProbe.at[(9, "start")], StateProbe.at[(9, "end")])
+
+
+# --- rollback -----------------------------------------------------------------------------
+
+
+class SkipSteps:
+    """Test helper: a run configured from the start to skip the updates of chosen steps."""
+
+    steps: set[int] = set()
+
+
+def _skip_steps_callback():  # noqa: ANN202
+    from composer.core import Callback, State
+    from composer.loggers import Logger
+
+    from csmpt.optim.lionw import LionW
+
+    class Skip(Callback):
+        def fit_start(self, state: State, logger: Logger) -> None:
+            del logger
+            for opt in state.optimizers:
+                assert isinstance(opt, LionW)
+                opt.skip_fn = lambda state=state: int(state.timestamp.batch) + 1 in SkipSteps.steps
+
+    return Skip
+
+
+def _final_weights(run_dir: Path, step: int) -> dict[str, torch.Tensor]:
+    saved = torch.load(run_dir / f"ep0-ba{step}-rank0.pt", weights_only=False)
+    return saved["state"]["model"]
+
+
+ROLLBACK_RUN = {"max_duration": "12ba", "eval_interval": "12ba", "save_interval": "2ba"}
+ROLLBACK_RUN["save_num_checkpoints_to_keep"] = "-1"
+ROLLBACK = {
+    "callbacks.csmpt_loss_spike": SPIKE[:-1]
+    + ", action: rollback, rollback_steps: 2, skip_batches: 1}",
+    "callbacks.csmpt_inject_spike": "{at: 8, samples: [1, 4, 6], kind: adversarial}",
+}
+
+
+@pytest.fixture(scope="module")
+def rolled_run(tiny_overrides, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 steps; an injected spike at step 8 rolls back to the checkpoint of step 6."""
+    run_dir = tmp_path_factory.mktemp("rollback") / "run"
+    run_training("yamls/tiny/mpt.yaml", tiny_overrides(run_dir, **ROLLBACK_RUN, **ROLLBACK))
+    return run_dir
+
+
+@pytest.mark.slow
+def test_rollback_equals_a_run_that_skipped_the_same_batches(
+    rolled_run: Path, tiny_overrides, tmp_path: Path
+) -> None:
+    from llmfoundry.registry import callbacks
+
+    from csmpt.demo import loss_curve
+
+    (event,) = [e for e in read_events(rolled_run / "events.jsonl") if e["event"] == "rollback"]
+    assert (event["step"], event["to"], event["skipped_steps"]) == (8, 6, [7, 8, 9])
+
+    callbacks.register("csmpt_test_skip_steps", func=_skip_steps_callback())
+    SkipSteps.steps = {7, 8, 9}
+    reference = tmp_path / "reference"  # no spike injected: steps 7-9 never update anything
+    run_training(
+        "yamls/tiny/mpt.yaml",
+        tiny_overrides(reference, **ROLLBACK_RUN, **{"callbacks.csmpt_test_skip_steps": "{}"}),
+    )
+    got, want = loss_curve(rolled_run / "metrics.jsonl"), loss_curve(reference / "metrics.jsonl")
+    assert got[8:] == want[8:], "losses after the rollback differ from the skipping run"
+    assert got[7] != want[7]  # step 8: the injected batch, trained on before the rollback
+    a, b = _final_weights(rolled_run, 12), _final_weights(reference, 12)
+    assert all(torch.equal(a[k], b[k]) for k in a), "the injected batch's update survived"
+
+
+@pytest.mark.slow
+def test_run_killed_after_a_rollback_resumes_exactly(
+    rolled_run: Path, tiny_overrides, tmp_path: Path
+) -> None:
+    import shutil
+
+    from csmpt.demo import loss_curve
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(rolled_run, run_dir, symlinks=True)
+    for ckpt in run_dir.glob("ep0-ba*-rank0.pt"):  # killed right after the step-8 checkpoint
+        if int(ckpt.name.split("-ba")[1].split("-")[0]) > 8:
+            ckpt.unlink()
+    (run_dir / "latest-rank0.pt").unlink()
+    run_training("yamls/tiny/mpt.yaml", tiny_overrides(run_dir, **ROLLBACK_RUN, **ROLLBACK))
+    assert loss_curve(run_dir / "metrics.jsonl") == loss_curve(rolled_run / "metrics.jsonl")
+    a, b = _final_weights(run_dir, 12), _final_weights(rolled_run, 12)
+    assert all(torch.equal(a[k], b[k]) for k in a), "step 9 must stay skipped after the resume"
+    events = [e["event"] for e in read_events(run_dir / "events.jsonl")]
+    assert events.count("rollback") == 1 and events.count("loss_spike") == 1
+
+
+@pytest.mark.slow
+def test_too_many_rollbacks_stop_the_run_in_one_line(tiny_overrides, tmp_path: Path) -> None:
+    from csmpt.callbacks.loss_spike import LossSpikeError
+
+    limited = {**ROLLBACK_RUN, **ROLLBACK, "max_duration": "8ba", "eval_interval": "8ba"}
+    limited["callbacks.csmpt_loss_spike"] = SPIKE[:-1] + ", action: rollback, max_rollbacks: 0}"
+    with pytest.raises(LossSpikeError) as e:
+        run_training("yamls/tiny/mpt.yaml", tiny_overrides(tmp_path / "run", **limited))
+    assert "\n" not in str(e.value)
+    assert str(e.value).startswith(
+        "loss spike at step 8: 0 rollbacks within 1000 steps already, max_rollbacks is 0"
+    )

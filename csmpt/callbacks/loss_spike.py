@@ -18,7 +18,15 @@ training loss (and optionally the gradient norm) against a rolling window
   batch is checked before the optimizer steps, from the microbatch losses all-reduced across
   ranks, and a spike's step is skipped by ``csmpt_lionw``: no weight and no optimizer state
   moves; the event records ``skipped: true`` and the batch's samples; a NaN/inf loss is skipped
-  too before ``nonfinite_action`` applies). The LR schedule and the data still advance.
+  too before ``nonfinite_action`` applies). The LR schedule and the data still advance;
+  or ``rollback`` (the PaLM recipe): the weights and optimizer state go back to the newest
+  checkpoint at least ``rollback_steps`` before the spike (read from the save folder), the data
+  stream and the step counter go on, so the batches after that checkpoint up to the spike are
+  skipped, and the ``skip_batches`` batches after the spike are skipped too (csmpt_lionw's skip
+  flag); a ``rollback`` event lists the skipped steps. Step numbers keep naming the same data, so
+  ``csmpt inspect-batch`` still prints any step's batch. More than ``max_rollbacks`` rollbacks
+  within ``rollback_window`` steps stop the run with a one-line error instead of looping. Keep
+  checkpoints far enough back (``save_num_checkpoints_to_keep``).
 
 A non-finite loss is a ``nonfinite_loss`` event; with ``nonfinite_action: stop`` (default) the
 run stops at once with an error naming the step and the batch's suspects, before a checkpoint of
@@ -37,7 +45,11 @@ YAML keys (all optional)::
         zscore: 6.0            # spike if (loss - mean) / max(std, min_std) >= zscore (null: off)
         min_std: 0.01
         grad_norm: false       # also check the gradient norm (computed after backward)
-        action: log            # log | checkpoint | stop | skip_step (needs csmpt_lionw)
+        action: log            # log | checkpoint | stop | skip_step | rollback (csmpt_lionw)
+        rollback_steps: 100    # rollback: to the newest checkpoint at least this far back
+        skip_batches: 0        # rollback: also skip this many batches after the spike
+        max_rollbacks: 3       # rollback: at most this many ...
+        rollback_window: 1000  # ... within this many steps, else the run stops
         nonfinite_action: stop # stop | log
         events_file: null      # default <save_folder>/events.jsonl
         suspect_zscore: 3.5    # robust z-score of a sample's loss in its batch -> suspect
@@ -60,16 +72,21 @@ from composer.utils import dist
 from csmpt.callbacks.hot_swap import HotSwap, append_event, read_events
 from csmpt.callbacks.spike_detect import RollingWindow, SpikeCheck, SpikeRule
 from csmpt.errors import ConfigError, CsmptError
+from csmpt.training.resume_guard import DEFAULT_FILENAME
 
-__all__ = ["LossSpike", "NonFiniteLossError"]
+__all__ = ["LossSpike", "LossSpikeError", "NonFiniteLossError"]
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("log", "checkpoint", "stop", "skip_step")
+ACTIONS = ("log", "checkpoint", "stop", "skip_step", "rollback")
 
 
 class NonFiniteLossError(CsmptError):
     """Training stopped because the loss was NaN or infinite."""
+
+
+class LossSpikeError(CsmptError):
+    """A rollback on a loss spike was impossible or too frequent."""
 
 
 class LossSpike(Callback):
@@ -83,13 +100,17 @@ class LossSpike(Callback):
         zscore: Spike when ``(loss - mean) / max(std, min_std) >= zscore``; None turns it off.
         min_std: Floor of the window's standard deviation.
         grad_norm: Also check the gradient norm (one norm per microbatch).
-        action: ``log``, ``checkpoint``, ``stop`` or ``skip_step`` on a spike.
+        action: ``log``, ``checkpoint``, ``stop``, ``skip_step`` or ``rollback`` on a spike.
         nonfinite_action: ``stop`` (raise, naming the step) or ``log`` on a NaN/inf loss.
         events_file: JSONL events file; default ``<save_folder>/events.jsonl``.
         suspect_zscore: A sample whose loss is this many robust standard deviations above the
             batch median is a suspect.
         doc_ids_max_samples: Resolve document ids only in MDS folders of at most this many
             samples (the lookup reads the folder once); null for no limit.
+        rollback_steps: ``rollback``: go back to a checkpoint at least this many steps back.
+        skip_batches: ``rollback``: batches after the spike skipped as well.
+        max_rollbacks: ``rollback``: most rollbacks allowed within ``rollback_window`` steps.
+        rollback_window: ``rollback``: the window of ``max_rollbacks``, in steps.
     """
 
     def __init__(
@@ -106,6 +127,10 @@ class LossSpike(Callback):
         events_file: str | None = None,
         suspect_zscore: float = 3.5,
         doc_ids_max_samples: int | None = 100_000,
+        rollback_steps: int = 100,
+        skip_batches: int = 0,
+        max_rollbacks: int = 3,
+        rollback_window: int = 1000,
     ) -> None:
         where = "callbacks.csmpt_loss_spike"
         if action not in ACTIONS:
@@ -134,6 +159,16 @@ class LossSpike(Callback):
         self._loss_sum = 0.0  # skip_step: this rank's sample-weighted microbatch losses
         self._loss_n = 0
         self._decided: tuple[float, SpikeCheck | None, SpikeCheck | None, bool] | None = None
+        if min(rollback_steps, skip_batches, max_rollbacks, rollback_window) < 0:
+            raise ConfigError(f"{where}: rollback settings must not be negative")
+        self.rollback_steps, self.skip_batches = rollback_steps, skip_batches
+        self.max_rollbacks, self.rollback_window = max_rollbacks, rollback_window
+        self.save_folder = Path(str(folder)) if folder and "://" not in str(folder) else None
+        self.save_filename = str(train_config.get("save_filename") or DEFAULT_FILENAME)
+        if action == "rollback" and self.save_folder is None:
+            raise ConfigError(f"{where}.action: rollback needs a local save_folder")
+        self.rollbacks: list[dict[str, Any]] = []  # {"step", "to"} of every rollback
+        self._skip_until = 0  # rollback: steps up to this one are skipped (skip_batches)
 
     # --- Composer events ----------------------------------------------------------------
 
@@ -143,18 +178,23 @@ class LossSpike(Callback):
         self._recorded = {
             (str(e.get("event")), int(e.get("step", -1))) for e in read_events(self.events_file)
         }
-        if self.action != "skip_step":
+        if self.action not in ("skip_step", "rollback"):
             return
         from csmpt.optim.lionw import LionW
 
         optimizers = [o for o in state.optimizers if isinstance(o, LionW)]
         if not optimizers or len(optimizers) != len(state.optimizers):
             raise ConfigError(
-                "callbacks.csmpt_loss_spike.action: skip_step needs the optimizer csmpt_lionw "
+                f"callbacks.csmpt_loss_spike.action: {self.action} needs the optimizer csmpt_lionw "
                 f"(this run has {', '.join(type(o).__name__ for o in state.optimizers)})"
             )
         for optimizer in optimizers:
-            optimizer.skip_fn = lambda state=state: self._decide_skip(state)
+            if self.action == "skip_step":
+                optimizer.skip_fn = lambda state=state: self._decide_skip(state)
+            else:  # rollback: skip the skip_batches steps after a spike
+                optimizer.skip_fn = lambda state=state: (
+                    int(state.timestamp.batch) < self._skip_until
+                )
 
     def before_train_batch(self, state: State, logger: Logger) -> None:
         """Start summing this batch's microbatch losses (``skip_step``)."""
@@ -318,6 +358,62 @@ class LossSpike(Callback):
         if self.action == "stop":
             log.warning("stopping the run after the loss spike at step %d (action: stop)", step)
             state.stop_training()
+        if self.action == "rollback":
+            self._rollback(state, logger, step)
+
+    def _rollback(self, state: State, logger: Logger, step: int) -> None:
+        """Load the weights and optimizer state of a checkpoint before ``step``; go on."""
+        from csmpt.training.resume_guard import checkpoint_problem, list_checkpoints
+
+        recent = [r for r in self.rollbacks if r["step"] > step - self.rollback_window]
+        if len(recent) >= self.max_rollbacks:
+            at = f" (at steps {', '.join(str(r['step']) for r in recent)})" if recent else ""
+            raise LossSpikeError(
+                f"loss spike at step {step}: {len(recent)} rollbacks within "
+                f"{self.rollback_window} steps already{at}, max_rollbacks is "
+                f"{self.max_rollbacks}: the run stops instead of looping; inspect the batches "
+                "with csmpt inspect-batch, then resume"
+            )
+        assert self.save_folder is not None
+        candidates = [
+            c
+            for c in list_checkpoints(self.save_folder, self.save_filename)
+            if c.batch <= step - self.rollback_steps and checkpoint_problem(c.path) is None
+        ]
+        if not candidates:
+            raise LossSpikeError(
+                f"loss spike at step {step}: no valid checkpoint at or before step "
+                f"{step - self.rollback_steps} in {self.save_folder} to roll back to "
+                "(rollback_steps; keep more with save_num_checkpoints_to_keep)"
+            )
+        target = candidates[-1]
+        saved = torch.load(target.path, map_location="cpu", weights_only=False)["state"]
+        state.load_model_state(saved, logger, strict=True)
+        state.load_optim_state(saved)
+        self._skip_until = step + self.skip_batches  # steps after the spike up to this one
+        skipped = list(range(target.batch + 1, self._skip_until + 1))
+        record = {"step": step, "to": target.batch}
+        self.rollbacks.append(record)
+        self._write(
+            {
+                "event": "rollback",
+                "step": step,
+                "tokens": int(state.timestamp.token),
+                "time": time.time(),
+                "to": target.batch,
+                "checkpoint": str(target.path),
+                "skipped_steps": skipped,
+                "rollbacks_in_window": len(recent) + 1,
+            }
+        )
+        logger.log_metrics({"loss_spike/rollback_to": target.batch})
+        log.warning(
+            "loss spike at step %d: rolled back to the checkpoint of step %d; steps %d-%d skipped",
+            step,
+            target.batch,
+            skipped[0],
+            skipped[-1],
+        )
 
     def _nonfinite(self, state: State, logger: Logger, step: int, loss: float) -> None:
         event = self._event(state, "nonfinite_loss", step, loss)
@@ -347,6 +443,8 @@ class LossSpike(Callback):
             "losses": self.losses.state_dict(),
             "grad_norms": self.grad_norms.state_dict() if self.grad_norms else [],
             "count": self.count,
+            "rollbacks": self.rollbacks,
+            "skip_until": self._skip_until,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -355,3 +453,5 @@ class LossSpike(Callback):
         if self.grad_norms is not None:
             self.grad_norms.load_state_dict(state.get("grad_norms", []))
         self.count = int(state.get("count", 0))
+        self.rollbacks = list(state.get("rollbacks", []))
+        self._skip_until = int(state.get("skip_until", 0))
