@@ -66,6 +66,13 @@ def test_combination_rows_are_weighted_sums_and_copied_rows_stay_exact() -> None
     assert torch.equal(out[0], source[4]) and torch.equal(out[2], source[1])  # copied exactly
     mean = source.mean(0)
     assert all(torch.allclose(out[i], mean) for i in (4, 5, 6, 7))  # the fallback rows
+    # a bf16 model: the sums are accumulated in float32, then rounded once
+    half = build_embedding(
+        source.bfloat16(), 8, torch.tensor([0, 2]), torch.tensor([4, 1]), "mean", pieces=pieces
+    )
+    b = source.bfloat16().float()
+    assert torch.equal(half[3], (0.25 * b[0] + 0.75 * b[2]).bfloat16())
+    assert torch.equal(half[0], source[4].bfloat16())
 
 
 def test_a_corpus_too_small_for_min_count_is_a_one_line_error() -> None:
