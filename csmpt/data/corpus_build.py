@@ -34,6 +34,7 @@ from csmpt.data.concat import SampleConcatenator
 from csmpt.data.doc_map import DocMapWriter, split_doc_map, write_doc_map
 from csmpt.data.long_docs import DocumentCutter
 from csmpt.data.mds_writer import ShardedSplitWriter, ShardFormat, write_json_atomic
+from csmpt.data.pad_packing import PadPacker
 from csmpt.data.readers import (
     INVALID_UTF8,
     MALFORMED_JSON,
@@ -142,11 +143,17 @@ class _SplitSink:
         max_seq_len: int,
         resume: tuple[int, int],
         doc_map: DocMapWriter,
+        packing: str = "concat",
+        real_tokens: int = 0,
     ):
         self.writer = writer
         self.max_seq_len = max_seq_len
-        self.concat = SampleConcatenator(max_seq_len, None)
+        # pad: positions count in the padded stream (sample i at i * max_seq_len), and
+        # real_tokens are the tokens in finished shards (progress keeps them).
+        self.pad = PadPacker(max_seq_len) if packing == "pad" else None
+        self.concat = self.pad or SampleConcatenator(max_seq_len, None)
         self.base_tokens = writer.committed_samples * max_seq_len
+        self.base_real = self.real_tokens = real_tokens
         self.start = resume  # fixed: what the reader thread skips
         self.resume = resume  # moves on with every finished shard
         self.doc_map = doc_map
@@ -162,7 +169,8 @@ class _SplitSink:
 
         ``file`` (index of the input) and ``line`` go into the split's document map.
         """
-        pos = self.base_tokens + self.concat.tokens_in
+        at = self.pad.start_of(len(tokens) - skip) if self.pad else self.concat.tokens_in
+        pos = self.base_tokens + at
         self._starts.append((doc, pos - skip, self.doc_map.entries))
         self.doc_map.add(pos - skip, file, line)
         wrote = False
@@ -170,6 +178,8 @@ class _SplitSink:
             if self.writer.add(sample):
                 wrote = True
                 self.resume = self._position(self.writer.committed_samples * self.max_seq_len)
+                if self.pad:
+                    self.real_tokens = self.base_real + self.pad.tokens_out
         return wrote
 
     def _position(self, pos: int) -> tuple[int, int]:
@@ -352,7 +362,8 @@ def build_corpus(
         writer = ShardedSplitWriter(work_dir / s, fmt, done.get("shards", []))
         doc_map = DocMapWriter(work_dir / f"{s}.docmap.bin", int(done.get("map_entries", 0)))
         resume = (done.get("doc", -1), done.get("offset", 0))
-        sinks[s] = _SplitSink(writer, cfg.max_seq_len, resume, doc_map)
+        real = int(done.get("real_tokens", 0))
+        sinks[s] = _SplitSink(writer, cfg.max_seq_len, resume, doc_map, cfg.packing, real)
     resumed = {s: len(k.writer.shards) for s, k in sinks.items()}
     if any(resumed.values()):
         log.info("resuming %s with finished shards %s", work_dir, resumed)
@@ -370,6 +381,7 @@ def build_corpus(
                 "offset": k.resume[1],
                 "map_entries": k.resume_entries,
             }
+            | ({"real_tokens": k.real_tokens} if k.pad else {})
             for s, k in sinks.items()
         }
         write_json_atomic(work_dir / PROGRESS_NAME, progress)
@@ -441,6 +453,8 @@ def build_corpus(
         batch_encoder.close()
     stats: dict[str, SplitStats] = {}
     for s, k in sinks.items():
+        for sample in k.pad.close() if k.pad else ():  # pad: the last sample, not dropped
+            k.writer.add(sample)
         shards = k.writer.finish(cfg.shard_multiple)  # an empty split: an empty index
         n_samples = sum(x["samples"] for x in shards)
         entries = k.doc_map.read()
@@ -450,7 +464,7 @@ def build_corpus(
         tail = k.concat.held()
         stats[s] = SplitStats(
             documents=reader.documents[s],
-            tokens=k.base_tokens + k.concat.tokens_in,
+            tokens=(k.base_real if k.pad else k.base_tokens) + k.concat.tokens_in,
             samples=n_samples,
             dropped_tail_tokens=held,
             shards=shards,

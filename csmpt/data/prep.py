@@ -18,7 +18,7 @@ import logging
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,12 @@ from csmpt.data.fingerprint import fingerprint, input_size, input_stats, sha256_
 from csmpt.data.long_docs import DocumentCutter
 from csmpt.data.manifest import MANIFEST_NAME
 from csmpt.data.mds_writer import INDEX_NAME, remove_unlisted_shards
+from csmpt.data.pad_packing import pad_share
 from csmpt.data.part_dedup import part_verdicts
 from csmpt.data.readers import expand_inputs
 from csmpt.data.tokenizer_train import check_tokenizer_dir, tokenizer_fingerprint
 from csmpt.data.workers import TextEncoder, make_encoder
-from csmpt.errors import DataError
+from csmpt.errors import ConfigError, DataError
 
 __all__ = [
     "MANIFEST_NAME",
@@ -74,12 +75,14 @@ class CorpusSpec:
             ``.parquet``, ``.arrow``, or ``datasets`` ``save_to_disk`` folders.
         text_field: JSON field / column holding the text.
         filter: Optional classifier filter and duplicate removal (:class:`FilterSpec`).
+        packing: This corpus's packing (``concat`` or ``pad``); null: the config's.
     """
 
     name: str = "???"
     inputs: list[str] = field(default_factory=list)
     text_field: str = "text"
     filter: FilterSpec | None = None
+    packing: str | None = None
 
 
 @dataclass
@@ -113,6 +116,11 @@ class PrepConfig:
         tokenizer_backend: ``auto`` (tiktoken when it provably gives the tokenizer's ids, else
             HF tokenizers), ``hf`` or ``tiktoken`` (:mod:`csmpt.data.workers`). Does not change
             the output.
+        packing: ``concat`` (documents joined by EOS and cut into ``max_seq_len`` samples, as
+            CSMPT7b) or ``pad`` (whole documents packed in order into samples of at most
+            ``max_seq_len`` tokens, padded by the collator at training time; longer documents
+            cut into ``max_seq_len`` chunks; :mod:`csmpt.data.pad_packing`). A corpus may
+            set its own.
     """
 
     tokenizer: str = "???"
@@ -129,6 +137,10 @@ class PrepConfig:
     workers: int = 0
     tokenizer_backend: str = "auto"
     repair_unicode: bool = False
+    packing: str = "concat"
+
+
+PACKINGS = ("concat", "pad")
 
 
 @dataclass
@@ -158,6 +170,7 @@ def _output_settings(cfg: PrepConfig) -> dict[str, Any]:
     """The settings that change the output (not workers, batch_size, strict)."""
     keys = ("max_seq_len", "val_fraction", "compression", "size_limit", "shard_multiple")
     settings = {k: getattr(cfg, k) for k in keys} | {"max_doc_chars": cfg.max_doc_chars}
+    settings |= {"packing": cfg.packing} if cfg.packing != "concat" else {}  # concat: as before
     return settings | ({"repair_unicode": True} if cfg.repair_unicode else {})
 
 
@@ -171,7 +184,7 @@ def _fingerprint(
 ) -> str:
     """Identify a build: settings, tokenizer, filter, and each input's path, size and mtime."""
     obj = {
-        "spec": asdict(spec),
+        "spec": {k: v for k, v in asdict(spec).items() if k != "packing" or v is not None},
         "settings": _output_settings(cfg),
         "tokenizer": tok_hash,
         "filter": filt_hash,
@@ -198,6 +211,24 @@ def part_folder(name: str, part: tuple[int, int]) -> str:
     return f"{name}.part-{i + 1:03}-of-{n:03}"
 
 
+def _with_packing(cfg: PrepConfig, spec: CorpusSpec, part: tuple[int, int]) -> PrepConfig:
+    """``cfg`` with the corpus's own ``packing`` (if it sets one), checked.
+
+    Raises:
+        ConfigError: An unknown packing, or ``pad`` with ``--part`` (merge joins full samples).
+    """
+    packing = spec.packing if spec.packing is not None else cfg.packing
+    if packing not in PACKINGS:
+        key = f"corpora.{spec.name}.packing" if spec.packing is not None else "packing"
+        raise ConfigError(f"data_prep config: {key} '{packing}' is not one of {PACKINGS}")
+    if packing == "pad" and part[1] > 1:
+        raise ConfigError(
+            f"corpus '{spec.name}': packing 'pad' cannot be built with --part yet; build it in "
+            "one job"
+        )
+    return replace(cfg, packing=packing)
+
+
 def _eos_id(tokenizer_dir: str) -> int:
     from tokenizers import Tokenizer
 
@@ -208,6 +239,14 @@ def _eos_id(tokenizer_dir: str) -> int:
     if eos_id is None:
         raise DataError(f"{tokenizer_dir}: EOS token '{eos}' is not in the vocabulary")
     return int(eos_id)
+
+
+def _packing_fields(cfg: PrepConfig, tokens: int, samples: int) -> dict[str, Any]:
+    """A pad-packed split's manifest keys: its packing, its real tokens and its pad share."""
+    if cfg.packing == "concat":
+        return {}  # concat manifests as before
+    share = pad_share(tokens, samples, cfg.max_seq_len)
+    return {"packing": cfg.packing, "real_tokens_in_samples": tokens, "pad_share": share}
 
 
 def _is_up_to_date(corpus_dir: Path, stamp: str, splits: Sequence[str], strict: bool) -> bool:
@@ -284,6 +323,7 @@ def prep_corpora(
             ``strict``, too little data.
     """
     check_tokenizer_dir(cfg.tokenizer)
+    base_cfg = cfg
     names = [c.name for c in cfg.corpora]
     if len(set(names)) != len(names):
         raise DataError(f"data_prep config: corpus names must be unique, got {names}")
@@ -304,6 +344,7 @@ def prep_corpora(
     for spec in cfg.corpora:
         if only and spec.name not in only:
             continue
+        cfg = _with_packing(base_cfg, spec, part)
         files = expand_inputs(spec.inputs)
         filt = DocumentFilter(spec.filter) if spec.filter is not None else None
         filt_hash = filt.fingerprint() if filt else None
@@ -379,6 +420,7 @@ def prep_corpora(
                 "shards": len(st.shards),
                 "tokens_in_samples": st.samples * cfg.max_seq_len,
                 "dropped_tail_tokens": st.dropped_tail_tokens,
+                **_packing_fields(cfg, st.tokens, st.samples),
                 "skipped_documents": skipped if train else {},
                 "long_documents_split": counts.long_split if train else 0,
                 "repaired_documents": counts.repaired if train else {},
