@@ -189,3 +189,40 @@ def test_surgery_report_bpb_counts_the_bytes_of_the_predicted_text(tokenizer_dir
     assert r.eval_bytes == utf8_bytes(text)
     assert r.bpb_swapped == pytest.approx(2.0 * len(predicted) / (math.log(2) * r.eval_bytes))
     assert r.bpb_random == pytest.approx(4 * r.bpb_swapped)
+
+
+@pytest.mark.slow
+def test_in_loop_bits_per_byte_matches_the_loss_and_the_val_splits_bytes(
+    tiny_overrides,  # noqa: ANN001
+    tokenizer_dir: Path,
+    shards_dir: Path,
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from csmpt.data.mds_reader import iter_samples
+    from csmpt.loggers.jsonl_metrics import read_metrics
+    from csmpt.surgery.alignment import vocab_bytes
+    from csmpt.training import run_training
+
+    run = tmp_path / "run"
+    extra = {"max_duration": "4ba", "eval_interval": "2ba", "save_interval": "100ba"}
+    overrides = tiny_overrides(run, icl_tasks="[]", **extra)
+    run_training("yamls/tiny/mpt.yaml", [*overrides, "callbacks.csmpt_eval_bpb={}"])
+    rows = read_metrics(run / "metrics.jsonl")
+    bpb = [
+        (r["step"], r["metrics/eval/BitsPerByte"]) for r in rows if "metrics/eval/BitsPerByte" in r
+    ]
+    ce = {r["step"]: r["metrics/eval/LanguageCrossEntropy"] for r in rows
+          if "metrics/eval/LanguageCrossEntropy" in r}  # fmt: skip
+    assert [s for s, _ in bpb] == [2, 4]
+    # the same eval set, counted here from the val shards: every sample's tokens but the first
+    sizes = vocab_bytes(AutoTokenizer.from_pretrained(tokenizer_dir))
+    n_tok = n_bytes = 0
+    for sample in iter_samples(shards_dir / "cs_web" / "val"):
+        ids = np.asarray(sample["tokens"])[1:128].tolist()
+        n_tok += len(ids)
+        n_bytes += sum(len(sizes.get(int(t), b"")) for t in ids)
+    for step, value in bpb:
+        assert value == pytest.approx(ce[step] * n_tok / (math.log(2) * n_bytes), rel=1e-4)
