@@ -259,3 +259,25 @@ def test_hf_output_is_sharded_like_save_pretrained_and_follows_the_umask(
     assert model.dtype == getattr(torch, shrunk(name)["torch_dtype"])
     ids = torch.tensor([[3, 141, 59, 26, 535]])
     assert torch.equal(_logits(model.eval(), ids), _logits(build_model(src), ids))
+
+
+def test_composer_checkpoint_carrying_the_hub_mpt_config_writes_a_loadable_hf_folder(
+    tmp_path: Path,
+) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from csmpt.surgery.io import ModelWeights, build_model, write_composer_checkpoint, write_hf_dir
+
+    cfg = shrunk("mpt-7b")
+    write_random_hf_model(cfg, tmp_path / "src", "bin", 10**7)
+    state = load_source(tmp_path / "src").state
+    write_composer_checkpoint(ModelWeights(cfg, state, tmp_path), tmp_path / "model.pt")
+    ckpt = load_source(tmp_path / "model.pt")  # its config still has attn_config.prefix_lm
+    assert ckpt.normalised == ["attn_config.prefix_lm=False"]
+    write_hf_dir(ckpt, tmp_path / "hf", None)
+    hf = AutoModelForCausalLM.from_pretrained(
+        tmp_path / "hf", trust_remote_code=True, torch_dtype="auto"
+    )
+    ids = torch.tensor([[1, 2, 3, 4]])
+    assert hf.dtype == torch.bfloat16  # config.json's torch_dtype
+    assert torch.equal(_logits(hf.eval(), ids), _logits(build_model(ckpt), ids))
