@@ -335,3 +335,32 @@ def test_tiny_recipe_trains_on_pad_shards(pad_dir: Path, tokenizer_dir: Path, tm
     losses = [r["loss/train/total"] for r in rows if "loss/train/total" in r]
     assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
     assert any("metrics/eval/LanguageCrossEntropy" in r for r in rows)
+
+
+def test_preflight_refuses_pad_shards_that_would_mask_eos(
+    pad_dir: Path, tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    """A tokenizer whose pad token is EOS would mask every EOS label; a wrong eos_token_id
+    would give wrong sequence ids: both stop before llm-foundry starts."""
+    import shutil
+
+    from csmpt.training import preflight
+
+    tok = tmp_path / "tok"
+    shutil.copytree(tokenizer_dir, tok)
+    specials = json.loads((tok / "special_tokens_map.json").read_text())
+    specials["pad_token"] = specials["eos_token"]
+    (tok / "special_tokens_map.json").write_text(json.dumps(specials))
+    over = [f"variables.data_local={pad_dir}", f"variables.save_folder={tmp_path / 'run'}"]
+    preflight(
+        REPO / "yamls/tiny/mpt_pad.yaml", [*over, f"variables.tokenizer_name={tokenizer_dir}"]
+    )
+    with pytest.raises(ConfigError, match="mask every EOS out of the labels"):
+        preflight(REPO / "yamls/tiny/mpt_pad.yaml", [*over, f"variables.tokenizer_name={tok}"])
+    bad_eos = [
+        *over,
+        f"variables.tokenizer_name={tokenizer_dir}",
+        "train_loader.dataset.eos_token_id=1",
+    ]
+    with pytest.raises(ConfigError, match=r"train_loader\.dataset\.eos_token_id is 1"):
+        preflight(REPO / "yamls/tiny/mpt_pad.yaml", bad_eos)

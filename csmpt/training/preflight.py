@@ -29,6 +29,7 @@ from csmpt.config.yaml_lines import describe_key
 from csmpt.data.mds_folders import local_mds_folders, missing_reason
 from csmpt.data.tokenizer_train import check_tokenizer_dir, tokenizer_size
 from csmpt.errors import ConfigError, DataError
+from csmpt.training.pad_check import check_pad_shards
 
 __all__ = ["preflight", "train_config_keys", "WHERE_IT_BELONGS"]
 
@@ -215,6 +216,8 @@ def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfi
     resolved = surgery_shapes(resolved)
     _check_data_folders(resolved, path)
     _check_tokenizer(resolved, path)
+    tok = resolved.get("tokenizer") or {}  # pad-packed shards: a pad token that is not EOS
+    check_pad_shards(_loader_datasets(resolved), tok.get("name"), str(path))
     raw = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(raw, dict)
     _check_icl_tasks(resolved, path, {str(k): v for k, v in raw.items()})
