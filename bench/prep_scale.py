@@ -34,15 +34,20 @@ from data_prep import make_corpus, tokenizer_dir  # noqa: E402
 
 
 def child(code: str, pythonpath: str | None = None) -> dict[str, float]:
-    """Run ``code`` in a fresh interpreter; it prints one JSON line; add wall s and peak RSS."""
+    """Run ``code`` in a fresh interpreter; it prints one JSON line; add wall s and peak RSS.
+
+    Peak RSS is the child's own ``VmHWM`` (``ru_maxrss`` would carry this process's, which it
+    keeps across exec).
+    """
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     wrapped = (
-        "import json, resource, time\nt0 = time.perf_counter()\n"
+        "import json, time\nt0 = time.perf_counter()\n"
         + code
         + "\nout['wall'] = time.perf_counter() - t0\n"
-        "out['rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM:')]\n"
+        "out['rss_mb'] = int(hwm[0].split()[1]) / 1024\n"
         "print(json.dumps(out))\n"
     )
     proc = subprocess.run(
@@ -123,7 +128,8 @@ def main() -> None:
         for mb in sorted(set(args.mb) | {args.dedup_mb}):
             d = work / f"c{mb:g}"
             d.mkdir()
-            jsonl, _, _ = make_corpus(d, mb, txt=False)
+            jsonl, _, texts = make_corpus(d, mb, txt=False)
+            del texts  # the children read the file
             raw = child(raw_code(tok, jsonl))
             rows.append((f"raw tiktoken, {mb:g} MB", mb, raw))
             if mb in args.mb:
