@@ -364,3 +364,20 @@ def test_preflight_refuses_pad_shards_that_would_mask_eos(
     ]
     with pytest.raises(ConfigError, match=r"train_loader\.dataset\.eos_token_id is 1"):
         preflight(REPO / "yamls/tiny/mpt_pad.yaml", bad_eos)
+
+
+@pytest.mark.slow
+def test_bench_pad_vs_concat_prints_the_ratio(tokenizer_dir: Path) -> None:
+    from procs import run_bench
+
+    out = run_bench(
+        "pad_vs_concat.py",
+        *("--max-seq-len", "128", "--steps", "1", "--block", "1", "--batch", "2"),
+        *("--d-model", "32", "--tokenizer", str(tokenizer_dir)),
+    )
+    rows = {ln.split("|")[1].strip(): ln for ln in out.splitlines() if ln.startswith("| ")}
+    assert {"concat", "pad"} <= set(rows)
+    pad_share = float(rows["pad"].split("|")[3])
+    assert 0 < pad_share < 1 and float(rows["concat"].split("|")[3]) == 0
+    ratio = json.loads(out.strip().splitlines()[-1])["ratio_pad_vs_concat_real_tokens_per_s"]
+    assert ratio > 0
