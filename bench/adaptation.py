@@ -1,7 +1,7 @@
 """Which vocabulary-swap init adapts best? mean / pieces / focus, with and without embeddings-first.
 
     .venv/bin/python bench/adaptation.py [--out artifacts/bench_adaptation] [--en-steps 60]
-        [--cs-steps 30] [--freeze-steps 10] [--max-samples 32]
+        [--cs-steps 30] [--freeze-steps 10] [--max-samples 32] [--seed 17]
 
 At the demo's tiny scale, on CPU: tokenizers trained on the English and Czech samples, an English
 ALiBi MPT (yamls/tiny/mpt_en.yaml) trained for ``--en-steps``, its vocabulary swapped to the
@@ -61,6 +61,7 @@ def main() -> None:
     p.add_argument("--cs-steps", type=int, default=30)
     p.add_argument("--freeze-steps", type=int, default=10)
     p.add_argument("--max-samples", type=int, default=32)
+    p.add_argument("--seed", type=int, default=17, help="every run's seed (the recipes': 17)")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from csmpt.config import build_structured, load_yaml_with_overrides
@@ -75,7 +76,12 @@ def main() -> None:
     mds_cs = _prep("sample.yaml", tok_cs, root / "mds_cs", {"cs_web", "en_web"})
     mds_en = _prep("en_sample.yaml", tok_en, root / "mds_en", {"en_web"})
     en_run = root / "runs/en"
-    common = ["save_num_checkpoints_to_keep=1", "icl_tasks=[]", "eval_interval=1000ba"]
+    common = [
+        "save_num_checkpoints_to_keep=1",
+        "icl_tasks=[]",
+        "eval_interval=1000ba",
+        f"seed={args.seed}",
+    ]
     _run(
         "yamls/tiny/mpt_en.yaml",
         [
@@ -99,6 +105,7 @@ def main() -> None:
             f"output.dir={root}/surgery/{init}",
             f"vocab_swap.init={init}",
             "report.eval_sequences=0",
+            f"seed={args.seed}",
         ]
         cfg = build_structured(SurgeryConfig, load_yaml_with_overrides(surgery, ov), surgery)
         ts = time.perf_counter()
@@ -132,7 +139,8 @@ def main() -> None:
     anchor = next(r for r in rows if r[0] == "mean" and not r[1])
     print(
         f"\ntiny scale: English MPT {args.en_steps} steps; Czech {args.cs_steps} steps "
-        f"(embeddings-first: wte only for {args.freeze_steps}); {time.perf_counter() - t0:.0f} s\n"
+        f"(embeddings-first: wte only for {args.freeze_steps}); seed {args.seed}; "
+        f"{time.perf_counter() - t0:.0f} s\n"
     )
     print(
         "| init | embeddings first | swap s | Czech bpb step 0 | Czech bpb end "
