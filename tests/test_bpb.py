@@ -226,3 +226,17 @@ def test_in_loop_bits_per_byte_matches_the_loss_and_the_val_splits_bytes(
         n_bytes += sum(len(sizes.get(int(t), b"")) for t in ids)
     for step, value in bpb:
         assert value == pytest.approx(ce[step] * n_tok / (math.log(2) * n_bytes), rel=1e-4)
+
+
+def test_validate_cli_without_checkpoints_or_models_is_a_one_line_error() -> None:
+    from typer.testing import CliRunner
+
+    from csmpt.cli.app import app
+
+    r = CliRunner().invoke(app, ["validate", "--train-yaml", "yamls/tiny/mpt.yaml", "seed=3"])
+    assert r.exit_code != 0
+    assert "nothing to validate: give a checkpoint or run folder, or --model" in r.output
+    r = CliRunner().invoke(
+        app, ["validate", "--train-yaml", "yamls/tiny/mpt.yaml", "--model", "base=some/dir"]
+    )
+    assert r.exit_code != 0 and "--csv is needed" in r.output
