@@ -240,3 +240,23 @@ def test_validate_cli_without_checkpoints_or_models_is_a_one_line_error() -> Non
         app, ["validate", "--train-yaml", "yamls/tiny/mpt.yaml", "--model", "base=some/dir"]
     )
     assert r.exit_code != 0 and "--csv is needed" in r.output
+
+
+def test_validation_text_reads_past_max_samples_to_finish_one_long_document(
+    tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+    from streaming import MDSWriter
+    from transformers import AutoTokenizer
+
+    from csmpt.eval.validate import validation_documents
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    long_doc = " ".join([CZECH] * 12)
+    stream = document_ids(tok, [long_doc, CZECH, CZECH])[1:]  # EOS-separated, as prep writes
+    with MDSWriter(out=str(tmp_path / "val"), columns={"tokens": "ndarray:int32"}) as w:
+        for i in range(0, len(stream) - 15, 16):  # 16-token samples; the tail is dropped
+            w.write({"tokens": np.asarray(stream[i : i + 16], dtype=np.int32)})
+    ids, docs = validation_documents(tmp_path / "val", tok, max_samples=2)
+    assert docs[0] == long_doc and len(ids) > 2 * 16  # read on until the document's EOS
+    assert ids[-1] == tok.eos_token_id

@@ -141,14 +141,16 @@ def validation_documents(
     if not (folder / "index.json").is_file():
         raise DataError(f"validation folder '{folder}' has no index.json; build it with csmpt prep")
     stream: list[int] = []
+    eos, seen_eos = tokenizer.eos_token_id, False
     for i, sample in enumerate(iter_samples(folder)):
-        if i >= max_samples:
+        if i >= max_samples and seen_eos:  # past max_samples only to finish a document
             break
-        stream += np.asarray(sample["tokens"]).tolist()
+        tokens = np.asarray(sample["tokens"])
+        seen_eos = seen_eos or bool((tokens == eos).any())
+        stream += tokens.tolist()
     if not stream:
         raise DataError(f"validation folder '{folder}' has no samples")
     docs = stream_documents(tokenizer, stream)
-    eos = int(tokenizer.eos_token_id)
     last = len(stream) - 1 - stream[::-1].index(eos)
     return stream[: last + 1], docs
 
