@@ -47,6 +47,10 @@ STORY_LOGGERS = ("csmpt.callbacks.hot_swap",)
 # (pattern of the warning's first line, why it is harmless here). Each came from a `make demo`.
 KNOWN_WARNINGS: tuple[tuple[str, str], ...] = (
     (
+        r"which Google will stop supporting",
+        "google-api-core (via gensim) dates its Python support; no Google API used",
+    ),
+    (
         r"pkg_resources is deprecated as an API",
         "llm-foundry 0.22 imports setuptools' pkg_resources",
     ),

@@ -50,6 +50,12 @@ def test_demo_trains_on_three_hot_swapped_corpora(tmp_path: Path) -> None:
     assert swap.report.loss_swapped < swap.report.loss_random
     assert f"load_path: {swap.load_path}" in (summary.run_dir / "config.yaml").read_text()
     assert "vocab swap" in text and "coverage" in text and "swapped" in text
+    # the new rows start from FOCUS: weighted sums of shared tokens' English rows
+    assert swap.report.focus is not None and swap.report.focus["combined"] > 0
+    assert "FOCUS" in text and "shared tokens" in text
+    # cs_web packed as whole documents (packing: pad), its padding share reported
+    assert summary.pad_share is not None and 0 < summary.pad_share < 0.5
+    assert f"{100 * summary.pad_share:.1f}% padding" in text
     # loss spike: the demo corrupts samples 1 and 5 of step 10; the event names exactly them
     spike = next(e for e in summary.spikes if e["step"] == 10)
     assert spike["event"] == "loss_spike" and spike["suspects"] == [[0, 1], [0, 5]]

@@ -24,7 +24,7 @@ import functools
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,7 @@ class DemoSummary:
     vocab_swap: SwapStage | None = None
     after_training: AfterTraining | None = None
     mixture: dict[str, float] = field(default_factory=dict)
+    pad_share: float | None = None
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -179,6 +180,14 @@ def _run_stages(
         backend = r.manifests["train"]["tokenizer"].get("backend")  # older manifests lack it
         how = f", tokenized with {backend}" if backend else ""
         console.print(f"{'reused' if r.skipped else 'built'} {here(r.path)}: {samples}{how}")
+    pad_cfg = replace(
+        prep_cfg,
+        packing="pad",
+        output_dir=str(workdir / "mds_pad"),
+        corpora=[c for c in prep_cfg.corpora if c.name == "cs_web"],
+    )
+    (pad,) = prep_corpora(pad_cfg)  # Lit-Claire's packing: whole documents, padded samples
+    pad_share = float(pad.manifests["train"]["pad_share"])
     from csmpt.cli.mixture import mixture_tables
 
     ((mix_table, mix_shares),) = mixture_tables(
@@ -241,6 +250,7 @@ def _run_stages(
         spikes=spike_events(run_dir),
         after_training=after,
         mixture={m.name: m.token_share for m in mix_shares},
+        pad_share=pad_share,
     )
     return summary
 
@@ -276,6 +286,11 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
         table.add_row(f"filter {name}", f"removed {removed} ({reasons}), kept {f['kept']}")
     for name, m in s.shards.items():
         table.add_row(f"shards {name}", f"{m['samples']} samples, {m['tokens']:,} tokens")
+    if s.pad_share is not None:
+        table.add_row(
+            "pad packing",
+            f"cs_web as whole documents (packing: pad): {100 * s.pad_share:.1f}% padding",
+        )
     if s.mixture:
         shares = ", ".join(f"{k} {100 * v:.1f}%" for k, v in s.mixture.items())
         table.add_row("mixture", f"{MIXTURE_YAML}: {shares} of an epoch's tokens")

@@ -3,7 +3,8 @@
 1. train the English tokenizer (``data_prep/tokenizer/en_sample.yaml``) and shards
    (``data_prep/en_sample.yaml``) on the English sample;
 2. train the tiny English MPT for a few steps (``yamls/tiny/mpt_en.yaml``);
-3. swap it to the demo's Czech tokenizer (``yamls/surgery/mpt_en_to_cs.yaml``).
+3. swap it to the demo's Czech tokenizer (``yamls/surgery/mpt_en_to_cs.yaml``), the new rows
+   initialised with FOCUS (fastText on the Czech sample).
 
 The demo's Czech run then starts from ``SwapStage.load_path`` (``load_weights_only``).
 """
@@ -116,11 +117,12 @@ def run_swap_stage(
                 f"target.corpus=[{root / 'data/samples/cs_web.jsonl'}]",
                 f"vocab_swap.dictionary={root / 'data/dictionaries/en_cs.tsv'}",
                 f"output.dir={workdir / 'surgery' / 'en_to_cs'}",
+                "vocab_swap.init=focus",  # FOCUS beat mean init in bench/adaptation.py
             ],
         ),
         yaml,
     )
-    console.print("swapping its vocabulary to the Czech tokenizer (csmpt surgery)")
+    console.print("swapping its vocabulary to the Czech tokenizer (csmpt surgery, FOCUS init)")
     out, report = run_surgery(cfg, force=True)
     return SwapStage(
         english_run=run_dir,
