@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +34,36 @@ def _raise_open_file_limit() -> None:
 
 
 _raise_open_file_limit()
+
+
+@pytest.fixture(autouse=True)
+def _release_streaming_shared_memory() -> Iterator[None]:
+    """After each test, close (and unlink) the shared memory its StreamingDatasets opened.
+
+    streaming 0.12 keeps every SharedMemory it creates or opens alive until interpreter exit
+    (an ``atexit`` hook each), and each new dataset opens the blocks of every earlier one while
+    it looks for a free name: over the suite's hundreds of in-process datasets the handles grow
+    quadratically, past any open-file limit. A test's datasets are done when it ends.
+    """
+    import atexit
+
+    from streaming.base.shared import memory
+
+    made: list[Any] = []
+    init = memory.SharedMemory.__init__
+
+    def recording_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    memory.SharedMemory.__init__ = recording_init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        memory.SharedMemory.__init__ = init  # type: ignore[method-assign]
+        for shm in made:
+            atexit.unregister(shm.cleanup)
+            shm.cleanup()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
