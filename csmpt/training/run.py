@@ -53,7 +53,7 @@ def run_training(
         fresh: Start over: move a previous run in the save folder to ``archive/`` first.
 
     Returns:
-        The Composer trainer after ``fit`` and ``close`` (its state holds the final timestamp).
+        The Composer trainer after ``fit`` (its state holds the final timestamp).
 
     Raises:
         CsmptError: The recipe or its data is invalid (found before training starts).
@@ -64,28 +64,22 @@ def run_training(
     from llmfoundry.command_utils import train_from_yaml
 
     trainer = train_from_yaml(str(yaml_path), list(overrides))
-    # Close now, not at interpreter exit: callbacks and loggers finish, and the loaders go.
-    trainer.close()
     _release_loaders(trainer)
     _end_mlflow_run()
     return trainer
 
 
 def _release_loaders(trainer: Trainer) -> None:
-    """Let a finished run's datasets go, with their threads and shared-memory handles.
+    """Stop the streaming threads of a finished run's loaders.
 
-    A run that ends mid-epoch leaves its StreamingDatasets' two threads polling, and Composer's
-    atexit hook keeps the state (so every loader) alive even after ``close`` (Composer 0.32.1
-    does not unregister it): a process training many recipes (tests, the demo, sweeps) would
-    pile up 7 shared-memory handles per dataset until it runs out of file descriptors.
+    A run that ends mid-epoch leaves its StreamingDatasets' two threads polling for the life of
+    the process (and holding the datasets); a process that trains several recipes (the demo,
+    tests, sweeps) would keep them all. The loaders stay on the state for inspection.
     """
     state = trainer.state
     stop_streaming_threads(state.train_dataloader)
     for evaluator in state.evaluators:
         stop_streaming_threads(getattr(evaluator.dataloader, "dataloader", None))
-    state.set_dataloader(None)
-    state.train_dataloader = None
-    state.evaluators = []
 
 
 def _run_files(cfg: dict[str, Any], folder: Path) -> tuple[list[Path], Path, list[Path]]:
