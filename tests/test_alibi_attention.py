@@ -37,13 +37,18 @@ def _qkv(b: int, s: int, nh: int, kv_nh: int, seed: int = 0) -> list[torch.Tenso
     return [torch.randn(*shape, generator=g).requires_grad_() for shape in shapes]
 
 
-def _both(qkv: list[torch.Tensor], grad_rows: torch.Tensor | None = None, **args: Any) -> tuple:
-    """Run reference and SDPA on the same inputs; return (out, weights, cache, grads) of each.
+def _both(
+    qkv: list[torch.Tensor],
+    grad_rows: torch.Tensor | None = None,
+    impl: Any = sdpa_alibi_attention,
+    **args: Any,
+) -> tuple:
+    """Run reference and ``impl`` on the same inputs; return (out, weights, cache, grads) of each.
 
     The output's upstream gradient is random, and zero on queries where ``grad_rows`` is False.
     """
     results = []
-    for fn in (scaled_multihead_dot_product_attention, sdpa_alibi_attention):
+    for fn in (scaled_multihead_dot_product_attention, impl):
         q, k, v = (t.detach().clone().requires_grad_() for t in qkv)
         out, weights, cache = fn(q, k, v, **args)
         upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))

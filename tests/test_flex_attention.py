@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -13,31 +14,24 @@ from llmfoundry.models.layers.attention import (
     scaled_multihead_dot_product_attention,
 )
 from llmfoundry.models.mpt import ComposerMPTCausalLM
-from test_alibi_attention import HEADS, HS, MPT_VARIANTS, TOL, VOCAB, _batch, _mpt_cfg, _qkv
+from test_alibi_attention import (
+    HEADS,
+    HS,
+    MPT_VARIANTS,
+    TOL,
+    VOCAB,
+    _assert_same,
+    _batch,
+    _mpt_cfg,
+    _qkv,
+)
+from test_alibi_attention import _both as _both_with
 
 from csmpt.models import flex_attention as flex_mod
 from csmpt.models.flex_attention import flex_alibi_attention, visible_rows
 from csmpt.models.mpt import CsmptMPTCausalLM
 
-
-def _both(qkv: list[torch.Tensor], grad_rows: torch.Tensor | None = None, **args: Any) -> tuple:
-    """Run reference and flex on the same inputs; return (out, weights, cache, grads) of each."""
-    results = []
-    for fn in (scaled_multihead_dot_product_attention, flex_alibi_attention):
-        q, k, v = (t.detach().clone().requires_grad_() for t in qkv)
-        out, weights, cache = fn(q, k, v, **args)
-        upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
-        if grad_rows is not None:
-            upstream = upstream * grad_rows[..., None]
-        (out * upstream).sum().backward()
-        results.append((out.detach(), weights, cache, (q.grad, k.grad, v.grad)))
-    return results[0], results[1]
-
-
-def _assert_same(ref: tuple, new: tuple) -> None:
-    torch.testing.assert_close(new[0], ref[0], **TOL)
-    for g_new, g_ref in zip(new[3], ref[3], strict=True):
-        torch.testing.assert_close(g_new, g_ref, **TOL)
+_both = functools.partial(_both_with, impl=flex_alibi_attention)  # reference vs flex
 
 
 @pytest.mark.parametrize("alibi", [False, True], ids=["no-alibi", "alibi"])
