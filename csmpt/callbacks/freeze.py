@@ -39,7 +39,7 @@ from composer.core import Callback, State
 from composer.loggers import Logger
 from composer.utils import dist
 
-from csmpt.callbacks.hot_swap import append_event, read_events
+from csmpt.callbacks.hot_swap import append_event, read_events, rewrite_events
 from csmpt.errors import ConfigError
 
 __all__ = [
@@ -291,16 +291,10 @@ class Freeze(Callback):
 
     def _truncate_events(self, batch: int) -> None:
         """A resumed run redoes the steps from ``batch``: drop our events from there on."""
-        import json
-        import os
-
         events = read_events(self.events_file)
         kept = [e for e in events if e.get("event") not in EVENTS or int(e["step"]) < batch]
-        if len(kept) == len(events):
-            return
-        tmp = self.events_file.with_name(self.events_file.name + ".tmp")
-        tmp.write_text("".join(json.dumps(e) + "\n" for e in kept), encoding="utf-8")
-        os.replace(tmp, self.events_file)
+        if len(kept) != len(events):
+            rewrite_events(self.events_file, kept)
 
     def state_dict(self) -> dict[str, Any]:
         """The schedule, so a resumed run can refuse a changed past."""

@@ -40,7 +40,7 @@ from csmpt.callbacks.swap_schedule import Swap, check_swaps, merged_dataset, par
 from csmpt.data.streaming_threads import stop_streaming_threads
 from csmpt.errors import ConfigError
 
-__all__ = ["HotSwap", "append_event", "read_events"]
+__all__ = ["HotSwap", "append_event", "read_events", "rewrite_events"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,13 @@ def append_event(path: Path, event: dict[str, Any]) -> None:
         f.write(json.dumps(event) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def rewrite_events(path: Path, events: list[dict[str, Any]]) -> None:
+    """Replace an events file with ``events`` (a temp file renamed over it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 class HotSwap(Callback):
@@ -240,11 +247,8 @@ class HotSwap(Callback):
                 and not (e.get("event") == "swap" and int(e.get("index", 0)) > self._segment)
             )
         ]
-        if len(kept) == len(events):
-            return
-        tmp = self.events_file.with_name(self.events_file.name + ".tmp")
-        tmp.write_text("".join(json.dumps(e) + "\n" for e in kept), encoding="utf-8")
-        os.replace(tmp, self.events_file)
+        if len(kept) != len(events):
+            rewrite_events(self.events_file, kept)
 
     # --- resumption ---------------------------------------------------------------------
 

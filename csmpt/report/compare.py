@@ -11,7 +11,6 @@ loss in nats/token is drawn too, labelled so, for runs that share a tokenizer.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from csmpt.errors import ConfigError
 from csmpt.eval.table import write_atomic
 from csmpt.loggers.jsonl_metrics import read_metrics
 from csmpt.report.data import Curve, Marker, ReportData, build_report_data
+from csmpt.report.render import save_figure
 
 __all__ = ["Comparison", "RunSeries", "load_runs", "tokens_by_step", "write_comparison"]
 
@@ -153,16 +153,7 @@ def _plot(
             seen.add(m.kind)
             ax.axvline(x, color=colour, linestyle=_MARKER_STYLES.get(m.kind, "--"),
                        linewidth=0.9, alpha=0.7, label=label)  # fmt: skip
-    ax.set_xlabel(unit)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    save_figure(fig, ax, path, unit, ylabel, title)
 
 
 def _marker_text(m: Marker) -> str:

@@ -15,11 +15,12 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from csmpt.eval.table import write_atomic
 from csmpt.report.data import Curve, ReportData, build_report_data
 
-__all__ = ["Report", "plot_curves", "write_report"]
+__all__ = ["Report", "plot_curves", "save_figure", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,14 @@ def plot_curves(
             ax.axvline(
                 m.step, color="red", linestyle=":", linewidth=1, label=m.text if first else None
             )
-    ax.set_xlabel("step")
+    save_figure(fig, ax, path, "step", ylabel, title)
+
+
+def save_figure(fig: Any, ax: Any, path: Path, xlabel: str, ylabel: str, title: str) -> None:
+    """Label, grid and legend the axes, then write the figure as a PNG (atomically) and close it."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
