@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.data.corpus_build import PROGRESS_NAME
 from csmpt.data.doc_map import DOCMAP_DIR, DocumentMap
 from csmpt.data.mds_reader import iter_samples
 from csmpt.data.pad_packing import PadPacker
 from csmpt.data.prep import MANIFEST_NAME, CorpusSpec, PrepConfig, prep_corpora, split_of
-from csmpt.data.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

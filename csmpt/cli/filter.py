@@ -80,8 +80,8 @@ def filter_score_command(
     output: Path = typer.Option(None, "--output", help="Write every score to this jsonl."),
 ) -> None:
     """Score documents with a filter classifier, to inspect what it would remove."""
+    from csmpt.corpus.readers import expand_inputs, read_documents
     from csmpt.data.classifier import LinearTextClassifier
-    from csmpt.data.readers import expand_inputs, read_documents
 
     model = LinearTextClassifier(classifier)
     cut = model.suggested_threshold if threshold is None else threshold

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from csmpt.atomic_dir import replace_dir
-from csmpt.data.fingerprint import fingerprint, sha256_file
-from csmpt.data.readers import expand_inputs
+from csmpt.corpus.fingerprint import fingerprint, sha256_file
+from csmpt.corpus.readers import expand_inputs
 from csmpt.errors import DataError
 
 __all__ = [

@@ -30,12 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from csmpt.data.concat import SampleConcatenator
-from csmpt.data.doc_map import DocMapWriter, split_doc_map, write_doc_map
-from csmpt.data.long_docs import DocumentCutter
-from csmpt.data.mds_writer import ShardedSplitWriter, ShardFormat, write_json_atomic
-from csmpt.data.pad_packing import PadPacker
-from csmpt.data.readers import (
+from csmpt.corpus.readers import (
     INVALID_UTF8,
     MALFORMED_JSON,
     MISSING_TEXT,
@@ -43,6 +38,11 @@ from csmpt.data.readers import (
     Document,
     read_documents,
 )
+from csmpt.data.concat import SampleConcatenator
+from csmpt.data.doc_map import DocMapWriter, split_doc_map, write_doc_map
+from csmpt.data.long_docs import DocumentCutter
+from csmpt.data.mds_writer import ShardedSplitWriter, ShardFormat, write_json_atomic
+from csmpt.data.pad_packing import PadPacker
 from csmpt.data.workers import BatchEncoder, Result, TextEncoder
 from csmpt.errors import DataError
 

@@ -32,8 +32,8 @@ from typing import IO
 
 import numpy as np
 
+from csmpt.corpus.fingerprint import fingerprint as hash_obj
 from csmpt.data.classifier import LinearTextClassifier
-from csmpt.data.fingerprint import fingerprint as hash_obj
 from csmpt.data.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
 from csmpt.errors import DataError
 

@@ -2,7 +2,7 @@
 
 ``csmpt prep CONFIG --part I/N`` builds part I of N of every corpus into
 ``<output_dir>/<corpus>.part-III-of-NNN`` (records dealt out by
-:func:`csmpt.data.readers.part_of`), on as many nodes as there are parts. Merging then makes,
+:func:`csmpt.corpus.readers.part_of`), on as many nodes as there are parts. Merging then makes,
 for each split, ``<output_dir>/<corpus>/<split>/`` holding
 
 - ``part-III/``: part I's shards, hard-linked (copied across file systems);
@@ -211,10 +211,10 @@ def merge_parts(
     Raises:
         DataError: A part is missing or was built from other inputs or settings.
     """
+    from csmpt.corpus.readers import expand_inputs
     from csmpt.data.filtering import DocumentFilter
     from csmpt.data.part_dedup import part_verdicts
     from csmpt.data.prep import SPLITS, CorpusResult, _fingerprint, _is_up_to_date
-    from csmpt.data.readers import expand_inputs
     from csmpt.data.tokenizer_train import tokenizer_fingerprint
 
     tok_hash = tokenizer_fingerprint(cfg.tokenizer)

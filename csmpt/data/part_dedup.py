@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from csmpt.corpus.readers import read_documents
 from csmpt.data.filtering import DUPLICATE, NEAR_DUPLICATE, content_hash
 from csmpt.data.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
-from csmpt.data.readers import read_documents
 from csmpt.errors import DataError
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def _deduped(spec: CorpusSpec) -> bool:
 
 def sign_corpora(cfg: PrepConfig, only: list[str], part: tuple[int, int]) -> list[Path]:
     """Stage 1 for every corpus (in ``only``) with ``dedup``/``near_dedup``; the files written."""
-    from csmpt.data.readers import expand_inputs
+    from csmpt.corpus.readers import expand_inputs
 
     return [
         part_signatures(cfg, spec, expand_inputs(spec.inputs), part)
@@ -218,7 +218,7 @@ def part_verdicts(
     Raises:
         DataError: The corpus deduplicates but stage 2 has not run.
     """
-    from csmpt.data.fingerprint import sha256_file
+    from csmpt.corpus.fingerprint import sha256_file
 
     if part[1] <= 1 or not _deduped(spec):
         return None

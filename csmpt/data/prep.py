@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from csmpt.atomic_dir import replace_dir
+from csmpt.corpus.fingerprint import fingerprint, input_size, input_stats, sha256_file
+from csmpt.corpus.readers import expand_inputs
 from csmpt.data.corpus_build import (
     PROGRESS_NAME,
     STRICT_REASONS,
@@ -33,13 +35,11 @@ from csmpt.data.corpus_build import (
     split_of,
 )
 from csmpt.data.filtering import DocumentFilter, FilterSpec
-from csmpt.data.fingerprint import fingerprint, input_size, input_stats, sha256_file
 from csmpt.data.long_docs import DocumentCutter
 from csmpt.data.manifest import MANIFEST_NAME
 from csmpt.data.mds_writer import INDEX_NAME, remove_unlisted_shards
 from csmpt.data.pad_packing import pad_share
 from csmpt.data.part_dedup import part_verdicts
-from csmpt.data.readers import expand_inputs
 from csmpt.data.tokenizer_train import check_tokenizer_dir, tokenizer_fingerprint
 from csmpt.data.workers import TextEncoder, make_encoder
 from csmpt.errors import ConfigError, DataError
@@ -315,7 +315,7 @@ def prep_corpora(
         force: Rebuild even when the output is up to date (and ignore an interrupted build).
         on_progress: Called with (records read, tokens written) after each tokenizer batch.
         part: ``(i, n)`` with n > 1: build only part ``i`` (0-based) of each corpus' records
-            (:func:`csmpt.data.readers.part_of`) into ``<name>.part-I-of-N`` (1-based I), for
+            (:func:`csmpt.corpus.readers.part_of`) into ``<name>.part-I-of-N`` (1-based I), for
             :func:`csmpt.data.merge.merge_parts` to join.
 
     Raises:

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from csmpt.atomic_dir import replace_dir
-from csmpt.data.fingerprint import fingerprint, input_stats, sha256_file
-from csmpt.data.readers import expand_inputs, read_documents
+from csmpt.corpus.fingerprint import fingerprint, input_stats, sha256_file
+from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import DataError
 
 __all__ = [

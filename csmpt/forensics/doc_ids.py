@@ -44,9 +44,9 @@ class DocumentIndex:
     """
 
     def __init__(self, folder: str | Path) -> None:
+        from csmpt.corpus.readers import read_documents
         from csmpt.data.mds_reader import iter_samples
         from csmpt.data.prep import split_of
-        from csmpt.data.readers import read_documents
 
         self.folder = Path(folder)
         path = self.folder / MANIFEST_NAME

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from csmpt.atomic_dir import replace_dir
-from csmpt.data.readers import expand_inputs, read_documents
+from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.data.tokenizer_train import check_tokenizer_dir
 from csmpt.errors import ConfigError, DataError
 from csmpt.export.hf_folder import apply_umask

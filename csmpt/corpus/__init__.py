@@ -1,0 +1,1 @@
+"""Corpus inputs: documents read from files, and fingerprints of those files."""
