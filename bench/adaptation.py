@@ -27,7 +27,7 @@ INITS = ("mean", "pieces", "focus")
 
 def _tokenizer(yaml_name: str, out: Path) -> Path:
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+    from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
     path = REPO / "data_prep/tokenizer" / yaml_name
     cfg = build_structured(

@@ -66,7 +66,7 @@ def tokenizer_dir(work: Path, given: str | None) -> Path:
     if (demo / "tokenizer.json").is_file():
         return demo
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+    from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
     yaml_path = REPO / "data_prep/tokenizer/sample.yaml"
     cfg = build_structured(

@@ -66,7 +66,7 @@ def main() -> None:
     from csmpt.config import build_structured, load_yaml_with_overrides
     from csmpt.data.classifier import train_from_yaml
     from csmpt.data.filtering import DocumentFilter, FilterSpec
-    from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+    from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
     texts = make_texts(args.mb)
     ids = [str(i) for i in range(len(texts))]

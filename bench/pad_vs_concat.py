@@ -36,7 +36,7 @@ def tokenizer(path: str | None, work: Path) -> Path:
     if path:
         return Path(path)
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+    from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
     yaml_path = REPO / "data_prep/tokenizer/sample.yaml"
     over = [f"output_dir={work / 'tokenizer'}"]

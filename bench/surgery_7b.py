@@ -59,7 +59,7 @@ def padded_tokenizer(yaml: str, out: Path, n_tokens: int, prefix: str) -> Path:
     from transformers import AutoTokenizer
 
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+    from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
     raw = out.with_name(out.name + "-base")
     cfg = build_structured(

@@ -91,7 +91,7 @@ def _run_from_repo_root() -> None:
 @pytest.fixture(scope="session")
 def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+    from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
     out = tmp_path_factory.mktemp("tok") / "tokenizer"
     yaml_path = REPO / "data_prep/tokenizer/sample.yaml"
@@ -115,7 +115,7 @@ def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def en_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The English tokenizer (data_prep/tokenizer/en_sample.yaml): the vocabulary-swap source."""
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
+    from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
     out = tmp_path_factory.mktemp("tok_en") / "tokenizer"
     yaml_path = REPO / "data_prep/tokenizer/en_sample.yaml"

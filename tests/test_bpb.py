@@ -90,7 +90,7 @@ def test_lossless_check_names_the_documents_a_tokenizer_loses(tmp_path: Path) ->
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from csmpt.data.byte_level import byte_decoder
+    from csmpt.tokenizer.byte_level import byte_decoder
 
     enc = {b: c for c, b in byte_decoder().items()}
 

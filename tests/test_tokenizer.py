@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.data.tokenizer_train import TokenizerConfig, tokenizer_size, train_tokenizer
 from csmpt.errors import DataError
+from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
 
 CZECH = [
     "Příliš žluťoučký kůň úpěl ďábelské ódy.",

@@ -13,8 +13,8 @@ from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.data.manifest import find_manifests, manifest_table
 from csmpt.data.merge import merge_parts
 from csmpt.data.prep import PrepConfig, parse_part, prep_corpora
-from csmpt.data.tokenizer_train import TokenizerConfig, tokenizer_size, train_tokenizer
 from csmpt.errors import ConfigError
+from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
 
 __all__ = ["prep_command", "tokenizer_app"]
 

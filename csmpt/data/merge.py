@@ -215,7 +215,7 @@ def merge_parts(
     from csmpt.data.filtering import DocumentFilter
     from csmpt.data.part_dedup import part_verdicts
     from csmpt.data.prep import SPLITS, CorpusResult, _fingerprint, _is_up_to_date
-    from csmpt.data.tokenizer_train import tokenizer_fingerprint
+    from csmpt.tokenizer.train import tokenizer_fingerprint
 
     tok_hash = tokenizer_fingerprint(cfg.tokenizer)
     splits = [s for s in SPLITS if s == "train" or cfg.val_fraction > 0]

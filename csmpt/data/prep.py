@@ -40,9 +40,9 @@ from csmpt.data.manifest import MANIFEST_NAME
 from csmpt.data.mds_writer import INDEX_NAME, remove_unlisted_shards
 from csmpt.data.pad_packing import pad_share
 from csmpt.data.part_dedup import part_verdicts
-from csmpt.data.tokenizer_train import check_tokenizer_dir, tokenizer_fingerprint
 from csmpt.data.workers import TextEncoder, make_encoder
 from csmpt.errors import ConfigError, DataError
+from csmpt.tokenizer.train import check_tokenizer_dir, tokenizer_fingerprint
 
 __all__ = [
     "MANIFEST_NAME",

@@ -32,9 +32,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from csmpt.data.byte_level import byte_decoder
 from csmpt.data.concat import flatten_ids
 from csmpt.errors import DataError
+from csmpt.tokenizer.byte_level import byte_decoder
 
 __all__ = [
     "BYTE_LEVEL_PATTERN",

@@ -36,7 +36,6 @@ from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.data.classifier import train_from_yaml
 from csmpt.data.filtering import CLASSIFIER, DUPLICATE
 from csmpt.data.prep import PrepConfig, prep_corpora
-from csmpt.data.tokenizer_train import TokenizerConfig, tokenizer_size, train_tokenizer
 from csmpt.demo.after_training import AfterTraining, after_training_rows, run_after_training
 from csmpt.demo.spike import spike_events, spike_overrides, spike_rows
 from csmpt.demo.vocab_swap import SwapStage, run_swap_stage
@@ -44,6 +43,7 @@ from csmpt.errors import CsmptError
 from csmpt.loggers.jsonl_metrics import read_metrics
 from csmpt.quiet import LOG_NAME, quiet_session
 from csmpt.surgery.report import report_rows
+from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
 
 __all__ = ["DemoSummary", "find_repo_root", "run_demo", "loss_curve"]
 

@@ -21,10 +21,10 @@ from rich.console import Console
 
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.data.prep import PrepConfig, prep_corpora
-from csmpt.data.tokenizer_train import TokenizerConfig, train_tokenizer
 from csmpt.loggers.jsonl_metrics import read_metrics
 from csmpt.surgery.recipe import SurgeryConfig, run_surgery
 from csmpt.surgery.report import SurgeryReport
+from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
 __all__ = ["SwapStage", "run_swap_stage"]
 

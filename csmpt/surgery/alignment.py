@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from csmpt.data.byte_level import byte_decoder
 from csmpt.errors import ConfigError
+from csmpt.tokenizer.byte_level import byte_decoder
 
 __all__ = [
     "Alignment",

@@ -29,7 +29,6 @@ import torch
 
 from csmpt.atomic_dir import replace_dir
 from csmpt.corpus.readers import expand_inputs, read_documents
-from csmpt.data.tokenizer_train import check_tokenizer_dir
 from csmpt.errors import ConfigError, DataError
 from csmpt.export.hf_folder import apply_umask
 from csmpt.surgery.alignment import frequency_order, token_frequencies, vocab_bytes
@@ -44,6 +43,7 @@ from csmpt.surgery.report import (
     swap_losses,
 )
 from csmpt.surgery.vocab_swap import VocabSwapConfig, check_tokenizer_fits, swap_vocabulary
+from csmpt.tokenizer.train import check_tokenizer_dir
 
 __all__ = ["SHAPES_NAME", "SurgeryConfig", "run_surgery"]
 
