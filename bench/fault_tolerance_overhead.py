@@ -86,7 +86,7 @@ def variants(workdir: Path) -> dict[str, Path]:
 
 def train_once(recipe: Path, args: list[str], warmup: int) -> tuple[float, float, Path]:
     """Median step (s), the callback's seconds per step, and the final checkpoint."""
-    from csmpt.data.streaming_threads import stop_all_streaming_threads
+    from csmpt.mds.streaming_threads import stop_all_streaming_threads
     from csmpt.training import run_training
 
     _COST.clear()

@@ -49,7 +49,7 @@ from composer.core import Callback, Event, State
 from composer.loggers import Logger
 
 from csmpt.callbacks.hot_swap import HotSwap
-from csmpt.data.streaming_threads import stop_all_streaming_threads
+from csmpt.mds.streaming_threads import stop_all_streaming_threads
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE_A = REPO / "yamls/tiny/mpt.yaml"

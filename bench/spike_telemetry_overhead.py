@@ -118,7 +118,7 @@ def variant_yamls(workdir: Path) -> dict[str, Path]:
 
 def train_once(recipe: Path, args: list[str], steps: int) -> tuple[list[float], dict[str, float]]:
     """Train one variant; return its step times and the direct costs per component."""
-    from csmpt.data.streaming_threads import stop_all_streaming_threads
+    from csmpt.mds.streaming_threads import stop_all_streaming_threads
     from csmpt.training import run_training
 
     _COST.clear()

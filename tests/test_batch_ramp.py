@@ -251,7 +251,7 @@ def test_ramp_goes_on_through_a_hot_swap(
     tmp_path: Path,
 ) -> None:
     """The corpus loader a swap installs at step 5 is re-batched by the ramp as well."""
-    from csmpt.data.mds_reader import iter_samples
+    from csmpt.mds.reader import iter_samples
 
     en = {tuple(s["tokens"].tolist()) for s in iter_samples(shards_dir / "en_web" / "train")}
     swaps = "[{name: en_web, at: 5ba, dataset: {local: '" + str(shards_dir / "en_web") + "'}}]"

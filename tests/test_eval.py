@@ -34,7 +34,7 @@ def _fixture_items(shards_dir: Path, tokenizer_dir: Path, n: int = 40) -> list[d
     Czech training text never has (a trained model finds them far less likely)."""
     from transformers import AutoTokenizer
 
-    from csmpt.data.mds_reader import iter_samples
+    from csmpt.mds.reader import iter_samples
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     rng = random.Random(0)

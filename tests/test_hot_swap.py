@@ -16,9 +16,9 @@ from procs import wait_for_step
 
 from csmpt.callbacks.hot_swap import read_events
 from csmpt.callbacks.swap_schedule import parse_swaps
-from csmpt.data.mds_reader import iter_samples
 from csmpt.demo import loss_curve
 from csmpt.errors import ConfigError, DataError
+from csmpt.mds.reader import iter_samples
 from csmpt.training import preflight, run_training
 
 RECIPE = "yamls/tiny/mpt_hot_swap.yaml"

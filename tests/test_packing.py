@@ -12,11 +12,11 @@ import pytest
 
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.data.corpus_build import PROGRESS_NAME
-from csmpt.data.doc_map import DOCMAP_DIR, DocumentMap
-from csmpt.data.mds_reader import iter_samples
 from csmpt.data.pad_packing import PadPacker
 from csmpt.data.prep import MANIFEST_NAME, CorpusSpec, PrepConfig, prep_corpora, split_of
 from csmpt.errors import ConfigError
+from csmpt.mds.doc_map import DOCMAP_DIR, DocumentMap
+from csmpt.mds.reader import iter_samples
 
 REPO = Path(__file__).resolve().parents[1]
 SEQ = 128
@@ -172,7 +172,7 @@ def test_pad_build_interrupted_resumes_to_the_same_corpus(
     monkeypatch: pytest.MonkeyPatch,
     stop_after: int,
 ) -> None:
-    from csmpt.data.mds_writer import ShardFormat
+    from csmpt.mds.writer import ShardFormat
 
     write = ShardFormat.write
     calls = [0]

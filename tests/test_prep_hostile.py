@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from csmpt.data.long_docs import DocumentCutter
-from csmpt.data.mds_reader import iter_samples
 from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
 from csmpt.errors import DataError
+from csmpt.mds.reader import iter_samples
 
 GOOD = [f"Věta číslo {i}: Brno leží na soutoku Svratky a Svitavy." for i in range(40)]
 LLAMA3_REGEX = (

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from csmpt.data.filtering import DocumentFilter, FilterSpec
-from csmpt.data.mds_reader import iter_samples
 from csmpt.data.near_dedup import NearDedupSpec, shingles
 from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.mds.reader import iter_samples
 
 SAMPLES = Path("data/samples")
 NEAR = NearDedupSpec(threshold=0.7, ngram=3, num_perm=128, seed=1)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from csmpt.data.doc_map import DocumentMap
-from csmpt.data.mds_reader import iter_samples
 from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.mds.doc_map import DocumentMap
+from csmpt.mds.reader import iter_samples
 
 CSMPT = str(Path(sys.executable).parent / "csmpt")
 WORDS = "Praha Brno řeka Vltava hrad most město lidé rok škola 1993 2024 data text".split()
@@ -151,7 +151,7 @@ def test_llm_foundry_reads_the_merged_corpus(
     from llmfoundry.data.text_data import StreamingTextDataset
     from transformers import AutoTokenizer
 
-    from csmpt.data.streaming_threads import stop_all_streaming_threads
+    from csmpt.mds.streaming_threads import stop_all_streaming_threads
 
     shutil.copytree(built["merged"], tmp_path / "c")  # streaming writes next to the shards
     ds = StreamingTextDataset(

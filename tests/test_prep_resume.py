@@ -16,10 +16,10 @@ import pytest
 from csmpt.data.classifier import LinearTextClassifier
 from csmpt.data.corpus_build import PROGRESS_NAME
 from csmpt.data.filtering import FilterSpec
-from csmpt.data.mds_reader import iter_samples
-from csmpt.data.mds_writer import plan_last_shards
 from csmpt.data.prep import PrepConfig, prep_corpora
 from csmpt.errors import DataError
+from csmpt.mds.reader import iter_samples
+from csmpt.mds.writer import plan_last_shards
 
 REPO = Path(__file__).resolve().parents[1]
 CSMPT = str(Path(sys.executable).parent / "csmpt")

@@ -37,8 +37,8 @@ from composer.loggers import Logger
 from composer.utils import dist
 
 from csmpt.callbacks.swap_schedule import Swap, check_swaps, merged_dataset, parse_swaps, swaps_due
-from csmpt.data.streaming_threads import stop_streaming_threads
 from csmpt.errors import ConfigError
+from csmpt.mds.streaming_threads import stop_streaming_threads
 
 __all__ = ["HotSwap", "append_event", "read_events", "rewrite_events"]
 

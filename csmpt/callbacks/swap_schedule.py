@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from csmpt.data.mds_folders import local_mds_folders, missing_reason
 from csmpt.errors import ConfigError, DataError
+from csmpt.mds.folders import local_mds_folders, missing_reason
 
 __all__ = ["Swap", "SWAP_KEYS", "merged_dataset", "parse_swaps", "check_swaps", "swaps_due"]
 

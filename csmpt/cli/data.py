@@ -10,10 +10,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from csmpt.cli.common import console, user_errors
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.data.manifest import find_manifests, manifest_table
 from csmpt.data.merge import merge_parts
 from csmpt.data.prep import PrepConfig, parse_part, prep_corpora
 from csmpt.errors import ConfigError
+from csmpt.mds.manifest import find_manifests, manifest_table
 from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
 
 __all__ = ["prep_command", "tokenizer_app"]

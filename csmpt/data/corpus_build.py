@@ -5,7 +5,7 @@ The pipeline: a reader thread reads documents (counting bad ones), drops exact d
 and batches the texts; the encoder tokenizes them, and scores them with the filter's classifier,
 on every core (:mod:`csmpt.data.workers`); this thread takes the filter's verdicts in corpus order
 (``record``: counts, side file), joins each kept document's tokens and EOS into ``max_seq_len``
-samples and writes shards (:mod:`csmpt.data.mds_writer`).
+samples and writes shards (:mod:`csmpt.mds.writer`).
 
 Resumption: after each finished shard the work folder's ``csmpt_progress.json`` records, per
 split, its finished shards and where the next sample starts (document number, token offset). A
@@ -39,12 +39,12 @@ from csmpt.corpus.readers import (
     read_documents,
 )
 from csmpt.data.concat import SampleConcatenator
-from csmpt.data.doc_map import DocMapWriter, split_doc_map, write_doc_map
 from csmpt.data.long_docs import DocumentCutter
-from csmpt.data.mds_writer import ShardedSplitWriter, ShardFormat, write_json_atomic
 from csmpt.data.pad_packing import PadPacker
 from csmpt.data.workers import BatchEncoder, Result, TextEncoder
 from csmpt.errors import DataError
+from csmpt.mds.doc_map import DocMapWriter, split_doc_map, write_doc_map
+from csmpt.mds.writer import ShardedSplitWriter, ShardFormat, write_json_atomic
 
 if TYPE_CHECKING:
     from csmpt.data.filtering import DocumentFilter

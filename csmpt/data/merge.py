@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from csmpt.atomic_dir import replace_dir
-from csmpt.data.doc_map import DOCMAP_DIR, segments, write_doc_map
-from csmpt.data.manifest import MANIFEST_NAME
-from csmpt.data.mds_writer import INDEX_NAME, ShardedSplitWriter, ShardFormat
 from csmpt.errors import DataError
+from csmpt.mds.doc_map import DOCMAP_DIR, segments, write_doc_map
+from csmpt.mds.manifest import MANIFEST_NAME
+from csmpt.mds.writer import INDEX_NAME, ShardedSplitWriter, ShardFormat
 
 if TYPE_CHECKING:
     from csmpt.data.prep import CorpusResult, PrepConfig

@@ -3,7 +3,7 @@
 For every corpus of a ``data_prep/*.yaml`` config this writes ``<output_dir>/<corpus>/train`` and
 ``<output_dir>/<corpus>/val``: Streaming MDS folders with one column ``tokens: ndarray:int32``,
 which llm-foundry's ``text`` dataloader reads (``dataset.local: <output_dir>/<corpus>``,
-``split: train``). Each folder also holds ``csmpt_manifest.json`` (:mod:`csmpt.data.manifest`).
+``split: train``). Each folder also holds ``csmpt_manifest.json`` (:mod:`csmpt.mds.manifest`).
 
 A corpus is built in ``<output_dir>/.<corpus>.partial`` and renamed into place when complete,
 so a reader never sees a half-written corpus. A killed job, rerun, keeps the shards it finished
@@ -36,12 +36,12 @@ from csmpt.data.corpus_build import (
 )
 from csmpt.data.filtering import DocumentFilter, FilterSpec
 from csmpt.data.long_docs import DocumentCutter
-from csmpt.data.manifest import MANIFEST_NAME
-from csmpt.data.mds_writer import INDEX_NAME, remove_unlisted_shards
 from csmpt.data.pad_packing import pad_share
 from csmpt.data.part_dedup import part_verdicts
 from csmpt.data.workers import TextEncoder, make_encoder
 from csmpt.errors import ConfigError, DataError
+from csmpt.mds.manifest import MANIFEST_NAME
+from csmpt.mds.writer import INDEX_NAME, remove_unlisted_shards
 from csmpt.tokenizer.train import check_tokenizer_dir, tokenizer_fingerprint
 
 __all__ = [

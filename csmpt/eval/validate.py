@@ -136,7 +136,7 @@ def validation_documents(
     """
     import numpy as np
 
-    from csmpt.data.mds_reader import iter_samples
+    from csmpt.mds.reader import iter_samples
 
     if not (folder / "index.json").is_file():
         raise DataError(f"validation folder '{folder}' has no index.json; build it with csmpt prep")

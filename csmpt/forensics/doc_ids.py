@@ -2,7 +2,7 @@
 
 :func:`document_map` gives, in O(1) for any corpus size and without reading the inputs, the
 ``file:line`` of every document a sample holds, from the map ``csmpt prep`` writes beside the
-shards (:mod:`csmpt.data.doc_map`). The rest of this module recovers document *ids* (the
+shards (:mod:`csmpt.mds.doc_map`). The rest of this module recovers document *ids* (the
 records' ``id`` field) for small corpora by re-reading the inputs:
 
 ``csmpt prep`` joins the documents of a split, each followed by EOS, into one token stream and
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from csmpt.data.doc_map import DocumentMap
+from csmpt.mds.doc_map import DocumentMap
 
 __all__ = ["DocumentIndex", "document_index", "document_map"]
 
@@ -45,8 +45,8 @@ class DocumentIndex:
 
     def __init__(self, folder: str | Path) -> None:
         from csmpt.corpus.readers import read_documents
-        from csmpt.data.mds_reader import iter_samples
         from csmpt.data.prep import split_of
+        from csmpt.mds.reader import iter_samples
 
         self.folder = Path(folder)
         path = self.folder / MANIFEST_NAME

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from csmpt.data.manifest import MANIFEST_NAME
-from csmpt.data.mds_folders import local_mds_folders
 from csmpt.errors import ConfigError
+from csmpt.mds.folders import local_mds_folders
+from csmpt.mds.manifest import MANIFEST_NAME
 
 __all__ = ["check_pad_shards"]
 

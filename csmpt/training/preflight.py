@@ -26,8 +26,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from csmpt.config.loading import load_yaml_with_overrides
 from csmpt.config.yaml_lines import describe_key
-from csmpt.data.mds_folders import local_mds_folders, missing_reason
 from csmpt.errors import ConfigError, DataError
+from csmpt.mds.folders import local_mds_folders, missing_reason
 from csmpt.tokenizer.train import check_tokenizer_dir, tokenizer_size
 from csmpt.training.pad_check import check_pad_shards
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from csmpt.data.streaming_threads import stop_streaming_threads
 from csmpt.errors import CsmptError
+from csmpt.mds.streaming_threads import stop_streaming_threads
 from csmpt.training import atomic_save
 from csmpt.training.preflight import preflight
 from csmpt.training.resume_guard import (

@@ -1,0 +1,1 @@
+"""The MDS format: shard writing and reading, split manifests, document maps, loader folders."""
