@@ -102,8 +102,8 @@ def run_csmpt(
     classifier: str | None = None,
 ) -> None:
     """Run prep_corpora on the jsonl (val_fraction 0, zstd, one corpus)."""
-    from csmpt.data.filtering import FilterSpec
     from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+    from csmpt.filter.document_filter import FilterSpec
 
     filt = FilterSpec(classifier=classifier, dedup=True) if classifier else None
 

@@ -64,8 +64,8 @@ def main() -> None:
     from tokenizers import Tokenizer
 
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.data.classifier import train_from_yaml
-    from csmpt.data.filtering import DocumentFilter, FilterSpec
+    from csmpt.filter.classifier import train_from_yaml
+    from csmpt.filter.document_filter import DocumentFilter, FilterSpec
     from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
     texts = make_texts(args.mb)

@@ -62,9 +62,9 @@ def prep_code(tok: Path, jsonl: Path, out: Path, seq: int, extra: str = "", part
     filt = "FilterSpec(near_dedup=NearDedupSpec())" if extra == "near" else "None"
     return f"""
 from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
-from csmpt.data.filtering import FilterSpec
+from csmpt.filter.document_filter import FilterSpec
 try:
-    from csmpt.data.near_dedup import NearDedupSpec
+    from csmpt.filter.near_dedup import NearDedupSpec
 except ImportError:
     pass
 cfg = PrepConfig(tokenizer={str(tok)!r}, output_dir={str(out)!r}, max_seq_len={seq},
@@ -96,7 +96,7 @@ def index_code(n: int) -> str:
     return f"""
 import tracemalloc
 import numpy as np
-from csmpt.data.near_dedup import NearDedupIndex, NearDedupSpec
+from csmpt.filter.near_dedup import NearDedupIndex, NearDedupSpec
 rng = np.random.default_rng(0)
 sigs = rng.integers(0, 2**32, size=({n}, 128), dtype=np.uint64).astype(np.uint32)
 tracemalloc.start()

@@ -105,7 +105,7 @@ def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The filter classifier of data_prep/filter/sample.yaml (it makes cs_crawl_clean)."""
-    from csmpt.data.classifier import train_from_yaml
+    from csmpt.filter.classifier import train_from_yaml
 
     out = tmp_path_factory.mktemp("filter") / "classifier"
     return train_from_yaml(REPO / "data_prep/filter/sample.yaml", [f"output_dir={out}"]).path

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from procs import run_bench
 
-from csmpt.data.classifier import (
+from csmpt.errors import DataError
+from csmpt.filter.classifier import (
     CARD_NAME,
     MODEL_NAME,
     LinearTextClassifier,
@@ -18,8 +19,7 @@ from csmpt.data.classifier import (
     precision_recall,
     read_labelled,
 )
-from csmpt.data.filtering import CLASSIFIER, DUPLICATE, DocumentFilter, FilterSpec
-from csmpt.errors import DataError
+from csmpt.filter.document_filter import CLASSIFIER, DUPLICATE, DocumentFilter, FilterSpec
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data/samples"
@@ -180,7 +180,7 @@ def test_relative_paths_and_abort(classifier_dir: Path, tmp_path: Path) -> None:
 def test_training_is_deterministic_and_skips_when_up_to_date(
     classifier_dir: Path, tmp_path: Path
 ) -> None:
-    from csmpt.data.classifier import train_from_yaml
+    from csmpt.filter.classifier import train_from_yaml
 
     yaml_path, out = REPO / "data_prep/filter/sample.yaml", tmp_path / "again"
     first = train_from_yaml(yaml_path, [f"output_dir={out}"], base_dir=REPO)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from csmpt.data.filtering import DocumentFilter, FilterSpec
-from csmpt.data.near_dedup import NearDedupSpec, shingles
 from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.filter.document_filter import DocumentFilter, FilterSpec
+from csmpt.filter.near_dedup import NearDedupSpec, shingles
 from csmpt.mds.reader import iter_samples
 
 SAMPLES = Path("data/samples")

@@ -37,7 +37,7 @@ def filter_train_command(
     force: bool = typer.Option(False, "--force", help="Retrain even if up to date."),
 ) -> None:
     """Train the hashed n-gram logistic-regression classifier on a labelled jsonl (1 = remove)."""
-    from csmpt.data.classifier import train_from_yaml
+    from csmpt.filter.classifier import train_from_yaml
 
     with console.status("training the filter classifier ..."):
         result = train_from_yaml(config, overrides or [], force=force)
@@ -81,7 +81,7 @@ def filter_score_command(
 ) -> None:
     """Score documents with a filter classifier, to inspect what it would remove."""
     from csmpt.corpus.readers import expand_inputs, read_documents
-    from csmpt.data.classifier import LinearTextClassifier
+    from csmpt.filter.classifier import LinearTextClassifier
 
     model = LinearTextClassifier(classifier)
     cut = model.suggested_threshold if threshold is None else threshold

@@ -47,8 +47,8 @@ from csmpt.mds.doc_map import DocMapWriter, split_doc_map, write_doc_map
 from csmpt.mds.writer import ShardedSplitWriter, ShardFormat, write_json_atomic
 
 if TYPE_CHECKING:
-    from csmpt.data.filtering import DocumentFilter
     from csmpt.data.prep import PrepConfig
+    from csmpt.filter.document_filter import DocumentFilter
 
 __all__ = [
     "EMPTY",

@@ -212,9 +212,9 @@ def merge_parts(
         DataError: A part is missing or was built from other inputs or settings.
     """
     from csmpt.corpus.readers import expand_inputs
-    from csmpt.data.filtering import DocumentFilter
     from csmpt.data.part_dedup import part_verdicts
     from csmpt.data.prep import SPLITS, CorpusResult, _fingerprint, _is_up_to_date
+    from csmpt.filter.document_filter import DocumentFilter
     from csmpt.tokenizer.train import tokenizer_fingerprint
 
     tok_hash = tokenizer_fingerprint(cfg.tokenizer)

@@ -9,12 +9,12 @@ build therefore runs three stages (``csmpt/launch/templates/prep_array.*.sh`` su
    ``<output_dir>/<corpus>.dedup/part-III-of-NNN.npz``;
 2. ``csmpt prep CONFIG --dedup`` once: all parts' signatures in corpus order (input, line),
    exact repeats then near-duplicates of earlier kept documents, exactly as a single-node build
-   decides them (:class:`csmpt.data.near_dedup.NearDedupIndex`), into ``verdicts.npz``;
+   decides them (:class:`csmpt.filter.near_dedup.NearDedupIndex`), into ``verdicts.npz``;
 3. ``csmpt prep CONFIG --part I/N`` on every node: the parts' filters take the verdicts of their
    records from that file (the classifier, if any, still scores in the part), then ``--merge``.
 
 The one pass holds every kept document's signature and LSH entry in memory (see
-:mod:`csmpt.data.near_dedup`); the signatures on disk take 4 bytes x ``num_perm`` per document.
+:mod:`csmpt.filter.near_dedup`); the signatures on disk take 4 bytes x ``num_perm`` per document.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from csmpt.corpus.readers import read_documents
-from csmpt.data.filtering import DUPLICATE, NEAR_DUPLICATE, content_hash
-from csmpt.data.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
 from csmpt.errors import DataError
+from csmpt.filter.document_filter import DUPLICATE, NEAR_DUPLICATE, content_hash
+from csmpt.filter.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
 
 if TYPE_CHECKING:
     from csmpt.data.prep import CorpusSpec, PrepConfig

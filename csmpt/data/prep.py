@@ -34,12 +34,12 @@ from csmpt.data.corpus_build import (
     build_corpus,
     split_of,
 )
-from csmpt.data.filtering import DocumentFilter, FilterSpec
 from csmpt.data.long_docs import DocumentCutter
 from csmpt.data.pad_packing import pad_share
 from csmpt.data.part_dedup import part_verdicts
 from csmpt.data.workers import TextEncoder, make_encoder
 from csmpt.errors import ConfigError, DataError
+from csmpt.filter.document_filter import DocumentFilter, FilterSpec
 from csmpt.mds.manifest import MANIFEST_NAME
 from csmpt.mds.writer import INDEX_NAME, remove_unlisted_shards
 from csmpt.tokenizer.train import check_tokenizer_dir, tokenizer_fingerprint

@@ -10,8 +10,8 @@ Two backends give the same ids (:mod:`csmpt.data.tiktoken_bpe` checks that befor
 and shard writing overlap with them. ``workers=N`` spreads batches over N processes. Results
 come back in submission order either way, so the output depends neither on the worker count nor
 on the backend. A batch can also carry texts for the corpus filter's classifier
-(:mod:`csmpt.data.filtering`): scoring is Python-heavy, so worker processes spread it over the
-cores, where threads only take it off the reading thread.
+(:mod:`csmpt.filter.document_filter`): scoring is Python-heavy, so worker processes spread it over
+the cores, where threads only take it off the reading thread.
 """
 
 from __future__ import annotations

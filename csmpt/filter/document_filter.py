@@ -12,7 +12,7 @@ A corpus in a data_prep YAML may carry a ``filter:`` key (:class:`FilterSpec`)::
 :class:`DocumentFilter` sees the documents in corpus order and says for each whether to keep it
 (``None``) or why it goes (``"duplicate"``, ``"classifier"``, ``"near_duplicate"``). A repeat is
 a duplicate even if its first occurrence was removed by the classifier; the classifier only
-scores first occurrences. A near-duplicate (:mod:`csmpt.data.near_dedup`) is a document the
+scores first occurrences. A near-duplicate (:mod:`csmpt.filter.near_dedup`) is a document the
 classifier kept that is similar to an earlier document kept by every filter; the side file names
 that document (``duplicate_of``). The verdicts do not depend on how the documents are batched.
 """
@@ -33,9 +33,9 @@ from typing import IO
 import numpy as np
 
 from csmpt.corpus.fingerprint import fingerprint as hash_obj
-from csmpt.data.classifier import LinearTextClassifier
-from csmpt.data.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
 from csmpt.errors import DataError
+from csmpt.filter.classifier import LinearTextClassifier
+from csmpt.filter.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
 
 __all__ = [
     "CLASSIFIER",

@@ -1,0 +1,1 @@
+"""The corpus filter: a linear text classifier, exact and near-duplicate removal."""
