@@ -102,8 +102,8 @@ def run_csmpt(
     classifier: str | None = None,
 ) -> None:
     """Run prep_corpora on the jsonl (val_fraction 0, zstd, one corpus)."""
-    from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
     from csmpt.filter.document_filter import FilterSpec
+    from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
 
     filt = FilterSpec(classifier=classifier, dedup=True) if classifier else None
 
@@ -257,7 +257,7 @@ def raw_tiktoken(tok_dir: Path, texts: list[str]) -> int:
     one per core at a time, ids as numpy arrays (what ``csmpt prep`` gets)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from csmpt.data.tiktoken_bpe import build_exact_tiktoken
+    from csmpt.prep.tiktoken_bpe import build_exact_tiktoken
 
     exact = build_exact_tiktoken(tok_dir / "tokenizer.json")  # timed: prep pays it too
     batches = [texts[i : i + 512] for i in range(0, len(texts), 512)]

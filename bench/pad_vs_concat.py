@@ -46,7 +46,7 @@ def tokenizer(path: str | None, work: Path) -> Path:
 
 def build(tok: Path, out: Path, seq: int, packing: str) -> dict[str, Any]:
     """``csmpt prep`` of the samples with ``packing``; the train split's manifest."""
-    from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+    from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
 
     spec = CorpusSpec(name=packing, inputs=[str(REPO / s) for s in SOURCES])
     cfg = PrepConfig(

@@ -61,7 +61,7 @@ def child(code: str, pythonpath: str | None = None) -> dict[str, float]:
 def prep_code(tok: Path, jsonl: Path, out: Path, seq: int, extra: str = "", part: str = "") -> str:
     filt = "FilterSpec(near_dedup=NearDedupSpec())" if extra == "near" else "None"
     return f"""
-from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
 from csmpt.filter.document_filter import FilterSpec
 try:
     from csmpt.filter.near_dedup import NearDedupSpec
@@ -81,7 +81,7 @@ def raw_code(tok: Path, jsonl: Path) -> str:
     return f"""
 import os
 from concurrent.futures import ThreadPoolExecutor
-from csmpt.data.tiktoken_bpe import build_exact_tiktoken
+from csmpt.prep.tiktoken_bpe import build_exact_tiktoken
 texts = [json.loads(l)["text"] for l in open({str(jsonl)!r}, encoding="utf-8")]
 t0 = time.perf_counter()
 exact = build_exact_tiktoken({str(tok / "tokenizer.json")!r})
@@ -150,8 +150,8 @@ def main() -> None:
                 p2 = child(prep_code(tok, jsonl, d / "p", seq, part="(1, 2)"))
                 merge = child(
                     f"""
-from csmpt.data.merge import merge_parts
-from csmpt.data.prep import CorpusSpec, PrepConfig
+from csmpt.prep.merge import merge_parts
+from csmpt.prep.run import CorpusSpec, PrepConfig
 cfg = PrepConfig(tokenizer={str(tok)!r}, output_dir={str(d / "p")!r}, max_seq_len={seq},
                  val_fraction=0.0, compression="zstd",
                  corpora=[CorpusSpec(name="bench", inputs=[{str(jsonl)!r}])])

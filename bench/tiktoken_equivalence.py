@@ -2,7 +2,7 @@
 
 For each code point (every ``--step``-th; 1 = all 1,112,064 outside the surrogates) and each of
 six contexts (letters, spaces, digits, newlines, contractions, tabs around it), it encodes the
-string with ``tokenizers`` and with :func:`csmpt.data.tiktoken_bpe.build_exact_tiktoken` and
+string with ``tokenizers`` and with :func:`csmpt.prep.tiktoken_bpe.build_exact_tiktoken` and
 counts the code points where the ids differ. It checks the regex engines (onig in tokenizers,
 fancy-regex in tiktoken) agree on every character class, which the unit tests only sample.
 
@@ -29,7 +29,7 @@ def main() -> None:
     args = ap.parse_args()
     from tokenizers import Tokenizer
 
-    from csmpt.data.tiktoken_bpe import build_exact_tiktoken
+    from csmpt.prep.tiktoken_bpe import build_exact_tiktoken
 
     path = Path(args.tokenizer) / "tokenizer.json"
     hf, exact = Tokenizer.from_file(str(path)), build_exact_tiktoken(path)

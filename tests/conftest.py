@@ -136,7 +136,7 @@ def shards_dir(
     tokenizer_dir: Path, classifier_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.data.prep import PrepConfig, prep_corpora
+    from csmpt.prep.run import PrepConfig, prep_corpora
 
     out = tmp_path_factory.mktemp("mds")
     yaml_path = REPO / "data_prep/sample.yaml"

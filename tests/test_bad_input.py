@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
 from csmpt.errors import ConfigError, DataError
+from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
 from csmpt.training import preflight
 
 CSMPT = str(Path(sys.executable).parent / "csmpt")

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from csmpt.corpus.readers import expand_inputs, read_documents
-from csmpt.data.corpus_build import PROGRESS_NAME
-from csmpt.data.pad_packing import PadPacker
-from csmpt.data.prep import MANIFEST_NAME, CorpusSpec, PrepConfig, prep_corpora, split_of
 from csmpt.errors import ConfigError
 from csmpt.mds.doc_map import DOCMAP_DIR, DocumentMap
 from csmpt.mds.reader import iter_samples
+from csmpt.prep.corpus_build import PROGRESS_NAME
+from csmpt.prep.pad_packing import PadPacker
+from csmpt.prep.run import MANIFEST_NAME, CorpusSpec, PrepConfig, prep_corpora, split_of
 
 REPO = Path(__file__).resolve().parents[1]
 SEQ = 128
@@ -210,7 +210,7 @@ def test_packing_per_corpus_and_bad_values(
 
 def test_concat_default_keeps_its_fingerprint(tokenizer_dir: Path) -> None:
     """Adding ``packing`` changed nothing for concat builds: they are not rebuilt."""
-    from csmpt.data.prep import _output_settings
+    from csmpt.prep.run import _output_settings
 
     cfg = _cfg(tokenizer_dir, Path("x"), [], packing="concat")
     assert "packing" not in _output_settings(cfg)

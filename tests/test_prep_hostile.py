@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from csmpt.data.long_docs import DocumentCutter
-from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
 from csmpt.errors import DataError
 from csmpt.mds.reader import iter_samples
+from csmpt.prep.long_docs import DocumentCutter
+from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
 
 GOOD = [f"Věta číslo {i}: Brno leží na soutoku Svratky a Svitavy." for i in range(40)]
 LLAMA3_REGEX = (
@@ -148,7 +148,7 @@ def test_lone_surrogate_is_counted_in_every_backend(
     assert m["skipped_documents"] == {"unencodable": 1}
     assert m["bad_document_examples"]["unencodable"] == [f"{src}:3"]
     assert m["tokenizer"]["backend"] == backend
-    from csmpt.data.prep import split_of
+    from csmpt.prep.run import split_of
 
     kept = [t for t in [*GOOD[:2], *GOOD[2:4], "pár \U0001f600 je v pořádku", *GOOD[4:]]]
     for split in ("train", "val"):
@@ -210,7 +210,7 @@ def test_long_document_pieces_encode_like_the_whole(ws_tokenizer: Path) -> None:
     """Property: for random documents and windows, the pieces' ids are the whole's ids."""
     from tokenizers import Tokenizer
 
-    from csmpt.data.workers import make_encoder
+    from csmpt.prep.encoders import make_encoder
 
     tok = Tokenizer.from_file(str(ws_tokenizer / "tokenizer.json"))
     cutter = DocumentCutter(ws_tokenizer / "tokenizer.json")

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
 from csmpt.filter.document_filter import DocumentFilter, FilterSpec
 from csmpt.filter.near_dedup import NearDedupSpec, shingles
 from csmpt.mds.reader import iter_samples
+from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
 
 SAMPLES = Path("data/samples")
 NEAR = NearDedupSpec(threshold=0.7, ngram=3, num_perm=128, seed=1)
@@ -133,9 +133,9 @@ def test_filter_api_and_bad_threshold(tmp_path: Path) -> None:
 
 def test_duplicates_across_parts_match_a_single_build(tmp_path: Path, tokenizer_dir: Path) -> None:
     """Originals and their near-copies in different parts: one pass over all signatures."""
-    from csmpt.data.merge import merge_parts
-    from csmpt.data.part_dedup import dedup_corpora, sign_corpora
     from csmpt.errors import DataError
+    from csmpt.prep.merge import merge_parts
+    from csmpt.prep.part_dedup import dedup_corpora, sign_corpora
 
     src = tmp_path / "c.jsonl"
     docs, planted = _corpus(src)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from csmpt.data.prep import CorpusSpec, PrepConfig, prep_corpora
 from csmpt.mds.doc_map import DocumentMap
 from csmpt.mds.reader import iter_samples
+from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
 
 CSMPT = str(Path(sys.executable).parent / "csmpt")
 WORDS = "Praha Brno řeka Vltava hrad most město lidé rok škola 1993 2024 data text".split()

@@ -34,7 +34,7 @@ def test_session_sends_library_output_to_the_log(tmp_path: Path) -> None:
             own.warning("Token indices sequence length is longer than the specified maximum 9")
             logging.getLogger("composer.trainer").warning("a Composer warning")
             logging.getLogger("csmpt.callbacks.hot_swap").info("hot swap at step 4: a -> b")
-            logging.getLogger("csmpt.data.prep").info("a csmpt detail")
+            logging.getLogger("csmpt.prep.run").info("a csmpt detail")
             assert q.train_overrides()[-1] == "loggers.csmpt_console={}"
         # Everything restored: logging, the library's own handler.
         assert logging.getLogger().handlers == root_handlers

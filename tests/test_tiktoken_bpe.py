@@ -14,13 +14,13 @@ from tokenizers import Regex, Tokenizer, pre_tokenizers
 from tokenizers.models import BPE
 from tokenizers.trainers import BpeTrainer
 
-from csmpt.data.tiktoken_bpe import (
+from csmpt.errors import DataError
+from csmpt.prep.encoders import HFEncoder, make_encoder
+from csmpt.prep.tiktoken_bpe import (
     NotEquivalentError,
     build_exact_tiktoken,
     byte_level_ranks,
 )
-from csmpt.data.workers import HFEncoder, make_encoder
-from csmpt.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 # Llama 3's (and cl100k's) pre-tokenizer regex.

@@ -10,10 +10,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from csmpt.cli.common import console, user_errors
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.data.merge import merge_parts
-from csmpt.data.prep import PrepConfig, parse_part, prep_corpora
 from csmpt.errors import ConfigError
 from csmpt.mds.manifest import find_manifests, manifest_table
+from csmpt.prep.merge import merge_parts
+from csmpt.prep.run import PrepConfig, parse_part, prep_corpora
 from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
 
 __all__ = ["prep_command", "tokenizer_app"]
@@ -104,7 +104,7 @@ def prep_command(
         raise ConfigError("give a data_prep YAML (csmpt prep data_prep/sample.yaml) or --stats DIR")
     cfg = build_structured(PrepConfig, load_yaml_with_overrides(config, overrides or []), config)
     if signatures or dedup:
-        from csmpt.data.part_dedup import dedup_corpora, sign_corpora
+        from csmpt.prep.part_dedup import dedup_corpora, sign_corpora
 
         if signatures and (part is None or dedup):
             raise ConfigError("--signatures goes with --part I/N (and without --dedup)")

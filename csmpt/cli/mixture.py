@@ -38,12 +38,12 @@ def recipe_mixtures(recipe: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]
 
 
 def mixture_tables(recipe: Path, overrides: list[str]) -> list[tuple[Table, list[Any]]]:
-    """One rich table (and its :class:`~csmpt.data.mixture.StreamShare` rows) per mixture.
+    """One rich table (and its :class:`~csmpt.prep.mixture.StreamShare` rows) per mixture.
 
     Raises:
         ConfigError: The recipe mixes nothing, or streaming refuses its weights.
     """
-    from csmpt.data.mixture import mixture_shares
+    from csmpt.prep.mixture import mixture_shares
 
     cfg = load_yaml_with_overrides(recipe, overrides)
     resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]

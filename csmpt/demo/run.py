@@ -33,7 +33,6 @@ from rich.table import Table
 
 from csmpt.callbacks.hot_swap import read_events
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.data.prep import PrepConfig, prep_corpora
 from csmpt.demo.after_training import AfterTraining, after_training_rows, run_after_training
 from csmpt.demo.spike import spike_events, spike_overrides, spike_rows
 from csmpt.demo.vocab_swap import SwapStage, run_swap_stage
@@ -41,6 +40,7 @@ from csmpt.errors import CsmptError
 from csmpt.filter.classifier import train_from_yaml
 from csmpt.filter.document_filter import CLASSIFIER, DUPLICATE
 from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.prep.run import PrepConfig, prep_corpora
 from csmpt.quiet import LOG_NAME, quiet_session
 from csmpt.surgery.report import report_rows
 from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer

@@ -20,8 +20,8 @@ from pathlib import Path
 from rich.console import Console
 
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.data.prep import PrepConfig, prep_corpora
 from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.prep.run import PrepConfig, prep_corpora
 from csmpt.surgery.recipe import SurgeryConfig, run_surgery
 from csmpt.surgery.report import SurgeryReport
 from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer

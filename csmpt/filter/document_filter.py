@@ -153,7 +153,7 @@ class DocumentFilter:
         self._side = self._side_tmp.open("a", encoding="utf-8", newline="\n")
 
     def use_verdicts(self, preset: dict[tuple[int, int], tuple[str, str, float]]) -> None:
-        """Take duplicate verdicts from a pass over every part (:mod:`csmpt.data.part_dedup`).
+        """Take duplicate verdicts from a pass over every part (:mod:`csmpt.prep.part_dedup`).
 
         ``preset`` maps (input index, line) of each removed record to (reason, ``file:line`` of
         the kept document, similarity); :meth:`record` then needs ``where``.

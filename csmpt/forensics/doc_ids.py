@@ -45,8 +45,8 @@ class DocumentIndex:
 
     def __init__(self, folder: str | Path) -> None:
         from csmpt.corpus.readers import read_documents
-        from csmpt.data.prep import split_of
         from csmpt.mds.reader import iter_samples
+        from csmpt.prep.run import split_of
 
         self.folder = Path(folder)
         path = self.folder / MANIFEST_NAME

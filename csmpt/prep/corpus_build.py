@@ -3,7 +3,7 @@
 The pipeline: a reader thread reads documents (counting bad ones), drops exact duplicates
 (the filter's ``duplicates``), routes each document to ``train`` or ``val`` by a hash of its text
 and batches the texts; the encoder tokenizes them, and scores them with the filter's classifier,
-on every core (:mod:`csmpt.data.workers`); this thread takes the filter's verdicts in corpus order
+on every core (:mod:`csmpt.prep.encoders`); this thread takes the filter's verdicts in corpus order
 (``record``: counts, side file), joins each kept document's tokens and EOS into ``max_seq_len``
 samples and writes shards (:mod:`csmpt.mds.writer`).
 
@@ -38,17 +38,17 @@ from csmpt.corpus.readers import (
     Document,
     read_documents,
 )
-from csmpt.data.concat import SampleConcatenator
-from csmpt.data.long_docs import DocumentCutter
-from csmpt.data.pad_packing import PadPacker
-from csmpt.data.workers import BatchEncoder, Result, TextEncoder
 from csmpt.errors import DataError
 from csmpt.mds.doc_map import DocMapWriter, split_doc_map, write_doc_map
 from csmpt.mds.writer import ShardedSplitWriter, ShardFormat, write_json_atomic
+from csmpt.prep.concat import SampleConcatenator
+from csmpt.prep.encoders import BatchEncoder, Result, TextEncoder
+from csmpt.prep.long_docs import DocumentCutter
+from csmpt.prep.pad_packing import PadPacker
 
 if TYPE_CHECKING:
-    from csmpt.data.prep import PrepConfig
     from csmpt.filter.document_filter import DocumentFilter
+    from csmpt.prep.run import PrepConfig
 
 __all__ = [
     "EMPTY",
@@ -343,7 +343,7 @@ def build_corpus(
         splits: ``train`` and, with a val fraction, ``val``.
         progress: The loaded progress record (``{"fingerprint": ..., "splits": {}}`` if new).
         eos_id: Appended after every document.
-        encoder: Tokenizes (:func:`csmpt.data.workers.make_encoder`).
+        encoder: Tokenizes (:func:`csmpt.prep.encoders.make_encoder`).
         filt: The corpus's document filter, if any.
         on_progress: Called with (records read, tokens written) after every batch.
         cutter: Cuts documents longer than ``max_doc_chars`` (default: of ``cfg.tokenizer``).
@@ -353,7 +353,7 @@ def build_corpus(
         Per-split stats (each split folder also gets its document map) and the counts of
         skipped, long and repaired documents.
     """
-    from csmpt.data.prep import parse_size
+    from csmpt.prep.run import parse_size
 
     fmt = ShardFormat(cfg.compression, parse_size(cfg.size_limit), cfg.max_seq_len)
     sinks: dict[str, _SplitSink] = {}

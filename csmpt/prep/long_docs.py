@@ -26,7 +26,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from csmpt.data.tiktoken_bpe import NotEquivalentError, pretokenizer_pattern
+from csmpt.prep.tiktoken_bpe import NotEquivalentError, pretokenizer_pattern
 
 __all__ = ["DocumentCutter"]
 

@@ -34,7 +34,7 @@ def pad_share(real_tokens: int, samples: int, max_seq_len: int) -> float:
 class PadPacker:
     """Pack documents into samples of at most ``max_seq_len`` tokens without cutting them.
 
-    The same feeding interface as :class:`csmpt.data.concat.SampleConcatenator`:
+    The same feeding interface as :class:`csmpt.prep.concat.SampleConcatenator`:
     :meth:`add_tokens` takes one document's tokens (EOS included) per call and yields the
     samples it closes; :meth:`close` yields the last, open one.
 

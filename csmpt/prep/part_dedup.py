@@ -33,7 +33,7 @@ from csmpt.filter.document_filter import DUPLICATE, NEAR_DUPLICATE, content_hash
 from csmpt.filter.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
 
 if TYPE_CHECKING:
-    from csmpt.data.prep import CorpusSpec, PrepConfig
+    from csmpt.prep.run import CorpusSpec, PrepConfig
 
 __all__ = [
     "VERDICTS_NAME",

@@ -40,7 +40,7 @@ from csmpt.mds.manifest import MANIFEST_NAME
 from csmpt.mds.writer import INDEX_NAME, ShardedSplitWriter, ShardFormat
 
 if TYPE_CHECKING:
-    from csmpt.data.prep import CorpusResult, PrepConfig
+    from csmpt.prep.run import CorpusResult, PrepConfig
 
 __all__ = ["merge_parts"]
 
@@ -99,7 +99,7 @@ def _merge_split(cfg: PrepConfig, parts: Sequence[Path], split: str, out: Path) 
     """Merge one split of the parts into ``out`` (a new folder); return its manifest."""
     from streaming.base.util import merge_index
 
-    from csmpt.data.prep import TAIL_NAME, parse_size
+    from csmpt.prep.run import TAIL_NAME, parse_size
 
     seq = cfg.max_seq_len
     manifests = [json.loads((p / split / MANIFEST_NAME).read_text()) for p in parts]
@@ -192,7 +192,7 @@ def _sum_manifests(
 
 def _join_side_files(path: Path, n: int) -> None:
     """The parts' removed-document files, joined in part order into the configured one."""
-    from csmpt.data.prep import part_folder
+    from csmpt.prep.run import part_folder
 
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("wb") as out:
@@ -212,9 +212,9 @@ def merge_parts(
         DataError: A part is missing or was built from other inputs or settings.
     """
     from csmpt.corpus.readers import expand_inputs
-    from csmpt.data.part_dedup import part_verdicts
-    from csmpt.data.prep import SPLITS, CorpusResult, _fingerprint, _is_up_to_date
     from csmpt.filter.document_filter import DocumentFilter
+    from csmpt.prep.part_dedup import part_verdicts
+    from csmpt.prep.run import SPLITS, CorpusResult, _fingerprint, _is_up_to_date
     from csmpt.tokenizer.train import tokenizer_fingerprint
 
     tok_hash = tokenizer_fingerprint(cfg.tokenizer)

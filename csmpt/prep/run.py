@@ -7,7 +7,7 @@ which llm-foundry's ``text`` dataloader reads (``dataset.local: <output_dir>/<co
 
 A corpus is built in ``<output_dir>/.<corpus>.partial`` and renamed into place when complete,
 so a reader never sees a half-written corpus. A killed job, rerun, keeps the shards it finished
-(:mod:`csmpt.data.corpus_build`); a corpus whose inputs, tokenizer and settings are unchanged is
+(:mod:`csmpt.prep.corpus_build`); a corpus whose inputs, tokenizer and settings are unchanged is
 not rebuilt.
 """
 
@@ -27,21 +27,21 @@ import numpy as np
 from csmpt.atomic_dir import replace_dir
 from csmpt.corpus.fingerprint import fingerprint, input_size, input_stats, sha256_file
 from csmpt.corpus.readers import expand_inputs
-from csmpt.data.corpus_build import (
+from csmpt.errors import ConfigError, DataError
+from csmpt.filter.document_filter import DocumentFilter, FilterSpec
+from csmpt.mds.manifest import MANIFEST_NAME
+from csmpt.mds.writer import INDEX_NAME, remove_unlisted_shards
+from csmpt.prep.corpus_build import (
     PROGRESS_NAME,
     STRICT_REASONS,
     ProgressFn,
     build_corpus,
     split_of,
 )
-from csmpt.data.long_docs import DocumentCutter
-from csmpt.data.pad_packing import pad_share
-from csmpt.data.part_dedup import part_verdicts
-from csmpt.data.workers import TextEncoder, make_encoder
-from csmpt.errors import ConfigError, DataError
-from csmpt.filter.document_filter import DocumentFilter, FilterSpec
-from csmpt.mds.manifest import MANIFEST_NAME
-from csmpt.mds.writer import INDEX_NAME, remove_unlisted_shards
+from csmpt.prep.encoders import TextEncoder, make_encoder
+from csmpt.prep.long_docs import DocumentCutter
+from csmpt.prep.pad_packing import pad_share
+from csmpt.prep.part_dedup import part_verdicts
 from csmpt.tokenizer.train import check_tokenizer_dir, tokenizer_fingerprint
 
 __all__ = [
@@ -106,7 +106,7 @@ class PrepConfig:
             if it has no such documents; otherwise the strict run stops at the first one.
         max_doc_chars: Longer documents are tokenized in pieces of about this many characters
             (cut where the tokenizer's pre-tokenizer starts a new token, so the ids are the
-            whole document's; :mod:`csmpt.data.long_docs`) and counted.
+            whole document's; :mod:`csmpt.prep.long_docs`) and counted.
         repair_unicode: Replace lone surrogates (which JSON can escape, UTF-8 cannot hold) with
             U+FFFD and keep the document (counted as ``repaired_unicode``) instead of skipping
             it as ``unencodable``.
@@ -114,12 +114,12 @@ class PrepConfig:
         workers: 0: tokenize with the tokenizer's threads in this process (every core);
             N: in N worker processes. Does not change the output.
         tokenizer_backend: ``auto`` (tiktoken when it provably gives the tokenizer's ids, else
-            HF tokenizers), ``hf`` or ``tiktoken`` (:mod:`csmpt.data.workers`). Does not change
+            HF tokenizers), ``hf`` or ``tiktoken`` (:mod:`csmpt.prep.encoders`). Does not change
             the output.
         packing: ``concat`` (documents joined by EOS and cut into ``max_seq_len`` samples, as
             CSMPT7b) or ``pad`` (whole documents packed in order into samples of at most
             ``max_seq_len`` tokens, padded by the collator at training time; longer documents
-            cut into ``max_seq_len`` chunks; :mod:`csmpt.data.pad_packing`). A corpus may
+            cut into ``max_seq_len`` chunks; :mod:`csmpt.prep.pad_packing`). A corpus may
             set its own.
     """
 
@@ -316,7 +316,7 @@ def prep_corpora(
         on_progress: Called with (records read, tokens written) after each tokenizer batch.
         part: ``(i, n)`` with n > 1: build only part ``i`` (0-based) of each corpus' records
             (:func:`csmpt.corpus.readers.part_of`) into ``<name>.part-I-of-N`` (1-based I), for
-            :func:`csmpt.data.merge.merge_parts` to join.
+            :func:`csmpt.prep.merge.merge_parts` to join.
 
     Raises:
         DataError: Missing tokenizer or input, malformed corpus file, a bad document with

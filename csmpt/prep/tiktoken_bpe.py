@@ -32,8 +32,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from csmpt.data.concat import flatten_ids
 from csmpt.errors import DataError
+from csmpt.prep.concat import flatten_ids
 from csmpt.tokenizer.byte_level import byte_decoder
 
 __all__ = [

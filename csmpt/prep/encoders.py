@@ -1,6 +1,6 @@
 """Tokenize (and score for the corpus filter) batches of texts on every core, in order.
 
-Two backends give the same ids (:mod:`csmpt.data.tiktoken_bpe` checks that before it is used):
+Two backends give the same ids (:mod:`csmpt.prep.tiktoken_bpe` checks that before it is used):
 
 * ``hf``: the tokenizer's own ``encode_batch_fast``, whose Rust thread pool uses every core;
 * ``tiktoken``: the same byte-level BPE in tiktoken, with about a third of the CPU time;
@@ -26,9 +26,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from csmpt.data.concat import flatten_ids
-from csmpt.data.tiktoken_bpe import NotEquivalentError, build_exact_tiktoken
 from csmpt.errors import DataError
+from csmpt.prep.concat import flatten_ids
+from csmpt.prep.tiktoken_bpe import NotEquivalentError, build_exact_tiktoken
 
 __all__ = ["BACKENDS", "BatchEncoder", "HFEncoder", "Scorer", "TextEncoder", "make_encoder"]
 

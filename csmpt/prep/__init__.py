@@ -1,0 +1,1 @@
+"""The prep stage: corpora -> tokens -> EOS-concatenated (or padded) samples -> MDS shards."""
