@@ -21,12 +21,9 @@ KNOWN_CYCLE_EDGES = {
     # callbacks.signal_checkpoint uses training.atomic_save; training.preflight checks callbacks.
     ("csmpt.callbacks", "csmpt.training"),
     ("csmpt.training", "csmpt.callbacks"),
-    # checkpoint loading (eval/models.py) into its own module; one HF-folder writer.
+    # checkpoint loading (eval/models.py) into its own module.
     ("csmpt.eval", "csmpt.surgery"),
-    ("csmpt.eval", "csmpt.export"),
-    ("csmpt.export", "csmpt.eval"),
     ("csmpt.surgery", "csmpt.eval"),
-    ("csmpt.surgery", "csmpt.export"),
     # the demo prints the mixture table of cli/mixture.py (mixture logic out of the CLI).
     ("csmpt.demo", "csmpt.cli"),
     ("csmpt.cli", "csmpt.demo"),

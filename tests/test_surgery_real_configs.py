@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from csmpt.checkpoint.hf_config import normalise_config
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.errors import ConfigError
-from csmpt.export.hf_config import normalise_config
 from csmpt.surgery.io import load_source
 from csmpt.surgery.recipe import SurgeryConfig, run_surgery
 from csmpt.surgery.synthetic import write_random_hf_model
@@ -234,7 +234,7 @@ def test_hf_output_is_sharded_like_save_pretrained_and_follows_the_umask(
 ) -> None:
     from transformers import AutoModelForCausalLM
 
-    from csmpt.export.hf_folder import write_hf_folder
+    from csmpt.checkpoint.hf_folder import write_hf_folder
     from csmpt.surgery.io import build_model, hf_state
 
     write_random_hf_model(shrunk(name), tmp_path / "src", "safetensors", 10**7)

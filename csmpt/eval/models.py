@@ -199,11 +199,11 @@ def build_hf_model(
 
     Built by llm-foundry, with ``trust_remote_code`` (MPT exports carry their modeling code). A
     folder whose config llm-foundry 0.22 rejects (MPT-7B's ``attn_config.prefix_lm``) is loaded
-    through a normalised view (:func:`csmpt.export.hf_config.normalised_hf_dir`).
+    through a normalised view (:func:`csmpt.checkpoint.hf_config.normalised_hf_dir`).
     """
     from llmfoundry.utils.builders import build_composer_model, build_tokenizer
 
-    from csmpt.export.hf_config import normalised_hf_dir
+    from csmpt.checkpoint.hf_config import normalised_hf_dir
 
     path = str(normalised_hf_dir(hf_dir))  # a hub MPT-7B folder: its config normalised
     if not Path(path).is_dir():

@@ -3,7 +3,7 @@
 The recipe's model is built on the meta device and given the checkpoint's tensors, memory-mapped
 (a monolithic 7B checkpoint, as FSDP ``full`` state dicts are saved, costs file pages; its
 optimizer state is never read). The weights are cast to the export dtype, the reference logits on
-a fixed input are computed, and the shared HF-folder writer (:mod:`csmpt.export.hf_folder`:
+a fixed input are computed, and the shared HF-folder writer (:mod:`csmpt.checkpoint.hf_folder`:
 ``save_pretrained``'s sharding and index, normalised portable config, MPT's modeling code for
 ``trust_remote_code``, the user's umask) writes the folder. Then the export checks itself: the
 reference model is dropped, the folder is loaded back with ``AutoModelForCausalLM`` and its
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from csmpt.atomic_dir import replace_dir
+from csmpt.checkpoint.hf_folder import write_hf_folder
 from csmpt.errors import CsmptError, DataError
 from csmpt.eval.models import build_recipe_model, load_checkpoint_weights
-from csmpt.export.hf_folder import write_hf_folder
 
 if TYPE_CHECKING:
     import torch

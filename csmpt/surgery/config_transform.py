@@ -44,13 +44,13 @@ def surgery_shapes(cfg: dict[str, Any]) -> dict[str, Any]:
 
     Also: an ``hf_causal_lm`` model whose ``pretrained_model_name_or_path`` is a local HF folder
     with a config llm-foundry 0.22 rejects (a hub MPT-7B download) is pointed at a normalised
-    view of it (:func:`csmpt.export.hf_config.normalised_hf_dir`).
+    view of it (:func:`csmpt.checkpoint.hf_config.normalised_hf_dir`).
     """
     model = cfg.get("model")
     if isinstance(model, dict) and model.get("name") == "hf_causal_lm":
         name = model.get("pretrained_model_name_or_path")
         if isinstance(name, str) and Path(name).expanduser().is_dir():
-            from csmpt.export.hf_config import normalised_hf_dir
+            from csmpt.checkpoint.hf_config import normalised_hf_dir
 
             model["pretrained_model_name_or_path"] = str(normalised_hf_dir(name))
     shapes = surgery_shapes_for(cfg.get("load_path"))

@@ -8,7 +8,7 @@ HF config from ``state.integrations``). Every file is memory-mapped (safetensors
 ``torch.load(mmap=True)`` for ``.bin`` shards and ``.pt``): a 7B source costs file pages, not
 anonymous memory, and nothing is built to read or write weights.
 
-Outputs: an HF folder written by the shared writer (:mod:`csmpt.export.hf_folder`: sharded
+Outputs: an HF folder written by the shared writer (:mod:`csmpt.checkpoint.hf_folder`: sharded
 safetensors, config, tokenizer, MPT's modeling code) and a Composer checkpoint holding only
 ``state.model``, which a training YAML loads with ``load_path`` + ``load_weights_only: true``.
 """
@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 
+from csmpt.checkpoint.hf_config import default_tied, normalise_config
+from csmpt.checkpoint.hf_folder import portable_config, write_hf_folder
 from csmpt.errors import DataError
-from csmpt.export.hf_config import default_tied, normalise_config
-from csmpt.export.hf_folder import portable_config, write_hf_folder
 
 __all__ = [
     "ModelWeights",
@@ -54,7 +54,7 @@ class ModelWeights:
         state: Parameter name -> tensor.
         source: The folder or checkpoint file it was read from.
         code_files: Custom-code files of a (non-MPT) source HF folder, copied to an HF output.
-        normalised: Config keys dropped by :func:`csmpt.export.hf_config.normalise_config`.
+        normalised: Config keys dropped by :func:`csmpt.checkpoint.hf_config.normalise_config`.
     """
 
     config: dict[str, Any]
@@ -167,7 +167,7 @@ def _load_composer(path: Path) -> ModelWeights:
 def load_source(path: str | Path) -> ModelWeights:
     """Read a model from a local HF folder or a Composer checkpoint file, memory-mapped.
 
-    The config is normalised for llm-foundry 0.22 (:func:`csmpt.export.hf_config.
+    The config is normalised for llm-foundry 0.22 (:func:`csmpt.checkpoint.hf_config.
     normalise_config`; the dropped keys are in ``normalised``).
 
     Raises:
@@ -208,7 +208,7 @@ def hf_state(weights: ModelWeights) -> dict[str, torch.Tensor]:
 
 
 def write_hf_dir(weights: ModelWeights, out: Path, tokenizer: Any | None) -> None:
-    """Write ``weights`` as an HF folder (:func:`csmpt.export.hf_folder.write_hf_folder`).
+    """Write ``weights`` as an HF folder (:func:`csmpt.checkpoint.hf_folder.write_hf_folder`).
 
     Sharded safetensors in the weights' dtype, the config normalised and made portable with
     ``tie_word_embeddings`` explicit; an MPT folder gets llm-foundry's modeling code, so

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from csmpt.atomic_dir import replace_dir
+from csmpt.checkpoint.hf_folder import apply_umask
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError, DataError
-from csmpt.export.hf_folder import apply_umask
 from csmpt.surgery.alignment import frequency_order, token_frequencies, vocab_bytes
 from csmpt.surgery.config_transform import SHAPES_NAME
 from csmpt.surgery.downcycle import DowncycleConfig, choose_layers, downcycle

@@ -20,8 +20,8 @@ from typing import Any
 
 import torch
 
-from csmpt.export.hf_config import normalise_config
-from csmpt.export.hf_folder import write_safetensors
+from csmpt.checkpoint.hf_config import normalise_config
+from csmpt.checkpoint.hf_folder import write_safetensors
 from csmpt.surgery.io import ModelWeights, meta_model
 
 __all__ = ["FORMATS", "parameter_shapes", "write_random_hf_model"]

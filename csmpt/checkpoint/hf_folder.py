@@ -2,7 +2,7 @@
 
 An HF folder as ``save_pretrained`` lays it out, without building a model:
 
-* ``config.json``: normalised for llm-foundry 0.22 (:mod:`csmpt.export.hf_config`), portable
+* ``config.json``: normalised for llm-foundry 0.22 (:mod:`csmpt.checkpoint.hf_config`), portable
   (MPT: ``attn_impl: torch``, ``init_device: cpu``), ``torch_dtype`` the weights' dtype;
 * ``model.safetensors``, or ``model-0000N-of-0000M.safetensors`` shards of at most
   ``max_shard_size`` (5 GB, as ``save_pretrained``) plus ``model.safetensors.index.json``,
@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from csmpt.export.hf_config import normalise_config
+from csmpt.checkpoint.hf_config import normalise_config
 
 __all__ = [
     "MAX_SHARD_SIZE",

@@ -140,7 +140,7 @@ def normalised_hf_dir(path: str | Path) -> str | Path:
     view = Path(tempfile.gettempdir()) / "csmpt-hf-views" / hashlib.sha1(stamp).hexdigest()[:16]
     if (view / "config.json").is_file():
         return view
-    from csmpt.export.hf_folder import write_hf_config
+    from csmpt.checkpoint.hf_folder import write_hf_config
 
     tmp = view.with_name(f"{view.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,6 @@
+"""Model files in and out: Composer checkpoints and HF folders, for eval, export and surgery.
+
+* :mod:`~csmpt.checkpoint.hf_config`: a hub ``config.json`` normalised for llm-foundry 0.22;
+* :mod:`~csmpt.checkpoint.hf_folder`: the one HF-folder writer (``csmpt surgery``'s ``hf/`` and
+  ``csmpt export``).
+"""
