@@ -24,9 +24,6 @@ KNOWN_CYCLE_EDGES = {
     # checkpoint loading (eval/models.py) into its own module.
     ("csmpt.eval", "csmpt.surgery"),
     ("csmpt.surgery", "csmpt.eval"),
-    # the demo prints the mixture table of cli/mixture.py (mixture logic out of the CLI).
-    ("csmpt.demo", "csmpt.cli"),
-    ("csmpt.cli", "csmpt.demo"),
 }
 
 
