@@ -9,8 +9,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from csmpt.checkpoint.surgery_shapes import surgery_shapes
 from csmpt.errors import ConfigError, DataError
-from csmpt.surgery.config_transform import surgery_shapes
 from csmpt.surgery.downcycle import DowncycleConfig, choose_layers, downcycle
 from csmpt.surgery.io import ModelWeights, build_model, load_source, write_hf_dir
 from csmpt.surgery.recipe import (

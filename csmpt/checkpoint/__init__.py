@@ -2,5 +2,7 @@
 
 * :mod:`~csmpt.checkpoint.hf_config`: a hub ``config.json`` normalised for llm-foundry 0.22;
 * :mod:`~csmpt.checkpoint.hf_folder`: the one HF-folder writer (``csmpt surgery``'s ``hf/`` and
-  ``csmpt export``).
+  ``csmpt export``);
+* :mod:`~csmpt.checkpoint.surgery_shapes`: the ``csmpt_surgery_shapes`` config transform (a
+  training config's model shape follows the surgery output it loads).
 """

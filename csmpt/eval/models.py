@@ -81,8 +81,8 @@ class RecipeModel:
 def _recipe_parts(recipe: Path, overrides: Sequence[str]) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
+    from csmpt.checkpoint.surgery_shapes import surgery_shapes
     from csmpt.config.loading import load_yaml_with_overrides
-    from csmpt.surgery.config_transform import surgery_shapes
 
     cfg = OmegaConf.to_container(load_yaml_with_overrides(recipe, overrides), resolve=True)
     assert isinstance(cfg, dict)

@@ -29,10 +29,10 @@ import torch
 
 from csmpt.atomic_dir import replace_dir
 from csmpt.checkpoint.hf_folder import apply_umask
+from csmpt.checkpoint.surgery_shapes import SHAPES_NAME
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError, DataError
 from csmpt.surgery.alignment import frequency_order, token_frequencies, vocab_bytes
-from csmpt.surgery.config_transform import SHAPES_NAME
 from csmpt.surgery.downcycle import DowncycleConfig, choose_layers, downcycle
 from csmpt.surgery.io import ModelWeights, load_source, write_composer_checkpoint, write_hf_dir
 from csmpt.surgery.report import (

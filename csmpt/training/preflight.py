@@ -211,7 +211,7 @@ def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfi
         raise ConfigError(f"{describe_key(path, str(e.full_key))}: {e.msg}") from None
     assert isinstance(container, dict)
     resolved: dict[str, Any] = {str(k): v for k, v in container.items()}
-    from csmpt.surgery.config_transform import surgery_shapes  # shapes as the run will see them
+    from csmpt.checkpoint.surgery_shapes import surgery_shapes  # shapes as the run will see them
 
     resolved = surgery_shapes(resolved)
     _check_data_folders(resolved, path)
