@@ -21,9 +21,6 @@ KNOWN_CYCLE_EDGES = {
     # callbacks.signal_checkpoint uses training.atomic_save; training.preflight checks callbacks.
     ("csmpt.callbacks", "csmpt.training"),
     ("csmpt.training", "csmpt.callbacks"),
-    # checkpoint loading (eval/models.py) into its own module.
-    ("csmpt.eval", "csmpt.surgery"),
-    ("csmpt.surgery", "csmpt.eval"),
 }
 
 

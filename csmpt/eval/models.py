@@ -29,6 +29,7 @@ __all__ = [
     "build_recipe_model",
     "find_checkpoints",
     "load_checkpoint_weights",
+    "torch_load_mmap",
 ]
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,19 @@ def _mismatch(model_sd: dict[str, Any], ckpt_sd: dict[str, Any]) -> str:
     return f"it has {len(extra)} weights the recipe's model lacks (e.g. '{extra[0]}')"
 
 
+def torch_load_mmap(path: Path, weights_only: bool) -> Any:
+    """``torch.load`` with ``mmap=True`` (a pre-1.6 non-zip file is read whole, with a warning)."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=True)
+    except RuntimeError as e:
+        if "mmap" not in str(e) and "zipfile" not in str(e):
+            raise
+        log.warning("%s: legacy (non-zip) torch file, cannot be memory-mapped: reading it", path)
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+
+
 def load_checkpoint_weights(
     model: ComposerModel, checkpoint: str | Path, recipe: Path, assign: bool = False
 ) -> None:
@@ -158,8 +172,6 @@ def load_checkpoint_weights(
     Raises:
         DataError: Not a Composer checkpoint, or its weights do not fit the recipe's model.
     """
-    from csmpt.surgery.io import torch_load_mmap
-
     ckpt = Path(checkpoint)
     try:
         obj = torch_load_mmap(ckpt, weights_only=False)

@@ -26,6 +26,7 @@ import torch
 from csmpt.checkpoint.hf_config import default_tied, normalise_config
 from csmpt.checkpoint.hf_folder import portable_config, write_hf_folder
 from csmpt.errors import DataError
+from csmpt.eval.models import torch_load_mmap
 
 __all__ = [
     "ModelWeights",
@@ -34,7 +35,6 @@ __all__ = [
     "load_source",
     "meta_model",
     "portable_config",
-    "torch_load_mmap",
     "write_composer_checkpoint",
     "write_hf_dir",
 ]
@@ -131,17 +131,6 @@ def _load_weight_file(path: Path) -> dict[str, torch.Tensor]:
         with safe_open(str(path), framework="pt") as f:  # tensors are views of the mmap
             return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
     return dict(torch_load_mmap(path, weights_only=True))
-
-
-def torch_load_mmap(path: Path, weights_only: bool) -> Any:
-    """``torch.load`` with ``mmap=True`` (a pre-1.6 non-zip file is read whole, with a warning)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=True)
-    except RuntimeError as e:
-        if "mmap" not in str(e) and "zipfile" not in str(e):
-            raise
-        log.warning("%s: legacy (non-zip) torch file, cannot be memory-mapped: reading it", path)
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
 
 
 def _load_composer(path: Path) -> ModelWeights:
