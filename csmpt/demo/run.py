@@ -188,7 +188,7 @@ def _run_stages(
     )
     (pad,) = prep_corpora(pad_cfg)  # Lit-Claire's packing: whole documents, padded samples
     pad_share = float(pad.manifests["train"]["pad_share"])
-    from csmpt.prep.mixture import mixture_tables
+    from csmpt.callbacks.mixture import mixture_tables
 
     ((mix_table, mix_shares),) = mixture_tables(
         root / MIXTURE_YAML, [f"variables.data_root={workdir / 'mds'}"]

@@ -197,7 +197,7 @@ def recipe_mixtures(recipe: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]
 
 
 def mixture_tables(recipe: Path, overrides: list[str]) -> list[tuple[Table, list[Any]]]:
-    """One rich table (and its :class:`~csmpt.prep.mixture.StreamShare` rows) per mixture.
+    """One rich table (and its :class:`~csmpt.callbacks.mixture.StreamShare` rows) per mixture.
 
     Raises:
         ConfigError: The recipe mixes nothing, or streaming refuses its weights.
