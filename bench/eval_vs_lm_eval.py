@@ -91,8 +91,8 @@ print("RESULT " + json.dumps({"acc": res["acc_tok,none"], "seconds": seconds,
 
 def csmpt_side(hf: Path, items: Path, shots: int, max_len: int, batch: int, docs: Path) -> dict:
     """Score with csmpt; write the prompts llm-foundry built (decoded) as lm-eval docs."""
+    from csmpt.checkpoint.loading import build_hf_model
     from csmpt.eval.icl import build_evaluators, evaluate_icl
-    from csmpt.eval.models import build_hf_model
 
     model, tok = build_hf_model(hf, max_seq_len=max_len)
     task = {

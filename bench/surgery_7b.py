@@ -98,7 +98,7 @@ def check_recipe_accepts(model_pt: Path, tok: Path, shrink: bool) -> str:
     """Build the CSMPT7b recipe's model on meta and compare keys/shapes with ``model_pt``."""
     import torch
 
-    from csmpt.eval.models import build_recipe_model
+    from csmpt.checkpoint.loading import build_recipe_model
 
     overrides = [
         f"variables.tokenizer_name={tok}",

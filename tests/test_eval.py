@@ -66,8 +66,12 @@ def _write(path: Path, items: list[dict[str, object]]) -> Path:
 def test_accuracy_is_high_on_likely_golds_and_chance_on_shuffled_golds(
     tiny_mpt_run: Path, shards_dir: Path, tokenizer_dir: Path, tiny_overrides, tmp_path: Path
 ) -> None:
+    from csmpt.checkpoint.loading import (
+        build_recipe_model,
+        find_checkpoints,
+        load_checkpoint_weights,
+    )
     from csmpt.eval.icl import build_evaluators, evaluate_icl
-    from csmpt.eval.models import build_recipe_model, find_checkpoints, load_checkpoint_weights
 
     items = _fixture_items(shards_dir, tokenizer_dir)
     shuffled = [dict(x, gold=random.Random(i).randrange(4)) for i, x in enumerate(items)]
@@ -175,7 +179,11 @@ def test_malformed_eval_jsonl_names_line_and_field(line: str, message: str, tmp_
 def test_bad_series_inputs_are_one_line_errors(
     tiny_mpt_run: Path, tiny_overrides, tmp_path: Path
 ) -> None:
-    from csmpt.eval.models import build_recipe_model, find_checkpoints, load_checkpoint_weights
+    from csmpt.checkpoint.loading import (
+        build_recipe_model,
+        find_checkpoints,
+        load_checkpoint_weights,
+    )
     from csmpt.eval.series import EvalRecipe, run_eval
 
     empty = tmp_path / "empty"

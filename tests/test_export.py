@@ -29,7 +29,11 @@ def _reload_and_compare(out: Path, reference: object, tokenizer_dir: Path) -> fl
 def test_mpt_export_loads_in_transformers_with_the_same_logits(
     tiny_mpt_run: Path, tiny_overrides, tokenizer_dir: Path, tmp_path: Path
 ) -> None:
-    from csmpt.eval.models import build_recipe_model, find_checkpoints, load_checkpoint_weights
+    from csmpt.checkpoint.loading import (
+        build_recipe_model,
+        find_checkpoints,
+        load_checkpoint_weights,
+    )
     from csmpt.export.hf import export_to_hf
 
     ckpt = find_checkpoints(tiny_mpt_run)[-1].path
@@ -50,7 +54,7 @@ def test_llama_export_loads_in_transformers_with_the_same_logits(
 ) -> None:
     import torch
 
-    from csmpt.eval.models import build_recipe_model
+    from csmpt.checkpoint.loading import build_recipe_model
     from csmpt.export.hf import export_to_hf
 
     overrides = tiny_overrides(tmp_path / "unused")
@@ -69,7 +73,7 @@ def test_llama_export_loads_in_transformers_with_the_same_logits(
 def test_checkpoint_of_another_model_is_a_one_line_error(
     tiny_mpt_run: Path, tiny_overrides, tmp_path: Path
 ) -> None:
-    from csmpt.eval.models import find_checkpoints
+    from csmpt.checkpoint.loading import find_checkpoints
     from csmpt.export.hf import export_to_hf
 
     ckpt = find_checkpoints(tiny_mpt_run)[0].path

@@ -192,8 +192,8 @@ def test_hub_mpt_folder_evaluates_and_trains_through_a_normalised_view(
 
     from transformers import AutoModelForCausalLM
 
+    from csmpt.checkpoint.loading import build_hf_model
     from csmpt.checkpoint.surgery_shapes import surgery_shapes
-    from csmpt.eval.models import build_hf_model
     from csmpt.surgery.io import build_model
 
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))

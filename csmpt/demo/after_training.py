@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from csmpt.eval.models import find_checkpoints
+from csmpt.checkpoint.loading import find_checkpoints
 from csmpt.eval.series import load_eval_recipe, run_eval
 from csmpt.eval.table import EvalRow, to_markdown
 from csmpt.eval.validate import validate_checkpoints

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.errors import ConfigError
-from csmpt.eval.icl import build_evaluators, evaluate_icl
-from csmpt.eval.models import (
+from csmpt.checkpoint.loading import (
     build_hf_model,
     build_recipe_model,
     find_checkpoints,
     load_checkpoint_weights,
 )
+from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.errors import ConfigError
+from csmpt.eval.icl import build_evaluators, evaluate_icl
 from csmpt.eval.table import EvalRow, plot_accuracy, to_csv, to_markdown, write_atomic
 
 __all__ = ["EvalOutputs", "EvalRecipe", "HFModelSpec", "load_eval_recipe", "run_eval"]

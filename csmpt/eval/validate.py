@@ -27,6 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from csmpt.checkpoint.loading import (
+    Checkpoint,
+    build_hf_model,
+    build_recipe_model,
+    find_checkpoints,
+    load_checkpoint_weights,
+)
 from csmpt.errors import ConfigError, DataError
 from csmpt.eval.bpb import (
     BpbScore,
@@ -36,13 +43,6 @@ from csmpt.eval.bpb import (
     start_token,
     stream_documents,
     utf8_bytes,
-)
-from csmpt.eval.models import (
-    Checkpoint,
-    build_hf_model,
-    build_recipe_model,
-    find_checkpoints,
-    load_checkpoint_weights,
 )
 
 __all__ = [

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from csmpt.atomic_dir import replace_dir
 from csmpt.checkpoint.hf_folder import write_hf_folder
+from csmpt.checkpoint.loading import build_recipe_model, load_checkpoint_weights
 from csmpt.errors import CsmptError, DataError
-from csmpt.eval.models import build_recipe_model, load_checkpoint_weights
 
 if TYPE_CHECKING:
     import torch

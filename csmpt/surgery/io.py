@@ -25,8 +25,8 @@ import torch
 
 from csmpt.checkpoint.hf_config import default_tied, normalise_config
 from csmpt.checkpoint.hf_folder import portable_config, write_hf_folder
+from csmpt.checkpoint.loading import torch_load_mmap
 from csmpt.errors import DataError
-from csmpt.eval.models import torch_load_mmap
 
 __all__ = [
     "ModelWeights",
