@@ -1,4 +1,8 @@
-"""Models to evaluate or export: a recipe's model with checkpoint weights, or an HF directory.
+"""Checkpoint loading: a recipe's model with a checkpoint's weights, or an HF directory.
+
+Used by ``csmpt eval``/``validate`` (a run's checkpoints, base models and exports), ``csmpt
+export`` (the recipe's model on the meta device given the checkpoint's tensors) and ``csmpt
+surgery`` (:func:`torch_load_mmap` reads its Composer and ``.bin`` sources).
 
 The first is a training recipe's model with a Composer checkpoint's weights; the second an
 export or a base model.
