@@ -212,7 +212,7 @@ def _losses(run_dir: Path) -> dict[int, float]:
 
 
 def _events(run_dir: Path) -> list[dict[str, Any]]:
-    from csmpt.callbacks.hot_swap import read_events
+    from csmpt.run_folder import read_events
 
     return [
         {k: v for k, v in e.items() if k != "time"} for e in read_events(run_dir / "events.jsonl")

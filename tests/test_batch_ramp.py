@@ -19,7 +19,7 @@ from procs import wait_for_step
 from csmpt.callbacks.batch_ramp import BatchRamp, RampLoader, ramp_batch_size
 from csmpt.demo import loss_curve
 from csmpt.errors import ConfigError
-from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.run_folder import read_metrics
 from csmpt.training import run_training
 
 RECIPE = "yamls/tiny/mpt.yaml"

@@ -201,8 +201,8 @@ def test_in_loop_bits_per_byte_matches_the_loss_and_the_val_splits_bytes(
     import numpy as np
     from transformers import AutoTokenizer
 
-    from csmpt.loggers.jsonl_metrics import read_metrics
     from csmpt.mds.reader import iter_samples
+    from csmpt.run_folder import read_metrics
     from csmpt.surgery.alignment import vocab_bytes
     from csmpt.training import run_training
 

@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 
 from csmpt.config import load_yaml_with_overrides
-from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.run_folder import read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 CSMPT7B = "yamls/csmpt7b/csmpt7b.yaml"

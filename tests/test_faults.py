@@ -22,17 +22,11 @@ import pytest
 import torch
 from procs import wait_for_step
 
-from csmpt.callbacks.hot_swap import read_events
 from csmpt.errors import ConfigError
-from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.run_folder import read_events, read_metrics, repair_torn_tail
 from csmpt.training import run_training
 from csmpt.training.atomic_save import write_atomically
-from csmpt.training.resume_guard import (
-    RunFolderError,
-    checkpoint_problem,
-    guard_save_folder,
-    repair_torn_tail,
-)
+from csmpt.training.resume_guard import RunFolderError, checkpoint_problem, guard_save_folder
 
 RECIPE = "yamls/tiny/mpt_hot_swap.yaml"
 CSMPT = str(Path(sys.executable).parent / "csmpt")

@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from csmpt.callbacks.freeze import FreezeStage, frozen_names, parse_stages, stage_at
-from csmpt.callbacks.hot_swap import read_events
 from csmpt.errors import ConfigError
-from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.run_folder import read_events, read_metrics
 
 RECIPE = "yamls/tiny/mpt.yaml"
 STAGES = "[{until: 4ba, train: [wte]}]"

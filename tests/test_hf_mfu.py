@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from csmpt.loggers.jsonl_metrics import read_metrics
 from csmpt.perf.hf_flops import HFFlops, matmul_params
+from csmpt.run_folder import read_metrics
 
 # yamls/tiny/llama-tiny: hidden 64, 4 heads (head_dim 16), 2 KV heads, 2 layers, MLP 176,
 # vocab 4096, untied embeddings. Counted by hand:

@@ -14,11 +14,11 @@ from composer.core import Callback, State
 from composer.loggers import Logger
 from procs import wait_for_step
 
-from csmpt.callbacks.hot_swap import read_events
 from csmpt.callbacks.swap_schedule import parse_swaps
 from csmpt.demo import loss_curve
 from csmpt.errors import ConfigError, DataError
 from csmpt.mds.reader import iter_samples
+from csmpt.run_folder import read_events
 from csmpt.training import preflight, run_training
 
 RECIPE = "yamls/tiny/mpt_hot_swap.yaml"

@@ -14,11 +14,10 @@ import torch
 import torch.nn.functional as F
 from procs import wait_for_step
 
-from csmpt.callbacks.hot_swap import read_events
 from csmpt.callbacks.loss_spike import NonFiniteLossError
 from csmpt.callbacks.spike_detect import RollingWindow, SpikeRule, check_spike
 from csmpt.forensics.sample_loss import outlier_samples, per_sample_loss
-from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.run_folder import read_events, read_metrics
 from csmpt.training import run_training
 
 CSMPT = str(Path(sys.executable).parent / "csmpt")

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_report_marks_swaps_and_spikes_at_their_steps(tiny_mpt_run: Path, tmp_path: Path) -> None:
-    from csmpt.loggers.jsonl_metrics import read_metrics
     from csmpt.report.render import write_report
+    from csmpt.run_folder import read_metrics
 
     run = tmp_path / "run"
     run.mkdir()
@@ -75,8 +75,8 @@ def test_english_replay_recipe_shows_czech_and_english_bpb_per_checkpoint(
     """The CSMPT7b recipe + english_replay.overrides in miniature: a Czech/English mixture,
     English multiple choice in the loop, and both languages' bpb at every checkpoint."""
     from csmpt.eval.validate import validate_checkpoints
-    from csmpt.loggers.jsonl_metrics import read_metrics
     from csmpt.report.render import write_report
+    from csmpt.run_folder import read_metrics
     from csmpt.training import run_training
 
     run = tmp_path / "run"

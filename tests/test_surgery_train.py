@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.run_folder import read_metrics
 from csmpt.surgery.io import ModelWeights, load_source, write_hf_dir
 from csmpt.surgery.recipe import SurgeryConfig, run_surgery
 

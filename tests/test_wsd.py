@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from composer.core import Time, Timestamp
 
-from csmpt.callbacks.hot_swap import read_events
 from csmpt.errors import ConfigError
-from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.run_folder import read_events, read_metrics
 from csmpt.schedulers import WarmupStableDecayScheduler, wsd_multiplier
 from csmpt.training import run_training
 

@@ -39,8 +39,8 @@ from composer.core import Callback, State
 from composer.loggers import Logger
 from composer.utils import dist
 
-from csmpt.callbacks.hot_swap import append_event, read_events, rewrite_events
 from csmpt.errors import ConfigError
+from csmpt.run_folder import append_event, read_events, rewrite_events
 
 __all__ = [
     "Freeze",

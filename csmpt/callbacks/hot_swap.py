@@ -24,9 +24,7 @@ was reset.
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -39,40 +37,11 @@ from composer.utils import dist
 from csmpt.callbacks.swap_schedule import Swap, check_swaps, merged_dataset, parse_swaps, swaps_due
 from csmpt.errors import ConfigError
 from csmpt.mds.streaming_threads import stop_streaming_threads
+from csmpt.run_folder import append_event, read_events, rewrite_events
 
-__all__ = ["HotSwap", "append_event", "read_events", "rewrite_events"]
+__all__ = ["HotSwap"]
 
 log = logging.getLogger(__name__)
-
-
-def read_events(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL events file (a torn last line is skipped)."""
-    out: list[dict[str, Any]] = []
-    p = Path(path)
-    if not p.is_file():
-        return out
-    for line in p.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
-def append_event(path: Path, event: dict[str, Any]) -> None:
-    """Append one event line and flush it to disk."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(event) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def rewrite_events(path: Path, events: list[dict[str, Any]]) -> None:
-    """Replace an events file with ``events`` (a temp file renamed over it)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class HotSwap(Callback):

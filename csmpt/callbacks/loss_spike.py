@@ -69,9 +69,10 @@ from composer.core import Callback, State
 from composer.loggers import Logger
 from composer.utils import dist
 
-from csmpt.callbacks.hot_swap import HotSwap, append_event, read_events
+from csmpt.callbacks.hot_swap import HotSwap
 from csmpt.callbacks.spike_detect import RollingWindow, SpikeCheck, SpikeRule
 from csmpt.errors import ConfigError, CsmptError
+from csmpt.run_folder import append_event, read_events
 from csmpt.training.resume_guard import DEFAULT_FILENAME
 
 __all__ = ["LossSpike", "LossSpikeError", "NonFiniteLossError"]

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csmpt.callbacks.hot_swap import read_events
 from csmpt.callbacks.swap_schedule import merged_dataset, parse_swaps
 from csmpt.errors import ConfigError, CsmptError, DataError
 from csmpt.forensics.batch_trace import (
@@ -29,6 +28,7 @@ from csmpt.forensics.batch_trace import (
     prepare_order,
 )
 from csmpt.forensics.doc_ids import document_index, document_map
+from csmpt.run_folder import read_events
 
 __all__ = ["BatchView", "Segment", "inspect_batch", "run_segments"]
 

@@ -1,5 +1,5 @@
 """Composer logger destinations registered in llm-foundry's ``loggers`` registry."""
 
-from csmpt.loggers.jsonl_metrics import JSONLMetricsLogger, read_metrics
+from csmpt.loggers.jsonl_metrics import JSONLMetricsLogger
 
-__all__ = ["JSONLMetricsLogger", "read_metrics"]
+__all__ = ["JSONLMetricsLogger"]

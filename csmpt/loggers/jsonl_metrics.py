@@ -28,7 +28,9 @@ from composer.core import State
 from composer.loggers import Logger, LoggerDestination
 from composer.utils import dist
 
-__all__ = ["JSONLMetricsLogger", "read_metrics"]
+from csmpt.run_folder import read_metrics
+
+__all__ = ["JSONLMetricsLogger"]
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +45,6 @@ def _to_float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
-
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Read a ``metrics.jsonl`` of :class:`JSONLMetricsLogger` (a torn last line is skipped)."""
-    records = []
-    with Path(path).open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
 
 
 class JSONLMetricsLogger(LoggerDestination):

@@ -20,9 +20,9 @@ from typing import Any
 
 from csmpt.errors import ConfigError
 from csmpt.eval.table import write_atomic
-from csmpt.loggers.jsonl_metrics import read_metrics
 from csmpt.report.data import Curve, Marker, ReportData, build_report_data
 from csmpt.report.render import save_figure
+from csmpt.run_folder import read_metrics
 
 __all__ = ["Comparison", "RunSeries", "load_runs", "tokens_by_step", "write_comparison"]
 

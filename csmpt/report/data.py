@@ -15,9 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from csmpt.callbacks.hot_swap import read_events
 from csmpt.errors import DataError
-from csmpt.loggers.jsonl_metrics import read_metrics
+from csmpt.run_folder import read_events, read_metrics
 
 __all__ = ["Curve", "ReportData", "Marker", "SPIKE_EVENTS", "build_report_data"]
 

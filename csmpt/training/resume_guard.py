@@ -51,7 +51,6 @@ __all__ = [
     "checkpoint_problem",
     "guard_save_folder",
     "list_checkpoints",
-    "repair_torn_tail",
 ]
 
 log = logging.getLogger(__name__)
@@ -246,43 +245,6 @@ def _records(path: Path) -> list[dict[str, Any]]:
                 if isinstance(record, dict):
                     out.append(record)
     return out
-
-
-def repair_torn_tail(path: Path) -> int:
-    """Cut a JSONL run file back to its last complete line (a kill can tear the last one).
-
-    Appending after a torn line would glue the next record onto it and lose both.
-
-    Returns:
-        The number of bytes removed (0 when the file ends with a newline or is absent).
-    """
-    try:
-        with path.open("rb+") as f:
-            size = f.seek(0, os.SEEK_END)
-            if size == 0:
-                return 0
-            f.seek(size - 1)
-            if f.read(1) == b"\n":
-                return 0
-            pos = size
-            while pos > 0:
-                step = min(65536, pos)
-                f.seek(pos - step)
-                chunk = f.read(step)
-                nl = chunk.rfind(b"\n")
-                if nl >= 0:
-                    pos = pos - step + nl + 1
-                    break
-                pos -= step
-            f.truncate(pos)
-            f.flush()
-            os.fsync(f.fileno())
-    except FileNotFoundError:
-        return 0
-    log.warning(
-        "%s: removed a torn last line (%d bytes) left by an interrupted write", path, size - pos
-    )
-    return size - pos
 
 
 def check_history(resume_step: int, events_files: list[Path], runs_file: Path | None) -> None:

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csmpt.errors import CsmptError
 from csmpt.mds.streaming_threads import stop_streaming_threads
+from csmpt.run_folder import repair_torn_tail
 from csmpt.training import atomic_save
 from csmpt.training.preflight import preflight
 from csmpt.training.resume_guard import (
@@ -27,7 +28,6 @@ from csmpt.training.resume_guard import (
     archive_run,
     check_history,
     guard_save_folder,
-    repair_torn_tail,
 )
 
 if TYPE_CHECKING:
