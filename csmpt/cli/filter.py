@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -80,13 +77,13 @@ def filter_score_command(
     output: Path = typer.Option(None, "--output", help="Write every score to this jsonl."),
 ) -> None:
     """Score documents with a filter classifier, to inspect what it would remove."""
-    from csmpt.corpus.readers import expand_inputs, read_documents
+    from csmpt.corpus.readers import expand_inputs
     from csmpt.filter.classifier import LinearTextClassifier
+    from csmpt.filter.score import score_documents, write_scores
 
     model = LinearTextClassifier(classifier)
     cut = model.suggested_threshold if threshold is None else threshold
     files = expand_inputs(inputs)
-    rows: list[tuple[str, float, str]] = []
     progress = Progress(
         SpinnerColumn(),
         TextColumn("scoring"),
@@ -96,23 +93,13 @@ def filter_score_command(
         console=console,
         transient=True,
     )
-    batch: list[tuple[str, str]] = []
-
-    def flush() -> None:
-        for (doc_id, text), s in zip(batch, model.score([t for _, t in batch]), strict=True):
-            rows.append((doc_id, float(s), text[:300]))
-        progress.advance(task, len(batch))
-        batch.clear()
-
     with progress:
         task = progress.add_task("scoring", total=None)
-        for doc in read_documents(files, text_field):
-            batch.append((doc.doc_id, doc.text))
-            if len(batch) == 256:
-                flush()
-        flush()
+        rows = score_documents(
+            model, files, text_field, on_batch=lambda n: progress.advance(task, n)
+        )
     if output is not None:
-        _write_scores(output, rows, cut)
+        write_scores(output, rows, cut)
     removed = sum(s > cut for _, s, _ in rows)
     console.print(
         f"{len(rows)} documents, [bold]{removed}[/] score above {cut} (would be removed)"
@@ -125,17 +112,3 @@ def filter_score_command(
         snippet = " ".join(text.split())[:80]
         table.add_row(doc_id, f"{s:.3f}", "yes" if s > cut else "no", snippet)
     console.print(table)
-
-
-def _write_scores(path: Path, rows: list[tuple[str, float, str]], cut: float) -> None:
-    """Write ``{id, score, remove}`` lines to ``path`` (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for doc_id, s, _ in rows:
-                f.write(json.dumps({"id": doc_id, "score": s, "remove": s > cut}) + "\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
