@@ -22,10 +22,10 @@ import pytest
 import torch
 from procs import wait_for_step
 
+from csmpt.atomic import write_atomically
 from csmpt.errors import ConfigError
 from csmpt.run_folder import read_events, read_metrics, repair_torn_tail
 from csmpt.training import run_training
-from csmpt.training.atomic_save import write_atomically
 from csmpt.training.resume_guard import RunFolderError, checkpoint_problem, guard_save_folder
 
 RECIPE = "yamls/tiny/mpt_hot_swap.yaml"

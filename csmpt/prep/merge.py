@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from csmpt.atomic_dir import replace_dir
+from csmpt.atomic import replace_dir
 from csmpt.errors import DataError
 from csmpt.mds.doc_map import DOCMAP_DIR, segments, write_doc_map
 from csmpt.mds.manifest import MANIFEST_NAME

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from csmpt.atomic_dir import replace_dir
+from csmpt.atomic import replace_dir
 from csmpt.corpus.fingerprint import fingerprint, input_size, input_stats, sha256_file
 from csmpt.corpus.readers import expand_inputs
 from csmpt.errors import ConfigError, DataError

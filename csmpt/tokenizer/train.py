@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from csmpt.atomic_dir import replace_dir
+from csmpt.atomic import replace_dir
 from csmpt.corpus.fingerprint import fingerprint, input_stats, sha256_file
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import DataError

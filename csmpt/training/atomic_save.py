@@ -20,51 +20,17 @@ Where Composer 0.32.1 saves atomically and where it does not:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import os
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from csmpt.training.resume_guard import PARTIAL_PREFIX
+from csmpt.atomic import write_atomically
 
-__all__ = ["install", "write_atomically"]
+__all__ = ["install"]
 
 log = logging.getLogger(__name__)
 
 _MARK = "_csmpt_atomic"
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # some file systems cannot open a folder for fsync
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_atomically(write: Callable[[str], None], filename: str) -> None:
-    """Call ``write(path)`` on a partial name next to ``filename``, then move it into place.
-
-    Args:
-        write: Writes the whole file to the path it is given.
-        filename: The final name; it exists only once the file is complete and on disk.
-    """
-    final = Path(filename)
-    partial = final.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-{final.name}")
-    try:
-        write(str(partial))
-        with partial.open("rb") as f:
-            os.fsync(f.fileno())
-        os.replace(partial, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
-    _fsync_dir(final.parent)
 
 
 def install() -> None:

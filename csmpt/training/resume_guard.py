@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from csmpt.atomic import PARTIAL_PREFIX
 from csmpt.errors import CsmptError
 
 __all__ = [
     "DEFAULT_FILENAME",
     "DEFAULT_LATEST",
-    "PARTIAL_PREFIX",
     "CheckpointFile",
     "GuardResult",
     "RunFolderError",
@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FILENAME = "ep{epoch}-ba{batch}-rank{rank}.pt"  # Composer's default save_filename
 DEFAULT_LATEST = "latest-rank{rank}.pt"  # Composer's default save_latest_filename
-PARTIAL_PREFIX = ".partial-"  # csmpt's atomic saves write here first (csmpt.training.atomic_save)
 QUARANTINE = "quarantine"
 ARCHIVE = "archive"
 
