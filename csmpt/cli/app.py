@@ -8,15 +8,16 @@ import typer
 
 from csmpt import __version__
 from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, setup_logging, user_errors
-from csmpt.cli.data import prep_command, tokenizer_app
 from csmpt.cli.eval import register as register_eval_commands
 from csmpt.cli.filter import filter_app
 from csmpt.cli.init import INIT_EPILOG, init_command
 from csmpt.cli.inspect import inspect_batch_command
 from csmpt.cli.launch import LAUNCH_EPILOG, launch_command
 from csmpt.cli.mixture import mixture_command
+from csmpt.cli.prep import prep_command
 from csmpt.cli.surgery import EPILOG as SURGERY_EPILOG
 from csmpt.cli.surgery import surgery_command
+from csmpt.cli.tokenizer import tokenizer_app
 
 __all__ = ["app", "main"]
 

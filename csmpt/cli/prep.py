@@ -1,4 +1,4 @@
-"""``csmpt tokenizer train`` and ``csmpt prep``: the data stages of the pipeline."""
+"""``csmpt prep``: corpora -> tokens -> MDS shards (``--part``/``--merge`` on many nodes)."""
 
 from __future__ import annotations
 
@@ -14,37 +14,8 @@ from csmpt.errors import ConfigError
 from csmpt.mds.manifest import find_manifests, manifest_table
 from csmpt.prep.merge import merge_parts
 from csmpt.prep.run import PrepConfig, parse_part, prep_corpora
-from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
 
-__all__ = ["prep_command", "tokenizer_app"]
-
-tokenizer_app = typer.Typer(help="Train and inspect tokenizers.", no_args_is_help=True)
-
-
-@tokenizer_app.command(
-    "train",
-    epilog=(
-        "Example:\n\n"
-        "  csmpt tokenizer train data_prep/tokenizer/sample.yaml vocab_size=8192 "
-        "output_dir=artifacts/tok8k"
-    ),
-)
-@user_errors
-def tokenizer_train_command(
-    config: Path = typer.Argument(..., help="Tokenizer YAML (data_prep/tokenizer/*.yaml)."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
-    force: bool = typer.Option(False, "--force", help="Retrain even if up to date."),
-) -> None:
-    """Train a byte-level BPE tokenizer (HF tokenizers) and save an HF tokenizer folder."""
-    cfg = build_structured(
-        TokenizerConfig, load_yaml_with_overrides(config, overrides or []), config
-    )
-    with console.status(f"training a {cfg.vocab_size}-token byte-level BPE ..."):
-        out, skipped = train_tokenizer(cfg, force=force)
-    if skipped:
-        console.print(f"[yellow]{out} is up to date[/] (same settings and inputs); nothing to do")
-    else:
-        console.print(f"[green]tokenizer[/] with {tokenizer_size(out)} tokens -> {out}")
+__all__ = ["prep_command"]
 
 
 def _progress() -> Progress:

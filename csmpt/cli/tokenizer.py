@@ -1,0 +1,41 @@
+"""``csmpt tokenizer train``: the tokenizer stage of the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from csmpt.cli.common import console, user_errors
+from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
+
+__all__ = ["tokenizer_app"]
+
+tokenizer_app = typer.Typer(help="Train and inspect tokenizers.", no_args_is_help=True)
+
+
+@tokenizer_app.command(
+    "train",
+    epilog=(
+        "Example:\n\n"
+        "  csmpt tokenizer train data_prep/tokenizer/sample.yaml vocab_size=8192 "
+        "output_dir=artifacts/tok8k"
+    ),
+)
+@user_errors
+def tokenizer_train_command(
+    config: Path = typer.Argument(..., help="Tokenizer YAML (data_prep/tokenizer/*.yaml)."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
+    force: bool = typer.Option(False, "--force", help="Retrain even if up to date."),
+) -> None:
+    """Train a byte-level BPE tokenizer (HF tokenizers) and save an HF tokenizer folder."""
+    cfg = build_structured(
+        TokenizerConfig, load_yaml_with_overrides(config, overrides or []), config
+    )
+    with console.status(f"training a {cfg.vocab_size}-token byte-level BPE ..."):
+        out, skipped = train_tokenizer(cfg, force=force)
+    if skipped:
+        console.print(f"[yellow]{out} is up to date[/] (same settings and inputs); nothing to do")
+    else:
+        console.print(f"[green]tokenizer[/] with {tokenizer_size(out)} tokens -> {out}")
