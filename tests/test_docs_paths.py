@@ -15,6 +15,22 @@ MODULE = re.compile(r"`(csmpt(?:\.\w+)+)`")
 FILE_SUFFIXES = {"log", "json", "jsonl", "yaml", "md", "txt"}
 
 
+def _resolves(name: str) -> bool:
+    """``csmpt.a.b[.attr[.attr]]`` names an existing module, or a name defined in one."""
+    parts = name.split(".")
+    for n in range(len(parts), 1, -1):
+        base = REPO / Path(*parts[:n])
+        source = (
+            base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
+        )
+        if source.is_file():
+            rest = parts[n:]
+            if not rest:
+                return True
+            return re.search(rf"\b{re.escape(rest[0])}\b", source.read_text("utf-8")) is not None
+    return False
+
+
 def _docs() -> list[Path]:
     return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
@@ -37,12 +53,7 @@ def test_named_modules_exist() -> None:
             parts = name.split(".")
             if parts[-1] in FILE_SUFFIXES:  # a file name like `csmpt.log`
                 continue
-            found = any(
-                (REPO / Path(*parts[:n])).with_suffix(".py").is_file()
-                or (REPO / Path(*parts[:n]) / "__init__.py").is_file()
-                for n in range(len(parts), 1, -1)
-            )
-            if not found:
+            if not _resolves(name):
                 missing.append(f"{doc.name}: {name}")
     assert not missing, missing
 
@@ -50,3 +61,20 @@ def test_named_modules_exist() -> None:
 def test_the_path_pattern_finds_paths_and_only_paths() -> None:
     text = "see `csmpt/prep/run.py`, bench/prep_scale.py and yamls/tiny/mpt.yaml; not a/csmpt/x.py"
     assert PATH.findall(text) == ["csmpt/prep/run.py", "bench/prep_scale.py", "yamls/tiny/mpt.yaml"]
+
+
+def test_docstring_cross_references_name_modules_that_exist() -> None:
+    """``:mod:`csmpt.x.y``` and ``:func:`csmpt.x.y.f``` in docstrings name what exists."""
+    ref = re.compile(r":(?:mod|func|class|meth|data|attr):`~?(csmpt(?:\.\w+)+)`")
+    missing = []
+    for path in sorted((REPO / "csmpt").rglob("*.py")):
+        for name in sorted(set(ref.findall(path.read_text(encoding="utf-8")))):
+            if not _resolves(name):
+                missing.append(f"{path.relative_to(REPO)}: {name}")
+    assert not missing, missing
+
+
+def test_a_moved_module_does_not_resolve() -> None:
+    assert _resolves("csmpt.prep.run") and _resolves("csmpt.prep.run.prep_corpora")
+    assert not _resolves("csmpt.data.prep") and not _resolves("csmpt.prep.models")
+    assert not _resolves("csmpt.prep.run.no_such_function")
