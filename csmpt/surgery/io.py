@@ -34,7 +34,6 @@ __all__ = [
     "hf_state",
     "load_source",
     "meta_model",
-    "portable_config",
     "write_composer_checkpoint",
     "write_hf_dir",
 ]
