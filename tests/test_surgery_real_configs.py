@@ -126,8 +126,26 @@ def test_real_config_surgery_train_export_and_transformers_logits(
     assert head.shape == start.shape and float((head - start).abs().max()) < 0.01  # not re-inited
 
     ckpt = run_dir / "ep0-ba2-rank0.pt"
-    res = export_to_hf(ckpt, recipe, tmp_path / "export", train_overrides)
+    old_umask = os.umask(0o022)
+    try:
+        res = export_to_hf(ckpt, recipe, tmp_path / "export", train_overrides)
+    finally:
+        os.umask(old_umask)
     assert res.max_abs_diff <= res.tolerance
+
+    # Surgery's hf/ and the export come from the one HF-folder writer (checkpoint/hf_folder.py):
+    # the same weight, config and modeling-code files, readable by the group, configs portable.
+    def model_files(folder: Path) -> list[str]:
+        names = (p.name for p in folder.iterdir())
+        return sorted(n for n in names if n.startswith("model") or n == "config.json")
+
+    assert model_files(out / "hf") == model_files(tmp_path / "export")
+    assert _modes(tmp_path / "export") <= {"0o755", "0o644"}
+    if mpt:
+        for folder in (out / "hf", tmp_path / "export"):
+            exported = json.loads((folder / "config.json").read_text())
+            assert exported["attn_config"]["attn_impl"] == "torch"
+            assert exported["init_device"] == "cpu"
     ids = AutoTokenizer.from_pretrained(tmp_path / "export")(
         "Dobrý den, vítáme vás na stránkách obce.", return_tensors="pt"
     )["input_ids"]
