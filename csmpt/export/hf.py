@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from csmpt.atomic_dir import replace_dir
+from csmpt.atomic import replace_dir
 from csmpt.checkpoint.hf_folder import write_hf_folder
 from csmpt.checkpoint.loading import build_recipe_model, load_checkpoint_weights
 from csmpt.errors import CsmptError, DataError

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from csmpt.atomic_dir import replace_dir
+from csmpt.atomic import replace_dir
 from csmpt.checkpoint.hf_folder import apply_umask
 from csmpt.checkpoint.surgery_shapes import SHAPES_NAME
 from csmpt.corpus.readers import expand_inputs, read_documents
