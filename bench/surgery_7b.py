@@ -18,7 +18,7 @@ Tokenizers: no hub access here, so the source (50,277 tokens for MPT-7B's 50,432
 Llama-3's 128,256) and target (64,000) tokenizers are the shipped sample BPEs padded with added
 tokens to the real sizes; alignment counts are therefore not the real ones (the timing and
 memory of the weights are). Memory is sampled from outside every 5 ms (``RssAnon`` and
-``VmHWM`` of ``/proc/PID/status``, :mod:`csmpt.surgery.memory`) and printed against the model's
+``VmHWM`` of ``/proc/PID/status``, :mod:`csmpt.perf.memory`) and printed against the model's
 bf16 size (anchor: the target is 1.5x). Big files are deleted at the end unless ``--keep``.
 ``--shrink`` runs the same steps on a 2-layer, d_model 64 model (a smoke test).
 """
@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from csmpt.surgery.memory import ProcessMemory, run_measured
+from csmpt.perf.memory import ProcessMemory, run_measured
 from csmpt.surgery.synthetic import write_random_hf_model
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ on a tiny model of the same config (imports, kernels, tokenizers), then operates
 in turn, printing a baseline mark before each (after ``gc.collect()`` and ``malloc_trim``, so
 memory the previous surgery freed is back with the system and cannot hide this one's). The
 parent samples the child's ``RssAnon`` every 2 ms from ``/proc/PID/status``
-(:mod:`csmpt.surgery.memory`); the figure is each surgery's peak above its baseline.
+(:mod:`csmpt.perf.memory`); the figure is each surgery's peak above its baseline.
 Reading a ``.bin`` plainly, or building the loss check's model in float32, costs 1-4x the
 weights: such code fails here.
 
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from csmpt.perf.memory import BASELINE_MARK, run_measured
 from csmpt.surgery.io import load_source, write_composer_checkpoint
-from csmpt.surgery.memory import BASELINE_MARK, run_measured
 from csmpt.surgery.synthetic import write_random_hf_model
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Measuring training speed: step-time breakdown, tokens/s, FLOPs and MFU."""
+"""Measuring speed and memory: step times, tokens/s, FLOPs, MFU, a process's peak memory."""
 
 from csmpt.perf.flops import mfu, transformer_flops_per_batch
 from csmpt.perf.throughput import StepTiming, measure_recipe
