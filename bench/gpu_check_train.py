@@ -198,17 +198,9 @@ def _train_cmd(data: Path, run_dir: Path, impl: str, cpu: bool) -> list[str]:
 
 def _losses(run_dir: Path) -> dict[int, float]:
     """Step -> loss from the run's metrics.jsonl (the last value logged for a step wins)."""
-    out: dict[int, float] = {}
-    path = run_dir / "metrics.jsonl"
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").split("\n"):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if "loss/train/total" in row:
-                out[int(row["step"])] = float(row["loss/train/total"])
-    return out
+    from csmpt.run_folder import metric_series, read_metrics
+
+    return dict(metric_series(read_metrics(run_dir / "metrics.jsonl"), "loss/train/total"))
 
 
 def _events(run_dir: Path) -> list[dict[str, Any]]:

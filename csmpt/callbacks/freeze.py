@@ -40,7 +40,7 @@ from composer.loggers import Logger
 from composer.utils import dist
 
 from csmpt.errors import ConfigError
-from csmpt.run_folder import append_event, read_events, rewrite_events
+from csmpt.run_folder import EVENTS_FILE, append_event, read_events, rewrite_events
 
 __all__ = [
     "Freeze",
@@ -212,7 +212,7 @@ class Freeze(Callback):
         folder = train_config.get("save_folder")
         if events_file is None and (not folder or "://" in str(folder)):
             raise ConfigError(f"{KEY}: set `events_file:` (no local save_folder to put it in)")
-        self.events_file = Path(events_file or Path(str(folder)) / "events.jsonl")
+        self.events_file = Path(events_file or Path(str(folder)) / EVENTS_FILE)
         self._frozen: list[Any] = []  # parameters frozen in the current batch
         self._stage: int | None = -1  # -1: not decided yet
         self._saved: list[FreezeStage] | None = None  # the schedule of the checkpoint

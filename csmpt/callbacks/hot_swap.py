@@ -37,7 +37,7 @@ from composer.utils import dist
 from csmpt.callbacks.swap_schedule import Swap, check_swaps, merged_dataset, parse_swaps, swaps_due
 from csmpt.errors import ConfigError
 from csmpt.mds.streaming_threads import stop_streaming_threads
-from csmpt.run_folder import append_event, read_events, rewrite_events
+from csmpt.run_folder import EVENTS_FILE, append_event, read_events, rewrite_events
 
 __all__ = ["HotSwap"]
 
@@ -70,7 +70,7 @@ class HotSwap(Callback):
             raise ConfigError(
                 "callbacks.csmpt_hot_swap: set `events_file:` (no local save_folder to put it in)"
             )
-        self.events_file = Path(events_file or Path(str(folder)) / "events.jsonl")
+        self.events_file = Path(events_file or Path(str(folder)) / EVENTS_FILE)
         self.first_name = first_name
         self._loader_cfg: dict[str, Any] = train_config["train_loader"]
         self._batch_size = train_config["device_train_batch_size"]

@@ -72,7 +72,7 @@ from composer.utils import dist
 from csmpt.callbacks.hot_swap import HotSwap
 from csmpt.callbacks.spike_detect import RollingWindow, SpikeCheck, SpikeRule
 from csmpt.errors import ConfigError, CsmptError
-from csmpt.run_folder import append_event, read_events
+from csmpt.run_folder import EVENTS_FILE, append_event, read_events
 from csmpt.training.resume_guard import DEFAULT_FILENAME
 
 __all__ = ["LossSpike", "LossSpikeError", "NonFiniteLossError"]
@@ -147,7 +147,7 @@ class LossSpike(Callback):
         folder = train_config.get("save_folder")
         if events_file is None and (not folder or "://" in str(folder)):
             raise ConfigError(f"{where}: set `events_file:` (no local save_folder to put it in)")
-        self.events_file = Path(events_file or Path(str(folder)) / "events.jsonl")
+        self.events_file = Path(events_file or Path(str(folder)) / EVENTS_FILE)
         self.spike_dir = self.events_file.parent / "spikes"
         self.action = action
         self.nonfinite_action = nonfinite_action

@@ -16,8 +16,6 @@ does not load, a folder conflict) leaves no phantom ``resume`` line.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import platform
 import sys
 import time
@@ -30,7 +28,9 @@ from composer.loggers import Logger
 from composer.utils import dist
 from omegaconf import OmegaConf
 
+from csmpt.atomic import write_text
 from csmpt.errors import ConfigError
+from csmpt.run_folder import RUNS_FILE, append_run
 
 __all__ = ["RunRecord", "package_versions"]
 
@@ -80,21 +80,14 @@ class RunRecord(Callback):
         self._append(record)
 
     def _append(self, record: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / "runs.jsonl").open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        append_run(self.folder / RUNS_FILE, record)
 
     def fit_start(self, state: State, logger: Logger) -> None:
         """Write config.yaml; prepare the start line (step 0 for a new run, else resumed step)."""
         del logger
         if dist.get_global_rank() != 0:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / "config.yaml.tmp"
-        tmp.write_text(self.config_yaml, encoding="utf-8")
-        os.replace(tmp, self.folder / "config.yaml")
+        write_text(self.folder / "config.yaml", self.config_yaml)
         step = int(state.timestamp.batch)
         self._pending = {
             "event": "start" if step == 0 else "resume",

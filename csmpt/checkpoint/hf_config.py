@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from csmpt.atomic import publish_dir
 from csmpt.errors import ConfigError
 
 __all__ = [
@@ -149,9 +150,6 @@ def normalised_hf_dir(path: str | Path) -> str | Path:
         if f.name != "config.json" and f.suffix != ".py":
             (tmp / f.name).symlink_to(f.resolve())
     write_hf_config(tmp, norm.config)
-    try:
-        os.replace(tmp, view)
-    except OSError:  # another rank made it first
-        shutil.rmtree(tmp, ignore_errors=True)
+    publish_dir(tmp, view)  # False: another rank made it first
     log.info("%s: loading through the normalised view %s", src, view)
     return view

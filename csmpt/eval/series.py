@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from csmpt.atomic import write_text
 from csmpt.checkpoint.loading import (
     build_hf_model,
     build_recipe_model,
@@ -23,7 +24,7 @@ from csmpt.checkpoint.loading import (
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.errors import ConfigError
 from csmpt.eval.icl import build_evaluators, evaluate_icl
-from csmpt.eval.table import EvalRow, plot_accuracy, to_csv, to_markdown, write_atomic
+from csmpt.eval.table import EvalRow, plot_accuracy, to_csv, to_markdown
 
 __all__ = ["EvalOutputs", "EvalRecipe", "HFModelSpec", "load_eval_recipe", "run_eval"]
 
@@ -139,8 +140,8 @@ def run_eval(
         say(_describe(row))
     out = Path(recipe.output_dir)
     outputs = EvalOutputs(rows, out / "table.md", out / "table.csv", out / "accuracy.png")
-    write_atomic(outputs.markdown, to_markdown(rows))
-    write_atomic(outputs.csv, to_csv(rows))
+    write_text(outputs.markdown, to_markdown(rows))
+    write_text(outputs.csv, to_csv(rows))
     plot_accuracy(rows, outputs.plot, title="few-shot accuracy over training")
     return outputs
 

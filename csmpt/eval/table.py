@@ -9,14 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from csmpt.atomic import write_bytes
 from csmpt.eval.icl import IclResult
 
-__all__ = ["EvalRow", "columns", "plot_accuracy", "to_csv", "to_markdown", "write_atomic"]
+__all__ = ["EvalRow", "columns", "plot_accuracy", "to_csv", "to_markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +47,6 @@ def columns(rows: Sequence[EvalRow]) -> list[str]:
     for row in rows:
         out += [c for c in row.accuracy if c not in out]
     return out
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    if isinstance(data, bytes):
-        tmp.write_bytes(data)
-    else:
-        tmp.write_text(data, encoding="utf-8")
-    tmp.replace(path)
 
 
 def to_csv(rows: Sequence[EvalRow]) -> str:
@@ -119,4 +108,4 @@ def plot_accuracy(rows: Sequence[EvalRow], path: Path, title: str = "accuracy vs
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    write_bytes(path, buf.getvalue())

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from csmpt.atomic import replace_dir
+from csmpt.atomic import make_temp_dir, replace_dir
 from csmpt.corpus.fingerprint import fingerprint, sha256_file
 from csmpt.corpus.readers import expand_inputs
 from csmpt.errors import DataError
@@ -337,7 +336,7 @@ def train_classifier(
         "config": asdict(cfg),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = make_temp_dir(out)  # mode from the umask (mkdtemp: 0700)
     try:
         with (tmp / MODEL_NAME).open("wb") as f:
             np.savez(f, coef=coef, intercept=np.float64(intercept))

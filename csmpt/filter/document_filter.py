@@ -23,8 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +30,7 @@ from typing import IO
 
 import numpy as np
 
+from csmpt.atomic import commit, copy_file, temp_path
 from csmpt.corpus.fingerprint import fingerprint as hash_obj
 from csmpt.errors import DataError
 from csmpt.filter.classifier import LinearTextClassifier
@@ -177,11 +176,8 @@ class DocumentFilter:
         """Start the side file as a temporary sibling (on the first ``check_batch``)."""
         assert self.removed_path is not None
         self.removed_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.removed_path.name}.tmp-", dir=self.removed_path.parent
-        )
-        self._side_tmp = Path(tmp)
-        self._side = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self._side_tmp = temp_path(self.removed_path)
+        self._side = self._side_tmp.open("x", encoding="utf-8", newline="\n")  # umask mode
 
     def _reasons(self) -> list[str]:
         near = [NEAR_DUPLICATE] if self.near is not None else []
@@ -315,18 +311,10 @@ class DocumentFilter:
         if self.removed_path is None:
             self._side_tmp.unlink()  # only kept for resuming
         elif self._in_work:  # copy next to its destination, then rename: never half-written
-            self.removed_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{self.removed_path.name}.tmp-", dir=self.removed_path.parent
-            )
-            os.close(fd)
-            shutil.copyfile(self._side_tmp, tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.removed_path)
+            copy_file(self._side_tmp, self.removed_path)
             self._side_tmp.unlink()
         else:
-            os.chmod(self._side_tmp, 0o644)  # mkstemp makes it private
-            os.replace(self._side_tmp, self.removed_path)
+            commit(self._side_tmp, self.removed_path)
         self._side = self._side_tmp = None
         log.info("removed documents %s -> %s", self.removed, self.removed_path)
 

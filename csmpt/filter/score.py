@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from csmpt.atomic import write_jsonl
 from csmpt.corpus.readers import read_documents
 from csmpt.filter.classifier import LinearTextClassifier
 
@@ -52,14 +50,5 @@ def score_documents(
 
 
 def write_scores(path: Path, rows: Sequence[ScoredDocument], cut: float) -> None:
-    """Write ``{id, score, remove}`` lines to ``path`` (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for doc_id, s, _ in rows:
-                f.write(json.dumps({"id": doc_id, "score": s, "remove": s > cut}) + "\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    """Write ``{id, score, remove}`` lines to ``path`` (atomically: :mod:`csmpt.atomic`)."""
+    write_jsonl(path, ({"id": doc_id, "score": s, "remove": s > cut} for doc_id, s, _ in rows))

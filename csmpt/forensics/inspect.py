@@ -28,7 +28,7 @@ from csmpt.forensics.batch_trace import (
     prepare_order,
 )
 from csmpt.forensics.doc_ids import document_index, document_map
-from csmpt.run_folder import read_events
+from csmpt.run_folder import EVENTS_FILE, RUNS_FILE, read_events, read_runs
 
 __all__ = ["BatchView", "Segment", "inspect_batch", "run_segments"]
 
@@ -70,10 +70,6 @@ class BatchView:
     event: dict[str, Any] | None = None
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return read_events(path) if path.is_file() else []
-
-
 def run_segments(config: dict[str, Any], events: list[dict[str, Any]]) -> list[Segment]:
     """The corpora a run trained on, in order, from its config and its swap events."""
     base = config["train_loader"]["dataset"]
@@ -91,9 +87,7 @@ def run_segments(config: dict[str, Any], events: list[dict[str, Any]]) -> list[S
 
 def _world_size(run_dir: Path, step: int) -> int:
     """World size of the start/resume that trained ``step`` (runs.jsonl), else 1."""
-    starts = [
-        r for r in _read_jsonl(run_dir / "runs.jsonl") if r.get("event") in ("start", "resume")
-    ]
+    starts = [r for r in read_runs(run_dir / RUNS_FILE) if r.get("event") in ("start", "resume")]
     before = [r for r in starts if int(r.get("step", 0)) < step]
     return int(before[-1].get("world_size", 1)) if before else 1
 
@@ -152,10 +146,10 @@ def inspect_batch(
     config: dict[str, Any] = OmegaConf.to_container(OmegaConf.load(cfg_path), resolve=True)  # type: ignore[assignment]
     if step < 1:
         raise CsmptError(f"--step {step}: steps count from 1")
-    records = _read_jsonl(run_dir / "runs.jsonl")
+    records = read_runs(run_dir / RUNS_FILE)
     if records and records[-1].get("event") == "end" and step > int(records[-1]["step"]):
         raise CsmptError(f"--step {step}: the run ended at step {records[-1]['step']}")
-    events = _read_jsonl(run_dir / "events.jsonl")
+    events = read_events(run_dir / EVENTS_FILE)
     segment = [s for s in run_segments(config, events) if s.start < step][-1]
     world = world_size or _world_size(run_dir, step)
     per_node = ranks_per_node or world

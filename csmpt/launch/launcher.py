@@ -8,7 +8,6 @@ it), and must name a ``save_folder`` (on storage every node sees, for several no
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from csmpt.atomic import write_text
 from csmpt.config.loading import load_yaml_with_overrides
 from csmpt.errors import ConfigError
 from csmpt.launch.render import LaunchSpec, render
@@ -99,9 +99,7 @@ def launch(
     folder.mkdir(parents=True, exist_ok=True)
     suffix = {"slurm": "sbatch", "pbs": "qsub"}[spec.scheduler]
     path = folder / f"{spec.job_name}.{time.strftime('%Y%m%d-%H%M%S')}.{suffix}"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(script, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, script)
     log.info("wrote %s", path)
     done = subprocess.run([submit, str(path)], cwd=workdir, check=False)
     return script, done.returncode

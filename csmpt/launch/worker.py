@@ -14,7 +14,6 @@ The same as ``csmpt.training`` (preflight, then llm-foundry's ``train_from_yaml`
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import os
 import socket
@@ -23,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from csmpt.atomic import write_json
 from csmpt.errors import CsmptError
 from csmpt.launch.rendezvous import check_rdzv_url
 
@@ -100,9 +100,7 @@ def write_rank_report(report: dict[str, Any], log_dir: str | Path) -> Path:
     folder = Path(log_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"rank{report['rank']}.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, report, indent=1)
     return path
 
 

@@ -6,7 +6,8 @@ so the file survives a crash. ``step`` is the 1-based number of the batch being 
 finished: the eval after batch 10 is logged at step 10), as the console shows it; Composer itself
 logs a batch's loss with the step count from before the batch.
 
-One rule for repeated steps: each metric is written once per step. A run resumed from the
+Each metric is written once per step (readers resolve any repeat with the one rule of
+:mod:`csmpt.run_folder`: the last write of a step wins). A run resumed from the
 checkpoint of step ``k`` drops the lines of steps after ``k`` (they are trained again and
 logged anew) as soon as the checkpoint is loaded, and does not write again a metric the file
 already holds for step ``k`` (a swap replayed at the checkpoint's step, the epoch counter Composer
@@ -16,19 +17,17 @@ the run starts from, not at 0.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from composer.core import State
 from composer.loggers import Logger, LoggerDestination
 from composer.utils import dist
 
-from csmpt.run_folder import read_metrics
+from csmpt.run_folder import JsonlAppender, read_metrics, rewrite_jsonl
 
 __all__ = ["JSONLMetricsLogger"]
 
@@ -56,16 +55,10 @@ class JSONLMetricsLogger(LoggerDestination):
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
-        self._file: IO[str] | None = None
+        self._out = JsonlAppender(self.path, durable=False)  # fsynced at close
         self._step = 0
         self._resume_step = 0
         self._at_resume_step: set[str] = set()  # metrics the file holds for the resume step
-
-    def _open(self) -> IO[str]:
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
-        return self._file
 
     def after_load(self, state: State, logger: Logger) -> None:
         """Note the step the run starts from; drop the lines of later steps (they are replayed)."""
@@ -80,16 +73,8 @@ class JSONLMetricsLogger(LoggerDestination):
         } - {"step", "time"}
         if len(kept) == len(records):
             return
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for r in kept:
-                f.write(json.dumps(r) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        self._out.close()
+        rewrite_jsonl(self.path, kept)
         log.info(
             "%s: resuming at step %d, dropped %d logged lines of later steps",
             self.path,
@@ -117,15 +102,9 @@ class JSONLMetricsLogger(LoggerDestination):
                 record[name] = v if math.isfinite(v) else str(v)
         if len(record) == 2:
             return
-        f = self._open()
-        f.write(json.dumps(record) + "\n")
-        f.flush()
+        self._out.append(record)
 
     def close(self, state: State, logger: Logger) -> None:
         """Flush and close the file."""
         del state, logger
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+        self._out.close()

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from csmpt.atomic import open_atomic
+
 __all__ = [
     "DOCMAP_DIR",
     "DocMapWriter",
@@ -117,10 +119,8 @@ def write_doc_map(folder: Path, arrays: dict[str, np.ndarray]) -> None:
     out = folder / DOCMAP_DIR
     out.mkdir(parents=True, exist_ok=True)
     for name, arr in arrays.items():
-        tmp = out / f".{name}.npy.tmp"
-        with tmp.open("wb") as f:
+        with open_atomic(out / f"{name}.npy", "wb") as f:
             np.save(f, arr)
-        os.replace(tmp, out / f"{name}.npy")
 
 
 def split_doc_map(entries: np.ndarray, n_samples: int, seq_len: int) -> dict[str, np.ndarray]:

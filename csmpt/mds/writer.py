@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from csmpt.atomic import remove_temp_files, write_bytes, write_json
 from csmpt.errors import DataError
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "ShardedSplitWriter",
     "plan_last_shards",
     "remove_unlisted_shards",
-    "write_json_atomic",
 ]
 
 log = logging.getLogger(__name__)
@@ -37,13 +36,6 @@ log = logging.getLogger(__name__)
 INDEX_NAME = "index.json"
 # streaming's NDArray shape-dtype codes: the smallest unsigned type that holds the length.
 _SHAPE_DTYPES = [(0, np.uint8), (1, np.uint16), (2, np.uint32), (3, np.uint64)]
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to a temporary sibling and rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
 
 
 def _codec(algo: str) -> tuple[str, int]:
@@ -160,9 +152,7 @@ class ShardFormat:
             name = f"{raw_name}.{self.ext}"
             data = _compress(self.compression, raw)
             info["zip_data"] = {"basename": name, "bytes": len(data), "hashes": {}}
-        tmp = folder / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / name)
+        write_bytes(folder / name, data)
         return info | self.config
 
     def read(self, folder: Path, info: dict[str, Any]) -> list[bytes]:
@@ -215,8 +205,7 @@ class ShardedSplitWriter:
         self.shards = list(shards)
         self.pending: list[bytes] = []
         folder.mkdir(parents=True, exist_ok=True)
-        for stray in folder.glob(".*.tmp"):
-            stray.unlink()
+        remove_temp_files(folder)  # of a build killed mid-shard
 
     @property
     def committed_samples(self) -> int:
@@ -253,7 +242,12 @@ class ShardedSplitWriter:
         for i in range(m):
             chunk = region[bounds[i] : bounds[i + 1]]
             final.append(self.fmt.write(self.folder, f"shard.{first + i:05}", chunk))
-        write_json_atomic(self.folder / INDEX_NAME, {"version": 2, "shards": final})
+        write_json(
+            self.folder / INDEX_NAME,
+            {"version": 2, "shards": final},
+            sort_keys=True,
+            ensure_ascii=False,
+        )
         if j:
             log.info("%s: re-cut the last %d shard(s) into %d", self.folder, j, m)
         return final

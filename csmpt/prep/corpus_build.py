@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from csmpt.atomic import write_json
 from csmpt.corpus.readers import (
     INVALID_UTF8,
     MALFORMED_JSON,
@@ -40,7 +41,7 @@ from csmpt.corpus.readers import (
 )
 from csmpt.errors import DataError
 from csmpt.mds.doc_map import DocMapWriter, split_doc_map, write_doc_map
-from csmpt.mds.writer import ShardedSplitWriter, ShardFormat, write_json_atomic
+from csmpt.mds.writer import ShardedSplitWriter, ShardFormat
 from csmpt.prep.concat import SampleConcatenator
 from csmpt.prep.encoders import BatchEncoder, Result, TextEncoder
 from csmpt.prep.long_docs import DocumentCutter
@@ -384,7 +385,7 @@ def build_corpus(
             | ({"real_tokens": k.real_tokens} if k.pad else {})
             for s, k in sinks.items()
         }
-        write_json_atomic(work_dir / PROGRESS_NAME, progress)
+        write_json(work_dir / PROGRESS_NAME, progress, sort_keys=True, ensure_ascii=False)
 
     if filt is not None:
         # The side file holds the verdicts of every record before this: they are kept.

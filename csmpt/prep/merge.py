@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from csmpt.atomic import replace_dir
+from csmpt.atomic import open_atomic, replace_dir
 from csmpt.errors import DataError
 from csmpt.mds.doc_map import DOCMAP_DIR, segments, write_doc_map
 from csmpt.mds.manifest import MANIFEST_NAME
@@ -194,13 +194,11 @@ def _join_side_files(path: Path, n: int) -> None:
     """The parts' removed-document files, joined in part order into the configured one."""
     from csmpt.prep.run import part_folder
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as out:
+    with open_atomic(path, "wb") as out:
         for i in range(n):
             part = path.with_name(f"{path.stem}.{part_folder('', (i, n))[1:]}{path.suffix}")
             if part.is_file():
                 out.write(part.read_bytes())
-    os.replace(tmp, path)
 
 
 def merge_parts(

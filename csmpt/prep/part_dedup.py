@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from csmpt.atomic import open_atomic
 from csmpt.corpus.readers import read_documents
 from csmpt.errors import DataError
 from csmpt.filter.document_filter import DUPLICATE, NEAR_DUPLICATE, content_hash
@@ -98,9 +99,8 @@ def part_signatures(
     loc = np.array(where, dtype=np.int64).reshape(-1, 2)
     width = near.num_perm if near is not None else 0
     sig = np.concatenate(sigs) if sigs else np.zeros((0, width), np.uint32)
-    tmp = out.with_name(f".{out.name}.tmp.npz")
-    np.savez(tmp, where=loc, hash=np.frombuffer(b"".join(hashes), np.uint8), sig=sig)
-    os.replace(tmp, out)
+    with open_atomic(out, "wb") as f:
+        np.savez(f, where=loc, hash=np.frombuffer(b"".join(hashes), np.uint8), sig=sig)
     log.info("%s: signatures of %d documents", out, len(loc))
     return out
 
@@ -146,15 +146,14 @@ def global_dedup(cfg: PrepConfig, spec: CorpusSpec, parts: int) -> Path:
             near.add(sigs[k], str(k))
     arr = np.array(removed, dtype=np.float64).reshape(-1, 6)
     out = folder / VERDICTS_NAME
-    tmp = folder / f".{VERDICTS_NAME}.tmp.npz"
-    np.savez(
-        tmp,
-        where=arr[:, :2].astype(np.int64),
-        reason=arr[:, 2].astype(np.int8),
-        of=arr[:, 3:5].astype(np.int64),
-        similarity=arr[:, 5].astype(np.float32),
-    )
-    os.replace(tmp, out)
+    with open_atomic(out, "wb") as npz:
+        np.savez(
+            npz,
+            where=arr[:, :2].astype(np.int64),
+            reason=arr[:, 2].astype(np.int8),
+            of=arr[:, 3:5].astype(np.int64),
+            similarity=arr[:, 5].astype(np.float32),
+        )
     log.info("%s: %d of %d documents removed", out, len(arr), len(where))
     return out
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from csmpt.atomic import write_text
 from csmpt.errors import ConfigError
-from csmpt.eval.table import write_atomic
 from csmpt.report.data import Curve, Marker, ReportData, build_report_data
 from csmpt.report.render import save_figure
-from csmpt.run_folder import read_metrics
+from csmpt.run_folder import METRICS_FILE, metric_names, metric_series, read_metrics
 
 __all__ = ["Comparison", "RunSeries", "load_runs", "tokens_by_step", "write_comparison"]
 
@@ -35,27 +35,33 @@ _EVAL_BPB = re.compile(r"^metrics/eval(?:/(?P<label>.+))?/BitsPerByte$")
 
 
 def tokens_by_step(rows: Sequence[dict[str, Any]]) -> dict[int, int]:
-    """Tokens trained on by the end of each step, from Composer's ``time/token``.
+    """Tokens trained on by the end of each logged step, from Composer's ``time/token``.
 
-    ``time/token`` logged at step s counts the tokens before step s; the tokens after step s
-    are the value logged at s + 1. The last step is logged once more when training ends (with
-    the final count); failing that, its previous step's batch is added.
+    Composer logs ``time/batch`` and ``time/token`` (the counts so far) as each step starts, and
+    once more when training ends, at the last step. By the run folder's rule a step's value is
+    the last one logged, so each step gives one point: after ``time/batch`` batches,
+    ``time/token`` tokens. A step whose point was overwritten that way (the one before the
+    last) is interpolated between its neighbours; a last step without a final log is
+    extrapolated from the step before.
     """
-    seen: dict[int, list[int]] = {}
-    for r in rows:
-        v = r.get("time/token")
-        if isinstance(v, (int, float)) and isinstance(r.get("step"), int):
-            seen.setdefault(int(r["step"]), []).append(int(v))
-    before = {s: min(v) for s, v in seen.items()}
+    batches = dict(metric_series(rows, "time/batch", finite=True))
+    known: dict[int, int] = {}  # batches done -> tokens
+    for step, tokens in metric_series(rows, "time/token", finite=True):
+        known[int(batches.get(step, step - 1))] = int(tokens)
+    points = sorted(known.items())
     out: dict[int, int] = {}
-    steps = sorted(before)
-    for i, s in enumerate(steps):
-        if s + 1 in before:
-            out[s] = before[s + 1]
-        elif max(seen[s]) > before[s]:
-            out[s] = max(seen[s])
-        elif i > 0:
-            out[s] = before[s] + (before[s] - before[steps[i - 1]])
+    for step in sorted({s for s, _ in metric_series(rows, "time/token")}):
+        if step in known:
+            out[step] = known[step]
+            continue
+        below = [p for p in points if p[0] < step]
+        above = [p for p in points if p[0] > step]
+        if below and above:
+            (b0, t0), (b1, t1) = below[-1], above[0]
+            out[step] = t0 + round((t1 - t0) * (step - b0) / (b1 - b0))
+        elif len(below) >= 2:
+            (b0, t0), (b1, t1) = below[-2], below[-1]
+            out[step] = t1 + round((t1 - t0) * (step - b1) / (b1 - b0))
     return out
 
 
@@ -95,19 +101,12 @@ def load_runs(run_dirs: Sequence[str | Path]) -> list[RunSeries]:
     out = []
     for name, path in zip(names, paths, strict=True):
         data = build_report_data(path)
-        rows = read_metrics(path / "metrics.jsonl")
+        rows = read_metrics(path / METRICS_FILE)
         bpb = list(data.bpb)
-        keys = sorted({k for r in rows for k in r})
-        for k in keys:
+        for k in metric_names(rows):
             m = _EVAL_BPB.match(k)
             if m:
-                pts = sorted(
-                    {
-                        int(r["step"]): float(r[k])
-                        for r in rows
-                        if isinstance(r.get(k), (int, float)) and "step" in r
-                    }.items()
-                )
+                pts = metric_series(rows, k, finite=True)
                 bpb.append(Curve(f"{m.group('label') or 'eval'} (in loop)", pts))
         out.append(RunSeries(name, data, tokens_by_step(rows), bpb))
     return out
@@ -208,5 +207,5 @@ def write_comparison(
         _plot(runs, which, path, title, ylabel, x)
         c.figures[name] = path
     c.markdown = c.folder / "compare.md"
-    write_atomic(c.markdown, _markdown(c, x))
+    write_text(c.markdown, _markdown(c, x))
     return c

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from csmpt.errors import DataError
-from csmpt.run_folder import read_events, read_metrics
+from csmpt.run_folder import (
+    EVENTS_FILE,
+    METRICS_FILE,
+    metric_names,
+    metric_series,
+    read_events,
+    read_metrics,
+)
 
 __all__ = ["Curve", "ReportData", "Marker", "SPIKE_EVENTS", "build_report_data"]
 
@@ -79,19 +86,9 @@ class ReportData:
         return [m.step for m in self.markers if m.kind == "spike"]
 
 
-def _series(rows: list[dict[str, object]], key: str) -> Points:
-    """(step, value) of ``key``; a step logged twice keeps its last value."""
-    by_step: dict[int, float] = {}
-    for r in rows:
-        v = r.get(key)
-        if isinstance(v, (int, float)) and "step" in r:
-            by_step[int(r["step"])] = float(v)  # type: ignore[call-overload]
-    return sorted(by_step.items())
-
-
 def _markers(run_dir: Path) -> list[Marker]:
     out = []
-    for e in read_events(run_dir / "events.jsonl"):
+    for e in read_events(run_dir / EVENTS_FILE):
         name, step = e.get("event"), e.get("step")
         if not isinstance(step, int):
             continue
@@ -154,26 +151,27 @@ def build_report_data(run_dir: str | Path) -> ReportData:
         DataError: The folder has no ``metrics.jsonl`` with a train loss.
     """
     run = Path(run_dir)
-    metrics_path = run / "metrics.jsonl"
+    metrics_path = run / METRICS_FILE
     if not metrics_path.is_file():
         raise DataError(f"'{run}' has no metrics.jsonl; point csmpt report at a run's save_folder")
     rows = read_metrics(metrics_path)
-    train = _series(rows, TRAIN_LOSS)
+    train = metric_series(rows, TRAIN_LOSS, finite=True)
     if not train:
         raise DataError(f"{metrics_path}: no '{TRAIN_LOSS}' values; has the run trained a step?")
-    keys = sorted({k for r in rows for k in r})
+    keys = metric_names(rows)
     eval_loss = []
     for k in keys:
         m = _EVAL_LOSS.match(k)
         if m:
-            eval_loss.append(Curve(m.group("label") or "eval", _series(rows, k)))
+            eval_loss.append(Curve(m.group("label") or "eval", metric_series(rows, k, True)))
     val_loss, bpb, refs = _validation_curves(run / "validation.csv")
     eval_loss += val_loss
     accuracy = []
     for k in keys:
         m = _ICL_ACC.match(k)
         if m:
-            accuracy.append(Curve(f"{m.group('task')}/{m.group('shots')}-shot", _series(rows, k)))
+            label = f"{m.group('task')}/{m.group('shots')}-shot"
+            accuracy.append(Curve(label, metric_series(rows, k, finite=True)))
     accuracy += _table_curves(run / "eval" / "table.csv")
     return ReportData(
         run_dir=run,

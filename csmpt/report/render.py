@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csmpt.eval.table import write_atomic
+from csmpt.atomic import write_bytes, write_text
 from csmpt.report.data import Curve, ReportData, build_report_data
 
 __all__ = ["Report", "plot_curves", "save_figure", "write_report"]
@@ -85,7 +85,7 @@ def save_figure(fig: Any, ax: Any, path: Path, xlabel: str, ylabel: str, title: 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    write_bytes(path, buf.getvalue())
 
 
 def _markdown(r: Report) -> str:
@@ -179,6 +179,6 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
         r.figures[name] = path
     md = _markdown(r)
     r.markdown, r.html = folder / "report.md", folder / "report.html"
-    write_atomic(r.markdown, md)
-    write_atomic(r.html, _html(md, f"Run report: {data.run_dir.name}"))
+    write_text(r.markdown, md)
+    write_text(r.html, _html(md, f"Run report: {data.run_dir.name}"))
     return r

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from csmpt.atomic import replace_dir
+from csmpt.atomic import make_temp_dir, replace_dir
 from csmpt.corpus.fingerprint import fingerprint, input_stats, sha256_file
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import DataError
@@ -128,7 +127,7 @@ def train_tokenizer(
         clean_up_tokenization_spaces=False,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = make_temp_dir(out)  # mode from the umask (mkdtemp: 0700)
     try:
         fast.save_pretrained(str(tmp))  # type: ignore[attr-defined]
         (tmp / RECORD_NAME).write_text(

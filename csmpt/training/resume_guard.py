@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import re
@@ -35,10 +34,10 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from csmpt.atomic import PARTIAL_PREFIX
+from csmpt.atomic import PARTIAL_PREFIX, replace_symlink
 from csmpt.errors import CsmptError
+from csmpt.run_folder import read_jsonl
 
 __all__ = [
     "DEFAULT_FILENAME",
@@ -162,15 +161,6 @@ def _move_aside(path: Path, into: Path) -> Path | None:
     return dest
 
 
-def _point_link(link: Path, target: Path) -> None:
-    """Make ``link`` a relative symlink to ``target``, replacing any old link atomically."""
-    tmp = link.with_name(f".link-{os.getpid()}-{link.name}")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    os.symlink(os.path.relpath(target, link.parent), tmp)
-    os.replace(tmp, link)
-
-
 def guard_save_folder(
     folder: str | Path,
     filename: str = DEFAULT_FILENAME,
@@ -222,7 +212,7 @@ def guard_save_folder(
         if good:
             newest = good[-1]
             if latest_step != newest.batch or not link.exists():
-                _point_link(link, newest.path)
+                replace_symlink(link, newest.path)
                 log.warning("%s now points at %s (step %d)", link, newest.path.name, newest.batch)
             result.resume_step, result.latest = newest.batch, newest.path
         elif link.is_symlink():
@@ -230,20 +220,6 @@ def guard_save_folder(
                 link.unlink()
             log.warning("%s removed: no valid checkpoint left to point at", link)
     return result
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    """The JSON lines of a run file (torn or foreign lines skipped)."""
-    out: list[dict[str, Any]] = []
-    if not path.is_file():
-        return out
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            with contextlib.suppress(json.JSONDecodeError):
-                record = json.loads(line)
-                if isinstance(record, dict):
-                    out.append(record)
-    return out
 
 
 def check_history(resume_step: int, events_files: list[Path], runs_file: Path | None) -> None:
@@ -259,7 +235,7 @@ def check_history(resume_step: int, events_files: list[Path], runs_file: Path | 
     for path in [*events_files, *([runs_file] if runs_file else [])]:
         steps = [
             (int(r.get("step", 0) or 0), str(r.get("event", "?")))
-            for r in _records(path)
+            for r in read_jsonl(path)
             if isinstance(r.get("step", 0), int | float)
         ]
         later = [s for s in steps if s[0] > 0]

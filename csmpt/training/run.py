@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csmpt.errors import CsmptError
 from csmpt.mds.streaming_threads import stop_streaming_threads
-from csmpt.run_folder import repair_torn_tail
+from csmpt.run_folder import EVENTS_FILE, RUNS_FILE, repair_torn_tail
 from csmpt.training import atomic_save
 from csmpt.training.preflight import preflight
 from csmpt.training.resume_guard import (
@@ -85,13 +85,13 @@ def _release_loaders(trainer: Trainer) -> None:
 def _run_files(cfg: dict[str, Any], folder: Path) -> tuple[list[Path], Path, list[Path]]:
     """The events files, runs.jsonl and metrics files csmpt's components write for a run."""
     callbacks = cfg.get("callbacks") or {}
-    events = {folder / "events.jsonl"}
+    events = {folder / EVENTS_FILE}
     for name in ("csmpt_hot_swap", "csmpt_loss_spike"):
         spec = callbacks.get(name)
         if isinstance(spec, dict) and spec.get("events_file"):
             events.add(Path(spec["events_file"]))
     record = callbacks.get("csmpt_run_record")
-    runs = Path((record or {}).get("folder") or folder) / "runs.jsonl"
+    runs = Path((record or {}).get("folder") or folder) / RUNS_FILE
     jsonl = (cfg.get("loggers") or {}).get("csmpt_jsonl")
     metrics = [Path(jsonl["path"])] if isinstance(jsonl, dict) and jsonl.get("path") else []
     return sorted(events), runs, metrics
