@@ -14,11 +14,11 @@ from composer.core import Callback, State
 from composer.loggers import Logger
 from procs import wait_for_step
 
-from csmpt.callbacks.swap_schedule import parse_swaps
 from csmpt.demo import loss_curve
 from csmpt.errors import ConfigError, DataError
 from csmpt.mds.reader import iter_samples
 from csmpt.run_folder import read_events
+from csmpt.swap_schedule import parse_swaps
 from csmpt.training import preflight, run_training
 
 RECIPE = "yamls/tiny/mpt_hot_swap.yaml"
@@ -309,7 +309,7 @@ def test_the_hot_swap_recipe_is_mpt_plus_the_schedule(repo: Path) -> None:
 
 
 def test_schedule_in_tokens_and_lookup() -> None:
-    from csmpt.callbacks.swap_schedule import swaps_due
+    from csmpt.swap_schedule import swaps_due
 
     swaps = parse_swaps(
         [

@@ -182,7 +182,7 @@ def recipe_mixtures(recipe: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]
     The recipe's ``train_loader.dataset`` when it has ``streams``, and each hot-swap corpus
     whose merged dataset has ``streams``.
     """
-    from csmpt.callbacks.swap_schedule import merged_dataset, parse_swaps
+    from csmpt.swap_schedule import merged_dataset, parse_swaps
 
     base = dict((recipe.get("train_loader") or {}).get("dataset") or {})
     out: list[tuple[str, dict[str, Any]]] = []

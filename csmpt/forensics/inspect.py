@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csmpt.callbacks.swap_schedule import merged_dataset, parse_swaps
 from csmpt.errors import ConfigError, CsmptError, DataError
 from csmpt.forensics.batch_trace import (
     LoaderShape,
@@ -29,6 +28,7 @@ from csmpt.forensics.batch_trace import (
 )
 from csmpt.forensics.doc_ids import document_index, document_map
 from csmpt.run_folder import EVENTS_FILE, RUNS_FILE, read_events, read_runs
+from csmpt.swap_schedule import merged_dataset, parse_swaps
 
 __all__ = ["BatchView", "Segment", "inspect_batch", "run_segments"]
 
