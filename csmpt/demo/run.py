@@ -31,7 +31,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from csmpt.callbacks.hot_swap import read_events
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.demo.after_training import AfterTraining, after_training_rows, run_after_training
 from csmpt.demo.spike import spike_events, spike_overrides, spike_rows
@@ -39,9 +38,9 @@ from csmpt.demo.vocab_swap import SwapStage, run_swap_stage
 from csmpt.errors import CsmptError
 from csmpt.filter.classifier import train_from_yaml
 from csmpt.filter.document_filter import CLASSIFIER, DUPLICATE
-from csmpt.loggers.jsonl_metrics import read_metrics
 from csmpt.prep.run import PrepConfig, prep_corpora
 from csmpt.quiet import LOG_NAME, quiet_session
+from csmpt.run_folder import metric_series, read_events, read_metrics
 from csmpt.surgery.report import report_rows
 from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
 
@@ -105,8 +104,8 @@ def _swaps_at(steps: int) -> str:
 
 
 def loss_curve(metrics_path: Path, name: str = "loss/train/total") -> list[tuple[int, float]]:
-    """(step, value) pairs of one metric from a run's ``metrics.jsonl``."""
-    return [(int(r["step"]), float(r[name])) for r in read_metrics(metrics_path) if name in r]
+    """(step, value) of one metric in a run's ``metrics.jsonl`` (a step logged twice: its last)."""
+    return metric_series(read_metrics(metrics_path), name)
 
 
 def run_demo(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from csmpt.callbacks.hot_swap import read_events
+from csmpt.run_folder import read_events
 
 __all__ = ["SPIKE_SAMPLES", "spike_events", "spike_overrides", "spike_rows", "spike_step"]
 

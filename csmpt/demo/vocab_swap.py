@@ -20,8 +20,8 @@ from pathlib import Path
 from rich.console import Console
 
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.loggers.jsonl_metrics import read_metrics
 from csmpt.prep.run import PrepConfig, prep_corpora
+from csmpt.run_folder import metric_series, read_metrics
 from csmpt.surgery.recipe import SurgeryConfig, run_surgery
 from csmpt.surgery.report import SurgeryReport
 from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
@@ -100,9 +100,7 @@ def run_swap_stage(
         ],
     )
     losses = [
-        float(r["loss/train/total"])
-        for r in read_metrics(run_dir / "metrics.jsonl")
-        if "loss/train/total" in r
+        v for _, v in metric_series(read_metrics(run_dir / "metrics.jsonl"), "loss/train/total")
     ]
 
     yaml = root / SURGERY_YAML
