@@ -132,8 +132,6 @@ _TEMPS = {"mkstemp", "mkdtemp", "NamedTemporaryFile"}
 ALLOWED = {
     "csmpt/atomic.py": "the one module that does it",
     "csmpt/training/resume_guard.py": "moves bad checkpoints aside into quarantine/ (no write)",
-    "csmpt/surgery/recipe.py": "mkdtemp + apply_umask for its output folder, then replace_dir "
-    "(owned by the surgery change; make_temp_dir would do both)",
 }
 
 

@@ -18,7 +18,6 @@ import dataclasses
 import json
 import logging
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,8 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from csmpt.atomic import replace_dir
-from csmpt.checkpoint.hf_folder import apply_umask
+from csmpt.atomic import make_temp_dir, replace_dir
 from csmpt.checkpoint.surgery_shapes import SHAPES_NAME
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError, DataError
@@ -249,12 +247,10 @@ def run_surgery(
             set_bits_per_byte(report, tokens, t_bytes)
         weights = _name_tokenizer(swap.weights, cfg.target.tokenizer)
     stage(f"writing {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = make_temp_dir(out)  # mode from the umask
     try:
         _write(tmp, weights, out_tok, cfg)
         report.write(tmp / "report.json")
-        apply_umask(tmp)  # mkdtemp made it 0700
         replace_dir(tmp, out)
     finally:
         if tmp.exists():
