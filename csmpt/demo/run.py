@@ -283,8 +283,16 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
         reasons = ", ".join(f"{k} {f[k]}" for k in REASONS)
         removed = sum(f[k] for k in REASONS)
         table.add_row(f"filter {name}", f"removed {removed} ({reasons}), kept {f['kept']}")
-    for name, m in s.shards.items():
-        table.add_row(f"shards {name}", f"{m['samples']} samples, {m['tokens']:,} tokens")
+    corpora: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for name, m in s.shards.items():  # "corpus/split"
+        corpus, _, split = name.rpartition("/")
+        corpora.setdefault(corpus or name, []).append((split, m))
+    for corpus, splits in corpora.items():
+        table.add_row(
+            f"shards {corpus}",
+            " + ".join(f"{m['samples']} {split}" for split, m in splits)
+            + f" samples, {sum(m['tokens'] for _, m in splits):,} tokens",
+        )
     if s.pad_share is not None:
         table.add_row(
             "pad packing",
@@ -300,7 +308,7 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
             f"{short(s.vocab_swap.english_run)} (train loss {en[0]:.3f} -> {en[1]:.3f})",
         )
         for label, value in report_rows(s.vocab_swap.report):
-            table.add_row(label, value)
+            table.add_row(label, value.replace(f"{workdir}/", ""))  # paths as the rows above
         table.add_row("Czech run starts from", short(s.vocab_swap.load_path))
     table.add_row("run folder", run)
     table.add_row("checkpoints", ", ".join(p.name for p in s.checkpoints) or "none")
