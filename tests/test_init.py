@@ -166,15 +166,18 @@ def test_init_then_the_six_commands_in_miniature(
     _tiny_base(folder / "base-model", en_tokenizer_dir)
     shutil.copy(REPO / "data/samples/cs_hellaswag.jsonl", folder / "benchmark.jsonl")
     monkeypatch.chdir(folder)
-    mini = [x for x in Path("miniature.overrides").read_text().split("\n") if x and x[0] != "#"]
-    cpu_eval = ["precision=fp32", "max_seq_len=128", "icl_subset_num_batches=2"]
+    mini = "@miniature.overrides"  # the one overrides file: each YAML takes its section
 
-    csmpt(*commands[0].split()[1:])  # tokenizer
-    csmpt(*commands[1].split()[1:], "max_seq_len=128", "shard_multiple=1")  # prep, small
-    out = csmpt(*commands[2].split()[1:])  # surgery
+    csmpt(*commands[0].split()[1:], mini)  # tokenizer (no section: nothing changes)
+    csmpt(*commands[1].split()[1:], mini)  # prep: short samples, one shard
+    assert (
+        json.loads(Path("artifacts/mds/web/train/csmpt_manifest.json").read_text())["max_seq_len"]
+        == 128
+    )
+    out = csmpt(*commands[2].split()[1:], mini)  # surgery
     assert "artifacts/surgery" in out
     assert commands[3].startswith("csmpt launch --scheduler slurm")
-    out = csmpt("train", "train.yaml", *mini)  # step 4, in miniature on this machine
+    out = csmpt("train", "train.yaml", mini)  # step 4, in miniature on this machine
     assert "trained mpt-7b-sk: steps 0 -> 4" in out
     run = Path("artifacts/runs/mpt-7b-sk")
     assert sorted(p.name for p in run.glob("ep*-ba*-rank0.pt")) == [
@@ -183,7 +186,7 @@ def test_init_then_the_six_commands_in_miniature(
     ]
     config = OmegaConf.load(run / "config.yaml")
     assert config.model.n_layers == 2 and config.model.vocab_size == 1024  # the surgery's
-    out = csmpt(*commands[4].split()[1:], *cpu_eval)  # eval
+    out = csmpt(*commands[4].split()[1:], mini)  # eval: fp32, short, two batches a task
     table = (run / "eval" / "table.md").read_text()
     assert "benchmark/0-shot" in table and "benchmark/3-shot" in table, table
     steps = [line.split("|")[2].strip() for line in table.strip().split("\n")[2:]]

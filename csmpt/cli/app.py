@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 
 from csmpt import __version__
-from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, setup_logging, user_errors
+from csmpt.cli.common import (
+    OVERRIDES_HELP,
+    VERBOSE_HELP,
+    console,
+    is_verbose,
+    setup_logging,
+    user_errors,
+)
 from csmpt.cli.eval import register as register_eval_commands
 from csmpt.cli.filter import filter_app
 from csmpt.cli.init import INIT_EPILOG, init_command
@@ -79,7 +86,7 @@ def _root(
 @user_errors
 def train_command(
     yaml_path: Path = typer.Argument(..., help="Training recipe (yamls/...)."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     fresh: bool = typer.Option(
         False,
         "--fresh",

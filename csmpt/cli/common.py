@@ -15,6 +15,7 @@ from rich.logging import RichHandler
 from csmpt.errors import CsmptError
 
 __all__ = [
+    "OVERRIDES_HELP",
     "VERBOSE_HELP",
     "console",
     "err_console",
@@ -30,6 +31,10 @@ err_console = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+OVERRIDES_HELP = (
+    "key=value overrides of the YAML (OmegaConf dotted keys), or @FILE: a file's key=value "
+    "lines (those before any [NAME.yaml] section, and that section for this YAML)."
+)
 VERBOSE_HELP = "Print everything: llm-foundry's configs, library logs and warnings, Composer's."
 _verbose = False
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, user_errors
+from csmpt.cli.common import OVERRIDES_HELP, VERBOSE_HELP, console, is_verbose, user_errors
 
 __all__ = ["eval_command", "export_command", "report_command", "validate_command"]
 
@@ -14,7 +14,7 @@ __all__ = ["eval_command", "export_command", "report_command", "validate_command
 @user_errors
 def eval_command(
     recipe: Path = typer.Argument(..., help="Eval recipe (eval/*.yaml)."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
     """Few-shot ICL eval (llm-foundry's) of a checkpoint series and HF models, as one table.
@@ -38,7 +38,7 @@ def validate_command(
         None, help="A Composer checkpoint or a run's save_folder (omit with --model only)."
     ),
     train_yaml: Path = typer.Option(..., "--train-yaml", help="The recipe the run trained with."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides of the recipe."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     corpus: list[str] = typer.Option(
         None,
         "--corpus",
@@ -109,7 +109,7 @@ def export_command(
     checkpoint: Path = typer.Argument(..., help="Composer checkpoint (ep*-ba*-rank0.pt)."),
     out_dir: Path = typer.Argument(..., help="The HF folder to write."),
     train_yaml: Path = typer.Option(..., "--train-yaml", help="The recipe the run trained with."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides of the recipe."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     dtype: str = typer.Option("fp32", help="Weights dtype: fp32, bf16 or fp16."),
     overwrite: bool = typer.Option(False, help="Replace an existing folder."),
 ) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from csmpt.cli.common import console, user_errors
+from csmpt.cli.common import OVERRIDES_HELP, console, user_errors
 
 __all__ = ["filter_app"]
 
@@ -30,7 +30,7 @@ filter_app = typer.Typer(
 @user_errors
 def filter_train_command(
     config: Path = typer.Argument(..., help="Filter YAML (data_prep/filter/*.yaml)."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     force: bool = typer.Option(False, "--force", help="Retrain even if up to date."),
 ) -> None:
     """Train the hashed n-gram logistic-regression classifier on a labelled jsonl (1 = remove)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from csmpt.cli.common import console, user_errors
+from csmpt.cli.common import OVERRIDES_HELP, console, user_errors
 from csmpt.errors import ConfigError
 
 __all__ = ["LAUNCH_EPILOG", "launch_command"]
@@ -26,7 +26,7 @@ LAUNCH_EPILOG = (
 @user_errors
 def launch_command(
     yaml_path: Path = typer.Argument(..., help="Training recipe (yamls/...)."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     scheduler: str = typer.Option("local", help="local | slurm | pbs."),
     nodes: int = typer.Option(1, help="Nodes (slurm / pbs)."),
     gpus_per_node: int = typer.Option(8, help="GPUs per node."),

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from csmpt.callbacks.mixture import mixture_tables
-from csmpt.cli.common import console, user_errors
+from csmpt.cli.common import OVERRIDES_HELP, console, user_errors
 
 __all__ = ["mixture_command"]
 
@@ -15,7 +15,7 @@ __all__ = ["mixture_command"]
 @user_errors
 def mixture_command(
     recipe: Path = typer.Argument(..., help="Training recipe (yamls/...) that mixes streams."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides (OmegaConf)."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
 ) -> None:
     """Print what each stream of a recipe's mixture contributes per epoch (streaming's weights)."""
     for table, _ in mixture_tables(recipe, overrides or []):

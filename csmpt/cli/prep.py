@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from csmpt.cli.common import console, user_errors
+from csmpt.cli.common import OVERRIDES_HELP, console, user_errors
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.errors import ConfigError
 from csmpt.mds.manifest import find_manifests, manifest_table
@@ -37,7 +37,7 @@ def _progress() -> Progress:
 @user_errors
 def prep_command(
     config: Path = typer.Argument(None, help="data_prep YAML (data_prep/*.yaml)."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     only: list[str] = typer.Option([], "--only", help="Build only this corpus (repeatable)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if up to date."),
     stats: Path = typer.Option(

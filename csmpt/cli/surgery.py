@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, user_errors
+from csmpt.cli.common import OVERRIDES_HELP, VERBOSE_HELP, console, is_verbose, user_errors
 from csmpt.config import build_structured, describe_key, load_yaml_with_overrides
 from csmpt.errors import ConfigError
 
@@ -33,7 +33,7 @@ EPILOG = (
 @user_errors
 def surgery_command(
     config: Path = typer.Argument(..., help="Surgery YAML (yamls/surgery/*.yaml)."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from csmpt.cli.common import console, user_errors
+from csmpt.cli.common import OVERRIDES_HELP, console, user_errors
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
 
@@ -26,7 +26,7 @@ tokenizer_app = typer.Typer(help="Train and inspect tokenizers.", no_args_is_hel
 @user_errors
 def tokenizer_train_command(
     config: Path = typer.Argument(..., help="Tokenizer YAML (data_prep/tokenizer/*.yaml)."),
-    overrides: list[str] = typer.Argument(None, help="key=value overrides of the YAML."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     force: bool = typer.Option(False, "--force", help="Retrain even if up to date."),
 ) -> None:
     """Train a byte-level BPE tokenizer (HF tokenizers) and save an HF tokenizer folder."""

@@ -1,4 +1,13 @@
-"""Read a YAML config and apply ``key=value`` overrides, as llm-foundry's train script does."""
+"""Read a YAML config and apply ``key=value`` overrides, as llm-foundry's train script does.
+
+An override ``@FILE`` stands for the ``key=value`` lines of an overrides file, one per line
+(``#`` comments and blank lines skipped). A line ``[NAME]`` starts a section that applies only to
+the config file named ``NAME`` (e.g. ``[train.yaml]``); lines before the first section apply to
+every config. So one file can shrink a whole pipeline, each command taking its own section::
+
+    csmpt prep prep.yaml @miniature.overrides
+    csmpt train train.yaml @miniature.overrides
+"""
 
 from __future__ import annotations
 
@@ -12,7 +21,53 @@ from omegaconf.errors import OmegaConfBaseException
 
 from csmpt.errors import ConfigError
 
-__all__ = ["load_yaml_with_overrides", "parse_overrides"]
+__all__ = ["expand_overrides", "load_yaml_with_overrides", "parse_overrides"]
+
+
+def _file_overrides(file: Path, config_name: str) -> list[str]:
+    """The ``key=value`` lines of an overrides file that apply to the config ``config_name``."""
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConfigError(f"@{file}: overrides file does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"@{file}: cannot read the overrides file ({e})") from None
+    out: list[str] = []
+    section: str | None = None
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            if not section:
+                raise ConfigError(f"{file}:{number}: empty section name '[]'")
+            continue
+        key, sep, _ = line.partition("=")
+        if not sep or not key.strip() or line.startswith("@"):
+            raise ConfigError(
+                f"{file}:{number}: '{line}' is not of the form key=value "
+                "(or a [config.yaml] section header)"
+            )
+        if section is None or section == config_name:
+            out.append(line)
+    return out
+
+
+def expand_overrides(config: str | Path, overrides: Sequence[str]) -> list[str]:
+    """``overrides`` with each ``@FILE`` replaced by its lines for ``config`` (module docstring).
+
+    Raises:
+        ConfigError: An overrides file is missing or has a line that is not ``key=value``.
+    """
+    name = Path(config).name
+    out: list[str] = []
+    for item in overrides:
+        if item.startswith("@"):
+            out.extend(_file_overrides(Path(item[1:]), name))
+        else:
+            out.append(item)
+    return out
 
 
 def parse_overrides(overrides: Sequence[str]) -> DictConfig:
@@ -36,6 +91,8 @@ def parse_overrides(overrides: Sequence[str]) -> DictConfig:
 def load_yaml_with_overrides(path: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
     """Load ``path`` as an OmegaConf config and merge ``overrides`` into it (not resolved).
 
+    ``@FILE`` overrides are expanded first (:func:`expand_overrides`).
+
     Raises:
         ConfigError: The file is missing, is not valid YAML, or is not a mapping.
     """
@@ -57,6 +114,6 @@ def load_yaml_with_overrides(path: str | Path, overrides: Sequence[str] = ()) ->
             f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}"
         )
     cfg = OmegaConf.create(raw)
-    merged = OmegaConf.merge(cfg, parse_overrides(overrides))
+    merged = OmegaConf.merge(cfg, parse_overrides(expand_overrides(path, overrides)))
     assert isinstance(merged, DictConfig)
     return merged

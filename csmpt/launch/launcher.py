@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from csmpt.atomic import write_text
-from csmpt.config.loading import load_yaml_with_overrides
+from csmpt.config.loading import expand_overrides, load_yaml_with_overrides
 from csmpt.errors import ConfigError
 from csmpt.launch.render import LaunchSpec, render
 
@@ -47,7 +47,7 @@ def recipe_overrides(
     Raises:
         ConfigError: The YAML cannot be read, or it names no ``save_folder``.
     """
-    out = list(overrides)
+    out = expand_overrides(yaml_path, overrides)  # the job script carries plain key=value
     cfg = load_yaml_with_overrides(yaml_path, out)
     if run_name:
         has_var = _select(cfg, "variables.run_name", yaml_path) is not None

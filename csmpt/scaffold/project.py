@@ -1,7 +1,7 @@
 """``csmpt init``: a project folder for continual pretraining of a base model into a language.
 
 Writes five configs (``tokenizer.yaml``, ``prep.yaml``, ``surgery.yaml``, ``train.yaml``,
-``eval.yaml``), ``miniature.overrides`` (train.yaml shrunk to a CPU smoke run) and a README
+``eval.yaml``), ``miniature.overrides`` (the pipeline shrunk to a CPU smoke run) and a README
 listing the six commands in order. Every command runs from the project folder; every output goes
 below ``artifacts/``. Values a user must set carry a ``# SET:`` comment and a row in the README.
 Training follows the CSMPT7b recipe (LionW lr 1e-4, betas 0.9/0.95, no weight decay, grad clip

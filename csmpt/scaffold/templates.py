@@ -155,7 +155,7 @@ def train_yaml(p: Project, seq: int, plan: BatchPlan, bench: tuple[str, str, str
 tokens per step,
 # microbatch {plan.microbatch} per GPU ({plan.accumulation} accumulation steps).
 #   {p.train_command}
-# In miniature on CPU:  csmpt train train.yaml $(grep -v '^#' miniature.overrides)
+# In miniature on CPU:  csmpt train train.yaml @miniature.overrides
 variables:
   data_root: artifacts/mds
   tokenizer_name: artifacts/tokenizer
@@ -286,7 +286,11 @@ output_dir: ${{variables.run}}/eval
 
 
 def miniature_overrides(p: Project) -> str:
-    """train.yaml shrunk to a CPU smoke run of a few steps (a tiny base model of this shape)."""
+    """The pipeline shrunk to a CPU smoke run: one section per config (csmpt.config.loading).
+
+    prep: short samples and one shard (a sample corpus is too small for 2048-token val samples);
+    train: 4 steps of a tiny base model of this shape; eval: fp32, short, two batches a task.
+    """
     common = """\
 max_seq_len=128
 icl_seq_len=128
@@ -322,12 +326,24 @@ model.attn_config.attn_impl=torch
         shape = "model.use_flash_attention_2=false\n"
         tiny = "its own shape, from the surgery's HF output"
     return f"""\
-# train.yaml in miniature on CPU: 4 steps of a tiny {p.base.name}-shaped model ({tiny}),
-# fp32, no FSDP. Steps 1-3 of the README first, with a tiny base model as the surgery's source
-# (on a small sample corpus: csmpt prep prep.yaml max_seq_len=128 shard_multiple=1).
-#   csmpt train train.yaml $(grep -v '^#' miniature.overrides)
-# One key=value per line, no spaces.
-{shape}{common}"""
+# The six commands in miniature on CPU, on a small sample corpus and a tiny base model as the
+# surgery's source: add @miniature.overrides to each (each YAML takes its own [section]):
+#   csmpt prep prep.yaml @miniature.overrides
+#   csmpt train train.yaml @miniature.overrides   # step 4 on this machine: 4 steps, fp32
+#   csmpt eval eval.yaml @miniature.overrides
+# train: a tiny {p.base.name}-shaped model ({tiny}).
+
+[prep.yaml]
+max_seq_len=128
+shard_multiple=1
+
+[train.yaml]
+{shape}{common}
+[eval.yaml]
+precision=fp32
+max_seq_len=128
+icl_subset_num_batches=2
+"""
 
 
 README = """\
@@ -349,7 +365,8 @@ Written by `csmpt init`. Run every command from this folder; outputs go below `a
 5. the benchmark over the checkpoints (`artifacts/runs/{name}/eval`);
 6. the last checkpoint as an HF folder (`artifacts/hf`).
 
-A smoke run on CPU: `csmpt train train.yaml $(grep -v '^#' miniature.overrides)` (see the file).
+In miniature on CPU: add `@miniature.overrides` to each command, with `csmpt train train.yaml`
+for step 4 (see the file: each YAML takes its own section).
 
 ## Values you must set
 

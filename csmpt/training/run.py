@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from csmpt.config import expand_overrides
 from csmpt.errors import CsmptError
 from csmpt.mds.streaming_threads import stop_streaming_threads
 from csmpt.run_folder import EVENTS_FILE, RUNS_FILE, repair_torn_tail
@@ -49,7 +50,8 @@ def run_training(
 
     Args:
         yaml_path: The training recipe.
-        overrides: ``key=value`` overrides (OmegaConf dotted keys), as on llm-foundry's CLI.
+        overrides: ``key=value`` overrides (OmegaConf dotted keys), as on llm-foundry's CLI,
+            or ``@FILE`` (:func:`csmpt.config.expand_overrides`).
         fresh: Start over: move a previous run in the save folder to ``archive/`` first.
 
     Returns:
@@ -58,6 +60,7 @@ def run_training(
     Raises:
         CsmptError: The recipe or its data is invalid (found before training starts).
     """
+    overrides = expand_overrides(yaml_path, overrides)  # @FILE -> its key=value lines
     cfg = preflight(yaml_path, overrides)
     prepare_run_folder(cfg, fresh)
     atomic_save.install()
