@@ -127,25 +127,39 @@ def test_batch_plan_and_bad_input(tmp_path: Path) -> None:
         write_project(tmp_path / "p", "mpt-7b", "cs")
 
 
-def _tiny_base(folder: Path, en_tokenizer: Path) -> None:
-    """mpt-7b's real config with its size keys shrunk, random weights, the English tokenizer."""
-    from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
+def _tiny_base(base: str, folder: Path, en_tokenizer: Path) -> None:
+    """The base's real hub config, size keys shrunk, random weights, an English tokenizer."""
     from transformers import AutoTokenizer
 
-    cfg = _hub_config("mpt-7b")
+    cfg = _hub_config(base)
     tok = AutoTokenizer.from_pretrained(en_tokenizer)
-    size = {"d_model": 64, "n_heads": 4, "n_layers": 2, "max_seq_len": 128}
-    cfg |= size | {"vocab_size": -(-len(tok) // 64) * 64, "init_device": "cpu"}
-    for key in ("prefix_lm", "attn_uses_sequence_id"):  # llm-foundry 0.22 rejects these
-        cfg["attn_config"].pop(key)
-    cfg.pop("architectures"), cfg.pop("auto_map"), cfg.pop("model_type")
-    MPTForCausalLM(MPTConfig(**cfg)).save_pretrained(folder)
+    vocab = -(-len(tok) // 64) * 64
+    if base == "mpt-7b":
+        from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
+
+        size = {"d_model": 64, "n_heads": 4, "n_layers": 2, "max_seq_len": 128}
+        cfg |= size | {"vocab_size": vocab, "init_device": "cpu"}
+        for key in ("prefix_lm", "attn_uses_sequence_id"):  # llm-foundry 0.22 rejects these
+            cfg["attn_config"].pop(key)
+        cfg.pop("architectures"), cfg.pop("auto_map"), cfg.pop("model_type")
+        MPTForCausalLM(MPTConfig(**cfg)).save_pretrained(folder)
+    else:
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        size = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4}
+        size |= {"num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": vocab}
+        size |= {"max_position_embeddings": 256}
+        cfg |= size | {"bos_token_id": tok.bos_token_id or 0, "eos_token_id": tok.eos_token_id}
+        model_type = cfg.pop("model_type")
+        config = AutoConfig.for_model(model_type, **cfg)
+        AutoModelForCausalLM.from_config(config).save_pretrained(folder)
     tok.save_pretrained(folder)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("base", ["mpt-7b", "llama-3-8b", "mistral-7b"])
 def test_init_then_the_six_commands_in_miniature(
-    en_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: str, en_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "proj"
     runner = CliRunner()
@@ -155,7 +169,7 @@ def test_init_then_the_six_commands_in_miniature(
         assert res.exit_code == 0, f"csmpt {' '.join(args)}:\n{res.output}"
         return res.output
 
-    csmpt("init", str(folder), "--base", "mpt-7b", "--language", "sk", "--vocab", "1024")
+    csmpt("init", str(folder), "--base", base, "--language", "sk", "--vocab", "1024")
     readme = (folder / "README.md").read_text()
     commands = [
         x.split("   #")[0] for x in readme.split("```bash\n")[1].split("```")[0].split("\n")
@@ -163,7 +177,7 @@ def test_init_then_the_six_commands_in_miniature(
     # The values marked # SET:, where the configs expect them: corpus, base model, benchmark.
     (folder / "corpus").mkdir()
     shutil.copy(REPO / "data/samples/cs_web.jsonl", folder / "corpus/web.jsonl")
-    _tiny_base(folder / "base-model", en_tokenizer_dir)
+    _tiny_base(base, folder / "base-model", en_tokenizer_dir)
     shutil.copy(REPO / "data/samples/cs_hellaswag.jsonl", folder / "benchmark.jsonl")
     monkeypatch.chdir(folder)
     mini = "@miniature.overrides"  # the one overrides file: each YAML takes its section
@@ -178,19 +192,23 @@ def test_init_then_the_six_commands_in_miniature(
     assert "artifacts/surgery" in out
     assert commands[3].startswith("csmpt launch --scheduler slurm")
     out = csmpt("train", "train.yaml", mini)  # step 4, in miniature on this machine
-    assert "trained mpt-7b-sk: steps 0 -> 4" in out
-    run = Path("artifacts/runs/mpt-7b-sk")
+    assert f"trained {base}-sk: steps 0 -> 4" in out
+    run = Path(f"artifacts/runs/{base}-sk")
     assert sorted(p.name for p in run.glob("ep*-ba*-rank0.pt")) == [
         "ep0-ba2-rank0.pt",
         "ep0-ba4-rank0.pt",
     ]
     config = OmegaConf.load(run / "config.yaml")
-    assert config.model.n_layers == 2 and config.model.vocab_size == 1024  # the surgery's
+    if base == "mpt-7b":
+        assert config.model.n_layers == 2 and config.model.vocab_size == 1024  # the surgery's
+    else:  # hf_causal_lm from the surgery's HF folder
+        hf = json.loads(Path(config.model.pretrained_model_name_or_path, "config.json").read_text())
+        assert (hf["num_hidden_layers"], hf["vocab_size"]) == (2, 1024), hf
     out = csmpt(*commands[4].split()[1:], mini)  # eval: fp32, short, two batches a task
     table = (run / "eval" / "table.md").read_text()
     assert "benchmark/0-shot" in table and "benchmark/3-shot" in table, table
     steps = [line.split("|")[2].strip() for line in table.strip().split("\n")[2:]]
     assert sorted(steps) == ["", "2", "4"], table  # both checkpoints and the base model
-    assert "| mpt-7b |" in table, table
+    assert f"| {base} |" in table, table
     out = csmpt(*commands[5].split()[1:])  # export
     assert (Path("artifacts/hf") / "config.json").is_file()
