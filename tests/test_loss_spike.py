@@ -427,3 +427,51 @@ def test_too_many_rollbacks_stop_the_run_in_one_line(tiny_overrides, tmp_path: P
     assert str(e.value).startswith(
         "loss spike at step 8: 0 rollbacks within 1000 steps already, max_rollbacks is 0"
     )
+
+
+@pytest.mark.slow
+def test_rollback_over_a_reset_optimizer_swap_keeps_the_reset(
+    tiny_overrides, shards_dir: Path, tmp_path: Path
+) -> None:
+    """A rollback to a checkpoint taken before a ``reset_optimizer`` swap: the swap still holds.
+
+    Swap at step 6 (momentum zeroed when step 7 starts), spike at 8, rollback to the checkpoint of
+    step 6, which holds the momentum from *before* the reset. The run must go on as a run that
+    skipped steps 7-9 after the same swap, i.e. from zero momentum, not from the old one.
+    """
+    from llmfoundry.registry import callbacks
+
+    from csmpt.demo import loss_curve
+
+    swap = (
+        "[{name: cs_crawl, at: 6ba, reset_optimizer: true, "
+        "dataset: {local: '${variables.corpus_2}', split: train}}]"
+    )
+    corpora = {
+        "variables.corpus_2": shards_dir / "cs_crawl",
+        "variables.corpus_3": shards_dir / "cs_crawl_clean",
+        "callbacks.csmpt_hot_swap.swaps": swap,
+    }
+    recipe = "yamls/tiny/mpt_hot_swap.yaml"
+    rolled = tmp_path / "rolled"
+    run_training(recipe, tiny_overrides(rolled, **ROLLBACK_RUN, **ROLLBACK, **corpora))
+    (event,) = [e for e in read_events(rolled / "events.jsonl") if e["event"] == "rollback"]
+    assert (event["step"], event["to"], event["skipped_steps"]) == (8, 6, [7, 8, 9])
+    assert event["optimizer_reset_again"] == [6]  # the swap's reset, undone by the load, redone
+
+    callbacks.register("csmpt_test_skip_steps", func=_skip_steps_callback())
+    SkipSteps.steps = {7, 8, 9}
+    reference = tmp_path / "reference"
+    run_training(
+        recipe,
+        tiny_overrides(
+            reference,
+            **ROLLBACK_RUN,
+            **corpora,
+            **{"callbacks.csmpt_test_skip_steps": "{}", "callbacks.csmpt_loss_spike": SPIKE},
+        ),
+    )
+    got, want = loss_curve(rolled / "metrics.jsonl"), loss_curve(reference / "metrics.jsonl")
+    assert got[8:] == want[8:], "after the rollback the run did not train from the reset momentum"
+    a, b = _final_weights(rolled, 12), _final_weights(reference, 12)
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -39,9 +39,18 @@ from csmpt.mds.streaming_threads import stop_streaming_threads
 from csmpt.run_folder import EVENTS_FILE, append_event, read_events, rewrite_events
 from csmpt.swap_schedule import Swap, check_swaps, merged_dataset, parse_swaps, swaps_due
 
-__all__ = ["HotSwap"]
+__all__ = ["HotSwap", "zero_optimizer_state"]
 
 log = logging.getLogger(__name__)
+
+
+def zero_optimizer_state(state: State) -> None:
+    """Zero every tensor of every optimizer's state: LionW's momentum as a fresh one has it."""
+    for optimizer in state.optimizers:
+        for param_state in optimizer.state.values():
+            for value in param_state.values():
+                if torch.is_tensor(value):
+                    value.zero_()
 
 
 class HotSwap(Callback):
@@ -162,11 +171,7 @@ class HotSwap(Callback):
             if segment == due:
                 self._install(state, segment)
             if swap.reset_optimizer:
-                for optimizer in state.optimizers:
-                    for param_state in optimizer.state.values():
-                        for value in param_state.values():
-                            if torch.is_tensor(value):
-                                value.zero_()
+                zero_optimizer_state(state)
             event = {
                 "event": "swap",
                 "step": int(state.timestamp.batch),
@@ -220,6 +225,16 @@ class HotSwap(Callback):
             rewrite_events(self.events_file, kept)
 
     # --- resumption ---------------------------------------------------------------------
+
+    def resets_since(self, step: int) -> list[int]:
+        """Steps of the ``reset_optimizer`` swaps made at or after ``step``.
+
+        A checkpoint of step ``s`` is written before a swap at ``s`` (the swap comes at the next
+        iteration's start), so loading it (a rollback) undoes the resets of these swaps.
+        """
+        return [
+            int(r["step"]) for r in self._history if r["reset_optimizer"] and int(r["step"]) >= step
+        ]
 
     def state_dict(self) -> dict[str, Any]:
         """Swap history, current corpus, and the position in it (for exact resumption)."""

@@ -23,7 +23,9 @@ training loss (and optionally the gradient norm) against a rolling window
   checkpoint at least ``rollback_steps`` before the spike (read from the save folder), the data
   stream and the step counter go on, so the batches after that checkpoint up to the spike are
   skipped, and the ``skip_batches`` batches after the spike are skipped too (csmpt_lionw's skip
-  flag); a ``rollback`` event lists the skipped steps. Step numbers keep naming the same data, so
+  flag); a ``rollback`` event lists the skipped steps. A ``reset_optimizer`` hot swap made
+  after that checkpoint is applied again (``optimizer_reset_again``: its step), so the rollback
+  does not bring back the momentum the swap cleared. Step numbers keep naming the same data, so
   ``csmpt inspect-batch`` still prints any step's batch. More than ``max_rollbacks`` rollbacks
   within ``rollback_window`` steps stop the run with a one-line error instead of looping. Keep
   checkpoints far enough back (``save_num_checkpoints_to_keep``).
@@ -69,7 +71,7 @@ from composer.core import Callback, State
 from composer.loggers import Logger
 from composer.utils import dist
 
-from csmpt.callbacks.hot_swap import HotSwap
+from csmpt.callbacks.hot_swap import HotSwap, zero_optimizer_state
 from csmpt.callbacks.spike_detect import RollingWindow, SpikeCheck, SpikeRule
 from csmpt.errors import ConfigError, CsmptError
 from csmpt.run_folder import EVENTS_FILE, append_event, read_events
@@ -391,6 +393,15 @@ class LossSpike(Callback):
         saved = torch.load(target.path, map_location="cpu", weights_only=False)["state"]
         state.load_model_state(saved, logger, strict=True)
         state.load_optim_state(saved)
+        # A reset_optimizer swap since that checkpoint: its reset was just undone; redo it.
+        resets = [
+            s
+            for cb in state.callbacks
+            if isinstance(cb, HotSwap)
+            for s in cb.resets_since(target.batch)
+        ]
+        if resets:
+            zero_optimizer_state(state)
         self._skip_until = step + self.skip_batches  # steps after the spike up to this one
         skipped = list(range(target.batch + 1, self._skip_until + 1))
         record = {"step": step, "to": target.batch}
@@ -404,6 +415,7 @@ class LossSpike(Callback):
                 "to": target.batch,
                 "checkpoint": str(target.path),
                 "skipped_steps": skipped,
+                "optimizer_reset_again": resets,
                 "rollbacks_in_window": len(recent) + 1,
             }
         )
