@@ -204,8 +204,6 @@ def test_packing_per_corpus_and_bad_values(
     bad = CorpusSpec(name="c", inputs=inputs, packing="padded")
     with pytest.raises(ConfigError, match=r"corpora\.c\.packing 'padded'"):
         prep_corpora(_cfg(tokenizer_dir, tmp_path, inputs, corpora=[bad]))
-    with pytest.raises(ConfigError, match="--part"):
-        prep_corpora(_cfg(tokenizer_dir, tmp_path / "p", inputs), part=(0, 2))
 
 
 def test_concat_default_keeps_its_fingerprint(tokenizer_dir: Path) -> None:

@@ -18,6 +18,18 @@ order differs: part 1's documents (its records in corpus order), then part 2's, 
 tail samples. Only the last partial sample of the joined tails is dropped, as in a single build.
 The merge is done in ``.<corpus>.partial`` and renamed into place; a merged corpus whose parts
 are unchanged is not merged again.
+
+``packing: pad`` (:mod:`csmpt.prep.pad_packing`): each part packs its own documents and writes
+its last, open sample (no tail), so the merge only joins the parts' shards and maps, and every
+document is whole in it (an over-long one as its ``max_seq_len`` chunks), once, in the order
+above. The samples are not a single build's: next-fit packing is restarted wherever the corpus's
+record order passes from one part to another (every :data:`csmpt.corpus.readers.PART_BLOCK`
+records of an input, and between inputs), and packing runs of documents separately changes the
+sample count by at most one per run joined or split. So with ``s`` switches (the manifest's
+``part_switches``, counted from the parts' document maps) over ``k`` parts holding documents,
+a single build has between ``samples - s`` and ``samples + s + 1 - k`` samples (the manifest's
+``single_build_samples``; at most ``k - 1`` fewer when each part is one range of the records).
+Documents, tokens and real tokens are the single build's.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ from csmpt.errors import DataError
 from csmpt.mds.doc_map import DOCMAP_DIR, segments, write_doc_map
 from csmpt.mds.manifest import MANIFEST_NAME
 from csmpt.mds.writer import INDEX_NAME, ShardedSplitWriter, ShardFormat
+from csmpt.prep.pad_packing import pad_share
 
 if TYPE_CHECKING:
     from csmpt.prep.run import CorpusResult, PrepConfig
@@ -123,6 +136,8 @@ def _merge_split(cfg: PrepConfig, parts: Sequence[Path], split: str, out: Path) 
         doc_file.append(a["doc_file"])
         doc_line.append(a["doc_line"])
         tail = np.load(src / TAIL_NAME)
+        if len(tail) and cfg.packing == "pad":
+            raise DataError(f"{src}: a pad-packed part with a dropped tail; rebuild the part")
         if len(tail):
             run, _ = _tail_runs(src, int(m["samples"]), seq)
             run[:, 0] += tail_len
@@ -159,7 +174,48 @@ def _merge_split(cfg: PrepConfig, parts: Sequence[Path], split: str, out: Path) 
         }
         | {k: np.concatenate(v) for k, v in maps.items()},
     )
-    return _sum_manifests(manifests, n_tail, len(joined), seq)
+    merged = _sum_manifests(manifests, n_tail, len(joined), seq)
+    if cfg.packing == "pad":
+        merged |= _pad_fields(manifests, merged["samples"], seq, doc_file, doc_line)
+    return merged
+
+
+def _part_switches(doc_file: list[np.ndarray], doc_line: list[np.ndarray]) -> tuple[int, int]:
+    """(Places where corpus order passes from one part's documents to another's, parts with any).
+
+    Corpus order is (input, line or row), each document's place in a single build.
+    """
+    part = np.concatenate([np.full(len(f), i, np.int64) for i, f in enumerate(doc_file)])
+    if len(part) == 0:
+        return 0, 0
+    order = np.lexsort((np.concatenate(doc_line), np.concatenate(doc_file)))
+    seq = part[order]
+    return int(np.count_nonzero(seq[1:] != seq[:-1])), len(np.unique(part))
+
+
+def _pad_fields(
+    manifests: list[dict[str, Any]],
+    samples: int,
+    seq: int,
+    doc_file: list[np.ndarray],
+    doc_line: list[np.ndarray],
+) -> dict[str, Any]:
+    """A merged pad split's real tokens and pad share, and a single build's sample count range.
+
+    Each run of consecutive documents (in corpus order) of one part is packed apart from the
+    runs before it in the corpus; next-fit over two runs takes the two runs' samples or one
+    fewer, so a single build has ``[samples - s, samples + s + 1 - k]`` samples (module
+    docstring), and never fewer than its real tokens fill.
+    """
+    real = sum(int(m["real_tokens_in_samples"]) for m in manifests)
+    switches, filled = _part_switches(doc_file, doc_line)
+    low = max(samples - switches, -(-real // seq))
+    return {
+        "real_tokens_in_samples": real,
+        "pad_share": pad_share(real, samples, seq),
+        "part_switches": switches,
+        "single_build_samples": [low, samples + switches + 1 - max(filled, 1)],
+    }
 
 
 def _sum_manifests(
@@ -212,7 +268,7 @@ def merge_parts(
     from csmpt.corpus.readers import expand_inputs
     from csmpt.filter.document_filter import DocumentFilter
     from csmpt.prep.part_dedup import part_verdicts
-    from csmpt.prep.run import SPLITS, CorpusResult, _fingerprint, _is_up_to_date
+    from csmpt.prep.run import SPLITS, CorpusResult, _fingerprint, _is_up_to_date, with_packing
     from csmpt.tokenizer.train import tokenizer_fingerprint
 
     tok_hash = tokenizer_fingerprint(cfg.tokenizer)
@@ -222,6 +278,7 @@ def merge_parts(
     for spec in cfg.corpora:
         if only and spec.name not in only:
             continue
+        ccfg = with_packing(cfg, spec)  # the corpus's own packing, as its parts were built
         files = expand_inputs(spec.inputs)
         filt = DocumentFilter(spec.filter) if spec.filter is not None else None
         filt_hash = filt.fingerprint() if filt else None
@@ -231,12 +288,12 @@ def merge_parts(
         part_hash = f"{filt_hash}+{given[1]}" if given is not None else filt_hash
         for i, p in enumerate(parts):
             m = json.loads((p / "train" / MANIFEST_NAME).read_text())
-            if m.get("fingerprint") != _fingerprint(cfg, spec, files, tok_hash, part_hash, (i, n)):
+            if m.get("fingerprint") != _fingerprint(ccfg, spec, files, tok_hash, part_hash, (i, n)):
                 raise DataError(
                     f"{p}: built from other inputs or settings than the config's; rebuild it "
                     f"(csmpt prep CONFIG --part {i + 1}/{n})"
                 )
-        stamp = _fingerprint(cfg, spec, files, tok_hash, filt_hash)
+        stamp = _fingerprint(ccfg, spec, files, tok_hash, filt_hash)
         corpus_dir = out_root / spec.name
         if not force and _is_up_to_date(corpus_dir, stamp, splits, False):
             kept = {s: json.loads((corpus_dir / s / MANIFEST_NAME).read_text()) for s in splits}
@@ -246,7 +303,7 @@ def merge_parts(
         shutil.rmtree(work, ignore_errors=True)
         manifests = {}
         for split in splits:
-            m = _merge_split(cfg, parts, split, work / split)
+            m = _merge_split(ccfg, parts, split, work / split)
             m["fingerprint"] = stamp
             m["shards"] = len(json.loads((work / split / INDEX_NAME).read_text())["shards"])
             if m["samples"] == 0:

@@ -55,12 +55,13 @@ __all__ = [
     "part_folder",
     "prep_corpora",
     "split_of",
+    "with_packing",
 ]
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val")
-TAIL_NAME = "csmpt_tail.npy"  # a --part's dropped tail, joined into samples by --merge
+TAIL_NAME = "csmpt_tail.npy"  # a --part's dropped tail (concat; empty for pad), for --merge
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -211,21 +212,16 @@ def part_folder(name: str, part: tuple[int, int]) -> str:
     return f"{name}.part-{i + 1:03}-of-{n:03}"
 
 
-def _with_packing(cfg: PrepConfig, spec: CorpusSpec, part: tuple[int, int]) -> PrepConfig:
+def with_packing(cfg: PrepConfig, spec: CorpusSpec) -> PrepConfig:
     """``cfg`` with the corpus's own ``packing`` (if it sets one), checked.
 
     Raises:
-        ConfigError: An unknown packing, or ``pad`` with ``--part`` (merge joins full samples).
+        ConfigError: An unknown packing.
     """
     packing = spec.packing if spec.packing is not None else cfg.packing
     if packing not in PACKINGS:
         key = f"corpora.{spec.name}.packing" if spec.packing is not None else "packing"
         raise ConfigError(f"data_prep config: {key} '{packing}' is not one of {PACKINGS}")
-    if packing == "pad" and part[1] > 1:
-        raise ConfigError(
-            f"corpus '{spec.name}': packing 'pad' cannot be built with --part yet; build it in "
-            "one job"
-        )
     return replace(cfg, packing=packing)
 
 
@@ -344,7 +340,7 @@ def prep_corpora(
     for spec in cfg.corpora:
         if only and spec.name not in only:
             continue
-        cfg = _with_packing(base_cfg, spec, part)
+        cfg = with_packing(base_cfg, spec)
         files = expand_inputs(spec.inputs)
         filt = DocumentFilter(spec.filter) if spec.filter is not None else None
         filt_hash = filt.fingerprint() if filt else None
