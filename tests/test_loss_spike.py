@@ -475,3 +475,54 @@ def test_rollback_over_a_reset_optimizer_swap_keeps_the_reset(
     assert got[8:] == want[8:], "after the rollback the run did not train from the reset momentum"
     a, b = _final_weights(rolled, 12), _final_weights(reference, 12)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _random_corpus(folder: Path, vocab: int, samples: int = 400, seq: int = 128) -> Path:
+    """An MDS split of uniformly random tokens: a corpus whose loss stays far above Czech text."""
+    import numpy as np
+
+    from csmpt.mds.writer import ShardedSplitWriter, ShardFormat
+
+    writer = ShardedSplitWriter(folder / "train", ShardFormat(None, 1 << 26, seq), [])
+    rng = np.random.default_rng(0)
+    for _ in range(samples):
+        writer.add(rng.integers(0, vocab, size=seq, dtype=np.int32))
+    writer.finish(1)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("restart", [False, True])
+def test_a_swap_to_a_harder_corpus_is_not_skipped_forever(
+    restart: bool, tiny_overrides, shards_dir: Path, tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    """skip_step after a swap whose loss level stays higher: spikes never enter the window, so
+    without ``restart_at_swap`` every later step is a spike and skipped; with it the window
+    starts over at the swap and training goes on after ``warmup`` steps."""
+    from transformers import AutoTokenizer
+
+    vocab = len(AutoTokenizer.from_pretrained(tokenizer_dir))
+    noise = _random_corpus(tmp_path / "noise", vocab)
+    swap = "[{name: noise, at: 8ba, dataset: {local: '${variables.corpus_2}', split: train}}]"
+    run_dir = tmp_path / "run"
+    spike = "{window: 10, warmup: 4, zscore: 4, action: skip_step, restart_at_swap: %s}"
+    run_training(
+        "yamls/tiny/mpt_hot_swap.yaml",
+        tiny_overrides(
+            run_dir,
+            max_duration="20ba",
+            eval_interval="20ba",
+            save_interval="20ba",
+            **{
+                "variables.corpus_2": noise,
+                "variables.corpus_3": noise,
+                "callbacks.csmpt_hot_swap.swaps": swap,
+                "callbacks.csmpt_loss_spike": spike % str(restart).lower(),
+            },
+        ),
+    )
+    skipped = [e["step"] for e in read_events(run_dir / "events.jsonl") if e.get("skipped")]
+    if restart:
+        assert skipped == [], skipped  # steps 9-12 refill the window, the level is the new one
+    else:
+        assert skipped == list(range(9, 21)), skipped  # the hazard the option removes

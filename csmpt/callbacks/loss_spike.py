@@ -52,6 +52,7 @@ YAML keys (all optional)::
         skip_batches: 0        # rollback: also skip this many batches after the spike
         max_rollbacks: 3       # rollback: at most this many ...
         rollback_window: 1000  # ... within this many steps, else the run stops
+        restart_at_swap: false # true: a hot swap's new corpus starts the windows over
         nonfinite_action: stop # stop | log
         events_file: null      # default <save_folder>/events.jsonl
         suspect_zscore: 3.5    # robust z-score of a sample's loss in its batch -> suspect
@@ -114,6 +115,10 @@ class LossSpike(Callback):
         skip_batches: ``rollback``: batches after the spike skipped as well.
         max_rollbacks: ``rollback``: most rollbacks allowed within ``rollback_window`` steps.
         rollback_window: ``rollback``: the window of ``max_rollbacks``, in steps.
+        restart_at_swap: Start the windows over (``warmup`` again) when ``csmpt_hot_swap``
+            installs a new corpus: its loss level is its own, and spikes never enter a window,
+            so a lasting jump to a harder corpus would be flagged (and with ``skip_step``
+            skipped) at every step from then on.
     """
 
     def __init__(
@@ -134,6 +139,7 @@ class LossSpike(Callback):
         skip_batches: int = 0,
         max_rollbacks: int = 3,
         rollback_window: int = 1000,
+        restart_at_swap: bool = False,
     ) -> None:
         where = "callbacks.csmpt_loss_spike"
         if action not in ACTIONS:
@@ -167,6 +173,8 @@ class LossSpike(Callback):
         self.rollback_steps, self.skip_batches = rollback_steps, skip_batches
         self.max_rollbacks, self.rollback_window = max_rollbacks, rollback_window
         self.save_folder = Path(str(folder)) if folder and "://" not in str(folder) else None
+        self.restart_at_swap = restart_at_swap
+        self._corpus_start: int | None = None  # the step the current corpus started at
         self.save_filename = str(train_config.get("save_filename") or DEFAULT_FILENAME)
         if action == "rollback" and self.save_folder is None:
             raise ConfigError(f"{where}.action: rollback needs a local save_folder")
@@ -225,6 +233,7 @@ class LossSpike(Callback):
         loss = float(totals[0] / totals[1]) if float(totals[1]) > 0 else math.nan
         check = grad_check = None
         if math.isfinite(loss):
+            self._restart_at_swap(state)
             check = self.losses.push(loss)
             if self.grad_norms is not None and self._grad_norm is not None:
                 grad_check = self.grad_norms.push(self._grad_norm)
@@ -270,12 +279,23 @@ class LossSpike(Callback):
             if skipped and decided_check is not None:
                 self._spike(state, logger, step, loss, decided_check, grad_check)
             return
+        self._restart_at_swap(state)
         check = self.losses.push(loss)
         grad_check = None
         if self.grad_norms is not None and self._grad_norm is not None:
             grad_check = self.grad_norms.push(self._grad_norm)
         if check.spike or (grad_check is not None and grad_check.spike):
             self._spike(state, logger, step, loss, check, grad_check)
+
+    def _restart_at_swap(self, state: State) -> None:
+        """Empty the windows when a hot swap has started a new corpus since the last check."""
+        corpus, start = self._corpus(state)
+        if self._corpus_start is not None and start != self._corpus_start and self.restart_at_swap:
+            self.losses.load_state_dict([])
+            if self.grad_norms is not None:
+                self.grad_norms.load_state_dict([])
+            log.info("loss-spike windows restarted: corpus %s since step %d", corpus, start)
+        self._corpus_start = start
 
     # --- spikes ---------------------------------------------------------------------------
 
@@ -458,6 +478,7 @@ class LossSpike(Callback):
             "count": self.count,
             "rollbacks": self.rollbacks,
             "skip_until": self._skip_until,
+            "corpus_start": self._corpus_start,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -468,3 +489,5 @@ class LossSpike(Callback):
         self.count = int(state.get("count", 0))
         self.rollbacks = list(state.get("rollbacks", []))
         self._skip_until = int(state.get("skip_until", 0))
+        start = state.get("corpus_start")
+        self._corpus_start = None if start is None else int(start)
