@@ -185,7 +185,7 @@ def _part_switches(doc_file: list[np.ndarray], doc_line: list[np.ndarray]) -> tu
 
     Corpus order is (input, line or row), each document's place in a single build.
     """
-    part = np.concatenate([np.full(len(f), i, np.int64) for i, f in enumerate(doc_file)])
+    part = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(doc_file)])
     if len(part) == 0:
         return 0, 0
     order = np.lexsort((np.concatenate(doc_line), np.concatenate(doc_file)))

@@ -14,6 +14,10 @@ token and masks those positions out of the labels.
 Positions: the builder's document map and resume points count in a *virtual* stream where
 sample ``i`` occupies ``[i * max_seq_len, (i + 1) * max_seq_len)`` (padding included), so sample
 ``i`` is still stream position ``// max_seq_len`` and every document is contiguous in it.
+
+With ``--part I/N`` each part packs its own records and writes its open sample at its end;
+``--merge`` joins the parts' samples as they are (:mod:`csmpt.prep.merge` bounds how the sample
+count differs from a single build's).
 """
 
 from __future__ import annotations
