@@ -238,3 +238,48 @@ def test_killed_pad_part_resumes_to_the_same_part(
     name = part_folder("c", (1, N))
     for split in ("train", "val"):
         assert _snapshot(tmp_path / name / split) == _snapshot(built["multi"] / name / split)
+
+
+def test_single_build_sample_range_holds_for_random_dealings() -> None:
+    """The merge's range, against next-fit run on the whole corpus and on each part (brute force).
+
+    Random lengths (over-long and exactly filling ones too) dealt to parts in runs of random
+    length: a single build's count always lies in the merged manifest's range, and a single build
+    is seen with more and with fewer samples than the merge, and at each end of the range.
+    """
+    from csmpt.prep.merge import _pad_fields
+    from csmpt.prep.pad_packing import PadPacker
+
+    def count(lengths: list[int], seq: int) -> int:
+        packer = PadPacker(seq)
+        n = sum(1 for x in lengths for _ in packer.add_tokens(np.ones(x, np.int32)))
+        return n + sum(1 for _ in packer.close())
+
+    rng = random.Random(1)
+    seen: set[int] = set()
+    ends: set[str] = set()
+    for _ in range(400):
+        seq, parts, size = rng.randint(2, 12), rng.randint(2, 4), rng.randint(2, 40)
+        docs: list[tuple[int, int]] = []  # (tokens, part)
+        while len(docs) < size:
+            part = rng.randrange(parts)
+            docs += [(rng.randint(1, 2 * seq + 1), part) for _ in range(rng.randint(1, 6))]
+        single = count([x for x, _ in docs], seq)
+        line = np.arange(1, len(docs) + 1)
+        of = np.array([p for _, p in docs])
+        per = [[x for x, p in docs if p == k] for k in range(parts)]
+        merged = sum(count(d, seq) for d in per if d)
+        fields = _pad_fields(
+            [{"real_tokens_in_samples": sum(d)} for d in per],
+            merged,
+            seq,
+            [np.zeros(len(d), np.int32) for d in per],
+            [line[of == k] for k in range(parts)],
+        )
+        low, high = fields["single_build_samples"]
+        assert low <= single <= high, (seq, docs)
+        assert fields["part_switches"] == int(np.count_nonzero(of[1:] != of[:-1]))
+        seen.add((single > merged) - (single < merged))
+        ends |= {"low"} if single == low else set()
+        ends |= {"high"} if single == high else set()
+    assert seen == {-1, 0, 1} and ends == {"low", "high"}  # both ways, and no looser than seen
