@@ -47,6 +47,14 @@ STORY_LOGGERS = ("csmpt.callbacks.hot_swap",)
 # (pattern of the warning's first line, why it is harmless here). Each came from a `make demo`.
 KNOWN_WARNINGS: tuple[tuple[str, str], ...] = (
     (
+        r"exists and not empty\. But continue to mkdir since exist_ok",
+        "streaming's merge_index writes the merged index beside the parts (csmpt prep --merge)",
+    ),
+    (
+        r"A temporary folder .* is created to store index files",
+        "streaming's merge_index stages the parts' indexes in a temporary folder",
+    ),
+    (
         r"which Google will stop supporting",
         "google-api-core (via gensim) dates its Python support; no Google API used",
     ),

@@ -56,6 +56,10 @@ def test_demo_trains_on_three_hot_swapped_corpora(tmp_path: Path) -> None:
     # cs_web packed as whole documents (packing: pad), its padding share reported
     assert summary.pad_share is not None and 0 < summary.pad_share < 0.5
     assert f"{100 * summary.pad_share:.1f}% padding" in text
+    # ... built as two --parts and a --merge; the merged manifest gives a single build's range
+    assert summary.pad_samples is not None and "--merge" in text
+    merged, low, high = summary.pad_samples
+    assert 0 < low <= high and low <= merged
     # loss spike: the demo corrupts samples 1 and 5 of step 10; the event names exactly them
     spike = next(e for e in summary.spikes if e["step"] == 10)
     assert spike["event"] == "loss_spike" and spike["suspects"] == [[0, 1], [0, 5]]

@@ -38,6 +38,7 @@ from csmpt.demo.vocab_swap import SwapStage, run_swap_stage
 from csmpt.errors import CsmptError
 from csmpt.filter.classifier import train_from_yaml
 from csmpt.filter.document_filter import CLASSIFIER, DUPLICATE
+from csmpt.prep.merge import merge_parts
 from csmpt.prep.run import PrepConfig, prep_corpora
 from csmpt.quiet import LOG_NAME, quiet_session
 from csmpt.run_folder import metric_series, read_events, read_metrics
@@ -79,6 +80,7 @@ class DemoSummary:
     after_training: AfterTraining | None = None
     mixture: dict[str, float] = field(default_factory=dict)
     pad_share: float | None = None
+    pad_samples: tuple[int, int, int] | None = None  # merged; a single build's low, high
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -185,8 +187,15 @@ def _run_stages(
         output_dir=str(workdir / "mds_pad"),
         corpora=[c for c in prep_cfg.corpora if c.name == "cs_web"],
     )
-    (pad,) = prep_corpora(pad_cfg)  # Lit-Claire's packing: whole documents, padded samples
-    pad_share = float(pad.manifests["train"]["pad_share"])
+    for i in (0, 1):  # Lit-Claire's packing, built as on two nodes: --part 1/2, 2/2, --merge
+        prep_corpora(pad_cfg, part=(i, 2))
+    (pad,) = merge_parts(pad_cfg)
+    merged = pad.manifests["train"]
+    pad_share = float(merged["pad_share"])
+    pad_samples = None
+    if "single_build_samples" in merged:  # (a folder of an earlier single build has not)
+        low, high = merged["single_build_samples"]
+        pad_samples = (int(merged["samples"]), int(low), int(high))
     from csmpt.callbacks.mixture import mixture_tables
 
     ((mix_table, mix_shares),) = mixture_tables(
@@ -250,6 +259,7 @@ def _run_stages(
         after_training=after,
         mixture={m.name: m.token_share for m in mix_shares},
         pad_share=pad_share,
+        pad_samples=pad_samples,
     )
     return summary
 
@@ -294,9 +304,14 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
             + f" samples, {sum(m['tokens'] for _, m in splits):,} tokens",
         )
     if s.pad_share is not None:
+        parts = ""
+        if s.pad_samples is not None:
+            n, low, high = s.pad_samples
+            one = f"{low}" if low == high else f"{low}-{high}"
+            parts = f"; --part 1/2, 2/2, --merge: {n} samples (one build: {one})"
         table.add_row(
             "pad packing",
-            f"cs_web as whole documents (packing: pad): {100 * s.pad_share:.1f}% padding",
+            f"cs_web, whole documents: {100 * s.pad_share:.1f}% padding{parts}",
         )
     if s.mixture:
         shares = ", ".join(f"{k} {100 * v:.1f}%" for k, v in s.mixture.items())

@@ -328,6 +328,8 @@ def prep_corpora(
         raise DataError(f"no corpus named {unknown} in the config (corpora: {names})")
     if cfg.shard_multiple < 1:
         raise DataError(f"shard_multiple must be at least 1, got {cfg.shard_multiple}")
+    if not (part[1] >= 1 and 0 <= part[0] < part[1]):
+        raise DataError(f"part {part}: expected (i, n), 0 <= i < n (0-based; --part is 1-based)")
     tok_hash = tokenizer_fingerprint(cfg.tokenizer)
     eos_id = _eos_id(cfg.tokenizer)
     splits = [s for s in SPLITS if s == "train" or cfg.val_fraction > 0]
