@@ -492,20 +492,32 @@ def _random_corpus(folder: Path, vocab: int, samples: int = 400, seq: int = 128)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("restart", [False, True])
+@pytest.mark.parametrize(
+    ("settings", "skipped_steps"),
+    [
+        ("restart_at_swap: false, max_consecutive: null", list(range(9, 21))),  # the hazard
+        ("restart_at_swap: true, max_consecutive: null", []),
+        ("restart_at_swap: false, max_consecutive: 3", [9, 10, 11]),
+    ],
+)
 def test_a_swap_to_a_harder_corpus_is_not_skipped_forever(
-    restart: bool, tiny_overrides, shards_dir: Path, tokenizer_dir: Path, tmp_path: Path
+    settings: str,
+    skipped_steps: list[int],
+    tiny_overrides,
+    shards_dir: Path,
+    tokenizer_dir: Path,
+    tmp_path: Path,
 ) -> None:
-    """skip_step after a swap whose loss level stays higher: spikes never enter the window, so
-    without ``restart_at_swap`` every later step is a spike and skipped; with it the window
-    starts over at the swap and training goes on after ``warmup`` steps."""
+    """skip_step after a swap whose loss level stays higher. Spikes never enter the window, so
+    with neither guard every later step is a spike and skipped (never trained on);
+    ``restart_at_swap`` starts the window over at the swap (no step skipped);
+    ``max_consecutive`` takes 3 spikes in a row as a new level and starts over after them."""
     from transformers import AutoTokenizer
 
     vocab = len(AutoTokenizer.from_pretrained(tokenizer_dir))
     noise = _random_corpus(tmp_path / "noise", vocab)
     swap = "[{name: noise, at: 8ba, dataset: {local: '${variables.corpus_2}', split: train}}]"
     run_dir = tmp_path / "run"
-    spike = "{window: 10, warmup: 4, zscore: 4, action: skip_step, restart_at_swap: %s}"
     run_training(
         "yamls/tiny/mpt_hot_swap.yaml",
         tiny_overrides(
@@ -517,12 +529,12 @@ def test_a_swap_to_a_harder_corpus_is_not_skipped_forever(
                 "variables.corpus_2": noise,
                 "variables.corpus_3": noise,
                 "callbacks.csmpt_hot_swap.swaps": swap,
-                "callbacks.csmpt_loss_spike": spike % str(restart).lower(),
+                "callbacks.csmpt_loss_spike": "{window: 10, warmup: 4, zscore: 4, "
+                f"action: skip_step, {settings}}}",
             },
         ),
     )
-    skipped = [e["step"] for e in read_events(run_dir / "events.jsonl") if e.get("skipped")]
-    if restart:
-        assert skipped == [], skipped  # steps 9-12 refill the window, the level is the new one
-    else:
-        assert skipped == list(range(9, 21)), skipped  # the hazard the option removes
+    events = [e for e in read_events(run_dir / "events.jsonl") if e.get("skipped")]
+    assert [e["step"] for e in events] == skipped_steps
+    if "max_consecutive: 3" in settings:
+        assert "window_restarted" in events[-1] and "window_restarted" not in events[0]

@@ -53,6 +53,7 @@ YAML keys (all optional)::
         max_rollbacks: 3       # rollback: at most this many ...
         rollback_window: 1000  # ... within this many steps, else the run stops
         restart_at_swap: false # true: a hot swap's new corpus starts the windows over
+        max_consecutive: 20    # this many spikes in a row: a new loss level, windows start over
         nonfinite_action: stop # stop | log
         events_file: null      # default <save_folder>/events.jsonl
         suspect_zscore: 3.5    # robust z-score of a sample's loss in its batch -> suspect
@@ -119,6 +120,10 @@ class LossSpike(Callback):
             installs a new corpus: its loss level is its own, and spikes never enter a window,
             so a lasting jump to a harder corpus would be flagged (and with ``skip_step``
             skipped) at every step from then on.
+        max_consecutive: After this many spikes in a row, take them as a lasting change of the
+            loss level (a shift in the data, a new learning rate) rather than spikes: the windows
+            start over (``warmup`` again) and a warning says so. Without it such a shift is a
+            spike at every later step (with ``skip_step``: no step trains again). None: off.
     """
 
     def __init__(
@@ -140,6 +145,7 @@ class LossSpike(Callback):
         max_rollbacks: int = 3,
         rollback_window: int = 1000,
         restart_at_swap: bool = False,
+        max_consecutive: int | None = 20,
     ) -> None:
         where = "callbacks.csmpt_loss_spike"
         if action not in ACTIONS:
@@ -174,6 +180,13 @@ class LossSpike(Callback):
         self.max_rollbacks, self.rollback_window = max_rollbacks, rollback_window
         self.save_folder = Path(str(folder)) if folder and "://" not in str(folder) else None
         self.restart_at_swap = restart_at_swap
+        if max_consecutive is not None and max_consecutive < 1:
+            raise ConfigError(
+                f"{where}.max_consecutive: at least 1 (or null), got {max_consecutive}"
+            )
+        self.max_consecutive = max_consecutive
+        self._consecutive = 0  # spikes in a row
+        self._restarted_at: int | None = None  # the step max_consecutive last restarted at
         self._corpus_start: int | None = None  # the step the current corpus started at
         self.save_filename = str(train_config.get("save_filename") or DEFAULT_FILENAME)
         if action == "rollback" and self.save_folder is None:
@@ -242,6 +255,8 @@ class LossSpike(Callback):
             skip = True
         flag = state.device.tensor_to_device(torch.tensor([int(skip)]))
         dist.all_reduce(flag, reduce_operation="MAX")
+        if math.isfinite(loss):  # the same verdict on every rank
+            self._count_spikes(bool(flag.item()), int(state.timestamp.batch) + 1)
         self._decided = (loss, check, grad_check, bool(flag.item()))
         return self._decided[3]
 
@@ -284,8 +299,28 @@ class LossSpike(Callback):
         grad_check = None
         if self.grad_norms is not None and self._grad_norm is not None:
             grad_check = self.grad_norms.push(self._grad_norm)
-        if check.spike or (grad_check is not None and grad_check.spike):
+        spike = check.spike or (grad_check is not None and grad_check.spike)
+        self._count_spikes(spike, step)
+        if spike:
             self._spike(state, logger, step, loss, check, grad_check)
+
+    def _count_spikes(self, spike: bool, step: int) -> None:
+        """After ``max_consecutive`` spikes in a row, start the windows over (a new level)."""
+        self._consecutive = self._consecutive + 1 if spike else 0
+        if self.max_consecutive is None or self._consecutive < self.max_consecutive:
+            return
+        self.losses.load_state_dict([])
+        if self.grad_norms is not None:
+            self.grad_norms.load_state_dict([])
+        self._consecutive = 0
+        self._restarted_at = step
+        log.warning(
+            "%d loss spikes in a row up to step %d: taken as a new loss level, not spikes; the "
+            "spike window starts over (%d steps of warmup)",
+            self.max_consecutive,
+            step,
+            self.rule.warmup,
+        )
 
     def _restart_at_swap(self, state: State) -> None:
         """Empty the windows when a hot swap has started a new corpus since the last check."""
@@ -350,6 +385,8 @@ class LossSpike(Callback):
         event.update(window=check.as_dict(), action=self.action)
         if self.action == "skip_step":
             event["skipped"] = True
+        if self._restarted_at == step:
+            event["window_restarted"] = f"{self.max_consecutive} spikes in a row: a new level"
         if grad_check is not None:
             event["grad_norm_window"] = grad_check.as_dict()
         if self.action == "checkpoint":
@@ -479,6 +516,7 @@ class LossSpike(Callback):
             "rollbacks": self.rollbacks,
             "skip_until": self._skip_until,
             "corpus_start": self._corpus_start,
+            "consecutive": self._consecutive,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -489,5 +527,6 @@ class LossSpike(Callback):
         self.count = int(state.get("count", 0))
         self.rollbacks = list(state.get("rollbacks", []))
         self._skip_until = int(state.get("skip_until", 0))
+        self._consecutive = int(state.get("consecutive", 0))
         start = state.get("corpus_start")
         self._corpus_start = None if start is None else int(start)
