@@ -140,6 +140,7 @@ def test_series_table_has_one_row_per_checkpoint_in_step_order(
         "step",
         "cs_hellaswag/0-shot",
         "cs_hellaswag/3-shot",
+        "cs_web/bpb",
         "items_per_s",
     ]
     assert all(0.0 <= float(r["cs_hellaswag/3-shot"]) <= 1.0 for r in rows)
@@ -301,3 +302,37 @@ def test_english_multiple_choice_sample_regenerates_and_has_cs_hellaswags_format
     assert Counter(i["gold"] for i in items) == {0: 25, 1: 25, 2: 25, 3: 25}
     assert len({i["query"] for i in items}) == len(items)
     assert all(i["query"].isascii() for i in items)  # English, no Czech diacritics
+
+
+def test_bpb_columns_score_checkpoints_and_hf_models_alike(
+    tiny_mpt_run: Path, tokenizer_dir: Path, shards_dir: Path, tmp_path: Path
+) -> None:
+    """``bpb_texts``: one ``LABEL/bpb`` column; the HF export of step 18 (another loading path,
+    its own tokenizer files) scores what the step-18 checkpoint scores."""
+    from csmpt.eval.series import load_eval_recipe, run_eval
+    from csmpt.export.hf import export_to_hf
+
+    train = [f"variables.tokenizer_name={tokenizer_dir}", f"variables.data_root={shards_dir}"]
+    export_to_hf(tiny_mpt_run / "ep0-ba18-rank0.pt", "yamls/tiny/mpt.yaml", tmp_path / "hf", train)
+    out = tmp_path / "eval"
+    recipe = load_eval_recipe(
+        "eval/cs_hellaswag_tiny.yaml",
+        [
+            f"variables.run={tiny_mpt_run}",
+            "train_yaml=yamls/tiny/mpt.yaml",
+            f"train_overrides=[{','.join(train)}]",
+            f"models=[{{name: export, path: {tmp_path / 'hf'}}}]",
+            "icl_subset_num_batches=1",
+            "bpb_texts=[{label: cs_web, path: data/samples/cs_web.jsonl, max_documents: 12}]",
+            f"output_dir={out}",
+        ],
+    )
+    res = run_eval(recipe)
+    bpb = {(r.model, r.step): r.bpb["cs_web"] for r in res.rows}
+    assert list(bpb) == [("run", 6), ("run", 12), ("run", 18), ("export", None)]
+    assert bpb[("export", None)] == pytest.approx(bpb[("run", 18)], abs=1e-4)
+    assert bpb[("run", 18)] < bpb[("run", 6)]  # training lowers it
+    with res.csv.open() as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[2]["cs_web/bpb"]) == pytest.approx(bpb[("run", 18)], abs=1e-4)
+    assert "cs_web/bpb" in res.markdown.read_text()

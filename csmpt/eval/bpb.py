@@ -36,6 +36,7 @@ __all__ = [
     "lossless_failures",
     "score_documents",
     "score_ids",
+    "score_window",
     "start_token",
     "stream_documents",
     "utf8_bytes",
@@ -203,3 +204,10 @@ def score_documents(
     ids = document_ids(tokenizer, docs)
     nats, tokens = score_ids(model, ids, window, batch_size)
     return BpbScore(nats, tokens, sum(utf8_bytes(d) for d in docs))
+
+
+def score_window(model: Any, want: int) -> int:
+    """``want`` tokens, capped by the model's position limit (ALiBi models have none)."""
+    config = getattr(model, "config", None)
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "max_seq_len", None)
+    return min(want, int(limit)) if isinstance(limit, int) and limit > 1 else want

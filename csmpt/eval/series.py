@@ -3,7 +3,9 @@
 An eval recipe (``eval/*.yaml``) names the ICL tasks (llm-foundry's ``icl_tasks`` entries, as a
 training recipe writes them), the checkpoints (a run's ``save_folder`` + the training recipe that
 built its model) and HF directories (exports, base models to compare against). The result is
-``table.md``, ``table.csv`` and ``accuracy.png`` in ``output_dir``.
+``table.md``, ``table.csv`` and ``accuracy.png`` in ``output_dir``. With ``bpb_texts`` the table
+also has each text's bits per byte per row, every model scored with its own tokenizer
+(:mod:`csmpt.eval.bpb`): a base model and its vocabulary-swapped run in one comparable column.
 """
 
 from __future__ import annotations
@@ -22,11 +24,19 @@ from csmpt.checkpoint.loading import (
     load_checkpoint_weights,
 )
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.errors import ConfigError
+from csmpt.errors import ConfigError, DataError
 from csmpt.eval.icl import build_evaluators, evaluate_icl
 from csmpt.eval.table import EvalRow, plot_accuracy, to_csv, to_markdown
 
-__all__ = ["EvalOutputs", "EvalRecipe", "HFModelSpec", "load_eval_recipe", "run_eval"]
+__all__ = [
+    "BpbText",
+    "EvalOutputs",
+    "EvalRecipe",
+    "HFModelSpec",
+    "bpb_documents",
+    "load_eval_recipe",
+    "run_eval",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,23 @@ class HFModelSpec:
 
     name: str
     path: str
+
+
+@dataclass
+class BpbText:
+    """Documents scored in bits per byte by every row (a ``LABEL/bpb`` column of the table).
+
+    Attributes:
+        label: The column's name.
+        path: Corpus file(s), folder or glob (JSON Lines, text, parquet: as ``csmpt prep``).
+        text_field: JSON field of the text.
+        max_documents: Score only the first this many documents.
+    """
+
+    label: str
+    path: str
+    text_field: str = "text"
+    max_documents: int = 200
 
 
 @dataclass
@@ -55,6 +82,8 @@ class EvalRecipe:
         icl_subset_num_batches: Evaluate only this many batches per task (None: all items).
         precision: ``fp32`` or ``amp_bf16`` (CUDA).
         output_dir: Where table.md, table.csv and accuracy.png go.
+        bpb_texts: Texts scored in bits per byte by every row, each model with its own
+            tokenizer (windows of ``max_seq_len`` tokens).
         variables: Free values for interpolation.
     """
 
@@ -68,6 +97,7 @@ class EvalRecipe:
     icl_subset_num_batches: int | None = None
     precision: str = "fp32"
     output_dir: str = "artifacts/eval"
+    bpb_texts: list[BpbText] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,6 +123,38 @@ def load_eval_recipe(path: str | Path, overrides: Sequence[str] = ()) -> EvalRec
     return recipe
 
 
+def bpb_documents(texts: Sequence[BpbText]) -> dict[str, list[str]]:
+    """Label -> the documents to score (bad records skipped, as ``csmpt prep`` skips them).
+
+    Raises:
+        DataError: A path matches no file, or holds no usable document.
+    """
+    from csmpt.corpus.readers import expand_inputs, read_documents
+
+    out: dict[str, list[str]] = {}
+    for t in texts:
+        docs: list[str] = []
+        for d in read_documents(expand_inputs([t.path]), t.text_field):
+            if d.problem is None and d.text.strip():
+                docs.append(d.text)
+                if len(docs) == t.max_documents:
+                    break
+        if not docs:
+            raise DataError(f"bpb_texts '{t.label}': {t.path} holds no usable document")
+        out[t.label] = docs
+    return out
+
+
+def _bpb(
+    model: Any, tokenizer: Any, docs: dict[str, list[str]], recipe: EvalRecipe
+) -> dict[str, float]:
+    from csmpt.eval.bpb import score_documents, score_window
+
+    inner = model.model  # the HF model inside Composer's wrapper
+    window, batch = score_window(inner, recipe.max_seq_len), recipe.device_eval_batch_size
+    return {k: score_documents(inner, tokenizer, d, window, batch).bpb for k, d in docs.items()}
+
+
 def run_eval(
     recipe: EvalRecipe,
     progress: Callable[[str], None] | None = None,
@@ -110,6 +172,7 @@ def run_eval(
             "nothing to evaluate: set 'checkpoints' (+ 'train_yaml') or list HF 'models'"
         )
     rows: list[EvalRow] = []
+    docs = bpb_documents(recipe.bpb_texts)
     if ckpts:
         assert recipe.train_yaml is not None
         rm = build_recipe_model(recipe.train_yaml, recipe.train_overrides)
@@ -124,6 +187,7 @@ def run_eval(
         for c in ckpts:
             load_checkpoint_weights(rm.model, c.path, rm.recipe)
             row = EvalRow(run_name, c.step, evaluate_icl(rm.model, evaluators, recipe.precision))
+            row.bpb = _bpb(rm.model, rm.tokenizer, docs, recipe)
             rows.append(row)
             say(_describe(row))
     for spec in recipe.models:
@@ -136,6 +200,7 @@ def run_eval(
             recipe.icl_subset_num_batches,
         )
         row = EvalRow(spec.name, None, evaluate_icl(model, evaluators, recipe.precision))
+        row.bpb = _bpb(model, tokenizer, docs, recipe)
         rows.append(row)
         say(_describe(row))
     out = Path(recipe.output_dir)
@@ -148,5 +213,8 @@ def run_eval(
 
 def _describe(row: EvalRow) -> str:
     where = f"{row.model} step {row.step}" if row.step is not None else row.model
-    accs = ", ".join(f"{c} {a:.4f}" for c, a in row.accuracy.items())
+    accs = ", ".join(
+        [f"{c} {a:.4f}" for c, a in row.accuracy.items()]
+        + [f"{k} {v:.3f} bpb" for k, v in row.bpb.items()]
+    )
     return f"{where}: {accs} ({row.items_per_s:.1f} items/s)"

@@ -16,7 +16,7 @@ from pathlib import Path
 from csmpt.atomic import write_bytes
 from csmpt.eval.icl import IclResult
 
-__all__ = ["EvalRow", "columns", "plot_accuracy", "to_csv", "to_markdown"]
+__all__ = ["EvalRow", "bpb_columns", "columns", "plot_accuracy", "to_csv", "to_markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class EvalRow:
     model: str
     step: int | None
     results: list[IclResult] = field(default_factory=list)
+    bpb: dict[str, float] = field(default_factory=dict)  # text label -> bits per byte
 
     @property
     def accuracy(self) -> dict[str, float]:
@@ -49,12 +50,21 @@ def columns(rows: Sequence[EvalRow]) -> list[str]:
     return out
 
 
+def bpb_columns(rows: Sequence[EvalRow]) -> list[str]:
+    """The texts scored in bits per byte, in first-seen order."""
+    out: list[str] = []
+    for row in rows:
+        out += [k for k in row.bpb if k not in out]
+    return out
+
+
 def to_csv(rows: Sequence[EvalRow]) -> str:
-    """CSV: model, step, one column per task/shot count, items_per_s."""
+    """CSV: model, step, one column per task/shot count, ``LABEL/bpb`` columns, items_per_s."""
     cols = columns(rows)
+    texts = bpb_columns(rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", "step", *cols, "items_per_s"])
+    w.writerow(["model", "step", *cols, *[f"{t}/bpb" for t in texts], "items_per_s"])
     for r in rows:
         acc = r.accuracy
         w.writerow(
@@ -62,6 +72,7 @@ def to_csv(rows: Sequence[EvalRow]) -> str:
                 r.model,
                 "" if r.step is None else r.step,
                 *[f"{acc[c]:.4f}" if c in acc else "" for c in cols],
+                *[f"{r.bpb[t]:.4f}" if t in r.bpb else "" for t in texts],
                 f"{r.items_per_s:.1f}",
             ]
         )
@@ -69,15 +80,18 @@ def to_csv(rows: Sequence[EvalRow]) -> str:
 
 
 def to_markdown(rows: Sequence[EvalRow]) -> str:
-    """A Markdown table like CSMPT7b's model card (accuracy per task and shot count)."""
+    """A Markdown table like CSMPT7b's model card (accuracy per task and shot count, bpb)."""
     cols = columns(rows)
+    texts = bpb_columns(rows)
+    heads = [*cols, *[f"{t}/bpb" for t in texts]]
     lines = [
-        "| model | step | " + " | ".join(cols) + " | items/s |",
-        "|---|---:|" + "---:|" * len(cols) + "---:|",
+        "| model | step | " + " | ".join(heads) + " | items/s |",
+        "|---|---:|" + "---:|" * len(heads) + "---:|",
     ]
     for r in rows:
         acc = r.accuracy
         cells = [f"{acc[c]:.4f}" if c in acc else "" for c in cols]
+        cells += [f"{r.bpb[t]:.4f}" if t in r.bpb else "" for t in texts]
         step = "" if r.step is None else f"{r.step:,}"
         lines.append(f"| {r.model} | {step} | " + " | ".join(cells) + f" | {r.items_per_s:.1f} |")
     return "\n".join(lines) + "\n"

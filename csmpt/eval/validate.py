@@ -40,6 +40,7 @@ from csmpt.eval.bpb import (
     lossless_failures,
     score_documents,
     score_ids,
+    score_window,
     start_token,
     stream_documents,
     utf8_bytes,
@@ -294,7 +295,7 @@ def validate_checkpoints(
         if not todo:
             continue
         model, tokenizer = build_hf_model(hf_dir, rm.max_seq_len)
-        window = _window(model.model, rm.max_seq_len)
+        window = score_window(model.model, rm.max_seq_len)
         rows = []
         for name in todo:
             docs = texts[name][1]
@@ -316,13 +317,6 @@ def validate_checkpoints(
         _append(out, rows)
         new += rows
     return new
-
-
-def _window(model: Any, want: int) -> int:
-    """``want`` tokens, capped by the model's position limit (ALiBi models have none)."""
-    config = getattr(model, "config", None)
-    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "max_seq_len", None)
-    return min(want, int(limit)) if isinstance(limit, int) and limit > 1 else want
 
 
 def _step_of(path: Path) -> int:
