@@ -4,6 +4,7 @@ miniature from the generated folder."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -179,6 +180,7 @@ def test_init_then_the_six_commands_in_miniature(
     shutil.copy(REPO / "data/samples/cs_web.jsonl", folder / "corpus/web.jsonl")
     _tiny_base(base, folder / "base-model", en_tokenizer_dir)
     shutil.copy(REPO / "data/samples/cs_hellaswag.jsonl", folder / "benchmark.jsonl")
+    shutil.copy(REPO / "data/samples/cs_crawl.jsonl", folder / "heldout.jsonl")
     monkeypatch.chdir(folder)
     mini = "@miniature.overrides"  # the one overrides file: each YAML takes its section
 
@@ -210,5 +212,8 @@ def test_init_then_the_six_commands_in_miniature(
     steps = [line.split("|")[2].strip() for line in table.strip().split("\n")[2:]]
     assert sorted(steps) == ["", "2", "4"], table  # both checkpoints and the base model
     assert f"| {base} |" in table, table
+    # bits per byte on the held-out text: every row, the base model with its own tokenizer
+    rows = list(csv.DictReader((run / "eval" / "table.csv").open()))
+    assert all(float(r["sk/bpb"]) > 0 for r in rows), rows
     out = csmpt(*commands[5].split()[1:])  # export
     assert (Path("artifacts/hf") / "config.json").is_file()

@@ -263,7 +263,7 @@ def eval_yaml(p: Project, bench: tuple[str, str, str] | None) -> str:
     """``csmpt eval eval.yaml``: the benchmark over the run's checkpoints, the base model too."""
     return f"""\
 # {p.name}: few-shot eval over the run's checkpoints (their model: the run's own config.yaml),
-# against the base model.
+# against the base model, and bits per byte on held-out text.
 #   csmpt eval eval.yaml
 variables:
   run: artifacts/runs/{p.name}
@@ -277,6 +277,11 @@ models:
 icl_tasks:
 {_icl(bench)}
     example_delimiter: "\\n"
+
+bpb_texts:                  # bits per byte, each model with its own tokenizer: the base vs the run
+  - label: {p.language}
+    path: heldout.jsonl     # SET: held-out {p.language} text, not in the training corpus
+    max_documents: 500
 
 max_seq_len: 2048
 device_eval_batch_size: 16
@@ -343,6 +348,7 @@ shard_multiple=1
 precision=fp32
 max_seq_len=128
 icl_subset_num_batches=2
+bpb_texts=[{{label: {p.language}, path: heldout.jsonl, max_documents: 20}}]
 """
 
 
@@ -381,6 +387,7 @@ Each is marked `# SET:` in its file.
 | `train.yaml` | `variables.save_folder` | storage every node sees |
 | `train.yaml` | `max_duration` | corpus tokens / tokens per step |
 | `eval.yaml` | `models.0.path` | the local copy of `{hub}` |
+| `eval.yaml` | `bpb_texts.0.path` | held-out `{language}` text (bits per byte, base vs run) |
 {bench_row}
 The scheduler's account or partition: `csmpt launch ... --directive '--account=...'`.
 """
