@@ -309,9 +309,7 @@ class LossSpike(Callback):
         self._consecutive = self._consecutive + 1 if spike else 0
         if self.max_consecutive is None or self._consecutive < self.max_consecutive:
             return
-        self.losses.load_state_dict([])
-        if self.grad_norms is not None:
-            self.grad_norms.load_state_dict([])
+        self._clear_windows()
         self._consecutive = 0
         self._restarted_at = step
         log.warning(
@@ -322,13 +320,17 @@ class LossSpike(Callback):
             self.rule.warmup,
         )
 
+    def _clear_windows(self) -> None:
+        """Forget the window values: the next ``warmup`` checks flag nothing."""
+        self.losses.load_state_dict([])
+        if self.grad_norms is not None:
+            self.grad_norms.load_state_dict([])
+
     def _restart_at_swap(self, state: State) -> None:
         """Empty the windows when a hot swap has started a new corpus since the last check."""
         corpus, start = self._corpus(state)
         if self._corpus_start is not None and start != self._corpus_start and self.restart_at_swap:
-            self.losses.load_state_dict([])
-            if self.grad_norms is not None:
-                self.grad_norms.load_state_dict([])
+            self._clear_windows()
             log.info("loss-spike windows restarted: corpus %s since step %d", corpus, start)
         self._corpus_start = start
 

@@ -150,6 +150,8 @@ def _bpb(
 ) -> dict[str, float]:
     from csmpt.eval.bpb import score_documents, score_window
 
+    if not docs:
+        return {}
     inner = model.model  # the HF model inside Composer's wrapper
     window, batch = score_window(inner, recipe.max_seq_len), recipe.device_eval_batch_size
     return {k: score_documents(inner, tokenizer, d, window, batch).bpb for k, d in docs.items()}
