@@ -44,3 +44,12 @@ def test_lionw_step_benchmark_runs() -> None:
     for name in ("decoupled_lionw", "lion-pytorch Lion", "csmpt_lionw chunked"):
         assert name in out
     assert "memory floor" in out
+
+
+def test_atomic_write_cost_prints_both_writers_and_their_ratio() -> None:
+    out = run_bench("atomic_write_cost.py", "--small", "--repeats", "1")
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "files" not in ln]
+    assert len(rows) == 2
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert float(cells[1]) > 0 and float(cells[2]) > 0 and cells[3].endswith("x")
