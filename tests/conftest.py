@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +176,35 @@ def tiny_mpt_run(tiny_overrides, tmp_path_factory: pytest.TempPathFactory) -> Pa
     every = {"save_interval": "6ba", "save_num_checkpoints_to_keep": -1, "eval_interval": "18ba"}
     run_training("yamls/tiny/mpt.yaml", tiny_overrides(run_dir, max_duration="18ba", **every))
     return run_dir
+
+
+@pytest.fixture
+def llm_foundry_reads(tokenizer_dir: Path, tmp_path: Path):  # noqa: ANN201
+    """Read samples of an MDS corpus's train split with llm-foundry's StreamingTextDataset.
+
+    ``read(folder, max_seq_len, indices)`` -> (the dataset's length, {index: token ids}); the
+    corpus is copied first (streaming writes next to the shards).
+    """
+    import shutil
+
+    from llmfoundry.data.text_data import StreamingTextDataset
+    from transformers import AutoTokenizer
+
+    from csmpt.mds.streaming_threads import stop_all_streaming_threads
+
+    def read(folder: Path, max_seq_len: int, indices: Sequence[int]) -> tuple[int, dict]:
+        copy = tmp_path / "llm_foundry_copy"
+        shutil.copytree(folder, copy)
+        ds = StreamingTextDataset(
+            tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
+            max_seq_len=max_seq_len,
+            local=str(copy),
+            split="train",
+            shuffle=False,
+            batch_size=1,
+        )
+        out = len(ds), {i: ds[i].tolist() for i in indices}
+        stop_all_streaming_threads()
+        return out
+
+    return read

@@ -143,30 +143,13 @@ def test_merged_parts_equal_a_single_build(
     assert complete >= 2 * len(a) - len(differ) - 2
 
 
-def test_llm_foundry_reads_the_merged_corpus(
-    built: dict[str, Path], tokenizer_dir: Path, tmp_path: Path
-) -> None:
-    import shutil
-
-    from llmfoundry.data.text_data import StreamingTextDataset
-    from transformers import AutoTokenizer
-
-    from csmpt.mds.streaming_threads import stop_all_streaming_threads
-
-    shutil.copytree(built["merged"], tmp_path / "c")  # streaming writes next to the shards
-    ds = StreamingTextDataset(
-        tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
-        max_seq_len=SEQ,
-        local=str(tmp_path / "c"),
-        split="train",
-        shuffle=False,
-        batch_size=1,
-    )
+def test_llm_foundry_reads_the_merged_corpus(built: dict[str, Path], llm_foundry_reads) -> None:
     ours = [s["tokens"] for s in iter_samples(built["merged"] / "train")]
-    assert len(ds) == len(ours)
-    for i in (0, len(ours) // 2, len(ours) - 1):  # a part's sample, and a tail sample
-        assert ds[i].tolist() == ours[i].tolist()
-    stop_all_streaming_threads()
+    picks = (0, len(ours) // 2, len(ours) - 1)  # a part's sample, and a tail sample
+    n, got = llm_foundry_reads(built["merged"], SEQ, picks)
+    assert n == len(ours)
+    for i in picks:
+        assert got[i] == ours[i].tolist()
 
 
 def test_parts_rerun_and_document_map_lookup(built: dict[str, Path]) -> None:
