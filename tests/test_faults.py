@@ -472,3 +472,32 @@ def _wait_for_partial(run_dir: Path, proc: subprocess.Popen, timeout: float) -> 
                     return name
         time.sleep(0.0005)
     return None
+
+
+def test_a_rank_leaving_with_the_requeue_status_keeps_it_through_a_launchers_sigterm() -> None:
+    """Composer's launcher SIGTERMs the other ranks once one rank exits 75; a rank still shutting
+    down (here: an atexit handler that takes a while) must still exit 75, not -15."""
+    code = (
+        "import atexit, signal, time\n"
+        "from csmpt.callbacks.signal_checkpoint import SignalCheckpoint\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a launched rank's own handler\n"
+        "cb = SignalCheckpoint()\n"
+        "cb.init(None, None)\n"
+        "def shut_down():  # Composer closes the callbacks, then the interpreter winds down\n"
+        "    cb.close(None, None)\n"
+        "    print('shutting down', flush=True)\n"
+        "    time.sleep(5)\n"
+        "atexit.register(shut_down)\n"
+        "cb.leave()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "shutting down"
+        proc.send_signal(signal.SIGTERM)  # what the launcher does to the ranks still running
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 75, stderr[-2000:]

@@ -39,7 +39,7 @@ import os
 import signal
 import time
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from composer.callbacks import CheckpointSaver
@@ -136,7 +136,7 @@ class SignalCheckpoint(Callback):
         savers = [cb for cb in state.callbacks if isinstance(cb, CheckpointSaver)]
         if not savers:
             log.error("%s at step %d: no save_folder, so no checkpoint; exiting", why, step)
-            raise SystemExit(self.exit_code)
+            self.leave()
         saver = savers[0]
         save_start = time.monotonic()
         if saver.last_checkpoint_batch != state.timestamp.batch:
@@ -170,6 +170,19 @@ class SignalCheckpoint(Callback):
                 record["seconds_to_checkpoint"],
                 self.exit_code,
             )
+        self.leave()
+
+    def leave(self) -> NoReturn:
+        """Exit with :attr:`exit_code`, whatever a launcher sends while this process shuts down.
+
+        Composer's launcher SIGTERMs every other rank as soon as one rank exits non-zero, and
+        reports the first rank's status: a rank still shutting down when its peer has left died
+        of that SIGTERM (status -15, the launcher 241) and the job was not requeued. From here on
+        SIGTERM and the trapped signals are ignored (and not restored by :meth:`close`).
+        """
+        for sig in {signal.SIGTERM, *self.signals}:
+            signal.signal(sig, signal.SIG_IGN)
+        self._previous = {}
         raise SystemExit(self.exit_code)
 
     def close(self, state: State, logger: Logger) -> None:
