@@ -68,13 +68,17 @@ def test_slurm_job_forwards_usr1_and_requeues_on_75(tmp_path: Path) -> None:
     _stub(
         bin_dir,
         "srun",
+        f": > {tmp_path / 'srun.started'}\n"
         f"while ! grep -q scancel {calls} 2>/dev/null; do sleep 0.05; done\nexit {EXIT_REQUEUE}\n",
     )
     job = tmp_path / "job.sh"
     job.write_text(render(_spec("slurm", tmp_path)))
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "4242"}
     proc = subprocess.Popen(["bash", str(job)], env=env, stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # the script is waiting for srun
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "srun.started").exists():  # the script is waiting for srun
+        assert time.monotonic() < deadline and proc.poll() is None, "srun never started"
+        time.sleep(0.05)
     proc.send_signal(signal.SIGUSR1)  # SLURM: --signal=B:USR1@300
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == EXIT_REQUEUE, out
