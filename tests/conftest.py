@@ -37,6 +37,27 @@ _raise_open_file_limit()
 
 
 @pytest.fixture(autouse=True)
+def _restore_signal_dispositions() -> Iterator[None]:
+    """Give back SIGTERM/SIGUSR1/SIGUSR2 as they were before each test.
+
+    A run stopped by ``csmpt_signal_checkpoint`` ignores them from the moment it exits with the
+    requeue status (its process is ending); a test that catches that SystemExit and goes on must
+    not leave them ignored: every later subprocess would inherit the ignored signals, and a shell
+    cannot trap a signal ignored when it starts.
+    """
+    import signal
+
+    sigs = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+    before = {s: signal.getsignal(s) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            if signal.getsignal(s) is not handler and handler is not None:
+                signal.signal(s, handler)
+
+
+@pytest.fixture(autouse=True)
 def _release_streaming_shared_memory() -> Iterator[None]:
     """After each test, close (and unlink) the shared memory its StreamingDatasets opened.
 

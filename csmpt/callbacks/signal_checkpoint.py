@@ -178,7 +178,8 @@ class SignalCheckpoint(Callback):
         Composer's launcher SIGTERMs every other rank as soon as one rank exits non-zero, and
         reports the first rank's status: a rank still shutting down when its peer has left died
         of that SIGTERM (status -15, the launcher 241) and the job was not requeued. From here on
-        SIGTERM and the trapped signals are ignored (and not restored by :meth:`close`).
+        SIGTERM and the trapped signals are ignored (and not restored by :meth:`close`): a
+        caller that catches this SystemExit and goes on (a test) restores them itself.
         """
         for sig in {signal.SIGTERM, *self.signals}:
             signal.signal(sig, signal.SIG_IGN)
