@@ -3,7 +3,7 @@
 llm-foundry's ``ComposerMPTCausalLM.flops_per_batch`` counts ``3 * (2 * params * seq +
 4 * n_layers * d_model * seq**2)`` per sequence (forward + 2x for backward). The same formula
 applies to any decoder-only transformer given its matrix-multiply parameter count, layers and
-width; :mod:`csmpt.perf.hf_flops` applies it to Llama-family (``hf_causal_lm``) models.
+width; :mod:`csmpt.callbacks.hf_flops` applies it to Llama-family (``hf_causal_lm``) models.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def model_flops_per_batch(model: Any, batch: dict[str, Any]) -> float | None:
             return float(own(batch))
         except NotImplementedError:
             pass
-    from csmpt.perf.hf_flops import hf_flops_per_batch, matmul_params
+    from csmpt.callbacks.hf_flops import hf_flops_per_batch, matmul_params
 
     hf_model = getattr(model, "model", None)
     config = getattr(hf_model, "config", None)
