@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from csmpt.callbacks.hf_flops import HFFlops, matmul_params
+from csmpt.callbacks.hf_flops import HFFlops
+from csmpt.perf.flops import matmul_params
 from csmpt.run_folder import read_metrics
 
 # yamls/tiny/llama-tiny: hidden 64, 4 heads (head_dim 16), 2 KV heads, 2 layers, MLP 176,

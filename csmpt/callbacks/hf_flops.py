@@ -29,40 +29,11 @@ from composer.core import Callback, State
 from composer.loggers import Logger
 from torch import nn
 
-__all__ = ["HFFlops", "hf_flops_per_batch", "matmul_params"]
+from csmpt.perf.flops import hf_flops_per_batch, matmul_params
+
+__all__ = ["HFFlops"]
 
 log = logging.getLogger(__name__)
-
-
-def matmul_params(model: nn.Module) -> int:
-    """Parameters of an HF causal LM that take part in matrix multiplies (see module doc)."""
-    total = sum(p.numel() for p in model.parameters())
-    get_in = getattr(model, "get_input_embeddings", None)
-    get_out = getattr(model, "get_output_embeddings", None)
-    emb = get_in() if callable(get_in) else None
-    out = get_out() if callable(get_out) else None
-    if emb is None or (out is not None and out.weight is emb.weight):
-        return total  # tied: the one matrix is the output projection
-    return total - emb.weight.numel()
-
-
-def hf_flops_per_batch(config: Any, n_matmul_params: int, batch_size: int, seq_len: int) -> float:
-    """Training FLOPs of one batch of an HF decoder (forward + backward, MPT's convention).
-
-    Args:
-        config: The HF config (``num_hidden_layers``, ``num_attention_heads``, ``hidden_size``,
-            optional ``head_dim``).
-        n_matmul_params: :func:`matmul_params` of the model.
-        batch_size: Sequences in the batch.
-        seq_len: Tokens per sequence.
-    """
-    n_layers = int(config.num_hidden_layers)
-    n_heads = int(config.num_attention_heads)
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // n_heads
-    attn_width = n_heads * int(head_dim)
-    params_flops = 2 * n_matmul_params * seq_len
-    attn_flops = n_layers * 2 * 2 * attn_width * seq_len**2
-    return float(3 * (params_flops + attn_flops) * batch_size)
 
 
 class _FlopsPerBatch:

@@ -8,9 +8,19 @@ width; :mod:`csmpt.callbacks.hf_flops` applies it to Llama-family (``hf_causal_l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["device_peak_flops", "model_flops_per_batch", "mfu", "transformer_flops_per_batch"]
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = [
+    "device_peak_flops",
+    "hf_flops_per_batch",
+    "matmul_params",
+    "model_flops_per_batch",
+    "mfu",
+    "transformer_flops_per_batch",
+]
 
 
 def transformer_flops_per_batch(
@@ -19,6 +29,37 @@ def transformer_flops_per_batch(
     """Training FLOPs of one batch: forward + backward (2x forward), attention included."""
     params_flops = 2 * n_params * seq_len
     attn_flops = n_layers * 2 * 2 * d_model * seq_len**2
+    return float(3 * (params_flops + attn_flops) * batch_size)
+
+
+def matmul_params(model: nn.Module) -> int:
+    """Parameters of an HF causal LM that take part in matrix multiplies (see module doc)."""
+    total = sum(p.numel() for p in model.parameters())
+    get_in = getattr(model, "get_input_embeddings", None)
+    get_out = getattr(model, "get_output_embeddings", None)
+    emb = get_in() if callable(get_in) else None
+    out = get_out() if callable(get_out) else None
+    if emb is None or (out is not None and out.weight is emb.weight):
+        return total  # tied: the one matrix is the output projection
+    return total - emb.weight.numel()
+
+
+def hf_flops_per_batch(config: Any, n_matmul_params: int, batch_size: int, seq_len: int) -> float:
+    """Training FLOPs of one batch of an HF decoder (forward + backward, MPT's convention).
+
+    Args:
+        config: The HF config (``num_hidden_layers``, ``num_attention_heads``, ``hidden_size``,
+            optional ``head_dim``).
+        n_matmul_params: :func:`matmul_params` of the model.
+        batch_size: Sequences in the batch.
+        seq_len: Tokens per sequence.
+    """
+    n_layers = int(config.num_hidden_layers)
+    n_heads = int(config.num_attention_heads)
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // n_heads
+    attn_width = n_heads * int(head_dim)
+    params_flops = 2 * n_matmul_params * seq_len
+    attn_flops = n_layers * 2 * 2 * attn_width * seq_len**2
     return float(3 * (params_flops + attn_flops) * batch_size)
 
 
@@ -35,8 +76,6 @@ def model_flops_per_batch(model: Any, batch: dict[str, Any]) -> float | None:
             return float(own(batch))
         except NotImplementedError:
             pass
-    from csmpt.callbacks.hf_flops import hf_flops_per_batch, matmul_params
-
     hf_model = getattr(model, "model", None)
     config = getattr(hf_model, "config", None)
     if hf_model is None or not getattr(config, "num_hidden_layers", None):
