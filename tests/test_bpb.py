@@ -175,8 +175,8 @@ def test_own_tokenizer_and_swapped_tokenizer_in_one_table(
 def test_surgery_report_bpb_counts_the_bytes_of_the_predicted_text(tokenizer_dir: Path) -> None:
     from transformers import AutoTokenizer
 
-    from csmpt.surgery.alignment import vocab_bytes
     from csmpt.surgery.report import SurgeryReport, set_bits_per_byte
+    from csmpt.tokenizer.vocab_bytes import vocab_bytes
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     ids = tok(CZECH + " " + CZECH, add_special_tokens=False)["input_ids"]
@@ -203,7 +203,7 @@ def test_in_loop_bits_per_byte_matches_the_loss_and_the_val_splits_bytes(
 
     from csmpt.mds.reader import iter_samples
     from csmpt.run_folder import read_metrics
-    from csmpt.surgery.alignment import vocab_bytes
+    from csmpt.tokenizer.vocab_bytes import vocab_bytes
     from csmpt.training import run_training
 
     run = tmp_path / "run"

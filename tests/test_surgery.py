@@ -394,8 +394,8 @@ def test_surgery_yamls_parse() -> None:
 
 
 def test_pieces_split_each_target_tokens_exact_bytes(tokenizers) -> None:  # noqa: ANN001
-    from csmpt.surgery.alignment import vocab_bytes
     from csmpt.surgery.embed_init import source_pieces
+    from csmpt.tokenizer.vocab_bytes import vocab_bytes
 
     en, cs = tokenizers
     t_bytes, s_bytes = vocab_bytes(cs), vocab_bytes(en)

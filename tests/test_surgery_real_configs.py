@@ -158,7 +158,8 @@ def test_untied_llama_without_the_key_keeps_its_lm_head(
 ) -> None:
     from transformers import AutoTokenizer
 
-    from csmpt.surgery.alignment import exact_candidates, vocab_bytes
+    from csmpt.surgery.alignment import exact_candidates
+    from csmpt.tokenizer.vocab_bytes import vocab_bytes
 
     cfg = shrunk("llama-2-7b")
     del cfg["tie_word_embeddings"]  # LlamaConfig's default: untied

@@ -7,7 +7,8 @@ import pytest
 
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.errors import DataError
-from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
+from csmpt.tokenizer.folder import tokenizer_size
+from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
 CZECH = [
     "Příliš žluťoučký kůň úpěl ďábelské ódy.",

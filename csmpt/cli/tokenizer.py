@@ -8,7 +8,8 @@ import typer
 
 from csmpt.cli.common import OVERRIDES_HELP, console, user_errors
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
+from csmpt.tokenizer.folder import tokenizer_size
+from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
 __all__ = ["tokenizer_app"]
 

@@ -43,7 +43,8 @@ from csmpt.prep.run import PrepConfig, prep_corpora
 from csmpt.quiet import LOG_NAME, quiet_session
 from csmpt.run_folder import metric_series, read_events, read_metrics
 from csmpt.surgery.report import report_rows
-from csmpt.tokenizer.train import TokenizerConfig, tokenizer_size, train_tokenizer
+from csmpt.tokenizer.folder import tokenizer_size
+from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
 __all__ = ["DemoSummary", "find_repo_root", "run_demo", "loss_curve"]
 

@@ -269,7 +269,7 @@ def merge_parts(
     from csmpt.filter.document_filter import DocumentFilter
     from csmpt.prep.part_dedup import part_verdicts
     from csmpt.prep.run import SPLITS, CorpusResult, _fingerprint, _is_up_to_date, with_packing
-    from csmpt.tokenizer.train import tokenizer_fingerprint
+    from csmpt.tokenizer.folder import tokenizer_fingerprint
 
     tok_hash = tokenizer_fingerprint(cfg.tokenizer)
     splits = [s for s in SPLITS if s == "train" or cfg.val_fraction > 0]

@@ -42,7 +42,7 @@ from csmpt.prep.encoders import TextEncoder, make_encoder
 from csmpt.prep.long_docs import DocumentCutter
 from csmpt.prep.pad_packing import pad_share
 from csmpt.prep.part_dedup import part_verdicts
-from csmpt.tokenizer.train import check_tokenizer_dir, tokenizer_fingerprint
+from csmpt.tokenizer.folder import check_tokenizer_dir, tokenizer_fingerprint
 
 __all__ = [
     "MANIFEST_NAME",

@@ -107,7 +107,7 @@ def source_pieces(
     no byte of the token is lost.
     """
     if source_bytes is None:
-        from csmpt.surgery.alignment import vocab_bytes
+        from csmpt.tokenizer.vocab_bytes import vocab_bytes
 
         source_bytes = vocab_bytes(source_tok)
     single = {b[0]: i for i, b in sorted(source_bytes.items(), reverse=True) if len(b) == 1}

@@ -30,7 +30,7 @@ from csmpt.atomic import make_temp_dir, replace_dir
 from csmpt.checkpoint.surgery_shapes import SHAPES_NAME
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError, DataError
-from csmpt.surgery.alignment import frequency_order, token_frequencies, vocab_bytes
+from csmpt.surgery.alignment import frequency_order, token_frequencies
 from csmpt.surgery.downcycle import DowncycleConfig, choose_layers, downcycle
 from csmpt.surgery.io import ModelWeights, load_source, write_composer_checkpoint, write_hf_dir
 from csmpt.surgery.report import (
@@ -41,7 +41,8 @@ from csmpt.surgery.report import (
     swap_losses,
 )
 from csmpt.surgery.vocab_swap import VocabSwapConfig, check_tokenizer_fits, swap_vocabulary
-from csmpt.tokenizer.train import check_tokenizer_dir
+from csmpt.tokenizer.folder import check_tokenizer_dir
+from csmpt.tokenizer.vocab_bytes import vocab_bytes
 
 __all__ = ["SHAPES_NAME", "SurgeryConfig", "run_surgery"]
 

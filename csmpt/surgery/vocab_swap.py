@@ -23,12 +23,12 @@ from csmpt.surgery.alignment import (
     exact_candidates,
     frequency_order,
     special_pairs,
-    vocab_bytes,
 )
 from csmpt.surgery.dictionary import DictionaryStats, dictionary_candidates, read_dictionary
 from csmpt.surgery.embed_init import build_embedding, padded_size, source_pieces
 from csmpt.surgery.focus import FocusConfig, FocusStats, focus_init
 from csmpt.surgery.io import ModelWeights
+from csmpt.tokenizer.vocab_bytes import vocab_bytes
 
 __all__ = [
     "MAX_UNUSED_ROWS",

@@ -21,10 +21,7 @@ from csmpt.errors import DataError
 __all__ = [
     "RECORD_NAME",
     "TokenizerConfig",
-    "tokenizer_fingerprint",
-    "tokenizer_size",
     "train_tokenizer",
-    "check_tokenizer_dir",
 ]
 
 log = logging.getLogger(__name__)
@@ -153,25 +150,3 @@ def train_tokenizer(
             shutil.rmtree(tmp, ignore_errors=True)
     log.info("Trained tokenizer with %d tokens -> %s", tok.get_vocab_size(), out)
     return out, False
-
-
-def check_tokenizer_dir(path: str | Path, what: str = "tokenizer") -> Path:
-    """Return ``path`` if it is an HF tokenizer folder, else raise a one-line DataError."""
-    p = Path(path)
-    if not p.is_dir():
-        raise DataError(f"{what} folder '{path}' does not exist (train one: csmpt tokenizer train)")
-    if not (p / "tokenizer.json").is_file() and not (p / "tokenizer_config.json").is_file():
-        raise DataError(f"{what} folder '{path}' has no tokenizer.json or tokenizer_config.json")
-    return p
-
-
-def tokenizer_size(path: str | Path) -> int:
-    """Number of tokens (specials included) of the tokenizer saved in ``path``."""
-    data = json.loads((Path(path) / "tokenizer.json").read_text(encoding="utf-8"))
-    ids = set(data["model"]["vocab"].values()) | {t["id"] for t in data.get("added_tokens", [])}
-    return max(ids) + 1
-
-
-def tokenizer_fingerprint(path: str | Path) -> str:
-    """SHA-256 of the tokenizer's ``tokenizer.json`` (identifies it in manifests)."""
-    return sha256_file(Path(path) / "tokenizer.json")

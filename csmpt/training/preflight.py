@@ -28,7 +28,7 @@ from csmpt.config.loading import load_yaml_with_overrides
 from csmpt.config.yaml_lines import describe_key
 from csmpt.errors import ConfigError, DataError
 from csmpt.mds.folders import local_mds_folders, missing_reason
-from csmpt.tokenizer.train import check_tokenizer_dir, tokenizer_size
+from csmpt.tokenizer.folder import check_tokenizer_dir, tokenizer_size
 from csmpt.training.pad_check import check_pad_shards
 
 __all__ = ["preflight", "train_config_keys", "WHERE_IT_BELONGS"]
