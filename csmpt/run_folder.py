@@ -45,6 +45,7 @@ __all__ = [
     "append_event",
     "append_jsonl",
     "append_run",
+    "loss_curve",
     "metric_names",
     "metric_series",
     "read_events",
@@ -259,3 +260,8 @@ def metric_series(rows: Sequence[dict[str, Any]], name: str, finite: bool = Fals
 def metric_names(rows: Sequence[dict[str, Any]]) -> list[str]:
     """The metric names in a ``metrics.jsonl``'s lines, sorted."""
     return sorted({k for r in rows for k in r} - {"step", "time"})
+
+
+def loss_curve(metrics_path: str | Path, name: str = "loss/train/total") -> list[tuple[int, float]]:
+    """(step, value) of one metric in a run's ``metrics.jsonl`` (a step logged twice: its last)."""
+    return metric_series(read_metrics(metrics_path), name)

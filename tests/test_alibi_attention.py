@@ -401,7 +401,7 @@ def test_bf16_on_cuda_equals_reference_and_uses_the_efficient_kernel(
 
 @pytest.mark.slow
 def test_sdpa_recipe_trains_like_the_torch_recipe(tiny_overrides, tmp_path: Path) -> None:
-    from csmpt.demo import loss_curve
+    from csmpt.run_folder import loss_curve
     from csmpt.training import run_training
 
     steps, curves = 4, {}

@@ -17,9 +17,8 @@ from composer.loggers import Logger
 from procs import wait_for_step
 
 from csmpt.callbacks.batch_ramp import BatchRamp, RampLoader, ramp_batch_size
-from csmpt.demo import loss_curve
 from csmpt.errors import ConfigError
-from csmpt.run_folder import read_metrics
+from csmpt.run_folder import loss_curve, read_metrics
 from csmpt.training import run_training
 
 RECIPE = "yamls/tiny/mpt.yaml"

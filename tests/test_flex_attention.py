@@ -256,7 +256,7 @@ def test_registry_key_resolves_through_llm_foundry() -> None:
 
 @pytest.mark.slow
 def test_flex_recipe_trains_like_the_torch_recipe(tiny_overrides, tmp_path: Path) -> None:
-    from csmpt.demo import loss_curve
+    from csmpt.run_folder import loss_curve
     from csmpt.training import run_training
 
     steps, curves = 4, {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from csmpt.demo import loss_curve
+from csmpt.run_folder import loss_curve
 from csmpt.training import run_training
 
 

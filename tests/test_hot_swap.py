@@ -14,10 +14,9 @@ from composer.core import Callback, State
 from composer.loggers import Logger
 from procs import wait_for_step
 
-from csmpt.demo import loss_curve
 from csmpt.errors import ConfigError, DataError
 from csmpt.mds.reader import iter_samples
-from csmpt.run_folder import read_events
+from csmpt.run_folder import loss_curve, read_events
 from csmpt.swap_schedule import parse_swaps
 from csmpt.training import preflight, run_training
 

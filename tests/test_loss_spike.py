@@ -374,7 +374,7 @@ def test_rollback_equals_a_run_that_skipped_the_same_batches(
 ) -> None:
     from llmfoundry.registry import callbacks
 
-    from csmpt.demo import loss_curve
+    from csmpt.run_folder import loss_curve
 
     (event,) = [e for e in read_events(rolled_run / "events.jsonl") if e["event"] == "rollback"]
     assert (event["step"], event["to"], event["skipped_steps"]) == (8, 6, [7, 8, 9])
@@ -399,7 +399,7 @@ def test_run_killed_after_a_rollback_resumes_exactly(
 ) -> None:
     import shutil
 
-    from csmpt.demo import loss_curve
+    from csmpt.run_folder import loss_curve
 
     run_dir = tmp_path / "run"
     shutil.copytree(rolled_run, run_dir, symlinks=True)
@@ -441,7 +441,7 @@ def test_rollback_over_a_reset_optimizer_swap_keeps_the_reset(
     """
     from llmfoundry.registry import callbacks
 
-    from csmpt.demo import loss_curve
+    from csmpt.run_folder import loss_curve
 
     swap = (
         "[{name: cs_crawl, at: 6ba, reset_optimizer: true, "

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from csmpt.demo import loss_curve
-from csmpt.run_folder import read_metrics
+from csmpt.run_folder import loss_curve, read_metrics
 from csmpt.training import run_training
 
 pytestmark = pytest.mark.slow

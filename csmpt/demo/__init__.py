@@ -8,6 +8,6 @@
 The stage packages (surgery, eval, forensics, ...) never import the demo.
 """
 
-from csmpt.demo.run import DemoSummary, find_repo_root, loss_curve, run_demo
+from csmpt.demo.run import DemoSummary, find_repo_root, run_demo
 
-__all__ = ["DemoSummary", "find_repo_root", "loss_curve", "run_demo"]
+__all__ = ["DemoSummary", "find_repo_root", "run_demo"]

@@ -41,12 +41,12 @@ from csmpt.filter.document_filter import CLASSIFIER, DUPLICATE
 from csmpt.prep.merge import merge_parts
 from csmpt.prep.run import PrepConfig, prep_corpora
 from csmpt.quiet import LOG_NAME, quiet_session
-from csmpt.run_folder import metric_series, read_events, read_metrics
+from csmpt.run_folder import loss_curve, read_events
 from csmpt.surgery.report import report_rows
 from csmpt.tokenizer.folder import tokenizer_size
 from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
-__all__ = ["DemoSummary", "find_repo_root", "run_demo", "loss_curve"]
+__all__ = ["DemoSummary", "find_repo_root", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +104,6 @@ def _swaps_at(steps: int) -> str:
         f"[{{name: cs_crawl, at: {a}ba, dataset: {second}}}, "
         f"{{name: cs_crawl_clean, at: {b}ba, dataset: {third}}}]"
     )
-
-
-def loss_curve(metrics_path: Path, name: str = "loss/train/total") -> list[tuple[int, float]]:
-    """(step, value) of one metric in a run's ``metrics.jsonl`` (a step logged twice: its last)."""
-    return metric_series(read_metrics(metrics_path), name)
 
 
 def run_demo(
