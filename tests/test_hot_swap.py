@@ -16,8 +16,8 @@ from procs import wait_for_step
 
 from csmpt.errors import ConfigError, DataError
 from csmpt.mds.reader import iter_samples
+from csmpt.recipe.swap_schedule import parse_swaps
 from csmpt.run_folder import loss_curve, read_events
-from csmpt.swap_schedule import parse_swaps
 from csmpt.training import preflight, run_training
 
 RECIPE = "yamls/tiny/mpt_hot_swap.yaml"
@@ -308,7 +308,7 @@ def test_the_hot_swap_recipe_is_mpt_plus_the_schedule(repo: Path) -> None:
 
 
 def test_schedule_in_tokens_and_lookup() -> None:
-    from csmpt.swap_schedule import swaps_due
+    from csmpt.recipe.swap_schedule import swaps_due
 
     swaps = parse_swaps(
         [

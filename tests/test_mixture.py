@@ -10,9 +10,9 @@ import pytest
 from composer.core import Callback, State
 from composer.loggers import Logger
 
-from csmpt.callbacks.mixture import mixture_shares
 from csmpt.errors import ConfigError, DataError
 from csmpt.mds.reader import iter_samples
+from csmpt.recipe.mixture import mixture_shares
 from csmpt.training import run_training
 
 RECIPE = "yamls/tiny/mpt_mixture.yaml"

@@ -36,8 +36,8 @@ from composer.utils import dist
 
 from csmpt.errors import ConfigError
 from csmpt.mds.streaming_threads import stop_streaming_threads
+from csmpt.recipe.swap_schedule import Swap, check_swaps, merged_dataset, parse_swaps, swaps_due
 from csmpt.run_folder import EVENTS_FILE, append_event, read_events, rewrite_events
-from csmpt.swap_schedule import Swap, check_swaps, merged_dataset, parse_swaps, swaps_due
 
 __all__ = ["HotSwap", "zero_optimizer_state"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from csmpt.callbacks.mixture import mixture_tables
 from csmpt.cli.common import OVERRIDES_HELP, console, user_errors
+from csmpt.recipe.mixture import mixture_tables
 
 __all__ = ["mixture_command"]
 

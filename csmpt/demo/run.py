@@ -192,7 +192,7 @@ def _run_stages(
     if "single_build_samples" in merged:  # (a folder of an earlier single build has not)
         low, high = merged["single_build_samples"]
         pad_samples = (int(merged["samples"]), int(low), int(high))
-    from csmpt.callbacks.mixture import mixture_tables
+    from csmpt.recipe.mixture import mixture_tables
 
     ((mix_table, mix_shares),) = mixture_tables(
         root / MIXTURE_YAML, [f"variables.data_root={workdir / 'mds'}"]

@@ -27,8 +27,8 @@ from csmpt.forensics.batch_trace import (
     prepare_order,
 )
 from csmpt.forensics.doc_ids import document_index, document_map
+from csmpt.recipe.swap_schedule import merged_dataset, parse_swaps
 from csmpt.run_folder import EVENTS_FILE, RUNS_FILE, read_events, read_runs
-from csmpt.swap_schedule import merged_dataset, parse_swaps
 
 __all__ = ["BatchView", "Segment", "inspect_batch", "run_segments"]
 

@@ -168,7 +168,7 @@ def _check_hot_swap(cfg: dict[str, Any], path: Path) -> None:
     spec = callbacks.get("csmpt_hot_swap") if isinstance(callbacks, dict) else None
     if not isinstance(spec, dict):
         return
-    from csmpt.swap_schedule import check_swaps, parse_swaps
+    from csmpt.recipe.swap_schedule import check_swaps, parse_swaps
 
     try:
         check_swaps(parse_swaps(spec.get("swaps") or []), cfg)

@@ -182,7 +182,7 @@ def recipe_mixtures(recipe: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]
     The recipe's ``train_loader.dataset`` when it has ``streams``, and each hot-swap corpus
     whose merged dataset has ``streams``.
     """
-    from csmpt.swap_schedule import merged_dataset, parse_swaps
+    from csmpt.recipe.swap_schedule import merged_dataset, parse_swaps
 
     base = dict((recipe.get("train_loader") or {}).get("dataset") or {})
     out: list[tuple[str, dict[str, Any]]] = []
@@ -197,7 +197,7 @@ def recipe_mixtures(recipe: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]
 
 
 def mixture_tables(recipe: Path, overrides: list[str]) -> list[tuple[Table, list[Any]]]:
-    """One rich table (and its :class:`~csmpt.callbacks.mixture.StreamShare` rows) per mixture.
+    """One rich table (and its :class:`~csmpt.recipe.mixture.StreamShare` rows) per mixture.
 
     Raises:
         ConfigError: The recipe mixes nothing, or streaming refuses its weights.
