@@ -38,7 +38,8 @@ def _tokenizer(yaml_name: str, out: Path) -> Path:
 
 def _prep(yaml_name: str, tokenizer: Path, out: Path, keep: set[str]) -> Path:
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.prep.run import PrepConfig, prep_corpora
+    from csmpt.prep.config import PrepConfig
+    from csmpt.prep.run import prep_corpora
 
     path = REPO / "data_prep" / yaml_name
     ov = [f"tokenizer={tokenizer}", f"output_dir={out}"]

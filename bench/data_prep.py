@@ -103,7 +103,8 @@ def run_csmpt(
 ) -> None:
     """Run prep_corpora on the jsonl (val_fraction 0, zstd, one corpus)."""
     from csmpt.filter.document_filter import FilterSpec
-    from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
+    from csmpt.prep.config import CorpusSpec, PrepConfig
+    from csmpt.prep.run import prep_corpora
 
     filt = FilterSpec(classifier=classifier, dedup=True) if classifier else None
 

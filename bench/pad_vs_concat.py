@@ -46,7 +46,8 @@ def tokenizer(path: str | None, work: Path) -> Path:
 
 def build(tok: Path, out: Path, seq: int, packing: str) -> dict[str, Any]:
     """``csmpt prep`` of the samples with ``packing``; the train split's manifest."""
-    from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
+    from csmpt.prep.config import CorpusSpec, PrepConfig
+    from csmpt.prep.run import prep_corpora
 
     spec = CorpusSpec(name=packing, inputs=[str(REPO / s) for s in SOURCES])
     cfg = PrepConfig(

@@ -61,7 +61,8 @@ def child(code: str, pythonpath: str | None = None) -> dict[str, float]:
 def prep_code(tok: Path, jsonl: Path, out: Path, seq: int, extra: str = "", part: str = "") -> str:
     filt = "FilterSpec(near_dedup=NearDedupSpec())" if extra == "near" else "None"
     return f"""
-from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.prep.config import CorpusSpec, PrepConfig
+from csmpt.prep.run import prep_corpora
 from csmpt.filter.document_filter import FilterSpec
 try:
     from csmpt.filter.near_dedup import NearDedupSpec
@@ -151,7 +152,7 @@ def main() -> None:
                 merge = child(
                     f"""
 from csmpt.prep.merge import merge_parts
-from csmpt.prep.run import CorpusSpec, PrepConfig
+from csmpt.prep.config import CorpusSpec, PrepConfig
 cfg = PrepConfig(tokenizer={str(tok)!r}, output_dir={str(d / "p")!r}, max_seq_len={seq},
                  val_fraction=0.0, compression="zstd",
                  corpora=[CorpusSpec(name="bench", inputs=[{str(jsonl)!r}])])

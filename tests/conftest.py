@@ -157,7 +157,8 @@ def shards_dir(
     tokenizer_dir: Path, classifier_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.prep.run import PrepConfig, prep_corpora
+    from csmpt.prep.config import PrepConfig
+    from csmpt.prep.run import prep_corpora
 
     out = tmp_path_factory.mktemp("mds")
     yaml_path = REPO / "data_prep/sample.yaml"

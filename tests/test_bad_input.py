@@ -11,7 +11,8 @@ import pytest
 
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.errors import ConfigError, DataError
-from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.prep.config import CorpusSpec, PrepConfig
+from csmpt.prep.run import prep_corpora
 from csmpt.training import preflight
 
 CSMPT = str(Path(sys.executable).parent / "csmpt")

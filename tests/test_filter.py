@@ -240,7 +240,8 @@ def test_prep_makes_corpus_3_from_corpus_2(
     shards of the reference file cs_crawl_clean.jsonl; a second copy of the crawl adds nothing.
     """
     from csmpt.config import build_structured, load_yaml_with_overrides
-    from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
+    from csmpt.prep.config import CorpusSpec, PrepConfig
+    from csmpt.prep.run import prep_corpora
 
     built = shards_dir / "cs_crawl_clean"
     assert built.is_dir()

@@ -40,7 +40,7 @@ def _yaml(path: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("base", BASES)
 def test_init_fills_the_configs_for_the_base(base: str, tmp_path: Path) -> None:
-    from csmpt.prep.run import PrepConfig
+    from csmpt.prep.config import PrepConfig
     from csmpt.surgery.recipe import SurgeryConfig
     from csmpt.tokenizer.train import TokenizerConfig
 

@@ -14,9 +14,10 @@ from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError
 from csmpt.mds.doc_map import DOCMAP_DIR, DocumentMap
 from csmpt.mds.reader import iter_samples
+from csmpt.prep.config import CorpusSpec, PrepConfig
 from csmpt.prep.corpus_build import PROGRESS_NAME
 from csmpt.prep.pad_packing import PadPacker
-from csmpt.prep.run import MANIFEST_NAME, CorpusSpec, PrepConfig, prep_corpora, split_of
+from csmpt.prep.run import MANIFEST_NAME, prep_corpora, split_of
 
 REPO = Path(__file__).resolve().parents[1]
 SEQ = 128
@@ -208,11 +209,11 @@ def test_packing_per_corpus_and_bad_values(
 
 def test_concat_default_keeps_its_fingerprint(tokenizer_dir: Path) -> None:
     """Adding ``packing`` changed nothing for concat builds: they are not rebuilt."""
-    from csmpt.prep.run import _output_settings
+    from csmpt.prep.config import output_settings
 
     cfg = _cfg(tokenizer_dir, Path("x"), [], packing="concat")
-    assert "packing" not in _output_settings(cfg)
-    assert _output_settings(_cfg(tokenizer_dir, Path("x"), []))["packing"] == "pad"
+    assert "packing" not in output_settings(cfg)
+    assert output_settings(_cfg(tokenizer_dir, Path("x"), []))["packing"] == "pad"
 
 
 def _tiny_mpt(seed: int = 0) -> Any:

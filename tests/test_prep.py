@@ -9,7 +9,8 @@ import pytest
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.mds.reader import iter_samples
-from csmpt.prep.run import MANIFEST_NAME, CorpusSpec, PrepConfig, prep_corpora, split_of
+from csmpt.prep.config import CorpusSpec, PrepConfig
+from csmpt.prep.run import MANIFEST_NAME, prep_corpora, split_of
 
 
 def _decode_split(folder: Path) -> np.ndarray:

@@ -19,8 +19,9 @@ import pytest
 
 from csmpt.errors import DataError
 from csmpt.mds.reader import iter_samples
+from csmpt.prep.config import CorpusSpec, PrepConfig
 from csmpt.prep.long_docs import DocumentCutter
-from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.prep.run import prep_corpora
 
 GOOD = [f"Věta číslo {i}: Brno leží na soutoku Svratky a Svitavy." for i in range(40)]
 LLAMA3_REGEX = (

@@ -12,8 +12,9 @@ import pytest
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import DataError
 from csmpt.mds.reader import iter_samples
+from csmpt.prep.config import CorpusSpec, PrepConfig
 from csmpt.prep.long_docs import DocumentCutter
-from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.prep.run import prep_corpora
 
 TEXTS = [f"Dokument {i}: Praha je hlavní město České republiky, řeka Vltava." for i in range(60)]
 

@@ -17,7 +17,8 @@ import pytest
 from csmpt.filter.document_filter import DocumentFilter, FilterSpec
 from csmpt.filter.near_dedup import NearDedupSpec, shingles
 from csmpt.mds.reader import iter_samples
-from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.prep.config import CorpusSpec, PrepConfig
+from csmpt.prep.run import prep_corpora
 
 SAMPLES = Path("data/samples")
 NEAR = NearDedupSpec(threshold=0.7, ngram=3, num_perm=128, seed=1)

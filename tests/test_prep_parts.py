@@ -20,7 +20,8 @@ import yaml
 
 from csmpt.mds.doc_map import DocumentMap
 from csmpt.mds.reader import iter_samples
-from csmpt.prep.run import CorpusSpec, PrepConfig, prep_corpora
+from csmpt.prep.config import CorpusSpec, PrepConfig
+from csmpt.prep.run import prep_corpora
 
 CSMPT = str(Path(sys.executable).parent / "csmpt")
 WORDS = "Praha Brno řeka Vltava hrad most město lidé rok škola 1993 2024 data text".split()

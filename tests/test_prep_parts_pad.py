@@ -22,8 +22,9 @@ from test_prep_parts import SEQ, _corpus, _text_of
 from csmpt.corpus.readers import part_of
 from csmpt.mds.doc_map import DOCMAP_DIR, DocumentMap
 from csmpt.mds.reader import iter_samples
+from csmpt.prep.config import CorpusSpec, PrepConfig, part_folder
 from csmpt.prep.merge import merge_parts
-from csmpt.prep.run import MANIFEST_NAME, CorpusSpec, PrepConfig, part_folder, prep_corpora
+from csmpt.prep.run import MANIFEST_NAME, prep_corpora
 
 N = 3
 

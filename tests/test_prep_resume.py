@@ -18,8 +18,9 @@ from csmpt.filter.classifier import LinearTextClassifier
 from csmpt.filter.document_filter import FilterSpec
 from csmpt.mds.reader import iter_samples
 from csmpt.mds.writer import plan_last_shards
+from csmpt.prep.config import PrepConfig
 from csmpt.prep.corpus_build import PROGRESS_NAME
-from csmpt.prep.run import PrepConfig, prep_corpora
+from csmpt.prep.run import prep_corpora
 
 REPO = Path(__file__).resolve().parents[1]
 CSMPT = str(Path(sys.executable).parent / "csmpt")

@@ -12,8 +12,9 @@ from csmpt.cli.common import OVERRIDES_HELP, console, user_errors
 from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.errors import ConfigError
 from csmpt.mds.manifest import find_manifests, manifest_table
+from csmpt.prep.config import PrepConfig, parse_part
 from csmpt.prep.merge import merge_parts
-from csmpt.prep.run import PrepConfig, parse_part, prep_corpora
+from csmpt.prep.run import prep_corpora
 
 __all__ = ["prep_command"]
 

@@ -38,8 +38,9 @@ from csmpt.demo.vocab_swap import SwapStage, run_swap_stage
 from csmpt.errors import CsmptError
 from csmpt.filter.classifier import train_from_yaml
 from csmpt.filter.document_filter import CLASSIFIER, DUPLICATE
+from csmpt.prep.config import PrepConfig
 from csmpt.prep.merge import merge_parts
-from csmpt.prep.run import PrepConfig, prep_corpora
+from csmpt.prep.run import prep_corpora
 from csmpt.quiet import LOG_NAME, quiet_session
 from csmpt.run_folder import loss_curve, read_events
 from csmpt.surgery.report import report_rows

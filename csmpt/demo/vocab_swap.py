@@ -20,7 +20,8 @@ from pathlib import Path
 from rich.console import Console
 
 from csmpt.config import build_structured, load_yaml_with_overrides
-from csmpt.prep.run import PrepConfig, prep_corpora
+from csmpt.prep.config import PrepConfig
+from csmpt.prep.run import prep_corpora
 from csmpt.run_folder import metric_series, read_metrics
 from csmpt.surgery.recipe import SurgeryConfig, run_surgery
 from csmpt.surgery.report import SurgeryReport

@@ -43,13 +43,13 @@ from csmpt.errors import DataError
 from csmpt.mds.doc_map import DocMapWriter, split_doc_map, write_doc_map
 from csmpt.mds.writer import ShardedSplitWriter, ShardFormat
 from csmpt.prep.concat import SampleConcatenator
+from csmpt.prep.config import PrepConfig, parse_size
 from csmpt.prep.encoders import BatchEncoder, Result, TextEncoder
 from csmpt.prep.long_docs import DocumentCutter
 from csmpt.prep.pad_packing import PadPacker
 
 if TYPE_CHECKING:
     from csmpt.filter.document_filter import DocumentFilter
-    from csmpt.prep.run import PrepConfig
 
 __all__ = [
     "EMPTY",
@@ -354,8 +354,6 @@ def build_corpus(
         Per-split stats (each split folder also gets its document map) and the counts of
         skipped, long and repaired documents.
     """
-    from csmpt.prep.run import parse_size
-
     fmt = ShardFormat(cfg.compression, parse_size(cfg.size_limit), cfg.max_seq_len)
     sinks: dict[str, _SplitSink] = {}
     for s in splits:

@@ -50,10 +50,19 @@ from csmpt.errors import DataError
 from csmpt.mds.doc_map import DOCMAP_DIR, segments, write_doc_map
 from csmpt.mds.manifest import MANIFEST_NAME
 from csmpt.mds.writer import INDEX_NAME, ShardedSplitWriter, ShardFormat
+from csmpt.prep.config import (
+    SPLITS,
+    TAIL_NAME,
+    PrepConfig,
+    build_fingerprint,
+    parse_size,
+    part_folder,
+    with_packing,
+)
 from csmpt.prep.pad_packing import pad_share
 
 if TYPE_CHECKING:
-    from csmpt.prep.run import CorpusResult, PrepConfig
+    from csmpt.prep.run import CorpusResult
 
 __all__ = ["merge_parts"]
 
@@ -111,8 +120,6 @@ def _tail_runs(folder: Path, n_samples: int, seq_len: int) -> tuple[np.ndarray, 
 def _merge_split(cfg: PrepConfig, parts: Sequence[Path], split: str, out: Path) -> dict[str, Any]:
     """Merge one split of the parts into ``out`` (a new folder); return its manifest."""
     from streaming.base.util import merge_index
-
-    from csmpt.prep.run import TAIL_NAME, parse_size
 
     seq = cfg.max_seq_len
     manifests = [json.loads((p / split / MANIFEST_NAME).read_text()) for p in parts]
@@ -248,8 +255,6 @@ def _sum_manifests(
 
 def _join_side_files(path: Path, n: int) -> None:
     """The parts' removed-document files, joined in part order into the configured one."""
-    from csmpt.prep.run import part_folder
-
     with open_atomic(path, "wb") as out:
         for i in range(n):
             part = path.with_name(f"{path.stem}.{part_folder('', (i, n))[1:]}{path.suffix}")
@@ -268,7 +273,7 @@ def merge_parts(
     from csmpt.corpus.readers import expand_inputs
     from csmpt.filter.document_filter import DocumentFilter
     from csmpt.prep.part_dedup import part_verdicts
-    from csmpt.prep.run import SPLITS, CorpusResult, _fingerprint, _is_up_to_date, with_packing
+    from csmpt.prep.run import CorpusResult, _is_up_to_date
     from csmpt.tokenizer.folder import tokenizer_fingerprint
 
     tok_hash = tokenizer_fingerprint(cfg.tokenizer)
@@ -288,12 +293,14 @@ def merge_parts(
         part_hash = f"{filt_hash}+{given[1]}" if given is not None else filt_hash
         for i, p in enumerate(parts):
             m = json.loads((p / "train" / MANIFEST_NAME).read_text())
-            if m.get("fingerprint") != _fingerprint(ccfg, spec, files, tok_hash, part_hash, (i, n)):
+            if m.get("fingerprint") != build_fingerprint(
+                ccfg, spec, files, tok_hash, part_hash, (i, n)
+            ):
                 raise DataError(
                     f"{p}: built from other inputs or settings than the config's; rebuild it "
                     f"(csmpt prep CONFIG --part {i + 1}/{n})"
                 )
-        stamp = _fingerprint(ccfg, spec, files, tok_hash, filt_hash)
+        stamp = build_fingerprint(ccfg, spec, files, tok_hash, filt_hash)
         corpus_dir = out_root / spec.name
         if not force and _is_up_to_date(corpus_dir, stamp, splits, False):
             kept = {s: json.loads((corpus_dir / s / MANIFEST_NAME).read_text()) for s in splits}

@@ -23,7 +23,6 @@ import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,9 +31,7 @@ from csmpt.corpus.readers import read_documents
 from csmpt.errors import DataError
 from csmpt.filter.document_filter import DUPLICATE, NEAR_DUPLICATE, content_hash
 from csmpt.filter.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
-
-if TYPE_CHECKING:
-    from csmpt.prep.run import CorpusSpec, PrepConfig
+from csmpt.prep.config import CorpusSpec, PrepConfig
 
 __all__ = [
     "VERDICTS_NAME",
