@@ -64,7 +64,7 @@ def main() -> None:
             a, b = statistics.median(runs["plain"]), statistics.median(runs["atomic"])
             extra_ms = 1000 * (b - a) / n
             print(
-                f"| {n} x {size / 1e6:.3g} MB | {a:.3f} | {b:.3f} | {b / a:.2f}x "
+                f"| {n} x {size / 1e6:.3g} MB | {a:.4g} | {b:.4g} | {b / a:.2f}x "
                 f"| {extra_ms:.2f} ms |"
             )
 
