@@ -149,7 +149,7 @@ if [ "$COMPOSER_OK" != 1 ]; then
        "torch-only parts will run: kernels (attention, LionW)"
 fi
 
-GPU_TESTS=$(grep -l "pytest.mark.gpu" tests/test_*.py | tr '\n' ' ')
+GPU_TESTS=$(grep -rl --include="test_*.py" "pytest.mark.gpu" tests | sort | tr '\n' ' ')
 PLAN="   3. kernels: $PY bench/gpu_check_kernels.py --out $OUT/kernels.json
    4. pytest -m gpu: $PY -m pytest -m gpu $GPU_TESTS
    5. throughput: $PY bench/gpu_check_train.py throughput (csmpt_flex_alibi, csmpt_sdpa_alibi, torch; 350M, bf16, FSDP FULL_SHARD)

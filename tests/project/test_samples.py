@@ -17,7 +17,7 @@ from sample_corpora.generator import (
     write_samples,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "data" / "samples"
 JSONL_FILES = (
     "cs_web.jsonl",

@@ -13,7 +13,7 @@ from csmpt.cli.app import app
 from csmpt.config import expand_overrides, load_yaml_with_overrides
 from csmpt.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RECIPE = "yamls/csmpt7b/csmpt7b.yaml"
 
 FILE = """\

@@ -29,7 +29,7 @@ from csmpt.run_folder import (
     repair_torn_tail,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TORN = '{"event": "loss_spike", "step": 9, "lo'
 
 

@@ -19,7 +19,7 @@ from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.errors import ConfigError
 from csmpt.scaffold import BASES, batch_plan, write_project
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path("/work/shared/fixtures")
 FIXTURE_DIR = {"mistral-7b": "mistral-7b-v0.1"}
 

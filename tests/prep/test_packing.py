@@ -19,7 +19,7 @@ from csmpt.prep.corpus_build import PROGRESS_NAME
 from csmpt.prep.pad_packing import PadPacker
 from csmpt.prep.run import MANIFEST_NAME, prep_corpora, split_of
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SEQ = 128
 
 

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from csmpt.config import load_yaml_with_overrides
 from csmpt.run_folder import read_metrics
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CSMPT7B = "yamls/csmpt7b/csmpt7b.yaml"
 
 

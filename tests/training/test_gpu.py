@@ -41,7 +41,7 @@ def test_gpu_check_dry_run_gets_to_the_cuda_check_and_says_what_it_would_run(
     for part in (
         "gpu_check_kernels.py",
         "pytest -m gpu",
-        "tests/test_flex_attention.py",
+        "tests/models/test_flex_attention.py",
         "throughput",
         "FSDP FULL_SHARD",
         "SIGKILL after 21",

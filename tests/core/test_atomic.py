@@ -30,7 +30,7 @@ from csmpt.atomic import (
     write_text,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 _KILLED_WRITER = """
 import sys, time

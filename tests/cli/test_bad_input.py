@@ -129,7 +129,7 @@ def test_invalid_jsonl_names_file_and_line(tmp_path: Path, tokenizer_dir: Path) 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n{"text": "ok"}\n{"text": "unterminated\n')
     cfg = _prep(tmp_path, tokenizer_dir, bad)
-    cfg.strict = True  # otherwise counted (tests/test_prep_inputs.py)
+    cfg.strict = True  # otherwise counted (tests/prep/test_prep_inputs.py)
     with pytest.raises(DataError, match=rf"{bad}:3: not valid JSON"):
         prep_corpora(cfg)
 
@@ -138,7 +138,7 @@ def test_record_without_text_field(tmp_path: Path, tokenizer_dir: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n\n{"content": "no text", "id": 7}\n')
     cfg = _prep(tmp_path, tokenizer_dir, bad)
-    cfg.strict = True  # otherwise counted (tests/test_prep_inputs.py)
+    cfg.strict = True  # otherwise counted (tests/prep/test_prep_inputs.py)
     with pytest.raises(
         DataError, match=rf"{bad}:3: record has no 'text' field \(its fields: content, id\)"
     ):
@@ -149,7 +149,7 @@ def test_invalid_utf8_names_file_and_line(tmp_path: Path, tokenizer_dir: Path) -
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b'{"text": "ok"}\n{"text": "\xff\xfe"}\n')
     cfg = _prep(tmp_path, tokenizer_dir, bad)
-    cfg.strict = True  # otherwise counted (tests/test_prep_inputs.py)
+    cfg.strict = True  # otherwise counted (tests/prep/test_prep_inputs.py)
     with pytest.raises(DataError, match=rf"{bad}:2: not valid UTF-8"):
         prep_corpora(cfg)
 

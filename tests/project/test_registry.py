@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
 ENTRY_POINTS = [
     (group, key, target)
     for group, entries in PYPROJECT["project"]["entry-points"].items()

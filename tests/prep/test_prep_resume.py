@@ -22,7 +22,7 @@ from csmpt.prep.config import PrepConfig
 from csmpt.prep.corpus_build import PROGRESS_NAME
 from csmpt.prep.run import prep_corpora
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CSMPT = str(Path(sys.executable).parent / "csmpt")
 
 

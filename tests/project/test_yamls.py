@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 YAMLS = sorted(
     p.relative_to(REPO)
     for p in (REPO / "yamls").rglob("*.yaml")

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from csmpt.config import load_yaml_with_overrides
 from csmpt.run_folder import read_metrics
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CSMPT7B = "yamls/csmpt7b/csmpt7b.yaml"
 LLAMA = [
     "yamls/llama/llama3_8b_cpt.yaml",
@@ -146,7 +146,7 @@ def test_expected_counts_are_the_published_ones() -> None:
 
 
 # Each recipe is built on the meta device, its count checked against EXPECTED_PARAMS, by
-# tests/test_yamls.py (with the overrides it gives every recipe: local tokenizer, the shipped
+# tests/project/test_yamls.py (with the overrides it gives every recipe: local tokenizer, the shipped
 # Llama-3-8B config instead of hub weights, torch attention where flash-attn is missing).
 
 

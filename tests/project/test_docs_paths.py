@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # csmpt/x/y.py, bench/z.py, tests/test_w.py, tools/..., yamls/a/b.yaml, data_prep/c.yaml
 PATH = re.compile(
     r"(?<![\w/.-])((?:csmpt|bench|tests|tools|yamls|data_prep|eval|launch)/[\w/-]*\w"

@@ -10,11 +10,11 @@ import sys
 import sysconfig
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "slurm_2x8.sbatch"
 
 # Runs inside the wheel's venv, from a folder outside the repository: the same spec as
-# tests/test_launch.py's golden SLURM script.
+# tests/launch/test_launch.py's golden SLURM script.
 _RENDER = f"""
 import csmpt, sys
 from csmpt.launch import LaunchSpec, recipe_overrides, render

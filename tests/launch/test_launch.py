@@ -18,7 +18,7 @@ from csmpt.errors import ConfigError
 from csmpt.launch import LaunchSpec, expand_hostlist, recipe_overrides, render, slurm_rendezvous
 from csmpt.launch.node import node_rendezvous
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden"
 RECIPE = "yamls/csmpt7b/csmpt7b.yaml"
 

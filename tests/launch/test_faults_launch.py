@@ -17,7 +17,7 @@ from csmpt.errors import ConfigError
 from csmpt.launch.render import EXIT_REQUEUE as TEMPLATE_REQUEUE_CODE
 from csmpt.launch.render import LaunchSpec, render, walltime_seconds
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _spec(scheduler: str, tmp_path: Path, **kw: object) -> LaunchSpec:

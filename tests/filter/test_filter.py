@@ -21,7 +21,7 @@ from csmpt.filter.classifier import (
 )
 from csmpt.filter.document_filter import CLASSIFIER, DUPLICATE, DocumentFilter, FilterSpec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data/samples"
 BAD_SOURCES = {"spam", "toxic"}
 
