@@ -145,9 +145,9 @@ def test_expected_counts_are_the_published_ones() -> None:
     assert EXPECTED_PARAMS["yamls/llama/llama3_8b_cpt.yaml"] == 8_030_261_248  # Llama-3-8B
 
 
-# Each recipe is built on the meta device, its count checked against EXPECTED_PARAMS, by
-# tests/project/test_yamls.py (with the overrides it gives every recipe: local tokenizer, the shipped
-# Llama-3-8B config instead of hub weights, torch attention where flash-attn is missing).
+# Each recipe is built on the meta device, its count checked against EXPECTED_PARAMS,
+# by tests/project/test_yamls.py (with the overrides it gives every recipe: local tokenizer, the
+# shipped Llama-3-8B config instead of hub weights, torch attention where flash-attn is missing).
 
 
 def miniature_overrides(recipe: str) -> list[str]:
