@@ -15,6 +15,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	@# a csmpt.egg-info left in the checkout by an older install shadows the new entry points
+	rm -rf csmpt.egg-info
 	$(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]"
 	@touch $(STAMP)
 
