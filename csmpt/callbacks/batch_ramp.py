@@ -38,12 +38,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-from composer.core import Callback, State, Time, TimeUnit
+from composer.core import Callback, State
 from composer.loggers import Logger
 from composer.utils import dist
 from torch.utils.data import DataLoader
 
 from csmpt.errors import ConfigError
+from csmpt.recipe.duration import Duration
 
 __all__ = ["BatchRamp", "RampLoader", "ramp_batch_size"]
 
@@ -115,15 +116,7 @@ class RampLoader(DataLoader):
 
 def _parse_amount(raw: object, max_seq_len: int) -> int:
     """Samples in ``ramp`` (``10000000sp`` or ``2e10tok``)."""
-    try:
-        amount = Time.from_timestring(str(raw))
-    except ValueError as e:
-        raise ConfigError(f"{WHERE}.ramp: '{raw}' is not a time string like 10000000sp") from e
-    if amount.unit == TimeUnit.SAMPLE:
-        return int(amount.value)
-    if amount.unit == TimeUnit.TOKEN:
-        return int(amount.value) // max_seq_len
-    raise ConfigError(f"{WHERE}.ramp: give the ramp in samples (sp) or tokens (tok), not '{raw}'")
+    return Duration.parse(raw, f"{WHERE}.ramp", units=("sp", "tok")).samples(max_seq_len)
 
 
 class BatchRamp(Callback):

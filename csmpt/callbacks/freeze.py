@@ -40,6 +40,7 @@ from composer.loggers import Logger
 from composer.utils import dist
 
 from csmpt.errors import ConfigError
+from csmpt.recipe.duration import Duration
 from csmpt.run_folder import EVENTS_FILE, append_event, read_events, rewrite_events
 
 __all__ = [
@@ -78,18 +79,8 @@ class FreezeStage:
 
 
 def _steps(value: Any, where: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: expected a step count like 200ba, got {value!r}")
-    if isinstance(value, int):
-        n = value
-    else:
-        m = re.fullmatch(r"\s*(\d+)\s*(ba)?\s*", str(value))
-        if not m:
-            raise ConfigError(f"{where}: expected a step count like 200ba, got {value!r}")
-        n = int(m.group(1))
-    if n <= 0:
-        raise ConfigError(f"{where}: must be a positive number of steps, got {value!r}")
-    return n
+    """A stage boundary in steps, ``200ba`` or ``200`` (a Duration)."""
+    return Duration.parse(value, where, units=("ba",), bare="ba").value
 
 
 def parse_stages(stages: list[dict[str, Any]]) -> list[FreezeStage]:

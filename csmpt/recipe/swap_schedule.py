@@ -16,6 +16,7 @@ from typing import Any
 
 from csmpt.errors import ConfigError, DataError
 from csmpt.mds.folders import local_mds_folders, missing_reason
+from csmpt.recipe.duration import Duration
 
 __all__ = ["Swap", "SWAP_KEYS", "merged_dataset", "parse_swaps", "check_swaps", "swaps_due"]
 
@@ -57,23 +58,19 @@ class Swap:
 
 
 def _parse_at(raw: object, where: str) -> tuple[str | None, int]:
+    """``(unit, value)`` of a swap point (:class:`~csmpt.recipe.duration.Duration`), or resume."""
     if raw == "resume":
         return None, 0
-    text = str(raw).strip()
-    for suffix, unit in UNITS.items():
-        if text.endswith(suffix):
-            number = text[: -len(suffix)]
-            try:
-                value = int(float(number))
-            except ValueError:
-                break
-            if value <= 0 or float(number) != value:
-                raise ConfigError(f"{where}: '{raw}' must be a positive whole number of {unit}es")
-            return unit, value
-    raise ConfigError(
-        f"{where}: '{raw}' is not a swap point; use batches ('26500ba'), tokens ('5000000tok') "
-        "or 'resume'"
-    )
+    try:
+        at = Duration.parse(raw, where, units=("ba", "tok"))
+    except ConfigError as e:
+        if "whole number" in str(e):
+            raise
+        raise ConfigError(
+            f"{where}: '{raw}' is not a swap point; use batches ('26500ba'), tokens "
+            "('5000000tok') or 'resume'"
+        ) from None
+    return UNITS[at.unit], at.value
 
 
 def parse_swaps(raw: Sequence[Mapping[str, Any]]) -> list[Swap]:

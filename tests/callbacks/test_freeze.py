@@ -41,8 +41,11 @@ def test_schedule_parsing_and_lookup() -> None:
         ([{"until": "4ba"}], r"stages.0: give exactly one of 'train' or 'freeze'"),
         ([{"until": "4ba", "train": ["wte"], "freeze": ["x"]}], r"exactly one"),
         ([{"train": ["wte"]}], r"stages.0.until: missing"),
-        ([{"until": "4tok", "train": ["wte"]}], r"stages.0.until: expected a step count"),
-        ([{"until": 0, "train": ["wte"]}], r"stages.0.until: must be a positive"),
+        (
+            [{"until": "4tok", "train": ["wte"]}],
+            r"stages.0.until: .4tok. is not an amount of batches",
+        ),
+        ([{"until": 0, "train": ["wte"]}], r"stages.0.until: '0' must be a positive"),
         ([{"until": 4, "train": ["("]}], r"stages.0.train: bad regex"),
         ([{"until": 4, "train": ["a"]}, {"until": 4, "freeze": ["b"]}], r"stages.1.until"),
         ([{"until": 4, "trian": ["a"]}], r"unknown key"),
