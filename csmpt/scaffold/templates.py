@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from csmpt.scaffold.bases import BatchPlan
 
@@ -20,6 +22,51 @@ __all__ = [
 ]
 
 SET_CORPUS = "corpus/*.jsonl"  # the placeholder of every corpus input (a glob, below the project)
+
+
+RECIPE_NAME = "csmpt7b.yaml"  # package data: a link to yamls/csmpt7b/csmpt7b.yaml (one source)
+
+
+@lru_cache(maxsize=1)
+def csmpt7b_recipe() -> dict[str, Any]:
+    """CSMPT7b's recipe (``yamls/csmpt7b/csmpt7b.yaml``, shipped in the package), unresolved."""
+    from omegaconf import OmegaConf
+
+    text = resources.files("csmpt.scaffold").joinpath("configs", RECIPE_NAME).read_text("utf-8")
+    recipe: Any = OmegaConf.to_container(OmegaConf.create(text), resolve=False)
+    return dict(recipe)
+
+
+def _block(key: str, value: Any) -> str:
+    """``key:`` and its mapping as YAML, in the recipe's key order."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(OmegaConf.create({key: value}), sort_keys=False).rstrip()
+
+
+def _hyperparameters() -> dict[str, str]:
+    """The CSMPT7b hyperparameters a project takes from the recipe, as YAML blocks and words."""
+    r = csmpt7b_recipe()
+    opt, sched = dict(r["optimizer"]), dict(r["scheduler"])
+    sched["t_max"] = "${max_duration}"  # the project's own length
+    clip = r["algorithms"]["gradient_clipping"]
+    fsdp = r["fsdp_config"]
+    betas = "/".join(str(b) for b in opt["betas"])
+    summary = (
+        f"LionW lr {opt['lr']:g}, betas {betas}, weight decay {opt['weight_decay']:g}, grad clip "
+        f"{clip['clipping_threshold']:g},\n# {sched['name']} ({sched['t_warmup']} warmup, alpha "
+        f"{sched['alpha_f']:g}), FSDP {fsdp['sharding_strategy']}, {r['precision']}"
+    )
+    return {
+        "optimizer": _block("optimizer", opt),
+        "scheduler": _block("scheduler", sched),
+        "algorithms": _block("algorithms", {"gradient_clipping": clip}),
+        "precision": str(r["precision"]),
+        "sharding": str(fsdp["sharding_strategy"]),
+        "mixed_precision": str(fsdp["mixed_precision"]),
+        "seed": str(r["seed"]),
+        "summary": summary,
+    }
 
 
 def tokenizer_yaml(p: Project, seq: int) -> str:
@@ -148,11 +195,11 @@ def train_yaml(p: Project, seq: int, plan: BatchPlan, bench: tuple[str, str, str
     """The training recipe: CSMPT7b's hyperparameters on this base model."""
     init = "artifacts/surgery/model.pt" if p.base.family == "mpt" else "artifacts/surgery/hf"
     flops = "" if p.base.family == "mpt" else "  csmpt_hf_flops: {}\n"
+    hp = _hyperparameters()
     return f"""\
-# {p.name}: {p.base.hub} continually pretrained into {p.language}, the CSMPT7b recipe:
-# LionW lr 1e-4, betas 0.9/0.95, no weight decay, grad clip 1.0, cosine (100 warmup steps,
-# alpha 0.1), FSDP FULL_SHARD, bf16. Batch for {p.gpus} GPUs: {plan.global_batch} x {seq} \
-tokens per step,
+# {p.name}: {p.base.hub} continually pretrained into {p.language}, the CSMPT7b recipe
+# (yamls/csmpt7b/csmpt7b.yaml): {hp["summary"]}.
+# Batch for {p.gpus} GPUs: {plan.global_batch} x {seq} tokens per step,
 # microbatch {plan.microbatch} per GPU ({plan.accumulation} accumulation steps).
 #   {p.train_command}
 # In miniature on CPU:  csmpt train train.yaml @miniature.overrides
@@ -164,7 +211,7 @@ variables:
   save_folder: artifacts/runs/${{variables.run_name}}   # SET: storage every node sees
 
 run_name: ${{variables.run_name}}
-seed: 17
+seed: {hp["seed"]}
 max_seq_len: {seq}
 
 {_model(p, seq)}
@@ -198,22 +245,11 @@ icl_tasks:
 {_icl(bench)}
 icl_seq_len: {min(seq, 2048)}
 
-optimizer:
-  name: csmpt_lionw
-  lr: 1.0e-4
-  betas: [0.9, 0.95]
-  weight_decay: 0.0
+{hp["optimizer"]}
 
-scheduler:
-  name: cosine_with_warmup
-  t_warmup: 100ba
-  t_max: ${{max_duration}}
-  alpha_f: 0.1
+{hp["scheduler"]}
 
-algorithms:
-  gradient_clipping:
-    clipping_type: norm
-    clipping_threshold: 1.0
+{hp["algorithms"]}
 
 max_duration: 50000ba   # SET: your corpus' tokens / {plan.global_batch * seq:,} tokens per step
 eval_interval: 2500ba
@@ -222,11 +258,11 @@ eval_subset_num_batches: 100
 global_train_batch_size: {plan.global_batch}
 device_train_microbatch_size: {plan.microbatch}
 device_eval_batch_size: {plan.microbatch}
-precision: amp_bf16
+precision: {hp["precision"]}
 
 fsdp_config:
-  sharding_strategy: FULL_SHARD
-  mixed_precision: PURE
+  sharding_strategy: {hp["sharding"]}
+  mixed_precision: {hp["mixed_precision"]}
   activation_checkpointing: {str(seq >= 4096).lower()}
   activation_checkpointing_reentrant: false
   activation_cpu_offload: false

@@ -110,6 +110,35 @@ def test_init_fills_the_configs_for_the_base(base: str, tmp_path: Path) -> None:
     assert len(marked) >= 8
 
 
+def test_the_recipes_hyperparameters_have_one_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """csmpt init takes CSMPT7b's hyperparameters from yamls/csmpt7b/csmpt7b.yaml (shipped)."""
+    import copy
+
+    from csmpt.scaffold import templates
+
+    recipe = _yaml(Path(__file__).resolve().parents[2] / "yamls/csmpt7b/csmpt7b.yaml")
+    assert templates.csmpt7b_recipe()["optimizer"] == recipe["optimizer"]
+    write_project(tmp_path / "a", "mpt-7b", "cs")
+    train = _yaml(tmp_path / "a" / "train.yaml")
+    assert train["optimizer"] == recipe["optimizer"]
+    assert train["algorithms"] == recipe["algorithms"]
+    assert train["precision"] == recipe["precision"] and train["seed"] == recipe["seed"]
+    sched = {k: v for k, v in train["scheduler"].items() if k != "t_max"}
+    assert sched == {k: v for k, v in recipe["scheduler"].items() if k != "t_max"}
+    # A change to the recipe is a change to every new project.
+    changed = copy.deepcopy(templates.csmpt7b_recipe())
+    changed["optimizer"]["lr"] = 3e-4
+    changed["scheduler"]["t_warmup"] = "250ba"
+    monkeypatch.setattr(templates, "csmpt7b_recipe", lambda: changed)
+    write_project(tmp_path / "b", "mpt-7b", "cs")
+    text = (tmp_path / "b" / "train.yaml").read_text()
+    train = _yaml(tmp_path / "b" / "train.yaml")
+    assert train["optimizer"]["lr"] == 3e-4 and train["scheduler"]["t_warmup"] == "250ba"
+    assert "LionW lr 0.0003" in text and "250ba warmup" in text
+
+
 def test_batch_plan_and_bad_input(tmp_path: Path) -> None:
     assert batch_plan(16, 2048).global_batch == 1024  # CSMPT7b: 1,024 x 2,048
     assert (batch_plan(1, 8192).global_batch, batch_plan(1, 8192).microbatch) == (256, 1)
