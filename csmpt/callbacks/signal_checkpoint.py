@@ -6,7 +6,8 @@ time limit with SIGTERM (SLURM also sends a chosen signal ahead of time:
 ``save_interval`` is lost. This callback:
 
 * at ``INIT`` traps the configured signals (default SIGTERM and SIGUSR1); the handler only sets
-  a flag and notes the time;
+  a flag and notes the time (Python's multiprocessing resource tracker, started when the callback
+  is built, ignores them: a scheduler signals the whole process group);
 * at every ``BATCH_CHECKPOINT`` (after the batch, its eval and before Composer's own periodic
   save) all ranks all-reduce the flag (max), so they agree on the step to stop at and no rank
   saves a step the others did not finish;
@@ -35,6 +36,7 @@ YAML keys (all optional)::
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import time
@@ -71,6 +73,43 @@ def _parse_signal(name: str | int) -> signal.Signals:
         ) from None
 
 
+def start_resource_tracker_ignoring(signals: list[signal.Signals]) -> None:
+    """Start Python's multiprocessing resource tracker (if not running) with ``signals`` ignored."""
+    from multiprocessing import resource_tracker
+
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in signals}
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_at(raw: str) -> float | None:
+    """The ``CSMPT_STOP_AT`` deadline (a Unix time), checked; None when unset.
+
+    Raises:
+        ConfigError: Not a finite number, or already past: every job of the chain would stop
+            after one step and be submitted again, forever.
+    """
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        stop_at = float(text)
+    except ValueError:
+        raise ConfigError(f"{STOP_AT_ENV}={text!r}: not a Unix time in seconds") from None
+    if not math.isfinite(stop_at):
+        raise ConfigError(f"{STOP_AT_ENV}={text!r}: not a Unix time in seconds")
+    late = time.time() - stop_at
+    if late >= 0:
+        raise ConfigError(
+            f"{STOP_AT_ENV}={text}: the deadline passed {late:.0f} s ago; this job would stop "
+            "after one step (check the job's walltime and --signal-seconds)"
+        )
+    return stop_at
+
+
 class SignalCheckpoint(Callback):
     """Save a checkpoint of the current step on SIGTERM/SIGUSR1 and exit to be requeued.
 
@@ -92,15 +131,16 @@ class SignalCheckpoint(Callback):
         if not 0 <= exit_code <= 255:
             raise ConfigError(f"callbacks.csmpt_signal_checkpoint.exit_code: {exit_code} not 0-255")
         self.exit_code = exit_code
-        stop_at = os.environ.get(STOP_AT_ENV, "").strip()
-        try:
-            self.stop_at = float(stop_at) if stop_at else None
-        except ValueError:
-            raise ConfigError(f"{STOP_AT_ENV}={stop_at!r}: not a Unix time in seconds") from None
+        self.stop_at = _stop_at(os.environ.get(STOP_AT_ENV, ""))
         self.received: signal.Signals | None = None
         self.received_at = 0.0
         self._previous: dict[signal.Signals, Any] = {}
         atomic_save.install()  # a kill during the save must not leave a torn file
+        # Built before the data loaders: the first shared memory they create starts Python's
+        # resource tracker, which would die of the job's signal (scancel --signal reaches the
+        # whole process group) and log a KeyError per segment at exit. Start it now with the
+        # signals ignored: a started process keeps an ignored disposition.
+        start_resource_tracker_ignoring(self.signals)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         del frame

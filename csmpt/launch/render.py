@@ -61,6 +61,9 @@ class LaunchSpec:
         signal_seconds: Warning time before the time limit: SLURM sends USR1 that long before
             it (``--signal=B:USR1@N``), PBS jobs stop by themselves that long before it; the
             training processes checkpoint the step they are on and the job requeues itself.
+        max_requeues: A job that checkpointed is submitted again at most this many times
+            (SLURM's ``SLURM_RESTART_COUNT``, a counter of its own on PBS), so a chain that
+            keeps stopping cannot run forever.
     """
 
     scheduler: str
@@ -79,6 +82,7 @@ class LaunchSpec:
     directives: list[str] = field(default_factory=list)
     rdzv_tag: str = "local"
     signal_seconds: int = 120
+    max_requeues: int = 100
 
     @property
     def procs_per_node(self) -> int:
@@ -103,6 +107,8 @@ class LaunchSpec:
                 f"--signal-seconds {self.signal_seconds}: must be above 0 and below the "
                 f"time limit --time {self.time}"
             )
+        if self.max_requeues < 0:
+            raise ConfigError(f"--max-requeues {self.max_requeues}: must be 0 or more")
         if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", self.job_name):
             raise ConfigError(f"run name {self.job_name!r}: use letters, digits, '.', '_', '-'")
 
@@ -199,5 +205,6 @@ def render(spec: LaunchSpec, template_dir: Path | Traversable = TEMPLATE_DIR) ->
         "signal_seconds": str(spec.signal_seconds),
         "walltime_s": str(walltime_seconds(spec.time)) if spec.scheduler != "local" else "0",
         "requeue_code": str(EXIT_REQUEUE),
+        "max_requeues": str(spec.max_requeues),
     }
     return render_template(path.read_text(encoding="utf-8"), values, str(path))

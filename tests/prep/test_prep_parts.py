@@ -199,6 +199,8 @@ def test_prep_array_templates_submit_parts_then_merge(tmp_path: Path, repo: Path
     assert "--array=1-8" in calls[2] and calls[2].endswith("--part $SLURM_ARRAY_TASK_ID/8")
     assert "--dependency=afterok:4242" in calls[2]
     assert "--dependency=afterok:4242" in calls[3] and "prep data_prep/x.yaml --merge" in calls[3]
+    # One failed task must not leave the later jobs pending forever (DependencyNeverSatisfied).
+    assert all("--kill-on-invalid-dep=yes" in c for c in calls[1:4])
     assert "-J 1-8" in calls[4] and "-J 1-8" in calls[6]
     assert all("depend=afterok:4242[].pbs" in c for c in calls[5:])
 

@@ -396,9 +396,19 @@ def test_ranks_agree_on_the_step_when_only_one_rank_gets_the_signal(
 def test_deadline_stops_with_a_checkpoint_like_a_signal(
     fault_args, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PBS gives no warning signal: CSMPT_STOP_AT (a past time here) stops the run the same way."""
+    """PBS gives no warning signal: CSMPT_STOP_AT (reached by the first step here) stops the run
+    the same way."""
+    from csmpt.callbacks.signal_checkpoint import SignalCheckpoint
+
     run_dir = tmp_path / "run"
-    monkeypatch.setenv("CSMPT_STOP_AT", str(time.time() - 1))
+    monkeypatch.setenv("CSMPT_STOP_AT", str(time.time() + 3600))  # a deadline must be ahead
+    real_init = SignalCheckpoint.init
+
+    def deadline_comes(self: SignalCheckpoint, state: Any, logger: Any) -> None:
+        real_init(self, state, logger)
+        self.stop_at = time.time() - 1  # ... and here it has come before the first step ends
+
+    monkeypatch.setattr(SignalCheckpoint, "init", deadline_comes)
     with pytest.raises(SystemExit) as e:
         run_training(RECIPE, fault_args(run_dir))
     assert e.value.code == 75
