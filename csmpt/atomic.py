@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -38,6 +39,7 @@ __all__ = [
     "make_temp_dir",
     "open_atomic",
     "publish_dir",
+    "recover_dir",
     "remove_temp_files",
     "replace_dir",
     "replace_symlink",
@@ -49,8 +51,11 @@ __all__ = [
     "write_text",
 ]
 
+log = logging.getLogger(__name__)
+
 PARTIAL_PREFIX = ".partial-"  # write_atomically's temporary files (quarantined by csmpt train)
 _TEMP_MARK = ".partial-"  # .<name>.partial-<host>-<pid>-<hex>
+_OLD_MARK = ".old-"  # .<name>.old-<host>-<pid>: replace_dir's previous copy, for a moment
 
 
 def fsync_dir(folder: Path) -> None:
@@ -214,10 +219,63 @@ def write_atomically(write: Callable[[str], None], filename: str | Path) -> None
         raise
 
 
+def _dead_writer(tag: str) -> bool:
+    """Whether a leftover's ``<host>-<pid>[-...]`` (or bare ``<pid>``) names a dead process here.
+
+    Another host's writer cannot be checked: its leftovers are kept.
+    """
+    head = tag.split("-")
+    if len(head) == 1 and head[0].isdigit():  # the old naming, .<name>.old-<pid>
+        return not _pid_alive(int(head[0]))
+    if len(head) >= 2 and head[0] == _host() and head[1].isdigit():
+        return not _pid_alive(int(head[1]))
+    return False
+
+
+def recover_dir(target: Path) -> list[str]:
+    """Clean up after a folder writer (:func:`make_temp_dir` + :func:`replace_dir`) killed here.
+
+    * ``.<target>.old-*`` of a dead process: a kill between :func:`replace_dir`'s two renames
+      left the previous copy hidden and no ``target``: it is moved back; with a ``target`` in
+      place it is removed;
+    * ``.<target>.partial-*`` folders of dead processes (a killed build, model-sized) are removed.
+
+    Returns:
+        One line per thing done, for the caller to log.
+    """
+    target = Path(target)
+    done: list[str] = []
+    try:
+        entries = sorted(os.scandir(target.parent), key=lambda e: e.name)
+    except FileNotFoundError:
+        return done
+    for entry in entries:
+        for mark, restore in ((_OLD_MARK, True), (_TEMP_MARK, False)):
+            prefix = f".{target.name}{mark}"
+            if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
+                continue
+            if not _dead_writer(entry.name[len(prefix) :]):
+                continue
+            path = Path(entry.path)
+            if restore and not target.exists():
+                os.replace(path, target)
+                fsync_dir(target.parent)
+                done.append(f"restored {target} from {path.name} (a replace was killed midway)")
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+                done.append(f"removed {path} (left by a killed writer)")
+    return done
+
+
 def make_temp_dir(target: Path) -> Path:
-    """Create a fresh hidden folder beside ``target`` (mode from the umask) to build it in."""
+    """Create a fresh hidden folder beside ``target`` (mode from the umask) to build it in.
+
+    First cleans up what a killed earlier writer of ``target`` left (:func:`recover_dir`).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for line in recover_dir(target):
+        log.warning("%s", line)
     while True:
         new = temp_path(target)
         try:
@@ -251,7 +309,7 @@ def replace_dir(new: Path, target: Path) -> None:
     """
     _fsync_tree(new)
     if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        old = target.with_name(f".{target.name}{_OLD_MARK}{_host()}-{os.getpid()}")
         os.replace(target, old)
         os.replace(new, target)
         fsync_dir(target.parent)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from csmpt.atomic import replace_dir
+from csmpt.atomic import recover_dir, replace_dir
 from csmpt.checkpoint.hf_folder import write_hf_folder
 from csmpt.checkpoint.loading import build_recipe_model, load_checkpoint_weights
 from csmpt.errors import CsmptError, DataError
@@ -133,6 +133,8 @@ def export_to_hf(
     if dtype not in TOLERANCE:
         raise CsmptError(f"unknown dtype '{dtype}'; use one of {', '.join(TOLERANCE)}")
     out = Path(out_dir)
+    for line in recover_dir(out):  # a killed earlier export's hidden copies
+        log.warning("%s", line)
     if out.exists() and not overwrite:
         raise CsmptError(f"'{out}' exists; pass --overwrite to replace it")
     ckpt = Path(checkpoint)
@@ -145,8 +147,9 @@ def export_to_hf(
         raise CsmptError(f"{train_yaml}: model '{rm.name}' is not an HF-backed llm-foundry model")
     hf_model.eval()
     model_type = str(hf_model.config.model_type)
+    # Not hidden: transformers names the remote-code module after the folder (no leading dot).
     tmp = out.with_name(f"partial_export_{out.name.replace('.', '_')}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed earlier export's
     tmp.parent.mkdir(parents=True, exist_ok=True)
     try:
         _cast_(hf_model, getattr(torch, _DTYPES[dtype]))  # compare at the export's precision

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from csmpt.atomic import make_temp_dir, replace_dir
+from csmpt.atomic import make_temp_dir, recover_dir, replace_dir
 from csmpt.checkpoint.surgery_shapes import SHAPES_NAME
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError, DataError
@@ -181,6 +181,8 @@ def run_surgery(
     """
     stage = on_stage or (lambda s: log.info(s))
     out = Path(cfg.output.dir)
+    for line in recover_dir(out):  # a killed earlier surgery's hidden copies
+        log.warning("%s", line)
     if out.exists() and not force:
         raise ConfigError(f"key 'output.dir': '{out}' already exists; pass --force to replace it")
     if not (cfg.output.hf or cfg.output.composer):

@@ -167,3 +167,39 @@ def test_the_scan_catches_a_temp_and_rename_writer(tmp_path: Path) -> None:
         "    os.rename(tmp, p)\n    tempfile.mkstemp()\n    'a-b'.replace('-', '_')\n"
     )
     assert _offenders(tmp_path) == {"csmpt/w.py": [6, 7, 8]}
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_replace_killed_between_its_renames_is_restored_by_the_next_writer(
+    tmp_path: Path,
+) -> None:
+    """export --overwrite / surgery --force killed midway: the old copy was hidden, the new one
+    not yet in place. The next writer of that folder puts the old copy back."""
+    from csmpt.atomic import _host, make_temp_dir, recover_dir
+
+    out = tmp_path / "hf"
+    dead = _dead_pid()
+    hidden_old = tmp_path / f".hf.old-{_host()}-{dead}"
+    hidden_old.mkdir()
+    (hidden_old / "config.json").write_text("{}")
+    partial = tmp_path / f".hf.partial-{_host()}-{dead}-beef"  # the killed writer's new copy
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"x" * 1000)
+    alive = tmp_path / f".hf.partial-{_host()}-{os.getpid()}-cafe"  # a live writer's: kept
+    alive.mkdir()
+    elsewhere = tmp_path / f".hf.partial-otherhost-{dead}-f00d"  # another host's: unknown, kept
+    elsewhere.mkdir()
+    fresh = make_temp_dir(out)
+    assert (out / "config.json").read_text() == "{}"  # restored
+    assert not hidden_old.exists() and not partial.exists()
+    assert alive.exists() and elsewhere.exists() and fresh.exists()
+    # With the folder in place, a dead writer's old copy is only removed.
+    stale = tmp_path / f".hf.old-{dead}"  # the naming before hosts were recorded
+    stale.mkdir()
+    assert recover_dir(out) == [f"removed {stale} (left by a killed writer)"]
+    assert (out / "config.json").exists() and not stale.exists()
