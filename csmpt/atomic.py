@@ -35,6 +35,7 @@ __all__ = [
     "PARTIAL_PREFIX",
     "commit",
     "copy_file",
+    "dead_writer",
     "fsync_dir",
     "make_temp_dir",
     "open_atomic",
@@ -219,7 +220,7 @@ def write_atomically(write: Callable[[str], None], filename: str | Path) -> None
         raise
 
 
-def _dead_writer(tag: str) -> bool:
+def dead_writer(tag: str) -> bool:
     """Whether a leftover's ``<host>-<pid>[-...]`` (or bare ``<pid>``) names a dead process here.
 
     Another host's writer cannot be checked: its leftovers are kept.
@@ -254,7 +255,7 @@ def recover_dir(target: Path) -> list[str]:
             prefix = f".{target.name}{mark}"
             if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
                 continue
-            if not _dead_writer(entry.name[len(prefix) :]):
+            if not dead_writer(entry.name[len(prefix) :]):
                 continue
             path = Path(entry.path)
             if restore and not target.exists():

@@ -1,0 +1,67 @@
+"""Leftovers of runs and outputs: listed with their sizes, pruned oldest first, removed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from csmpt.atomic import PARTIAL_PREFIX, _host
+from csmpt.training.leftovers import find_leftovers, prune, remove_leftovers
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _entry(folder: Path, name: str, size: int, age: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"x" * size)
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+def test_prune_keeps_the_newest_entries_within_count_and_bytes(tmp_path: Path) -> None:
+    q = tmp_path / "quarantine"
+    old, mid, new = (_entry(q, f"ep0-ba{i}-rank0.pt", 100, 300 - i) for i in (1, 2, 3))
+    assert prune(q, keep=2) == [old]
+    assert sorted(q.iterdir()) == [mid, new]
+    assert prune(q, keep=5, max_bytes=150) == [mid]  # 200 bytes > 150: the oldest goes
+    assert prune(q, keep=5, max_bytes=10) == []  # the newest stays even when it alone is larger
+    assert prune(tmp_path / "archive", keep=1) == []  # no folder, nothing to do
+
+
+def test_find_and_remove_the_leftovers_of_a_run_and_of_an_output(tmp_path: Path) -> None:
+    run, dead = tmp_path / "run", _dead_pid()
+    _entry(run / "quarantine", "ep0-ba20-rank0.pt", 500, 10)
+    (run / "archive" / "20261203T120000Z").mkdir(parents=True)
+    _entry(run / "archive" / "20261203T120000Z", "ep0-ba10-rank0.pt", 300, 5)
+    torn = _entry(run, f"{PARTIAL_PREFIX}{dead}-ep0-ba30-rank0.pt", 70, 1)
+    live = _entry(run, f"{PARTIAL_PREFIX}{os.getpid()}-ep0-ba40-rank0.pt", 70, 1)  # writing now
+    keep = _entry(run, "ep0-ba40-rank0.pt", 900, 1)
+    found = {
+        (x.path.relative_to(tmp_path).as_posix(), x.kind, x.bytes) for x in find_leftovers(run)
+    }
+    assert found == {
+        ("run/quarantine/ep0-ba20-rank0.pt", "quarantine", 500),
+        ("run/archive/20261203T120000Z", "archive", 300),
+        (f"run/{torn.name}", "partial", 70),
+    }
+    assert remove_leftovers(find_leftovers(run)) == 870
+    assert find_leftovers(run) == [] and keep.exists() and live.exists()
+    # An output folder: a killed surgery's hidden partial copy and a hidden old copy.
+    out = tmp_path / "surgery"
+    out.mkdir()
+    partial = tmp_path / f".surgery.partial-{_host()}-{dead}-abcd"
+    partial.mkdir()
+    (partial / "model.pt").write_bytes(b"y" * 64)
+    hidden = tmp_path / f".surgery.old-{_host()}-{dead}"
+    hidden.mkdir()
+    kinds = {(x.path.name, x.kind, x.bytes) for x in find_leftovers(out)}
+    assert kinds == {(partial.name, "partial", 64), (hidden.name, "hidden copy", 0)}
