@@ -20,13 +20,17 @@ Where Composer 0.32.1 saves atomically and where it does not:
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 from csmpt.atomic import write_atomically
+from csmpt.errors import CsmptError
 
-__all__ = ["install"]
+__all__ = ["DiskFullError", "check_room", "install"]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,48 @@ def install() -> None:
 
     @functools.wraps(original)
     def atomic_write_checkpoint_file(state_dict: dict[str, Any], filename: str) -> None:
-        write_atomically(lambda path: original(state_dict, path), filename)
+        check_room(Path(filename))
+        try:
+            write_atomically(lambda path: original(state_dict, path), filename)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+            raise DiskFullError(
+                f"no space left on the device of {Path(filename).parent} while saving "
+                f"{Path(filename).name}: free space there and rerun (the run resumes from its "
+                "last checkpoint)"
+            ) from None
 
     setattr(atomic_write_checkpoint_file, _MARK, True)
     checkpoint._write_checkpoint_file = atomic_write_checkpoint_file  # noqa: SLF001
     log.debug("Composer checkpoint writes are atomic (partial name + fsync + rename)")
+
+
+class DiskFullError(CsmptError):
+    """A checkpoint does not fit on the save folder's device (the job must not be requeued)."""
+
+
+def check_room(filename: Path, margin: float = 1.1) -> None:
+    """Refuse a save that cannot fit: free space below ``margin`` x the last checkpoint's size.
+
+    The last checkpoint is the newest ``*.pt`` file beside ``filename`` (none: nothing to check).
+
+    Raises:
+        DiskFullError: One line naming the folder, the bytes needed and the bytes free.
+    """
+    folder = filename.parent
+    try:
+        previous = max(
+            (p for p in folder.glob("*.pt") if p.is_file() and not p.is_symlink()),
+            key=lambda p: p.stat().st_mtime,
+        )
+    except ValueError:
+        return
+    needed = int(previous.stat().st_size * margin)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise DiskFullError(
+            f"not saving {filename.name}: {folder} has {free:,} bytes free, a checkpoint needs "
+            f"about {needed:,} (the last one, {previous.name}, is {previous.stat().st_size:,}); "
+            "free space and rerun (the run resumes from its last checkpoint)"
+        )
