@@ -17,7 +17,9 @@ So :func:`build_exact_tiktoken` accepts a tokenizer only if the two cannot disag
 * a probe of strings over every Unicode category encodes to the same ids with both.
 
 Documents containing an added token (``<|endoftext|>`` ...) are encoded by HF, which splits on
-them. ``bench/tiktoken_equivalence.py`` compares the two on every code point.
+them, and so are documents holding a whitespace run of :data:`LONG_RUN` characters or more
+(tiktoken's regex engine overflows its stack on one of ~1M: a padded web page).
+``bench/tiktoken_equivalence.py`` compares the two on every code point.
 """
 
 from __future__ import annotations
@@ -172,6 +174,12 @@ def _probe_texts() -> list[str]:
     return texts
 
 
+# tiktoken's regex engine panics (RuntimeError(StackOverflow)) on one whitespace pre-token of
+# about 1M characters (600k is fine); documents holding a run this long are encoded by HF.
+LONG_RUN = 250_000
+_LONG_SPACE = re.compile(rf"\s{{{LONG_RUN},}}")
+
+
 @dataclass
 class ExactTiktoken:
     """Encode texts to a byte-level BPE tokenizer's ids with tiktoken (picklable to workers).
@@ -233,10 +241,13 @@ class ExactTiktoken:
         lists: list[list[int]] = []
         from_hf = np.zeros(len(texts), dtype=bool)
         for i, text in enumerate(texts):
-            if (special is not None and special.search(text)) or (
-                form is not None and not unicodedata.is_normalized(form, text)
+            if (
+                (special is not None and special.search(text))
+                or (form is not None and not unicodedata.is_normalized(form, text))
+                or (len(text) >= LONG_RUN and _LONG_SPACE.search(text) is not None)
             ):
-                # An added token, or text the normalizer would change: HF's own ids.
+                # An added token, text the normalizer would change, or a whitespace run that
+                # overflows tiktoken's regex stack (a panic at ~1M characters): HF's own ids.
                 from_hf[i] = True
                 lists.append(self._hf_ids(text))
             else:

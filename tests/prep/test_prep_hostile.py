@@ -261,3 +261,21 @@ def test_prep_of_long_documents_is_token_exact(tmp_path: Path, ws_tokenizer: Pat
         (res,) = prep_corpora(cfg)
         assert res.manifests["train"]["long_documents_split"] == len(texts)
         _assert_docs(res.path / "train", ws_tokenizer, texts)
+
+
+@pytest.mark.parametrize(
+    ("backend", "workers"), [("tiktoken", 0), ("hf", 0), ("tiktoken", 2)], ids=str
+)
+def test_a_million_character_whitespace_run_is_token_exact_in_every_backend(
+    tmp_path: Path, tokenizer_dir: Path, backend: str, workers: int
+) -> None:
+    """A padded web page: tiktoken's regex overflows its stack on one ~1M whitespace pre-token
+    (a panic; with workers a PicklingError), so such documents are encoded by HF."""
+    texts = [GOOD[0], "začátek" + " " * 1_000_000 + "\n\t konec", GOOD[1]]
+    src = tmp_path / "w.jsonl"
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    cfg = _cfg(tmp_path, tokenizer_dir, [str(src)], tokenizer_backend=backend, workers=workers)
+    cfg.max_seq_len = 4096
+    (res,) = prep_corpora(cfg)
+    assert res.manifests["train"]["documents"] == 3
+    _assert_docs(res.path / "train", tokenizer_dir, texts)
