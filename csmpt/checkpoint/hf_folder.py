@@ -37,6 +37,8 @@ __all__ = [
     "apply_umask",
     "current_umask",
     "portable_config",
+    "with_tokenizer",
+    "write_generation_config",
     "write_hf_config",
     "write_hf_folder",
     "write_safetensors",
@@ -180,6 +182,32 @@ def _write_mpt_code(out: Path, config: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+def with_tokenizer(config: dict[str, Any], tokenizer: Any) -> dict[str, Any]:
+    """``config`` made to agree with the tokenizer saved beside it.
+
+    The EOS/BOS/PAD ids MPT configs leave null come from the tokenizer, and ``tokenizer_name``
+    no longer names a folder on the machine that wrote it (the tokenizer is the folder's own:
+    ``AutoTokenizer.from_pretrained(folder)``); a hub name is kept.
+    """
+    cfg = dict(config)
+    for key in ("eos_token_id", "bos_token_id", "pad_token_id"):
+        value = getattr(tokenizer, key, None)
+        if cfg.get(key) is None and value is not None:
+            cfg[key] = int(value)
+    name = cfg.get("tokenizer_name")
+    if isinstance(name, str) and (Path(name).is_absolute() or Path(name).exists()):
+        del cfg["tokenizer_name"]
+    return cfg
+
+
+def write_generation_config(out: Path, config: dict[str, Any]) -> None:
+    """``generation_config.json`` with the model's EOS/BOS/PAD ids (``generate`` stops at EOS)."""
+    from transformers import GenerationConfig
+
+    ids = {k: config[k] for k in ("eos_token_id", "bos_token_id", "pad_token_id") if k in config}
+    GenerationConfig(**{k: v for k, v in ids.items() if v is not None}).save_pretrained(str(out))
+
+
 def write_hf_config(out: Path, config: dict[str, Any], code_files: Sequence[Path] = ()) -> None:
     """Write ``config.json`` (normalised) and the modeling code into the existing folder ``out``.
 
@@ -228,6 +256,8 @@ def write_hf_folder(
         ConfigError: The config has a key that changes the computation and cannot be honoured.
     """
     cfg = portable_config(normalise_config(config, out / "config.json").config)
+    if tokenizer is not None:
+        cfg = with_tokenizer(cfg, tokenizer)
     floats = [t for t in state.values() if t.is_floating_point()]
     weights_dtype = dtype or (floats[0].dtype if floats else None)
     if weights_dtype is not None:
@@ -245,6 +275,7 @@ def write_hf_folder(
         (out / SAFE_INDEX).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
     if tokenizer is not None:
         tokenizer.save_pretrained(str(out))
+        write_generation_config(out, cfg)
     apply_umask(out)
     log.info("wrote %s: %d weight file(s), %.2f GB", out, len(shards), total / 1e9)
     return list(shards)

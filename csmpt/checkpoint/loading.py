@@ -33,6 +33,7 @@ __all__ = [
     "build_recipe_model",
     "find_checkpoints",
     "load_checkpoint_weights",
+    "recipe_config",
     "torch_load_mmap",
 ]
 
@@ -81,6 +82,11 @@ class RecipeModel:
     name: str
     max_seq_len: int
     precision: str
+
+
+def recipe_config(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """A training recipe resolved (overrides applied), with the shapes its run trained with."""
+    return _recipe_parts(Path(recipe), overrides)
 
 
 def _recipe_parts(recipe: Path, overrides: Sequence[str]) -> dict[str, Any]:

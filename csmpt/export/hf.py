@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from csmpt.atomic import recover_dir, replace_dir
 from csmpt.checkpoint.hf_folder import write_hf_folder
-from csmpt.checkpoint.loading import build_recipe_model, load_checkpoint_weights
+from csmpt.checkpoint.loading import build_recipe_model, load_checkpoint_weights, recipe_config
 from csmpt.errors import CsmptError, DataError
+from csmpt.export.card import model_card
 
 if TYPE_CHECKING:
     import torch
@@ -141,6 +142,7 @@ def export_to_hf(
     if not ckpt.is_file():
         raise DataError(f"checkpoint '{ckpt}' does not exist")
     rm = build_recipe_model(train_yaml, overrides, init_device="meta")
+    recipe = recipe_config(train_yaml, overrides)
     load_checkpoint_weights(rm.model, ckpt, rm.recipe, assign=True)
     hf_model: Any = getattr(rm.model, "model", None)
     if hf_model is None or not hasattr(hf_model, "save_pretrained"):
@@ -156,6 +158,7 @@ def export_to_hf(
         ids = rm.tokenizer(PARITY_TEXT, return_tensors="pt")["input_ids"][:, : rm.max_seq_len]
         want = _logits(hf_model, ids)
         _save(hf_model, rm.tokenizer, tmp)
+        tokenizer = rm.tokenizer
         del hf_model, rm  # one model in memory at a time
         gc.collect()
         got = _logits(_load_export(tmp, dtype), ids)
@@ -166,6 +169,8 @@ def export_to_hf(
                 f"export check failed: max abs logit difference {diff:.3g} > {tol:g} between "
                 f"{ckpt} and the exported model"
             )
+        card = model_card(out, ckpt, recipe, model_type, len(tokenizer), diff)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
         replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -47,6 +47,22 @@ def test_mpt_export_loads_in_transformers_with_the_same_logits(
     assert _reload_and_compare(tmp_path / "hf", rm.model.model.eval(), tokenizer_dir) < 1e-4
     with pytest.raises(CsmptError, match="exists; pass --overwrite"):
         export_to_hf(ckpt, "yamls/tiny/mpt.yaml", tmp_path / "hf", overrides)
+    # A folder a user can publish: a card, a generation config, ids the tokenizer agrees with.
+    import json
+
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tmp_path / "hf")
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert config["eos_token_id"] == tok.eos_token_id is not None
+    assert "tokenizer_name" not in config  # no path of the machine that trained it
+    gen = json.loads((tmp_path / "hf" / "generation_config.json").read_text())
+    assert gen["eos_token_id"] == tok.eos_token_id
+    card = (tmp_path / "hf" / "README.md").read_text()
+    step = int(ckpt.name.split("-ba")[1].split("-")[0])
+    assert f"| checkpoint | `{ckpt.name}` |" in card and f"{step:,} steps" in card
+    assert "csmpt_lionw lr" in card and "trust_remote_code=True" in card
+    assert str(tmp_path) not in card
 
 
 def test_llama_export_loads_in_transformers_with_the_same_logits(

@@ -96,7 +96,8 @@ def test_real_config_surgery_train_export_and_transformers_logits(
     assert hf_cfg["tie_word_embeddings"] is mpt  # every real Llama/Mistral is untied
     if mpt:
         assert "prefix_lm" not in hf_cfg["attn_config"]
-        assert hf_cfg["tokenizer_name"] == str(tokenizer_dir)
+        assert "tokenizer_name" not in hf_cfg  # not the surgery machine's path: the folder's own
+        assert hf_cfg["eos_token_id"] is not None  # from the tokenizer, not null
     else:
         assert {k: hf_cfg.get(k) for k in ("rope_scaling", "sliding_window", "rope_theta")} == {
             k: cfg.get(k) for k in ("rope_scaling", "sliding_window", "rope_theta")
