@@ -33,7 +33,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from composer.core import Callback, State
 from composer.loggers import Logger
@@ -192,6 +192,8 @@ class Freeze(Callback):
         stages: ``[{until: 200ba, train: [regex, ...]} | {until: ..., freeze: [...]}, ...]``.
         events_file: JSONL events file; default ``<save_folder>/events.jsonl``.
     """
+
+    events_file_kwarg: ClassVar[str] = "events_file"  # how csmpt.run_events finds its file
 
     def __init__(
         self,

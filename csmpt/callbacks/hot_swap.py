@@ -27,7 +27,7 @@ import copy
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from composer.core import Callback, State, Time, TimeUnit
@@ -64,6 +64,8 @@ class HotSwap(Callback):
         first_name: Name of the corpus the run starts on (the recipe's ``train_loader``).
         events_file: JSONL file of swap events; default ``<save_folder>/events.jsonl``.
     """
+
+    events_file_kwarg: ClassVar[str] = "events_file"  # how csmpt.run_events finds its file
 
     def __init__(
         self,

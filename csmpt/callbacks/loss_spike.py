@@ -66,7 +66,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from composer.core import Callback, State
@@ -125,6 +125,8 @@ class LossSpike(Callback):
             start over (``warmup`` again) and a warning says so. Without it such a shift is a
             spike at every later step (with ``skip_step``: no step trains again). None: off.
     """
+
+    events_file_kwarg: ClassVar[str] = "events_file"  # how csmpt.run_events finds its file
 
     def __init__(
         self,

@@ -42,7 +42,8 @@ from csmpt.prep.config import PrepConfig
 from csmpt.prep.merge import merge_parts
 from csmpt.prep.run import prep_corpora
 from csmpt.quiet import LOG_NAME, quiet_session
-from csmpt.run_folder import loss_curve, read_events
+from csmpt.run_events import read_run_events
+from csmpt.run_folder import loss_curve
 from csmpt.surgery.report import report_rows
 from csmpt.tokenizer.folder import tokenizer_size
 from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
@@ -242,7 +243,7 @@ def _run_stages(
         shards=shards,
         run_dir=run_dir,
         checkpoints=sorted(run_dir.glob("*.pt")),
-        swaps=[e for e in read_events(run_dir / "events.jsonl") if e["event"] == "swap"],
+        swaps=[e for e in read_run_events(run_dir) if e["event"] == "swap"],
         first_loss=curve[0][1],
         last_loss=curve[-1][1],
         eval_loss=evals[-1][1] if evals else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from csmpt.run_folder import read_events
+from csmpt.run_events import read_run_events
 
 __all__ = ["SPIKE_SAMPLES", "spike_events", "spike_overrides", "spike_rows", "spike_step"]
 
@@ -29,9 +29,7 @@ def spike_overrides(steps: int) -> list[str]:
 def spike_events(run_dir: Path) -> list[dict[str, Any]]:
     """The run's ``loss_spike`` and ``nonfinite_loss`` events."""
     return [
-        e
-        for e in read_events(run_dir / "events.jsonl")
-        if e.get("event") in ("loss_spike", "nonfinite_loss")
+        e for e in read_run_events(run_dir) if e.get("event") in ("loss_spike", "nonfinite_loss")
     ]
 
 

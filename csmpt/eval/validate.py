@@ -45,6 +45,7 @@ from csmpt.eval.bpb import (
     stream_documents,
     utf8_bytes,
 )
+from csmpt.recipe.swap_schedule import hot_swap_spec
 
 __all__ = [
     "FIELDS",
@@ -106,7 +107,7 @@ def corpora_of_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict
         if "local" in ds:
             folder = Path(ds["local"]) / str(ds.get("split") or "")
             out[str(loader.get("label") or Path(ds["local"]).name or f"eval{i}")] = folder
-    swap = (cfg.get("callbacks") or {}).get("csmpt_hot_swap") or {}
+    swap = hot_swap_spec(cfg) or {}
     for s in swap.get("swaps") or []:
         local = (s.get("dataset") or {}).get("local")
         if local and (Path(local) / "val").is_dir():

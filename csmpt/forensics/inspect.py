@@ -1,9 +1,9 @@
 """Reconstruct the batch of any training step of a run from its folder (``csmpt inspect-batch``).
 
 Everything comes from what a run leaves in its folder: ``config.yaml`` (the resolved train config,
-from ``csmpt_run_record``), ``runs.jsonl`` (the world size of each start and resume) and
-``events.jsonl`` (the steps of ``csmpt_hot_swap``'s corpus swaps, and loss-spike events). For
-step ``N`` (1-based) the corpus is the one trained on after the last swap before ``N``; its
+from ``csmpt_run_record``), ``runs.jsonl`` (the world size of each start and resume) and the
+events files (:mod:`csmpt.run_events`: the steps of the corpus swaps, and loss-spike events).
+For step ``N`` (1-based) the corpus is the one trained on after the last swap before ``N``; its
 loader is built as the trainer built it (llm-foundry's ``build_dataloader``, the swap's
 ``dataset`` keys applied), and :mod:`csmpt.forensics.batch_trace` replays its deterministic
 order to the batch's sample ids, on every rank. A resumed run continues the same order, so
@@ -27,8 +27,9 @@ from csmpt.forensics.batch_trace import (
     prepare_order,
 )
 from csmpt.forensics.doc_ids import document_index, document_map
-from csmpt.recipe.swap_schedule import merged_dataset, parse_swaps
-from csmpt.run_folder import EVENTS_FILE, RUNS_FILE, read_events, read_runs
+from csmpt.recipe.swap_schedule import hot_swap_spec, merged_dataset, parse_swaps
+from csmpt.run_events import read_run_events
+from csmpt.run_folder import RUNS_FILE, read_runs
 
 __all__ = ["BatchView", "Segment", "inspect_batch", "run_segments"]
 
@@ -73,7 +74,7 @@ class BatchView:
 def run_segments(config: dict[str, Any], events: list[dict[str, Any]]) -> list[Segment]:
     """The corpora a run trained on, in order, from its config and its swap events."""
     base = config["train_loader"]["dataset"]
-    hot = (config.get("callbacks") or {}).get("csmpt_hot_swap")
+    hot = hot_swap_spec(config)
     first = hot.get("first_name", "train_loader") if hot else "train_loader"
     segments = [Segment(first, 0, copy.deepcopy(base))]
     if not hot:
@@ -149,7 +150,7 @@ def inspect_batch(
     records = read_runs(run_dir / RUNS_FILE)
     if records and records[-1].get("event") == "end" and step > int(records[-1]["step"]):
         raise CsmptError(f"--step {step}: the run ended at step {records[-1]['step']}")
-    events = read_events(run_dir / EVENTS_FILE)
+    events = read_run_events(run_dir, config)
     segment = [s for s in run_segments(config, events) if s.start < step][-1]
     world = world_size or _world_size(run_dir, step)
     per_node = ranks_per_node or world

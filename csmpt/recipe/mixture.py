@@ -182,17 +182,17 @@ def recipe_mixtures(recipe: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]
     The recipe's ``train_loader.dataset`` when it has ``streams``, and each hot-swap corpus
     whose merged dataset has ``streams``.
     """
-    from csmpt.recipe.swap_schedule import merged_dataset, parse_swaps
+    from csmpt.recipe.swap_schedule import WHERE, hot_swap_spec, merged_dataset, parse_swaps
 
     base = dict((recipe.get("train_loader") or {}).get("dataset") or {})
     out: list[tuple[str, dict[str, Any]]] = []
     if base.get("streams"):
         out.append(("train_loader.dataset", base))
-    hot_swap = (recipe.get("callbacks") or {}).get("csmpt_hot_swap") or {}
+    hot_swap = hot_swap_spec(recipe) or {}
     for i, swap in enumerate(parse_swaps(hot_swap.get("swaps") or [])):
         merged = merged_dataset(base, swap)
         if merged.get("streams"):
-            out.append((f"callbacks.csmpt_hot_swap.swaps.{i} ({swap.describe()})", merged))
+            out.append((f"{WHERE}.{i} ({swap.describe()})", merged))
     return out
 
 

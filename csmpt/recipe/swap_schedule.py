@@ -18,11 +18,36 @@ from csmpt.errors import ConfigError, DataError
 from csmpt.mds.folders import local_mds_folders, missing_reason
 from csmpt.recipe.duration import Duration
 
-__all__ = ["Swap", "SWAP_KEYS", "merged_dataset", "parse_swaps", "check_swaps", "swaps_due"]
+__all__ = [
+    "HOT_SWAP",
+    "SWAP_KEYS",
+    "Swap",
+    "check_swaps",
+    "hot_swap_spec",
+    "merged_dataset",
+    "parse_swaps",
+    "swaps_due",
+]
 
 SWAP_KEYS = ("name", "at", "dataset", "reset_optimizer")
 UNITS = {"ba": "batch", "tok": "token"}
-WHERE = "callbacks.csmpt_hot_swap.swaps"
+HOT_SWAP = "csmpt_hot_swap"
+"""The hot-swap callback's registry key (``pyproject.toml``): ``callbacks.csmpt_hot_swap``."""
+WHERE = f"callbacks.{HOT_SWAP}.swaps"
+
+
+def hot_swap_spec(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The hot-swap callback's kwargs in a train config (``swaps``, ``first_name``...).
+
+    Args:
+        cfg: A resolved train config (a dict, as ``OmegaConf.to_container`` returns it).
+
+    Returns:
+        A copy of ``callbacks.csmpt_hot_swap``; None when the recipe swaps no corpus.
+    """
+    callbacks = cfg.get("callbacks")
+    spec = callbacks.get(HOT_SWAP) if isinstance(callbacks, Mapping) else None
+    return dict(spec) if isinstance(spec, Mapping) else None
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The data behind a run's report: convergence curves and the steps to mark on them.
 
 Everything comes from the run folder: ``metrics.jsonl`` (the ``csmpt_jsonl`` logger: train
-loss, eval loss per eval loader, in-loop ICL accuracy), ``events.jsonl`` (corpus swaps, loss
-spikes, non-finite losses), ``validation.csv`` (``csmpt validate``: loss per corpus per
+loss, eval loss per eval loader, in-loop ICL accuracy), the events files (``events.jsonl`` and
+any other file the recipe's callbacks name, :mod:`csmpt.run_events`: corpus swaps, freeze stages,
+loss spikes, non-finite losses), ``validation.csv`` (``csmpt validate``: loss per corpus per
 checkpoint) and ``eval/table.csv`` (``csmpt eval`` over the run's checkpoints) when present.
 Tests check these series; the plots only draw them.
 """
@@ -16,14 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from csmpt.errors import DataError
-from csmpt.run_folder import (
-    EVENTS_FILE,
-    METRICS_FILE,
-    metric_names,
-    metric_series,
-    read_events,
-    read_metrics,
-)
+from csmpt.run_events import read_run_events
+from csmpt.run_folder import METRICS_FILE, metric_names, metric_series, read_metrics
 
 __all__ = ["Curve", "ReportData", "Marker", "SPIKE_EVENTS", "build_report_data"]
 
@@ -88,7 +83,7 @@ class ReportData:
 
 def _markers(run_dir: Path) -> list[Marker]:
     out = []
-    for e in read_events(run_dir / EVENTS_FILE):
+    for e in read_run_events(run_dir):
         name, step = e.get("event"), e.get("step")
         if not isinstance(step, int):
             continue

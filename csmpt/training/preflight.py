@@ -164,11 +164,11 @@ def _check_icl_tasks(cfg: dict[str, Any], path: Path, raw: dict[str, Any]) -> No
 
 def _check_hot_swap(cfg: dict[str, Any], path: Path) -> None:
     """Check a csmpt_hot_swap schedule now, not at step 26,500."""
-    callbacks = cfg.get("callbacks") or {}
-    spec = callbacks.get("csmpt_hot_swap") if isinstance(callbacks, dict) else None
-    if not isinstance(spec, dict):
+    from csmpt.recipe.swap_schedule import check_swaps, hot_swap_spec, parse_swaps
+
+    spec = hot_swap_spec(cfg)
+    if spec is None:
         return
-    from csmpt.recipe.swap_schedule import check_swaps, parse_swaps
 
     try:
         check_swaps(parse_swaps(spec.get("swaps") or []), cfg)

@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from csmpt.config import expand_overrides
 from csmpt.errors import CsmptError
 from csmpt.mds.streaming_threads import stop_streaming_threads
-from csmpt.run_folder import EVENTS_FILE, RUNS_FILE, repair_torn_tail
+from csmpt.run_events import events_files
+from csmpt.run_folder import RUNS_FILE, repair_torn_tail
 from csmpt.training import atomic_save
 from csmpt.training.preflight import preflight
 from csmpt.training.resume_guard import (
@@ -88,16 +89,12 @@ def _release_loaders(trainer: Trainer) -> None:
 def _run_files(cfg: dict[str, Any], folder: Path) -> tuple[list[Path], Path, list[Path]]:
     """The events files, runs.jsonl and metrics files csmpt's components write for a run."""
     callbacks = cfg.get("callbacks") or {}
-    events = {folder / EVENTS_FILE}
-    for name in ("csmpt_hot_swap", "csmpt_loss_spike"):
-        spec = callbacks.get(name)
-        if isinstance(spec, dict) and spec.get("events_file"):
-            events.add(Path(spec["events_file"]))
+    events = events_files(callbacks, folder)
     record = callbacks.get("csmpt_run_record")
     runs = Path((record or {}).get("folder") or folder) / RUNS_FILE
     jsonl = (cfg.get("loggers") or {}).get("csmpt_jsonl")
     metrics = [Path(jsonl["path"])] if isinstance(jsonl, dict) and jsonl.get("path") else []
-    return sorted(events), runs, metrics
+    return events, runs, metrics
 
 
 def prepare_run_folder(cfg: DictConfig, fresh: bool = False) -> None:
