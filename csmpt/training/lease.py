@@ -172,12 +172,14 @@ def acquire_lease(
             return Lease(path, info, interval)
         holder = _read(path)
         alive = _alive_here(holder) if holder else False
-        gone = holder is None or alive is False or now - holder.heartbeat > stale_after
+        mine = holder is not None and alive and holder.pid == os.getpid()  # an earlier run here
+        gone = holder is None or mine or alive is False or now - holder.heartbeat > stale_after
         if gone:
             why = "no holder" if holder is None else holder.describe(now)
             log.warning("taking over the lease of %s from a writer that is gone (%s)", folder, why)
             write_json(path, asdict(info))
-            time.sleep(settle)
+            # A remote taker may rename at the same moment: give it time to land, then look.
+            time.sleep(settle if alive is None else min(settle, 0.2))
             back = _read(path)
             if back is not None and back.token == info.token:
                 return Lease(path, info, interval)

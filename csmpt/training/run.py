@@ -23,6 +23,7 @@ from csmpt.mds.streaming_threads import stop_streaming_threads
 from csmpt.run_events import events_files
 from csmpt.run_folder import RUNS_FILE, repair_torn_tail
 from csmpt.training import atomic_save
+from csmpt.training.lease import acquire_lease
 from csmpt.training.preflight import preflight
 from csmpt.training.resume_guard import (
     DEFAULT_FILENAME,
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["main", "prepare_run_folder", "run_training"]
 
 log = logging.getLogger(__name__)
+
+LEASE_WAIT_ENV = "CSMPT_LEASE_WAIT"  # seconds a second writer waits for the lease (default 120)
 
 
 def run_training(
@@ -63,14 +66,32 @@ def run_training(
     """
     overrides = expand_overrides(yaml_path, overrides)  # @FILE -> its key=value lines
     cfg = preflight(yaml_path, overrides)
-    prepare_run_folder(cfg, fresh)
-    atomic_save.install()
-    from llmfoundry.command_utils import train_from_yaml
+    folder = local_save_folder(cfg)
+    # One writer per run folder: global rank 0 holds the lease for the run's whole life.
+    lease = None
+    if folder is not None and int(os.environ.get("RANK", "0")) == 0:
+        lease = acquire_lease(folder, wait=float(os.environ.get(LEASE_WAIT_ENV, "120")))
+    try:
+        prepare_run_folder(cfg, fresh)
+        atomic_save.install()
+        from llmfoundry.command_utils import train_from_yaml
 
-    trainer = train_from_yaml(str(yaml_path), list(overrides))
-    _release_loaders(trainer)
-    _end_mlflow_run()
+        trainer = train_from_yaml(str(yaml_path), list(overrides))
+        _release_loaders(trainer)
+        _end_mlflow_run()
+    finally:
+        if lease is not None:
+            lease.release()
     return trainer
+
+
+def local_save_folder(cfg: DictConfig) -> Path | None:
+    """The run's save folder when it is local (``{run_name}`` filled in); None otherwise."""
+    save_folder = OmegaConf.select(cfg, "save_folder")
+    if not isinstance(save_folder, str) or "://" in save_folder:
+        return None
+    run_name = OmegaConf.select(cfg, "run_name") or ""
+    return Path(save_folder.replace("{run_name}", str(run_name)))
 
 
 def _release_loaders(trainer: Trainer) -> None:

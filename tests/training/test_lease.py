@@ -91,3 +91,31 @@ def test_heartbeat_refreshes_and_a_waiting_writer_gets_the_lease_when_it_ends(
     lease.release()
     out, _ = waiter.communicate(timeout=60)
     assert waiter.returncode == 0 and out.startswith("held"), out
+
+
+@pytest.mark.slow
+def test_two_csmpt_trains_on_one_folder_one_trains_the_other_is_refused(
+    tiny_overrides, tmp_path: Path
+) -> None:
+    """A double sbatch: both start together; one trains (each step logged once), one refuses."""
+    run_dir = tmp_path / "run"
+    args = tiny_overrides(run_dir, max_duration="6ba", save_interval="3ba", eval_interval="6ba")
+    env = {**os.environ, "CSMPT_LEASE_WAIT": "0", "TMPDIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "csmpt.training", "yamls/tiny/mpt.yaml", *args]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=600), p.stderr.read() if p.stderr else "") for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refusal = next(err for code, err in results if code == 2)
+    assert "Traceback" not in refusal  # (python -m csmpt.training also prints library warnings)
+    assert "being written by another run" in refusal.strip().splitlines()[-1], refusal
+    steps = [
+        json.loads(line)["step"]
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+        if "loss/train/total" in line
+    ]
+    assert steps == sorted(set(steps)) and len(steps) == 6  # each step once
+    assert not (run_dir / LEASE_FILE).exists()
