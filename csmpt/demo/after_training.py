@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from csmpt.checkpoint.loading import find_checkpoints
+from csmpt.eval.mc_metrics import DEFAULT_METRIC
 from csmpt.eval.series import load_eval_recipe, run_eval
 from csmpt.eval.table import EvalRow, to_markdown
 from csmpt.eval.validate import validate_checkpoints
@@ -141,7 +142,8 @@ def run_after_training(
 def after_training_rows(a: AfterTraining, short: Callable[[Path], str]) -> list[tuple[str, str]]:
     """The demo summary's rows for this stage (``short`` shortens paths)."""
     accs = [
-        f"{r.model} step {r.step}: " + ", ".join(f"{c} {v:.4f}" for c, v in r.accuracy.items())
+        f"{r.model} step {r.step}: "
+        + ", ".join(f"{c} {DEFAULT_METRIC} {v:.4f}" for c, v in r.accuracy.items())
         for r in a.eval_rows
     ]
     losses = ", ".join(f"{c} {v:.3f}" for c, v in a.validation.items())

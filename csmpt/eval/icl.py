@@ -1,11 +1,13 @@
 """Few-shot multiple-choice eval (CS-HellaSwag) on llm-foundry's ICL machinery.
 
-The prompts, the batches and the metric are llm-foundry's own: ``build_icl_evaluators`` turns
-``icl_tasks`` entries (exactly as a training recipe writes them) into dataloaders, and
-``InContextLearningMultipleChoiceAccuracy`` picks the choice with the lowest mean per-token
-cross-entropy (BenCzechMark's scoring: mean per-token log-likelihood). This module adds what a
-user needs around them: a check of local eval files that names the line and field of a mistake,
-a one-line error when a hub dataset cannot be loaded, and a plain loop that reports items/s.
+The prompts and the batches are llm-foundry's own: ``build_icl_evaluators`` turns ``icl_tasks``
+entries (exactly as a training recipe writes them) into dataloaders. From one forward pass per
+batch the loop reads every multiple-choice metric (:mod:`csmpt.eval.mc_metrics`): lm-eval's
+``acc_norm`` and ``acc`` from the summed log-likelihood of each choice, and llm-foundry's
+``InContextLearningMultipleChoiceAccuracy`` (lowest mean per-token cross-entropy, CSMPT7b's
+figure) as ``acc_per_token``, each with its standard error. This module adds what a user needs
+around them: a check of local eval files that names the line and field of a mistake, a one-line
+error when a hub dataset cannot be loaded, and a plain loop that reports items/s.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from csmpt.errors import DataError
+from csmpt.eval.mc_metrics import DEFAULT_METRIC, ChoiceScores, aggregate, item_correct
 
 if TYPE_CHECKING:
     from composer.core import Evaluator
@@ -40,21 +44,44 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_MC_METRIC = "InContextLearningMultipleChoiceAccuracy"  # llm-foundry's, per-token
+
 
 @dataclass
 class IclResult:
-    """Accuracy of one model on one task at one shot count."""
+    """Scores of one model on one task at one shot count.
+
+    Attributes:
+        task: The task's label.
+        shots: Few-shot examples per prompt.
+        scores: Metric -> accuracy; a multiple-choice task has ``acc_norm``, ``acc`` and
+            ``acc_per_token`` (:mod:`csmpt.eval.mc_metrics`), another task llm-foundry's metric
+            under its class name.
+        stderr: Metric -> standard error of ``scores`` (lm-eval's ``mean_stderr``; ``nan``
+            where undefined).
+        items: Items scored.
+        seconds: Time spent scoring.
+        details: Per item of a multiple-choice task: each choice's log-likelihood, token and
+            character counts, and the gold index (in dataset order).
+    """
 
     task: str
     shots: int
-    accuracy: float
+    scores: dict[str, float]
+    stderr: dict[str, float]
     items: int
     seconds: float
+    details: list[ChoiceScores] = field(default_factory=list, repr=False)
 
     @property
     def column(self) -> str:
-        """The table column: ``cs_hellaswag/3-shot``."""
+        """The task and shot count: ``cs_hellaswag/3-shot`` (a table column per metric)."""
         return f"{self.task}/{self.shots}-shot"
+
+    @property
+    def accuracy(self) -> float:
+        """The headline score: ``acc_norm`` where the task has it, else its only metric."""
+        return self.scores.get(DEFAULT_METRIC, next(iter(self.scores.values())))
 
 
 def is_hub_uri(uri: str) -> bool:
@@ -223,14 +250,64 @@ def _trim_padding(batch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _continuation_loglikelihoods(
+    logits: Any, labels: Any, spans: Sequence[Any]
+) -> tuple[list[float], list[int]]:
+    """Per sequence of the batch: summed log p of its continuation tokens, and their count.
+
+    ``labels`` are shifted left by one (Composer's ``eval_forward``), so the token at position
+    ``i`` of a continuation is predicted by the logits at ``i - 1`` and is ``labels[i - 1]``.
+    """
+    import torch
+
+    lls, counts = [], []
+    for row, idx in enumerate(spans):
+        pos = idx.to(logits.device) - 1
+        logp = torch.log_softmax(logits[row].index_select(0, pos).float(), dim=-1)  # (n, V)
+        target = labels[row].to(logits.device).index_select(0, pos)  # (n,)
+        lls.append(float(logp.gather(-1, target[:, None]).sum()))
+        counts.append(int(pos.numel()))
+    return lls, counts
+
+
+class _McItems:
+    """The multiple-choice examples of an evaluator, in the order its batches hold them."""
+
+    def __init__(self, dataloader: Any) -> None:
+        self.dataset = dataloader.dataset
+        self.order = list(iter(dataloader.sampler))
+        self.choices_key = getattr(self.dataset, "choices_key", "choices")
+        self.seen = 0
+
+    def next_item(self, lls: list[float], counts: list[int], gold: int) -> ChoiceScores:
+        """The next item's scores; its choice strings (as llm-foundry scored them) give n_chars.
+
+        Raises:
+            RuntimeError: The batch and the dataset disagree (gold or number of choices).
+        """
+        example = self.dataset[self.order[self.seen]]
+        self.seen += 1
+        choices = list(example[self.choices_key])
+        if len(choices) != len(lls) or int(example["gold"]) != gold:
+            raise RuntimeError(
+                f"multiple-choice item {self.order[self.seen - 1]}: the batch holds "
+                f"{len(lls)} choices and gold {gold}, the dataset {len(choices)} and "
+                f"{example['gold']}; the dataloader's order is not its sampler's"
+            )
+        return ChoiceScores(tuple(lls), tuple(counts), tuple(len(c) for c in choices), gold)
+
+
 def evaluate_icl(
     model: ComposerModel, evaluators: Sequence[Evaluator], precision: str = "fp32"
 ) -> list[IclResult]:
-    """Run each evaluator over ``model`` and return the accuracy per task and shot count.
+    """Run each evaluator over ``model`` and return the scores per task and shot count.
 
     The loop is Composer's eval step without a Trainer: ``model.eval_forward`` and
     ``model.update_metric`` with llm-foundry's metric, under autocast for ``amp_bf16``; each
-    batch is first cut after its last scored token (see ``_trim_padding``).
+    batch is first cut after its last scored token (see ``_trim_padding``). For a
+    multiple-choice task the same logits give each choice's summed log-likelihood, from which
+    lm-eval's ``acc`` and ``acc_norm`` are read; llm-foundry's per-item verdict is
+    ``acc_per_token``.
     """
     import torch
 
@@ -242,10 +319,14 @@ def evaluate_icl(
     for ev in evaluators:
         label: str = ev.label
         task, _, shot = label.rpartition("/")
-        metric = copy.deepcopy(metrics[list(ev.metric_names or [])[0]])
+        metric_name = list(ev.metric_names or [])[0]
+        metric = copy.deepcopy(metrics[metric_name])
         metric.reset()
         dataloader: Any = ev.dataloader.dataloader
         limit = ev.subset_num_batches if ev.subset_num_batches not in (None, -1) else None
+        mc = _McItems(dataloader) if metric_name == _MC_METRIC else None
+        per_item: list[dict[str, float]] = []
+        details: list[ChoiceScores] = []
         items, t0 = 0, time.perf_counter()
         with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=autocast):
             for i, batch in enumerate(dataloader):
@@ -254,9 +335,32 @@ def evaluate_icl(
                 batch = _to_device(_trim_padding(batch), device)
                 items += len(list(batch["gold_indices"]))
                 outputs = model.eval_forward(batch)
-                model.update_metric(batch, outputs, metric)
+                verdicts = model.update_metric(batch, outputs, metric) or {}
+                if mc is None:
+                    continue
+                lls, counts = _continuation_loglikelihoods(
+                    outputs, model.labels, batch["continuation_indices"]
+                )
+                groups = zip(batch["choice_groupings"], batch["gold_indices"], strict=True)
+                for g, ((start, end), gold) in enumerate(groups):
+                    item = mc.next_item(lls[start:end], counts[start:end], int(gold))
+                    correct = item_correct(item)
+                    correct["acc_per_token"] = float(verdicts["result"][g])  # llm-foundry's
+                    details.append(item)
+                    per_item.append(correct)
         seconds = time.perf_counter() - t0
-        acc = float(metric.compute())
-        results.append(IclResult(task, int(shot.split("-")[0]), acc, items, seconds))
-        log.info("%s: accuracy %.4f on %d items, %.1f items/s", label, acc, items, items / seconds)
+        if mc is not None:
+            scores, stderr = aggregate(per_item)
+        else:
+            scores, stderr = {metric_name: float(metric.compute())}, {metric_name: math.nan}
+        results.append(
+            IclResult(task, int(shot.split("-")[0]), scores, stderr, items, seconds, details)
+        )
+        log.info(
+            "%s: %s on %d items, %.1f items/s",
+            label,
+            ", ".join(f"{k} {v:.4f} ± {stderr[k]:.4f}" for k, v in scores.items()),
+            items,
+            items / seconds,
+        )
     return results

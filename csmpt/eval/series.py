@@ -3,7 +3,9 @@
 An eval recipe (``eval/*.yaml``) names the ICL tasks (llm-foundry's ``icl_tasks`` entries, as a
 training recipe writes them), the checkpoints (a run's ``save_folder`` + the training recipe that
 built its model) and HF directories (exports, base models to compare against). The result is
-``table.md``, ``table.csv`` and ``accuracy.png`` in ``output_dir``. With ``bpb_texts`` the table
+``table.md``, ``table.csv`` and ``accuracy.png`` in ``output_dir``: every multiple-choice task
+scored as lm-eval's ``acc_norm`` and ``acc`` and llm-foundry's ``acc_per_token``, each with its
+standard error (:mod:`csmpt.eval.mc_metrics`). With ``bpb_texts`` the table
 also has each text's bits per byte per row, every model scored with its own tokenizer
 (:mod:`csmpt.eval.bpb`): a base model and its vocabulary-swapped run in one comparable column.
 """
@@ -216,7 +218,7 @@ def run_eval(
 def _describe(row: EvalRow) -> str:
     where = f"{row.model} step {row.step}" if row.step is not None else row.model
     accs = ", ".join(
-        [f"{c} {a:.4f}" for c, a in row.accuracy.items()]
+        [f"{c} {m} {v:.4f} ± {e:.4f}" for (c, m), (v, e) in row.scores.items()]
         + [f"{k} {v:.3f} bpb" for k, v in row.bpb.items()]
     )
     return f"{where}: {accs} ({row.items_per_s:.1f} items/s)"

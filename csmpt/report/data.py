@@ -25,7 +25,12 @@ __all__ = ["Curve", "ReportData", "Marker", "SPIKE_EVENTS", "build_report_data"]
 SPIKE_EVENTS = ("loss_spike", "nonfinite_loss")
 TRAIN_LOSS = "loss/train/total"
 _EVAL_LOSS = re.compile(r"^metrics/eval(?:/(?P<label>.+))?/LanguageCrossEntropy$")
-_ICL_ACC = re.compile(r"^metrics/(?P<task>.+)/(?P<shots>\d+)-shot/InContextLearning\w*Accuracy$")
+_ICL_ACC = re.compile(
+    r"^metrics/(?P<task>.+)/(?P<shots>\d+)-shot/(?P<metric>InContextLearning\w*Accuracy)$"
+)
+# llm-foundry's multiple-choice accuracy is the per-token one (see csmpt.eval.mc_metrics)
+_FOUNDRY_NAMES = {"InContextLearningMultipleChoiceAccuracy": "acc_per_token"}
+_TABLE_METRIC = re.compile(r"^(?P<column>.+/\d+-shot)(?:/(?P<metric>[A-Za-z_]+))?$")
 
 Points = list[tuple[int, float]]
 
@@ -125,17 +130,24 @@ def _validation_curves(path: Path) -> tuple[list[Curve], list[Curve], list[tuple
 
 
 def _table_curves(path: Path) -> list[Curve]:
-    """Accuracy per task/shot from ``csmpt eval``'s table.csv (checkpoint rows only)."""
+    """Accuracy per task/shot/metric from ``csmpt eval``'s table.csv (checkpoint rows only).
+
+    A column ``TASK/N-shot/METRIC`` is one curve (``..._stderr`` columns are not); a table of an
+    older csmpt has ``TASK/N-shot`` columns, which held llm-foundry's ``acc_per_token``.
+    """
     if not path.is_file():
         return []
     with path.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    cols = [c for c in (rows[0].keys() if rows else []) if c.endswith("-shot")]
     curves = []
-    for c in cols:
+    for c in rows[0].keys() if rows else []:
+        m = _TABLE_METRIC.match(c)
+        if m is None or c.endswith("_stderr"):
+            continue
+        label = f"{m.group('column')} {m.group('metric') or 'acc_per_token'} (csmpt eval)"
         pts = sorted((int(r["step"]), float(r[c])) for r in rows if r["step"] and r[c])
         if pts:
-            curves.append(Curve(f"{c} (csmpt eval)", pts))
+            curves.append(Curve(label, pts))
     return curves
 
 
@@ -165,7 +177,8 @@ def build_report_data(run_dir: str | Path) -> ReportData:
     for k in keys:
         m = _ICL_ACC.match(k)
         if m:
-            label = f"{m.group('task')}/{m.group('shots')}-shot"
+            name = _FOUNDRY_NAMES.get(m.group("metric"), m.group("metric"))
+            label = f"{m.group('task')}/{m.group('shots')}-shot {name} (in-loop)"
             accuracy.append(Curve(label, metric_series(rows, k, finite=True)))
     accuracy += _table_curves(run / "eval" / "table.csv")
     return ReportData(

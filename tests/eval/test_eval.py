@@ -130,6 +130,8 @@ def test_series_table_has_one_row_per_checkpoint_in_step_order(
             f"output_dir={out}",
         ],
     )
+    from csmpt.eval.mc_metrics import METRICS
+
     res = run_eval(recipe)
     assert [r.step for r in res.rows] == [6, 12, 18]
     with res.csv.open() as f:
@@ -138,12 +140,16 @@ def test_series_table_has_one_row_per_checkpoint_in_step_order(
     assert list(rows[0]) == [
         "model",
         "step",
-        "cs_hellaswag/0-shot",
-        "cs_hellaswag/3-shot",
+        *[
+            f"cs_hellaswag/{n}-shot/{m}{e}"
+            for n in (0, 3)
+            for m in METRICS
+            for e in ("", "_stderr")
+        ],
         "cs_web/bpb",
         "items_per_s",
     ]
-    assert all(0.0 <= float(r["cs_hellaswag/3-shot"]) <= 1.0 for r in rows)
+    assert all(0.0 <= float(r[f"cs_hellaswag/3-shot/{m}"]) <= 1.0 for r in rows for m in METRICS)
     md = res.markdown.read_text()
     assert md.count("| run |") == 3 and md.index("| 6 |") < md.index("| 12 |") < md.index("| 18 |")
     assert res.plot.read_bytes()[:4] == b"\x89PNG"
@@ -153,7 +159,10 @@ def test_in_loop_eval_logged_cs_hellaswag_accuracy(tiny_mpt_run: Path) -> None:
     from csmpt.report.data import build_report_data
 
     data = build_report_data(tiny_mpt_run)
-    assert {c.label for c in data.accuracy} == {"cs_hellaswag/0-shot", "cs_hellaswag/3-shot"}
+    assert {c.label for c in data.accuracy} == {
+        "cs_hellaswag/0-shot acc_per_token (in-loop)",
+        "cs_hellaswag/3-shot acc_per_token (in-loop)",
+    }
     assert all(c.steps == [18] for c in data.accuracy)
 
 

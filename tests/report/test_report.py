@@ -46,7 +46,10 @@ def test_report_marks_swaps_and_spikes_at_their_steps(tiny_mpt_run: Path, tmp_pa
     labels = [c.label for c in d.eval_loss]
     assert labels == ["eval", "cs_crawl (validate)"]
     assert d.eval_loss[1].points == [(6, 8.5), (12, 8.1)]
-    assert [c.label for c in d.accuracy] == ["cs_hellaswag/0-shot", "cs_hellaswag/3-shot"]
+    assert [c.label for c in d.accuracy] == [
+        "cs_hellaswag/0-shot acc_per_token (in-loop)",
+        "cs_hellaswag/3-shot acc_per_token (in-loop)",
+    ]
     assert set(r.figures) == {"train_loss", "eval_loss", "accuracy"}
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in r.figures.values())
     assert r.markdown is not None and r.html is not None
