@@ -17,6 +17,7 @@ from csmpt.cli.common import (
 )
 from csmpt.cli.eval import register as register_eval_commands
 from csmpt.cli.filter import filter_app
+from csmpt.cli.help_style import PipelineGroup
 from csmpt.cli.init import INIT_EPILOG, init_command
 from csmpt.cli.inspect import inspect_batch_command
 from csmpt.cli.launch import LAUNCH_EPILOG, launch_command
@@ -31,6 +32,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="csmpt",
     help="Continual pretraining of LLMs into a new language, on llm-foundry/Composer.",
+    cls=PipelineGroup,
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
@@ -62,14 +64,25 @@ app.command(
 )(inspect_batch_command)
 
 
+def _print_version(value: bool) -> None:
+    """``--version``: eager, so it answers before typer asks for a command."""
+    if value:
+        console.print(f"csmpt {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_print_version,
+        is_eager=True,
+        expose_value=True,
+    ),
 ) -> None:
-    if version:
-        console.print(f"csmpt {__version__}")
-        raise typer.Exit()
     setup_logging(verbose)
 
 
@@ -102,10 +115,15 @@ def train_command(
     SIGTERM/SIGUSR1 (csmpt_signal_checkpoint): rerun the same command to resume.
     Quiet unless --verbose: a progress bar; the rest goes to SAVE_FOLDER/csmpt.log.
     """
+    from csmpt.training.preflight import preflight
+
+    extra = overrides or []
+    preflight(yaml_path, extra, deep=False)  # a mistake costs one line, before any import
+    console.print(f"csmpt train {yaml_path}: recipe checked; loading llm-foundry ...")
+    preflight(yaml_path, extra)  # optimizer/scheduler kwargs, before the run folder is made
     from csmpt.quiet import quiet_session, recipe_log_file
     from csmpt.training.run import run_training
 
-    extra = overrides or []
     log_file = recipe_log_file(yaml_path, extra)
     with quiet_session(console, log_file, is_verbose(verbose), f"csmpt train {yaml_path}") as q:
         trainer = run_training(yaml_path, [*extra, *q.train_overrides()], fresh=fresh)

@@ -58,7 +58,6 @@ def validate_command(
     from rich.table import Table
 
     from csmpt.errors import ConfigError
-    from csmpt.eval.validate import validate_checkpoints
 
     def pairs(values: list[str] | None, flag: str) -> dict[str, Path]:
         out: dict[str, Path] = {}
@@ -77,6 +76,14 @@ def validate_command(
     if not checkpoints and not models:
         raise ConfigError("nothing to validate: give a checkpoint or run folder, or --model")
     src = Path(checkpoints) if checkpoints else None
+    if src is not None and not src.exists():
+        raise ConfigError(f"{src}: no such checkpoint or run folder")
+    from csmpt.training.preflight import check_recipe_keys
+
+    check_recipe_keys(train_yaml, overrides)
+    console.print("validating ...", highlight=False)
+    from csmpt.eval.validate import validate_checkpoints
+
     if csv_path is not None:
         out = csv_path
     elif src is not None:
@@ -114,6 +121,19 @@ def export_command(
     overwrite: bool = typer.Option(False, help="Replace an existing folder."),
 ) -> None:
     """Export a Composer checkpoint to an HF folder (with tokenizer), checked by logits."""
+    import zipfile
+
+    from csmpt.errors import DataError
+    from csmpt.training.preflight import check_recipe_keys
+
+    if not checkpoint.is_file():
+        raise DataError(f"{checkpoint}: checkpoint file does not exist")
+    if not zipfile.is_zipfile(checkpoint):
+        raise DataError(f"{checkpoint}: not a Composer checkpoint (a torch .pt zip file)")
+    if out_dir.exists() and not overwrite:
+        raise DataError(f"{out_dir} exists; pass --overwrite to replace it")
+    check_recipe_keys(train_yaml, overrides or [])
+    console.print(f"exporting {checkpoint} ...", highlight=False)
     from csmpt.export.hf import export_to_hf
 
     r = export_to_hf(checkpoint, train_yaml, out_dir, overrides or [], dtype, overwrite)

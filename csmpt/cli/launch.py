@@ -31,15 +31,23 @@ def launch_command(
     nodes: int = typer.Option(1, help="Nodes (slurm / pbs)."),
     gpus_per_node: int = typer.Option(8, help="GPUs per node."),
     nproc: int = typer.Option(
-        0, help="Training processes per node (default: --gpus-per-node; on CPU any number)."
+        0,
+        help="Training processes per node (on CPU any number).",
+        show_default="--gpus-per-node",
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the script, run nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Check the recipe and print the script; run nothing."
+    ),
     rdzv: str = typer.Option(
         "", help="file:///shared/folder: rendezvous through a file there instead of TCP."
     ),
     master_port: int = typer.Option(29500, help="TCP port of the rendezvous store."),
-    run_name: str = typer.Option("", help="Run name (default: the recipe's, else its file)."),
-    log_dir: str = typer.Option("", help="Job logs and rank reports (default: logs/RUN_NAME)."),
+    run_name: str = typer.Option(
+        "", help="Run name.", show_default="the recipe's run_name, else its file name"
+    ),
+    log_dir: str = typer.Option(
+        "", help="Job logs and rank reports.", show_default="logs/RUN_NAME"
+    ),
     time_limit: str = typer.Option("24:00:00", "--time", help="Wall-clock limit (slurm / pbs)."),
     signal_seconds: int = typer.Option(
         120,
@@ -49,10 +57,14 @@ def launch_command(
     directive: list[str] = typer.Option(
         None, help="Extra #SBATCH / #PBS line, e.g. '--account=abc' or '-A OPEN-00-00'."
     ),
-    workdir: Path = typer.Option(Path.cwd(), help="Folder the job runs in (shared storage)."),
-    python: str = typer.Option(sys.executable, help="Python of the venv on the nodes."),
+    workdir: Path = typer.Option(
+        Path.cwd(), help="Folder the job runs in (shared storage).", show_default="."
+    ),
+    python: str = typer.Option(
+        sys.executable, help="Python of the venv on the nodes.", show_default="this Python"
+    ),
     check: bool = typer.Option(
-        True, help="Check the recipe (csmpt train's preflight) before submitting a job."
+        True, help="Check the recipe (csmpt train's preflight) before running or submitting."
     ),
 ) -> None:
     """Train on this machine with N processes, or render and submit a SLURM / PBS job.
@@ -87,13 +99,16 @@ def launch_command(
         rdzv_tag=time.strftime("%Y%m%d-%H%M%S"),
         signal_seconds=signal_seconds,
     )
-    if check and not dry_run and scheduler != "local":  # local: every process checks it
-        from csmpt.training.preflight import preflight
+    from csmpt.training.preflight import preflight
 
-        preflight(yaml_path, extra)  # missing data fails now, not after hours in the queue
-    script, status = launch(spec, dry_run=dry_run)
-    if dry_run:
+    if dry_run:  # the script's own mistakes first, then the recipe's, as a real launch finds them
+        script, _ = launch(spec, dry_run=True)
+        if check:
+            preflight(yaml_path, extra)
         console.print(script, end="", markup=False, highlight=False, soft_wrap=True)
         return
+    if check and scheduler != "local":  # local runs: every process checks it
+        preflight(yaml_path, extra)  # missing data fails now, not after hours in the queue
+    _, status = launch(spec, dry_run=False)
     if status != 0:
         raise typer.Exit(code=status)

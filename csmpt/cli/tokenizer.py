@@ -13,7 +13,9 @@ from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
 __all__ = ["tokenizer_app"]
 
-tokenizer_app = typer.Typer(help="Train and inspect tokenizers.", no_args_is_help=True)
+tokenizer_app = typer.Typer(
+    help="Train a byte-level BPE tokenizer on the target language's text.", no_args_is_help=True
+)
 
 
 @tokenizer_app.command(

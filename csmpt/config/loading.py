@@ -21,7 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from csmpt.errors import ConfigError
 
-__all__ = ["expand_overrides", "load_yaml_with_overrides", "parse_overrides"]
+__all__ = ["apply_overrides", "expand_overrides", "load_yaml_with_overrides", "parse_overrides"]
 
 
 def _file_overrides(file: Path, config_name: str) -> list[str]:
@@ -70,22 +70,29 @@ def expand_overrides(config: str | Path, overrides: Sequence[str]) -> list[str]:
     return out
 
 
-def parse_overrides(overrides: Sequence[str]) -> DictConfig:
-    """Parse ``key=value`` overrides (dotted keys, YAML values) into a config.
+def parse_overrides(overrides: Sequence[str]) -> list[dict[str, Any]]:
+    """Parse ``key=value`` overrides (YAML values, interpolations kept) one by one.
+
+    Returns:
+        One ``{"_": value}`` per override, in order.
 
     Raises:
-        ConfigError: An override is not of the form ``key=value``.
+        ConfigError: An override is not of the form ``key=value`` or its value is not YAML.
     """
+    out: list[dict[str, Any]] = []
     for item in overrides:
-        key, sep, _ = item.partition("=")
-        if not sep or not key.strip():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
             raise ConfigError(
                 f"override '{item}' is not of the form key=value (e.g. max_duration=10ba)"
             )
-    try:
-        return OmegaConf.from_dotlist(list(overrides))
-    except OmegaConfBaseException as e:
-        raise ConfigError(f"cannot parse overrides {list(overrides)}: {e}") from None
+        try:
+            parsed = OmegaConf.to_container(OmegaConf.from_dotlist([f"_={value}"]), resolve=False)
+        except OmegaConfBaseException as e:
+            raise ConfigError(f"override '{item}': cannot parse the value ({e.msg})") from None
+        assert isinstance(parsed, dict)
+        out.append({"_": parsed.get("_")})
+    return out
 
 
 def load_yaml_with_overrides(path: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
@@ -114,6 +121,44 @@ def load_yaml_with_overrides(path: str | Path, overrides: Sequence[str] = ()) ->
             f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}"
         )
     cfg = OmegaConf.create(raw)
-    merged = OmegaConf.merge(cfg, parse_overrides(expand_overrides(path, overrides)))
-    assert isinstance(merged, DictConfig)
-    return merged
+    apply_overrides(cfg, expand_overrides(path, overrides))
+    return cfg
+
+
+def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
+    """Set each ``key=value`` override in ``cfg``, in order; list items by index (``a.0.b``).
+
+    OmegaConf's dotlist merge cannot address a list item (``corpora.0.inputs=[...]`` fails with
+    "Cannot merge incompatible container types"), so each override is set where it points.
+
+    Raises:
+        ConfigError: An override is malformed, indexes past a list's end, or goes through a
+            value that is not a mapping or list.
+    """
+    for item, parsed in zip(overrides, parse_overrides(overrides), strict=True):
+        key = item.partition("=")[0].strip()
+        value = parsed["_"]
+        try:
+            OmegaConf.update(cfg, key, value, merge=True, force_add=True)
+        except (OmegaConfBaseException, IndexError, ValueError, TypeError):
+            raise ConfigError(f"override '{item}': {_where_it_fails(cfg, key)}") from None
+
+
+def _where_it_fails(cfg: DictConfig, key: str) -> str:
+    """Why the dotted ``key`` cannot be set in ``cfg``: the first part that does not fit."""
+    node: Any = OmegaConf.to_container(cfg, resolve=False)
+    seen: list[str] = []
+    for part in key.split("."):
+        where = ".".join(seen) or "the top level"
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                return f"'{where}' is a list of {len(node)} items; use an index 0..{len(node) - 1}"
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            if part not in node:
+                return f"cannot add key '{part}' under '{where}'"
+            node = node[part]
+        else:
+            return f"'{where}' is a {type(node).__name__} value, not a mapping or list"
+        seen.append(part)
+    return f"cannot set key '{key}'"

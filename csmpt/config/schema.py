@@ -18,7 +18,7 @@ from omegaconf.errors import (
 from csmpt.config.yaml_lines import describe_key
 from csmpt.errors import ConfigError
 
-__all__ = ["build_structured"]
+__all__ = ["at_least", "build_structured", "in_range"]
 
 T = TypeVar("T")
 
@@ -61,6 +61,45 @@ def _unknown_key(schema: type[Any], value: Any, prefix: str) -> tuple[str, type[
     return None
 
 
+def at_least(minimum: float) -> dict[str, float]:
+    """Field metadata: the value must be ``>= minimum`` (checked by :func:`build_structured`).
+
+    Example: ``max_seq_len: int = field(default=2048, metadata=at_least(1))``.
+    """
+    return {"min": minimum}
+
+
+def in_range(minimum: float, below: float) -> dict[str, float]:
+    """Field metadata: ``minimum <= value < below`` (checked by :func:`build_structured`)."""
+    return {"min": minimum, "below": below}
+
+
+def _allowed(meta: Any) -> str:
+    lo = meta["min"]
+    lo_text = str(int(lo)) if float(lo).is_integer() else str(lo)
+    if "below" in meta:
+        return f"a number in [{lo_text}, {meta['below']})"
+    return f"a number >= {lo_text}"
+
+
+def _out_of_range(obj: Any, prefix: str) -> tuple[str, Any, str] | None:
+    """(dotted key, value, allowed) of the first field outside its ``at_least``/``in_range``."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{prefix}{f.name}"
+        if "min" in f.metadata and isinstance(value, int | float) and value is not None:
+            below = f.metadata.get("below")
+            if value < f.metadata["min"] or (below is not None and value >= below):
+                return key, value, _allowed(f.metadata)
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for i, item in items:
+            if dataclasses.is_dataclass(item) and not isinstance(item, type):
+                found = _out_of_range(item, f"{key}.{i}." if i is not None else f"{key}.")
+                if found:
+                    return found
+    return None
+
+
 def build_structured(schema: type[T], cfg: DictConfig, path: str | Path | None) -> T:
     """Validate ``cfg`` against the dataclass ``schema`` and return an instance of it.
 
@@ -70,7 +109,8 @@ def build_structured(schema: type[T], cfg: DictConfig, path: str | Path | None) 
         path: The YAML file the config came from, for error messages.
 
     Raises:
-        ConfigError: Unknown key, missing required key, wrong type, or a broken interpolation.
+        ConfigError: Unknown key, missing required key, wrong type, a broken interpolation, or
+            a number outside its field's :func:`at_least` / :func:`in_range`.
     """
     raw = OmegaConf.to_container(cfg, resolve=False)
     found = _unknown_key(schema, raw, "")
@@ -91,4 +131,8 @@ def build_structured(schema: type[T], cfg: DictConfig, path: str | Path | None) 
     except OmegaConfBaseException as e:
         raise ConfigError(f"{describe_key(path, _dotted(e.full_key))}: {e.msg}") from None
     assert isinstance(obj, schema)
+    bad = _out_of_range(obj, "")
+    if bad is not None:
+        key, value, allowed = bad
+        raise ConfigError(f"{describe_key(path, key)} is {value!r}; expected {allowed}")
     return obj

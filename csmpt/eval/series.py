@@ -25,7 +25,7 @@ from csmpt.checkpoint.loading import (
     find_checkpoints,
     load_checkpoint_weights,
 )
-from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.config import at_least, build_structured, load_yaml_with_overrides
 from csmpt.errors import ConfigError, DataError
 from csmpt.eval.icl import build_evaluators, evaluate_icl
 from csmpt.eval.table import EvalRow, plot_accuracy, to_csv, to_markdown
@@ -94,8 +94,8 @@ class EvalRecipe:
     train_yaml: str | None = None
     train_overrides: list[str] = field(default_factory=list)
     models: list[HFModelSpec] = field(default_factory=list)
-    max_seq_len: int = 128
-    device_eval_batch_size: int = 8
+    max_seq_len: int = field(default=128, metadata=at_least(1))
+    device_eval_batch_size: int = field(default=8, metadata=at_least(1))
     icl_subset_num_batches: int | None = None
     precision: str = "fp32"
     output_dir: str = "artifacts/eval"

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from csmpt.config.schema import at_least, in_range
 from csmpt.corpus.fingerprint import fingerprint, input_stats
 from csmpt.errors import ConfigError, DataError
 from csmpt.filter.document_filter import FilterSpec
@@ -97,16 +98,16 @@ class PrepConfig:
 
     tokenizer: str = "???"
     output_dir: str = "???"
-    max_seq_len: int = 2048
+    max_seq_len: int = field(default=2048, metadata=at_least(1))
     corpora: list[CorpusSpec] = field(default_factory=list)
-    val_fraction: float = 0.05
+    val_fraction: float = field(default=0.05, metadata=in_range(0, 1))
     compression: str | None = "zstd"
     size_limit: str = "64mb"
-    shard_multiple: int = 1
+    shard_multiple: int = field(default=1, metadata=at_least(1))
     strict: bool = False
-    max_doc_chars: int = 1_000_000
-    batch_size: int = 512
-    workers: int = 0
+    max_doc_chars: int = field(default=1_000_000, metadata=at_least(1))
+    batch_size: int = field(default=512, metadata=at_least(1))
+    workers: int = field(default=0, metadata=at_least(0))
     tokenizer_backend: str = "auto"
     repair_unicode: bool = False
     packing: str = "concat"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from csmpt.config.schema import at_least
 from csmpt.errors import ConfigError, DataError
 from csmpt.surgery.alignment import (
     Alignment,
@@ -74,7 +75,7 @@ class VocabSwapConfig:
     focus: FocusConfig = field(default_factory=FocusConfig)
     noise_scale: float = 0.1
     special_tokens: dict[str, str] = field(default_factory=dict)
-    pad_to_multiple_of: int = 64
+    pad_to_multiple_of: int = field(default=64, metadata=at_least(1))
 
 
 @dataclass

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from csmpt.atomic import make_temp_dir, replace_dir
+from csmpt.config.schema import at_least
 from csmpt.corpus.fingerprint import fingerprint, input_stats, sha256_file
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import DataError
@@ -49,13 +50,13 @@ class TokenizerConfig:
 
     inputs: list[str] = field(default_factory=list)
     output_dir: str = "???"
-    vocab_size: int = 64000
-    min_frequency: int = 2
+    vocab_size: int = field(default=64000, metadata=at_least(1))
+    min_frequency: int = field(default=2, metadata=at_least(1))
     text_field: str = "text"
     eos_token: str = "<|endoftext|>"
     bos_token: str = "<|startoftext|>"
     pad_token: str = "<|padding|>"
-    model_max_length: int = 2048
+    model_max_length: int = field(default=2048, metadata=at_least(1))
     extra_special_tokens: list[str] = field(default_factory=list)
 
 

@@ -11,27 +11,35 @@ overrides exactly as ``train_from_yaml`` does and checks, in well under a second
   tokenizer loads (a machine without network fails here, in one line);
 * local ICL task files exist (multiple-choice files: every line checked), hub ICL datasets
   load (offline: one line saying how to point the task at a local copy);
-* a ``csmpt_hot_swap`` schedule is sorted, before ``max_duration``, and its corpora exist.
+* a ``csmpt_hot_swap`` schedule is sorted, before ``max_duration``, and its corpora exist;
+* the types and ranges of the values csmpt relies on (:mod:`csmpt.config.train_config`: a
+  positive ``max_seq_len`` and batch sizes, a ``max_duration`` such as ``10ba``, ...);
+* a local ``load_path`` is a Composer checkpoint (a torch zip file, or a sharded folder);
+* with ``deep=True`` (``csmpt train``, ``csmpt launch``, after llm-foundry is imported): the
+  optimizer's and scheduler's kwargs against their classes' signatures.
 """
 
 from __future__ import annotations
 
+import inspect
+import tarfile
+import zipfile
 from collections.abc import Iterator, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from csmpt.config.loading import load_yaml_with_overrides
+from csmpt.config.loading import expand_overrides, load_yaml_with_overrides
+from csmpt.config.train_config import TRAIN_KEYS, value_problem
 from csmpt.config.yaml_lines import describe_key
 from csmpt.errors import ConfigError, DataError
 from csmpt.mds.folders import local_mds_folders, missing_reason
 from csmpt.tokenizer.folder import check_tokenizer_dir, tokenizer_size
 from csmpt.training.pad_check import check_pad_shards
 
-__all__ = ["preflight", "train_config_keys", "WHERE_IT_BELONGS"]
+__all__ = ["check_recipe_keys", "preflight", "train_config_keys", "WHERE_IT_BELONGS"]
 
 # Keys users often put at the top level by mistake, and the section they belong to.
 WHERE_IT_BELONGS: dict[str, str] = {
@@ -58,11 +66,8 @@ _REQUIRED = (
 
 
 def train_config_keys() -> set[str]:
-    """The top-level keys llm-foundry's train config accepts (from its ``TrainConfig``)."""
-    from llmfoundry.utils.config_utils import TrainConfig
-
-    # n_gpus and device_train_grad_accum are filled in by llm-foundry, never by the user.
-    return {f.name for f in fields(TrainConfig)} - {"n_gpus", "device_train_grad_accum"}
+    """The top-level keys llm-foundry's train config accepts (its ``TrainConfig``'s fields)."""
+    return set(TRAIN_KEYS)
 
 
 def _is_local_path(value: str) -> bool:
@@ -176,15 +181,69 @@ def _check_hot_swap(cfg: dict[str, Any], path: Path) -> None:
         raise type(e)(f"{path}: {e}") from None
 
 
-def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
-    """Load a training YAML with overrides and check it; return the (unresolved) config.
+def _where(path: Path, key: str, overrides: Sequence[str]) -> str:
+    """``override 'key=...'`` when the last override setting ``key`` came from the command line."""
+    for item in reversed(overrides):
+        set_key = item.partition("=")[0].strip()
+        if key == set_key or key.startswith(set_key + "."):
+            return f"override '{item}': key '{key}'"
+    return describe_key(path, key)
 
-    Raises:
-        ConfigError: Unknown or missing key, bad override, broken interpolation.
-        DataError: Missing data folder, tokenizer folder or eval file.
-    """
-    path = Path(yaml_path)
-    cfg = load_yaml_with_overrides(path, overrides)
+
+def _check_values(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
+    found = value_problem(cfg)
+    if found is not None:
+        key, value, allowed = found
+        raise ConfigError(f"{_where(path, key, overrides)} is {value!r}; expected {allowed}")
+
+
+def _check_load_path(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
+    """A local ``load_path`` must be a Composer checkpoint: a torch zip/tar file or a folder."""
+    load = cfg.get("load_path")
+    if not isinstance(load, str) or not load or not _is_local_path(load):
+        return
+    p = Path(load).expanduser()
+    where = _where(path, "load_path", overrides)
+    if not p.exists():
+        raise DataError(f"{where}: checkpoint '{load}' does not exist")
+    if p.is_file() and not (zipfile.is_zipfile(p) or tarfile.is_tarfile(p)):
+        raise DataError(
+            f"{where}: '{load}' is not a Composer checkpoint (a torch .pt zip file); "
+            "point it at a *-rank0.pt file of a run's save_folder or a surgery's model.pt"
+        )
+
+
+def _check_kwargs(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
+    """The optimizer's and scheduler's kwargs against their classes' signatures (llm-foundry)."""
+    from llmfoundry import registry
+
+    for section, reg in (("optimizer", registry.optimizers), ("scheduler", registry.schedulers)):
+        spec = cfg.get(section)
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if not isinstance(name, str):
+            raise ConfigError(f"{describe_key(path, section)}: needs a 'name'")
+        try:
+            target = reg.get(name)
+        except Exception:  # catalogue's RegistryError: the name is not registered
+            known = ", ".join(sorted(reg.get_all()))
+            where = _where(path, f"{section}.name", overrides)
+            raise ConfigError(f"{where}: unknown {section} '{name}'; known: {known}") from None
+        try:
+            params = inspect.signature(target).parameters
+        except (TypeError, ValueError):
+            continue
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            continue
+        allowed = [k for k in params if k not in ("self", "params")]
+        for key in spec:
+            if key != "name" and key not in allowed:
+                raise ConfigError(
+                    f"{_where(path, f'{section}.{key}', overrides)} is not an argument of "
+                    f"{section} '{name}'; allowed: {', '.join(allowed)}"
+                )
+
+
+def _check_top_level_keys(cfg: DictConfig, path: Path, overrides: Sequence[str]) -> None:
     allowed = train_config_keys()
     for key in map(str, cfg):
         if key in allowed:
@@ -198,6 +257,71 @@ def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfi
         from_cli = any(o.partition("=")[0].split(".")[0] == key for o in overrides)
         where = f"override '{key}=...'" if from_cli else describe_key(path, key)
         raise ConfigError(f"{where} is not a top-level key of llm-foundry's train config; {hint}")
+
+
+def _model_keys(name: str) -> set[str] | None:
+    """The ``model:`` keys llm-foundry's model ``name`` takes (None: not known to csmpt)."""
+    if name in ("mpt_causal_lm", "csmpt_mpt_causal_lm"):
+        from llmfoundry.models.mpt.configuration_mpt import MPTConfig
+        from llmfoundry.models.mpt.modeling_mpt import ComposerMPTCausalLM
+
+        targets: tuple[Any, ...] = (MPTConfig.__init__, ComposerMPTCausalLM.__init__)
+    elif name == "hf_causal_lm":
+        from llmfoundry.models.hf.hf_causal_lm import ComposerHFCausalLM
+
+        targets = (ComposerHFCausalLM.__init__,)
+    else:
+        return None
+    params = {p for t in targets for p in inspect.signature(t).parameters}
+    return params - {"self", "kwargs"} | {"name"}
+
+
+def _check_model_keys(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
+    """Every ``model:`` key is one the model's class takes (a typo is not silently dropped)."""
+    model = cfg.get("model")
+    name = model.get("name") if isinstance(model, dict) else None
+    allowed = _model_keys(name) if isinstance(name, str) else None
+    if allowed is None or not isinstance(model, dict):
+        return
+    for key in model:
+        if key not in allowed:
+            raise ConfigError(
+                f"{_where(path, f'model.{key}', overrides)} is not a setting of model '{name}'"
+            )
+
+
+def check_recipe_keys(yaml_path: str | Path, overrides: Sequence[str] = ()) -> None:
+    """Check a recipe's top-level and ``model:`` keys only (``csmpt export`` / ``validate``).
+
+    Raises:
+        ConfigError: An unknown key, in the YAML or an override.
+    """
+    path = Path(yaml_path)
+    cfg = load_yaml_with_overrides(path, overrides)
+    _check_top_level_keys(cfg, path, overrides)
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(raw, dict)
+    _check_model_keys({str(k): v for k, v in raw.items()}, path, expand_overrides(path, overrides))
+
+
+def preflight(
+    yaml_path: str | Path, overrides: Sequence[str] = (), deep: bool = True
+) -> DictConfig:
+    """Load a training YAML with overrides and check it; return the (unresolved) config.
+
+    Args:
+        yaml_path: The training recipe.
+        overrides: ``key=value`` overrides (and ``@FILE``).
+        deep: Also check the optimizer's and scheduler's kwargs against their signatures,
+            which imports llm-foundry (seconds); ``False`` keeps the check under a second.
+
+    Raises:
+        ConfigError: Unknown or missing key, bad override, broken interpolation.
+        DataError: Missing data folder, tokenizer folder or eval file.
+    """
+    path = Path(yaml_path)
+    cfg = load_yaml_with_overrides(path, overrides)
+    _check_top_level_keys(cfg, path, overrides)
     for key in _REQUIRED:
         if key not in cfg:
             raise ConfigError(f"{path}: required top-level key '{key}' is missing")
@@ -214,6 +338,12 @@ def preflight(yaml_path: str | Path, overrides: Sequence[str] = ()) -> DictConfi
     from csmpt.checkpoint.surgery_shapes import surgery_shapes  # shapes as the run will see them
 
     resolved = surgery_shapes(resolved)
+    expanded = expand_overrides(path, overrides)
+    _check_values(resolved, path, expanded)
+    _check_load_path(resolved, path, expanded)
+    if deep:
+        _check_model_keys(resolved, path, expanded)
+        _check_kwargs(resolved, path, expanded)
     _check_data_folders(resolved, path)
     _check_tokenizer(resolved, path)
     tok = resolved.get("tokenizer") or {}  # pad-packed shards: a pad token that is not EOS

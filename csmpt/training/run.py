@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from csmpt.config import expand_overrides
+from csmpt.config import apply_overrides, expand_overrides
 from csmpt.errors import CsmptError
 from csmpt.mds.streaming_threads import stop_streaming_threads
 from csmpt.run_events import events_files
@@ -74,9 +74,14 @@ def run_training(
     try:
         prepare_run_folder(cfg, fresh)
         atomic_save.install()
-        from llmfoundry.command_utils import train_from_yaml
+        from llmfoundry.command_utils import train
 
-        trainer = train_from_yaml(str(yaml_path), list(overrides))
+        # llm-foundry's train_from_yaml, with overrides that can address list items (icl_tasks.0.x)
+        OmegaConf.clear_resolver("oc.env")
+        yaml_cfg = OmegaConf.load(yaml_path)
+        assert isinstance(yaml_cfg, DictConfig)
+        apply_overrides(yaml_cfg, overrides)
+        trainer = train(yaml_cfg)
         _release_loaders(trainer)
         _end_mlflow_run()
     finally:

@@ -91,7 +91,18 @@ def test_launch_renders_the_files_lines_not_the_file(tmp_path: Path) -> None:
     f = tmp_path / "cluster.overrides"
     f.write_text("[csmpt7b.yaml]\nmax_duration=1000ba\n[other.yaml]\nmax_duration=1ba\n")
     res = CliRunner().invoke(
-        app, ["launch", "--scheduler", "slurm", "--nodes", "2", "--dry-run", RECIPE, f"@{f}"]
+        app,
+        [
+            "launch",
+            "--scheduler",
+            "slurm",
+            "--nodes",
+            "2",
+            "--dry-run",
+            "--no-check",
+            RECIPE,
+            f"@{f}",
+        ],
     )
     assert res.exit_code == 0, res.output
     out = " ".join(res.output.split())

@@ -155,7 +155,7 @@ def test_hostlist_and_slurm_environment() -> None:
 
 def test_cli_dry_run_and_its_errors(tmp_path: Path) -> None:
     runner = CliRunner()
-    args = ["launch", "--scheduler", "slurm", "--nodes", "2", "--dry-run", RECIPE]
+    args = ["launch", "--scheduler", "slurm", "--nodes", "2", "--dry-run", "--no-check", RECIPE]
     res = runner.invoke(app, [*args, "max_duration=1000ba"])
     assert res.exit_code == 0, res.output
     assert "#SBATCH --nodes=2" in res.output and "--nnodes 2 --nproc 8" in res.output
