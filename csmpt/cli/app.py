@@ -21,6 +21,8 @@ from csmpt.cli.help_style import PipelineGroup
 from csmpt.cli.init import INIT_EPILOG, init_command
 from csmpt.cli.inspect import inspect_batch_command
 from csmpt.cli.launch import LAUNCH_EPILOG, launch_command
+from csmpt.cli.merge import EPILOG as MERGE_EPILOG
+from csmpt.cli.merge import merge_command
 from csmpt.cli.mixture import mixture_command
 from csmpt.cli.prep import prep_command
 from csmpt.cli.surgery import EPILOG as SURGERY_EPILOG
@@ -58,6 +60,7 @@ app.command(
 app.command("init", epilog=INIT_EPILOG)(init_command)
 app.command("surgery", epilog=SURGERY_EPILOG)(surgery_command)
 app.command("launch", epilog=LAUNCH_EPILOG)(launch_command)
+app.command("merge", epilog=MERGE_EPILOG)(merge_command)
 app.command(
     "inspect-batch",
     epilog="Example:\n\n  csmpt inspect-batch --run artifacts/demo/runs/tiny-mpt-hot-swap --step 9",

@@ -8,11 +8,14 @@ Initialisations of the target tokens no source token was aligned with (``init``)
 * ``pieces``: the mean of the source rows of the pieces the source tokenizer splits the target
   token's text into (``mean`` for tokens it yields no piece for);
 * ``focus``: weighted sums of shared tokens' source rows (:mod:`csmpt.surgery.focus`, passed as
-  weighted ``pieces``) over a ``mean`` / ``mean_noise`` base.
+  weighted ``pieces``) over a ``mean`` / ``mean_noise`` base;
+* ``random``: a baseline that uses nothing of the source rows but their scale: every element
+  drawn from N(0, sigma^2), sigma the source rows' standard deviation around their mean, from a
+  generator seeded with ``seed`` (the same seed, the same matrix).
 
 Aligned rows are copied last, bit for bit. Rows beyond the tokenizer (padding the vocabulary to a
-multiple of 64) get the ``mean`` / ``mean_noise`` initialisation. Work is done in row chunks, so
-the peak memory is the two matrices plus one chunk.
+multiple of 64) get the ``mean`` / ``mean_noise`` / ``random`` initialisation. Work is done in row
+chunks, so the peak memory is the two matrices plus one chunk.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ __all__ = ["INIT_METHODS", "Pieces", "build_embedding", "padded_size", "source_p
 
 log = logging.getLogger(__name__)
 
-INIT_METHODS = ("mean", "mean_noise", "pieces")
+INIT_METHODS = ("mean", "mean_noise", "pieces", "random")
 _CHUNK = 8192
 
 
@@ -192,7 +195,7 @@ def build_embedding(
         init: One of :data:`INIT_METHODS`, for the other rows.
         pieces: Source pieces of target tokens (``init: pieces``).
         noise_scale: Noise std as a fraction of the source rows' std (``init: mean_noise``).
-        seed: Seed of the noise.
+        seed: Seed of the noise (``mean_noise``) or of the random rows (``random``).
 
     Raises:
         ConfigError: Unknown ``init``, or ``pieces`` missing for ``init: pieces``.
@@ -207,8 +210,10 @@ def build_embedding(
     mean = _mean_row(source)
     out = torch.empty(n_rows, d, dtype=source.dtype)  # (V_target, d)
     out.copy_(mean.to(source.dtype).expand(n_rows, d))
-    if init == "mean_noise" and noise_scale > 0:
-        std = _std(source, mean) * noise_scale
+    if init == "random":
+        out.zero_()  # the noise below is then the whole row: N(0, std^2)
+    if (init == "mean_noise" and noise_scale > 0) or init == "random":
+        std = _std(source, mean) * (noise_scale if init == "mean_noise" else 1.0)
         gen = torch.Generator().manual_seed(seed)
         buf = torch.empty(min(_CHUNK, n_rows), d, dtype=torch.float32)  # reused: no page faults
         for i in range(0, n_rows, _CHUNK):

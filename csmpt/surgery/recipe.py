@@ -9,7 +9,8 @@ replaced only with ``force``)::
     OUT/tokenizer/          the tokenizer the model now speaks
     OUT/csmpt_surgery.json  shapes (vocab_size, n_layers) read by the csmpt_surgery_shapes
                             config transform, so the training YAML needs no hand edits
-    OUT/report.json         aligned tokens, coverage, loss swapped vs random
+    OUT/report.json         aligned tokens, coverage, held-out loss and bits per byte of the
+                            swapped model beside random embeddings, uniform and unigram
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ from csmpt.surgery.report import (
     example_pairs,
     set_bits_per_byte,
     swap_losses,
+    uniform_loss,
+    unigram_loss,
 )
 from csmpt.surgery.vocab_swap import VocabSwapConfig, check_tokenizer_fits, swap_vocabulary
 from csmpt.tokenizer.folder import check_tokenizer_dir
 from csmpt.tokenizer.vocab_bytes import vocab_bytes
 
-__all__ = ["SHAPES_NAME", "SurgeryConfig", "run_surgery"]
+__all__ = ["SHAPES_NAME", "SurgeryConfig", "run_surgery", "split_held_out"]
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +89,26 @@ class OutputConfig:
 
 @dataclass
 class ReportConfig:
-    """The ``report:`` section: the loss comparison (``eval_sequences: 0`` skips it)."""
+    """The ``report:`` section: the held-out loss comparison (``eval_sequences: 0`` skips it).
+
+    Attributes:
+        eval_sequences: Score this many rows of ``seq_len`` held-out tokens (fewer when the
+            held-out text is shorter).
+        seq_len: Tokens per row (at most the model's ``max_seq_len``).
+        examples: Example pairs per alignment method.
+        held_out: Share of ``target.corpus``'s documents (a seeded draw, at least one) kept out
+            of everything the surgery learns from (FOCUS's fastText, the dictionary's frequency
+            order, coverage, the unigram baseline) and scored instead. Ignored when
+            ``eval_corpus`` is set.
+        eval_corpus: Held-out target-language files/folders/globs to score instead; then all
+            of ``target.corpus`` is training text.
+    """
 
     eval_sequences: int = 8
     seq_len: int = 128
     examples: int = 5
+    held_out: float = 0.1
+    eval_corpus: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -116,25 +134,70 @@ def _load_tokenizer(path: str, key: str) -> Any:
     return AutoTokenizer.from_pretrained(path)
 
 
-def _corpus_texts(cfg: TargetConfig) -> list[str]:
-    if not cfg.corpus:
+def _corpus_texts(inputs: list[str], text_field: str, max_documents: int) -> list[str]:
+    if not inputs:
         return []
     texts = []
-    for doc in read_documents(expand_inputs(cfg.corpus), cfg.text_field):
+    for doc in read_documents(expand_inputs(inputs), text_field):
         texts.append(doc.text)
-        if len(texts) >= cfg.max_documents:
+        if len(texts) >= max_documents:
             break
     return texts
 
 
+def split_held_out(
+    texts: list[str], fraction: float, seed: int
+) -> tuple[list[str], list[str], list[int]]:
+    """Split documents into training and held-out ones: a seeded draw of ``fraction`` of them.
+
+    At least one document is held out and at least one kept; the order of each part is the
+    corpus order.
+
+    Returns:
+        (training texts, held-out texts, held-out document indices).
+
+    Raises:
+        ConfigError: ``fraction`` outside (0, 1), or fewer than two documents.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"key 'report.held_out': {fraction} is not a share in (0, 1)")
+    if len(texts) < 2:
+        raise ConfigError(
+            f"key 'report.held_out': target.corpus has {len(texts)} document(s), nothing to "
+            "hold out; set report.eval_corpus to held-out files or report.eval_sequences: 0"
+        )
+    n_held = min(max(1, round(fraction * len(texts))), len(texts) - 1)
+    perm = np.random.default_rng(seed).permutation(len(texts))
+    held = sorted(int(i) for i in perm[:n_held])
+    chosen = set(held)
+    train = [t for i, t in enumerate(texts) if i not in chosen]
+    return train, [texts[i] for i in held], held
+
+
 def _eval_tokens(tok: Any, texts: list[str], n: int, seq_len: int) -> torch.Tensor | None:
-    """(n, seq_len) tokens of the corpus, EOS-separated (None if the corpus is too short)."""
+    """Up to (n, seq_len) tokens of ``texts``, EOS-separated: the whole rows there are.
+
+    None when the texts do not fill one row.
+    """
     need, ids = n * seq_len, []
     for text in texts:
         ids += tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
         if len(ids) >= need:
-            return torch.tensor(ids[:need], dtype=torch.long).view(n, seq_len)
-    return None
+            break
+    rows = min(n, len(ids) // seq_len)
+    if rows < 1:
+        return None
+    if rows < n:
+        log.warning("held-out text fills %d of report.eval_sequences=%d rows", rows, n)
+    return torch.tensor(ids[: rows * seq_len], dtype=torch.long).view(rows, seq_len)
+
+
+def _unigram_counts(tok: Any, texts: list[str], size: int) -> np.ndarray:
+    """Token counts of ``texts`` as the report scores text: each document followed by EOS."""
+    counts = token_frequencies(tok, texts, size)
+    if tok.eos_token_id is not None and tok.eos_token_id < size:
+        counts[tok.eos_token_id] += len(texts)
+    return counts
 
 
 def _special_names(tok: Any) -> dict[int, bytes]:
@@ -212,7 +275,21 @@ def run_surgery(
             raise ConfigError("key 'target.tokenizer' is missing (needed by vocab_swap)")
         target_tok = _load_tokenizer(cfg.target.tokenizer, "target.tokenizer")
         out_tok = target_tok
-        texts = _corpus_texts(cfg.target)
+        texts = _corpus_texts(cfg.target.corpus, cfg.target.text_field, cfg.target.max_documents)
+        held: list[str] = []
+        if cfg.report.eval_sequences > 0 and cfg.report.eval_corpus:
+            held = _corpus_texts(
+                cfg.report.eval_corpus, cfg.target.text_field, cfg.target.max_documents
+            )
+            report.eval_text = f"report.eval_corpus: {len(held):,} documents"
+        elif cfg.report.eval_sequences > 0 and texts:
+            n_docs = len(texts)
+            texts, held, _ = split_held_out(texts, cfg.report.held_out, cfg.seed)
+            report.eval_text = (
+                f"{len(held):,} of {n_docs:,} target.corpus documents held out "
+                f"(report.held_out={cfg.report.held_out}); the rest trained FOCUS, ordered the "
+                "dictionary and the unigram baseline"
+            )
         counts = token_frequencies(target_tok, texts, len(target_tok)) if texts else None
         stage(f"aligning {len(source_tok):,} source and {len(target_tok):,} target tokens")
         swap = swap_vocabulary(
@@ -239,15 +316,20 @@ def run_surgery(
             report.coverage = coverage(counts, np.array(ordinary, dtype=np.int64))
         seq_len = min(cfg.report.seq_len, _max_len(weights.config))
         tokens = (
-            _eval_tokens(target_tok, texts, cfg.report.eval_sequences, seq_len)
+            _eval_tokens(target_tok, held, cfg.report.eval_sequences, seq_len)
             if cfg.report.eval_sequences > 0
             else None
         )
         if tokens is not None:
-            stage(f"target-corpus loss on {tokens.numel():,} tokens: swapped vs random")
+            stage(f"held-out loss on {tokens.numel():,} tokens: swapped vs random")
             report.loss_swapped, report.loss_random = swap_losses(swap.weights, tokens, cfg.seed)
             report.eval_tokens = int(tokens.numel())
+            report.loss_uniform = uniform_loss(len(target_tok))
+            unigram = _unigram_counts(target_tok, texts, len(target_tok))
+            report.loss_unigram = unigram_loss(unigram, tokens[:, 1:])
             set_bits_per_byte(report, tokens, t_bytes)
+        elif cfg.report.eval_sequences > 0:
+            log.warning("no held-out text to score: the report has no loss")
         weights = _name_tokenizer(swap.weights, cfg.target.tokenizer)
     stage(f"writing {out}")
     tmp = make_temp_dir(out)  # mode from the umask

@@ -3,10 +3,19 @@
 * aligned tokens by method (``special``, ``exact``, ``dictionary``) and example pairs;
 * coverage: the share of the target corpus's tokens (encoded with the target tokenizer) whose
   embedding was copied from an aligned (non-special) source token;
-* loss: whether the swapped model starts better than with random new embeddings: mean
-  next-token cross-entropy on target-corpus text of the swapped model before any training, and
-  of the same model whose embedding matrices are all drawn at random (normal with
-  the config's init std, as a freshly built model would have them).
+* loss: mean next-token cross-entropy on HELD-OUT target text (documents of ``target.corpus``
+  that FOCUS, the dictionary order and the coverage never saw, or ``report.eval_corpus``) of
+  the swapped model before any training, beside three baselines scored on the same tokens:
+
+  - *random embeddings*: the same model whose embedding matrices are all drawn at random
+    (normal with the config's init std, as a freshly built model would have them);
+  - *uniform*: every token of the target vocabulary equally likely, ``ln V`` nats per token;
+  - *unigram*: each token's frequency on the training documents (each followed by EOS), with
+    add-one smoothing so an unseen token costs ``ln(N + V)`` nats, not infinity.
+
+  All four are also given in bits per byte of the held-out text, converted the same way
+  (summed nats over the predicted tokens / (ln 2 x their UTF-8 bytes)). A model worse than
+  uniform has learnt nothing usable about the text yet; the report says so.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ __all__ = [
     "report_rows",
     "set_bits_per_byte",
     "swap_losses",
+    "uniform_loss",
+    "unigram_loss",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +73,11 @@ class SurgeryReport:
     eval_bytes: int | None = None
     bpb_swapped: float | None = None
     bpb_random: float | None = None
+    eval_text: str | None = None
+    loss_uniform: float | None = None
+    loss_unigram: float | None = None
+    bpb_uniform: float | None = None
+    bpb_unigram: float | None = None
     focus: dict[str, Any] | None = None
     source_layers: int = 0
     layers: list[int] = field(default_factory=list)
@@ -183,10 +199,48 @@ def swap_losses(weights: ModelWeights, tokens: torch.Tensor, seed: int = 0) -> t
     return swapped, random
 
 
+def uniform_loss(vocab_size: int) -> float:
+    """Mean nats per token of the uniform model over ``vocab_size`` tokens: ``ln V``.
+
+    Raises:
+        ValueError: ``vocab_size`` is not positive.
+    """
+    if vocab_size < 1:
+        raise ValueError(f"vocab_size must be positive, got {vocab_size}")
+    return math.log(vocab_size)
+
+
+def unigram_loss(counts: np.ndarray, predicted: torch.Tensor | np.ndarray) -> float:
+    """Mean nats per token of the add-one unigram model of ``counts`` on ``predicted`` ids.
+
+    ``p(t) = (counts[t] + 1) / (counts.sum() + V)`` with ``V = len(counts)``: estimated on
+    training text, scored on held-out ids (an id beyond ``counts`` is a padding row no text
+    produces; it gets the unseen-token probability).
+
+    Args:
+        counts: Token id -> occurrences in the training text, length V (the vocabulary).
+        predicted: The held-out ids scored (any shape).
+
+    Raises:
+        ValueError: No ids to score, or an empty vocabulary.
+    """
+    ids = np.asarray(predicted, dtype=np.int64).reshape(-1)
+    if not len(ids) or not len(counts):
+        raise ValueError("unigram_loss needs a vocabulary and at least one id to score")
+    total = float(counts.sum()) + len(counts)
+    seen = np.zeros(len(ids), dtype=np.float64)
+    inside = ids < len(counts)
+    seen[inside] = counts[ids[inside]]
+    return float(np.mean(np.log(total) - np.log(seen + 1.0)))
+
+
 def set_bits_per_byte(
     report: SurgeryReport, tokens: torch.Tensor, token_bytes: dict[int, bytes]
 ) -> None:
-    """Fill ``eval_bytes`` and ``bpb_swapped`` / ``bpb_random`` from the two losses.
+    """Fill ``eval_bytes`` and the ``bpb_*`` fields from the losses the report holds.
+
+    ``bpb_swapped`` / ``bpb_random`` from ``loss_swapped`` / ``loss_random``, and
+    ``bpb_uniform`` / ``bpb_unigram`` from the baselines' losses where they are set.
 
     ``tokens`` (N, L) are the report's eval tokens; the predicted ones are ``tokens[:, 1:]``.
     Their text's UTF-8 bytes are the sum of the tokens' raw bytes (``token_bytes``: the
@@ -200,6 +254,31 @@ def set_bits_per_byte(
     if report.loss_swapped is not None and report.loss_random is not None and n_bytes:
         report.bpb_swapped = bits_per_byte(report.loss_swapped * len(predicted), n_bytes)
         report.bpb_random = bits_per_byte(report.loss_random * len(predicted), n_bytes)
+    if n_bytes and report.loss_uniform is not None:
+        report.bpb_uniform = bits_per_byte(report.loss_uniform * len(predicted), n_bytes)
+    if n_bytes and report.loss_unigram is not None:
+        report.bpb_unigram = bits_per_byte(report.loss_unigram * len(predicted), n_bytes)
+
+
+def _baseline_verdict(r: SurgeryReport) -> str | None:
+    """One sentence comparing the swapped model's bpb with the uniform and unigram baselines."""
+    if r.bpb_swapped is None or r.bpb_uniform is None:
+        return None
+    if r.bpb_swapped >= r.bpb_uniform:
+        return (
+            f"WORSE THAN UNIFORM by {r.bpb_swapped - r.bpb_uniform:.3f} bpb: before training the "
+            "swapped model predicts held-out text worse than guessing every token equally "
+            "likely; its step-0 score says nothing about the swap's quality yet"
+        )
+    if r.bpb_unigram is not None and r.bpb_swapped >= r.bpb_unigram:
+        return (
+            f"better than uniform by {r.bpb_uniform - r.bpb_swapped:.3f} bpb but WORSE THAN A "
+            f"UNIGRAM model of the training text by {r.bpb_swapped - r.bpb_unigram:.3f} bpb"
+        )
+    gap = f"uniform by {r.bpb_uniform - r.bpb_swapped:.3f} bpb"
+    if r.bpb_unigram is not None:
+        gap += f" and unigram by {r.bpb_unigram - r.bpb_swapped:.3f} bpb"
+    return f"better than {gap}"
 
 
 def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
@@ -245,6 +324,8 @@ def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
             rows.append(
                 ("coverage", f"{r.coverage:.1%} of {r.corpus_tokens:,} target-corpus tokens")
             )
+        if r.eval_text:
+            rows.append(("scored text", r.eval_text))
         if r.loss_swapped is not None and r.loss_random is not None:
             better = r.loss_random - r.loss_swapped
             rows.append(
@@ -256,13 +337,21 @@ def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
                 )
             )
         if r.bpb_swapped is not None and r.bpb_random is not None:
+            base = "".join(
+                f", {name} {v:.3f}"
+                for name, v in (("uniform", r.bpb_uniform), ("unigram", r.bpb_unigram))
+                if v is not None
+            )
             rows.append(
                 (
                     "bits per byte",
-                    f"swapped {r.bpb_swapped:.3f} vs random embeddings {r.bpb_random:.3f} "
-                    f"({r.eval_bytes:,} bytes of target text)",
+                    f"swapped {r.bpb_swapped:.3f} vs random embeddings {r.bpb_random:.3f}{base} "
+                    f"({r.eval_bytes:,} bytes of held-out target text)",
                 )
             )
+            verdict = _baseline_verdict(r)
+            if verdict:
+                rows.append(("vs baselines", verdict))
     if r.layers and len(r.layers) != r.source_layers:
         rows.append(("downcycle", f"{r.source_layers} -> {len(r.layers)} layers: kept {r.layers}"))
     return rows

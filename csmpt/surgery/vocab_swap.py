@@ -57,8 +57,9 @@ class VocabSwapConfig:
         dictionary: Bilingual dictionary file (``source<TAB>target`` per line).
         dictionary_top_k: Apply the dictionary to this many most frequent target tokens.
         max_aligned: Cap on aligned (non-special) tokens, most frequent first (null: none).
-        init: Unaligned rows: ``mean``, ``mean_noise``, ``pieces`` or ``focus`` (FOCUS:
-            fastText on ``target.corpus``; see :mod:`csmpt.surgery.focus`).
+        init: Unaligned rows: ``mean``, ``mean_noise``, ``pieces``, ``focus`` (FOCUS:
+            fastText on ``target.corpus``; see :mod:`csmpt.surgery.focus`) or ``random`` (a
+            baseline: N(0, sigma^2) at the source rows' scale, seeded by the surgery's ``seed``).
         focus: FOCUS settings (fallback init, fastText min_count, dim, window, epochs).
         noise_scale: ``mean_noise``'s noise std, as a fraction of the source rows' std.
         special_tokens: Extra target -> source special-token pairs (EOS, BOS, PAD, UNK are
@@ -122,7 +123,7 @@ def swap_vocabulary(
         target_tok: The new tokenizer.
         cfg: How to align and initialise.
         counts: Target token frequencies on a target corpus (orders the dictionary and the cap).
-        seed: Seed of ``mean_noise`` and of FOCUS's fastText.
+        seed: Seed of ``mean_noise``, ``random`` and FOCUS's fastText.
         texts: The target corpus (``init: focus`` trains fastText on it).
 
     Raises:

@@ -417,3 +417,41 @@ def _is_utf8(b: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+@pytest.mark.parametrize("where", ["held_out", "eval_corpus"])
+def test_report_scores_held_out_text_beside_uniform_and_unigram(
+    fixture_dirs: dict[str, Path], tmp_path: Path, where: str
+) -> None:
+    """The unigram baseline counts only training documents; the scored row is held-out text."""
+    import math
+
+    d = fixture_dirs
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "1.txt").write_text("a a a .", "utf-8")
+    if where == "held_out":  # one of two documents held out, whichever: they mirror each other
+        (corpus / "2.txt").write_text("v v v .", "utf-8")
+        evals: list[str] = []
+    else:
+        (tmp_path / "eval.txt").write_text("a pes .", "utf-8")
+        evals = [str(tmp_path / "eval.txt")]
+    cfg = SurgeryConfig(
+        source=SourceConfig(model=str(d["root"] / "model"), tokenizer=str(d["en"])),
+        target=TargetConfig(tokenizer=str(d["cs"]), corpus=[str(corpus)]),
+        vocab_swap=VocabSwapConfig(methods=["exact"]),
+        output=OutputConfig(dir=str(tmp_path / "out")),
+        report=ReportConfig(eval_sequences=1, seq_len=4, held_out=0.5, eval_corpus=evals),
+    )
+    _, report = run_surgery(cfg)
+    # Training text: 3 of one word, '.', EOS -> N = 5 over V = 13: add-one p = (c + 1) / 18.
+    if where == "held_out":  # row [x x x .] predicts x x . (unseen, unseen, seen once)
+        nats = 2 * math.log(18) + math.log(9)
+        assert report.eval_text is not None and "1 of 2" in report.eval_text
+    else:  # row [a pes . EOS] predicts pes . EOS (unseen, seen once, seen once)
+        nats = math.log(18) + 2 * math.log(9)
+    assert report.eval_tokens == 4 and report.eval_bytes == 6  # ' x' ' x' ' .' / ' pes' ' .'
+    assert report.loss_uniform == pytest.approx(math.log(13))
+    assert report.loss_unigram == pytest.approx(nats / 3)
+    assert report.bpb_uniform == pytest.approx(3 * math.log(13) / (math.log(2) * 6))
+    assert report.bpb_unigram == pytest.approx(nats / (math.log(2) * 6))

@@ -1,0 +1,1 @@
+"""Ablations: compare adaptation choices over seeds (statistics for the future ``csmpt ablate``)."""
