@@ -31,6 +31,7 @@ from omegaconf import OmegaConf
 from csmpt.atomic import write_text
 from csmpt.errors import ConfigError
 from csmpt.run_folder import RUNS_FILE, append_run
+from csmpt.training.leftovers import ARCHIVE, QUARANTINE, prune
 
 __all__ = ["RunRecord", "package_versions"]
 
@@ -51,12 +52,34 @@ def package_versions() -> dict[str, str]:
 class RunRecord(Callback):
     """Write the run's resolved config and a start/end history to the run folder.
 
+    At the start of each run it also applies the folder's retention rule to ``quarantine/`` and
+    ``archive/`` (:func:`csmpt.training.leftovers.prune`): they hold whole checkpoints, tens of
+    GB each at 7B, and nothing else ever removes them.
+
     Args:
         train_config: The whole train config (passed by llm-foundry).
         folder: Where to write; default the train config's local ``save_folder``.
+        keep_quarantine: Entries of ``quarantine/`` kept (the newest).
+        keep_archive: Entries of ``archive/`` kept (the newest).
+        max_kept_gb: Size each of the two folders is kept within (the newest entry always
+            stays); null: no size limit.
     """
 
-    def __init__(self, train_config: dict[str, Any], folder: str | None = None) -> None:
+    def __init__(
+        self,
+        train_config: dict[str, Any],
+        folder: str | None = None,
+        keep_quarantine: int = 3,
+        keep_archive: int = 3,
+        max_kept_gb: float | None = None,
+    ) -> None:
+        for key, value in (("keep_quarantine", keep_quarantine), ("keep_archive", keep_archive)):
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"callbacks.csmpt_run_record.{key}: {value!r} is not 0 or more")
+        if max_kept_gb is not None and not max_kept_gb > 0:
+            raise ConfigError(f"callbacks.csmpt_run_record.max_kept_gb: {max_kept_gb!r} is not > 0")
+        self.keep = {QUARANTINE: keep_quarantine, ARCHIVE: keep_archive}
+        self.max_bytes = None if max_kept_gb is None else int(max_kept_gb * 1e9)
         folder = folder or train_config.get("save_folder")
         if not folder or "://" in str(folder):
             raise ConfigError(
@@ -88,6 +111,8 @@ class RunRecord(Callback):
         if dist.get_global_rank() != 0:
             return
         write_text(self.folder / "config.yaml", self.config_yaml)
+        for name, keep in self.keep.items():
+            prune(self.folder / name, keep, self.max_bytes)
         step = int(state.timestamp.batch)
         self._pending = {
             "event": "start" if step == 0 else "resume",

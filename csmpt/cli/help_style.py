@@ -30,7 +30,9 @@ PIPELINE_ORDER = (
     "validate",
     "export",
     "report",
+    "merge",
     "inspect-batch",
+    "clean",
     "demo",
 )
 

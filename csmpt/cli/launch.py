@@ -54,6 +54,11 @@ def launch_command(
         help="Warning time (slurm / pbs): this many seconds before --time every process "
         "checkpoints its step, exits 75 and the job requeues itself.",
     ),
+    max_requeues: int = typer.Option(
+        100,
+        help="Requeue a job that checkpointed at most this many times (slurm / pbs), so a "
+        "chain that keeps stopping cannot run forever.",
+    ),
     directive: list[str] = typer.Option(
         None, help="Extra #SBATCH / #PBS line, e.g. '--account=abc' or '-A OPEN-00-00'."
     ),
@@ -98,6 +103,7 @@ def launch_command(
         directives=list(directive or []),
         rdzv_tag=time.strftime("%Y%m%d-%H%M%S"),
         signal_seconds=signal_seconds,
+        max_requeues=max_requeues,
     )
     from csmpt.training.preflight import preflight
 

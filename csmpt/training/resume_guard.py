@@ -38,6 +38,7 @@ from pathlib import Path
 from csmpt.atomic import PARTIAL_PREFIX, replace_symlink
 from csmpt.errors import CsmptError
 from csmpt.run_folder import read_jsonl
+from csmpt.training.leftovers import ARCHIVE, QUARANTINE
 
 __all__ = [
     "DEFAULT_FILENAME",
@@ -56,8 +57,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FILENAME = "ep{epoch}-ba{batch}-rank{rank}.pt"  # Composer's default save_filename
 DEFAULT_LATEST = "latest-rank{rank}.pt"  # Composer's default save_latest_filename
-QUARANTINE = "quarantine"
-ARCHIVE = "archive"
 
 
 class RunFolderError(CsmptError):

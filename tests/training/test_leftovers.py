@@ -65,3 +65,44 @@ def test_find_and_remove_the_leftovers_of_a_run_and_of_an_output(tmp_path: Path)
     hidden.mkdir()
     kinds = {(x.path.name, x.kind, x.bytes) for x in find_leftovers(out)}
     assert kinds == {(partial.name, "partial", 64), (hidden.name, "hidden copy", 0)}
+
+
+def test_csmpt_clean_lists_then_removes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from csmpt.cli.app import app
+
+    run = tmp_path / "run"
+    _entry(run / "quarantine", "ep0-ba20-rank0.pt", 500, 10)
+    _entry(run, "ep0-ba40-rank0.pt", 900, 1)
+    listed = CliRunner().invoke(app, ["clean", str(run)])
+    assert listed.exit_code == 0 and "quarantine" in listed.output and "--yes" in listed.output
+    assert (run / "quarantine" / "ep0-ba20-rank0.pt").exists()
+    removed = CliRunner().invoke(app, ["clean", str(run), "--yes"])
+    assert removed.exit_code == 0 and "500 bytes freed" in removed.output
+    assert not (run / "quarantine" / "ep0-ba20-rank0.pt").exists()
+    assert (run / "ep0-ba40-rank0.pt").exists()
+    missing = CliRunner().invoke(app, ["clean", str(tmp_path / "no" / "such")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_the_run_record_applies_the_retention_rule_at_each_start(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    import pytest
+
+    from csmpt.callbacks.run_record import RunRecord
+    from csmpt.errors import ConfigError
+
+    run = tmp_path / "run"
+    for i in range(4):
+        _entry(run / "quarantine", f"ep0-ba{i}-rank0.pt", 10, 100 - i)
+    record = RunRecord({"save_folder": str(run)}, keep_quarantine=2)
+    ts = SimpleNamespace(batch=0, token=0)
+    record.fit_start(SimpleNamespace(timestamp=ts, run_name="r"), None)  # type: ignore[arg-type]
+    assert sorted(p.name for p in (run / "quarantine").iterdir()) == [
+        "ep0-ba2-rank0.pt",
+        "ep0-ba3-rank0.pt",
+    ]
+    with pytest.raises(ConfigError, match="keep_archive: -1 is not 0 or more"):
+        RunRecord({"save_folder": str(run)}, keep_archive=-1)
