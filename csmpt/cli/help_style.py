@@ -63,8 +63,8 @@ def _restyle(param: Any) -> None:
     if isinstance(param, TyperArgument):
         usage = _usage_name(param)
         param.metavar = str(param.name).upper() + ("..." if param.nargs != 1 else "")
-        param._usage_display_name = lambda: usage
-        param.display_type_rich = lambda ctx: label
+        param._usage_display_name = lambda: usage  # type: ignore[method-assign]
+        param.display_type_rich = lambda ctx: label  # type: ignore[method-assign]
     elif isinstance(param, TyperOption):
         param.metavar = "" if param.is_flag else label
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -105,7 +106,16 @@ def launch_command(
         signal_seconds=signal_seconds,
         max_requeues=max_requeues,
     )
-    from csmpt.training.preflight import preflight
+    from csmpt.training.preflight import preflight as check_recipe
+
+    def preflight(recipe: Path, overrides: list[str]) -> None:
+        """Check the recipe from the job's working directory (its relative paths start there)."""
+        here = Path.cwd()
+        os.chdir(workdir)
+        try:
+            check_recipe(recipe.resolve() if recipe.is_absolute() else here / recipe, overrides)
+        finally:
+            os.chdir(here)
 
     if dry_run:  # the script's own mistakes first, then the recipe's, as a real launch finds them
         script, _ = launch(spec, dry_run=True)

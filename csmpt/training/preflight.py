@@ -65,6 +65,12 @@ _REQUIRED = (
 )
 
 
+# Keys llm-foundry adds to the config a run records (RUN/config.yaml), which export and validate
+# read as a recipe. ``merge: true`` comes from llm-foundry 0.22's ``dict.update(..., merge=True)``
+# on its logged config (train.py), a plain dict.
+RUN_CONFIG_KEYS = frozenset({"n_gpus", "device_train_grad_accum", "merge", "variables"})
+
+
 def train_config_keys() -> set[str]:
     """The top-level keys llm-foundry's train config accepts (its ``TrainConfig``'s fields)."""
     return set(TRAIN_KEYS)
@@ -235,6 +241,7 @@ def _check_kwargs(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> 
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             continue
         allowed = [k for k in params if k not in ("self", "params")]
+        assert isinstance(spec, dict)  # a name was read from it above
         for key in spec:
             if key != "name" and key not in allowed:
                 raise ConfigError(
@@ -243,8 +250,10 @@ def _check_kwargs(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> 
                 )
 
 
-def _check_top_level_keys(cfg: DictConfig, path: Path, overrides: Sequence[str]) -> None:
-    allowed = train_config_keys()
+def _check_top_level_keys(
+    cfg: DictConfig, path: Path, overrides: Sequence[str], extra: frozenset[str] = frozenset()
+) -> None:
+    allowed = train_config_keys() | extra
     for key in map(str, cfg):
         if key in allowed:
             continue
@@ -298,7 +307,7 @@ def check_recipe_keys(yaml_path: str | Path, overrides: Sequence[str] = ()) -> N
     """
     path = Path(yaml_path)
     cfg = load_yaml_with_overrides(path, overrides)
-    _check_top_level_keys(cfg, path, overrides)
+    _check_top_level_keys(cfg, path, overrides, RUN_CONFIG_KEYS)
     raw = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(raw, dict)
     _check_model_keys({str(k): v for k, v in raw.items()}, path, expand_overrides(path, overrides))

@@ -30,7 +30,9 @@ sys.stdout.write(render(spec))
 """
 
 
-def test_wheel_install_renders_slurm_script(tmp_path: Path) -> None:
+def test_wheel_install_renders_slurm_script(
+    tmp_path: Path, tokenizer_dir: Path, shards_dir: Path
+) -> None:
     src = tmp_path / "src"
     shutil.copytree(
         REPO / "csmpt", src / "csmpt", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -72,7 +74,9 @@ def test_wheel_install_renders_slurm_script(tmp_path: Path) -> None:
     # The installed command renders one too, and the templates are inside the wheel's package.
     cli = subprocess.run(
         [str(venv / "bin" / "csmpt"), "launch", "--scheduler", "slurm", "--nodes", "2"]
-        + ["--dry-run", "--workdir", str(REPO), str(REPO / "yamls/csmpt7b/csmpt7b.yaml")],
+        + ["--dry-run", "--workdir", str(REPO), str(REPO / "yamls/tiny/mpt.yaml")]
+        # --dry-run checks the recipe as a real launch does: point it at data that exists here.
+        + [f"variables.tokenizer_name={tokenizer_dir}", f"variables.data_root={shards_dir}"],
         cwd=elsewhere,
         check=True,
         capture_output=True,
