@@ -161,7 +161,7 @@ def main() -> None:
         m = r["manifest"]
         rate[name] = r["real"] / r["time"]
         print(
-            f"| {name} | {m['samples']:,} | {m.get('pad_share', 0.0):.3f} | "
+            f"| {name} | {m.samples:,} | {m.pad_share or 0.0:.3f} | "
             f"{1 - r['real'] / r['positions']:.3f} | {1000 * r['time'] / r['steps']:.1f} | "
             f"{rate[name]:,.0f} |"
         )

@@ -74,7 +74,7 @@ cfg = PrepConfig(tokenizer={str(tok)!r}, output_dir={str(out)!r}, max_seq_len={s
 t0 = time.perf_counter()
 kw = {{"part": {part or "(0, 1)"}}} if {bool(part)} else {{}}
 (r,) = prep_corpora(cfg, **kw)
-out = {{"tokens": r.manifests["train"]["tokens"], "prep_s": time.perf_counter() - t0}}
+out = {{"tokens": r.manifests["train"].tokens, "prep_s": time.perf_counter() - t0}}
 """
 
 
@@ -157,7 +157,7 @@ cfg = PrepConfig(tokenizer={str(tok)!r}, output_dir={str(d / "p")!r}, max_seq_le
                  val_fraction=0.0, compression="zstd",
                  corpora=[CorpusSpec(name="bench", inputs=[{str(jsonl)!r}])])
 (r,) = merge_parts(cfg)
-out = {{"tokens": r.manifests["train"]["tokens"]}}
+out = {{"tokens": r.manifests["train"].tokens}}
 """
                 )
                 total = {

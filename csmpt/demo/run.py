@@ -38,6 +38,7 @@ from csmpt.demo.vocab_swap import SwapStage, run_swap_stage
 from csmpt.errors import CsmptError
 from csmpt.filter.classifier import train_from_yaml
 from csmpt.filter.document_filter import CLASSIFIER, DUPLICATE
+from csmpt.mds.manifest import SplitManifest
 from csmpt.prep.config import PrepConfig
 from csmpt.prep.merge import merge_parts
 from csmpt.prep.run import prep_corpora
@@ -66,7 +67,7 @@ class DemoSummary:
 
     tokenizer: Path
     vocab: int
-    shards: dict[str, dict[str, Any]]
+    shards: dict[str, SplitManifest]
     run_dir: Path
     checkpoints: list[Path]
     swaps: list[dict[str, Any]]
@@ -171,12 +172,13 @@ def _run_stages(
     with_filter = {c.name for c in prep_cfg.corpora if c.filter is not None}
     for r in results:
         if r.name in with_filter:
-            skipped = r.manifests["train"]["skipped_documents"]
-            filtered[r.name] = {k: skipped.get(k, 0) for k in REASONS}
-            filtered[r.name]["kept"] = sum(m["documents"] for m in r.manifests.values())
+            reasons = r.manifests["train"].skipped_documents
+            filtered[r.name] = {k: reasons.get(k, 0) for k in REASONS}
+            filtered[r.name]["kept"] = sum(m.documents for m in r.manifests.values())
     for r in results:
-        samples = {s: m["samples"] for s, m in r.manifests.items()}
-        backend = r.manifests["train"]["tokenizer"].get("backend")  # older manifests lack it
+        samples = {s: m.samples for s, m in r.manifests.items()}
+        stamp = r.manifests["train"].tokenizer
+        backend = stamp.backend if stamp else None  # older manifests lack it
         how = f", tokenized with {backend}" if backend else ""
         console.print(f"{'reused' if r.skipped else 'built'} {here(r.path)}: {samples}{how}")
     pad_cfg = replace(
@@ -189,11 +191,11 @@ def _run_stages(
         prep_corpora(pad_cfg, part=(i, 2))
     (pad,) = merge_parts(pad_cfg)
     merged = pad.manifests["train"]
-    pad_share = float(merged["pad_share"])
+    pad_share = float(merged.pad_share or 0.0)
     pad_samples = None
-    if "single_build_samples" in merged:  # (a folder of an earlier single build has not)
-        low, high = merged["single_build_samples"]
-        pad_samples = (int(merged["samples"]), int(low), int(high))
+    if merged.single_build_samples is not None:  # (a folder of an earlier build has not)
+        low, high = merged.single_build_samples
+        pad_samples = (merged.samples, low, high)
     from csmpt.recipe.mixture import mixture_tables
 
     ((mix_table, mix_shares),) = mixture_tables(
@@ -291,15 +293,15 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
         reasons = ", ".join(f"{k} {f[k]}" for k in REASONS)
         removed = sum(f[k] for k in REASONS)
         table.add_row(f"filter {name}", f"removed {removed} ({reasons}), kept {f['kept']}")
-    corpora: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for name, m in s.shards.items():  # "corpus/split"
+    corpora: dict[str, list[tuple[str, SplitManifest]]] = {}
+    for name, manifest in s.shards.items():  # "corpus/split"
         corpus, _, split = name.rpartition("/")
-        corpora.setdefault(corpus or name, []).append((split, m))
+        corpora.setdefault(corpus or name, []).append((split, manifest))
     for corpus, splits in corpora.items():
         table.add_row(
             f"shards {corpus}",
-            " + ".join(f"{m['samples']} {split}" for split, m in splits)
-            + f" samples, {sum(m['tokens'] for _, m in splits):,} tokens",
+            " + ".join(f"{m.samples} {split}" for split, m in splits)
+            + f" samples, {sum(m.tokens for _, m in splits):,} tokens",
         )
     if s.pad_share is not None:
         parts = ""

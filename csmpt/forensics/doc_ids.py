@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from csmpt.errors import DataError
 from csmpt.mds.doc_map import DocumentMap
+from csmpt.mds.manifest import MANIFEST_NAME, SplitManifest
 
 __all__ = ["DocumentIndex", "document_index", "document_map"]
 
 log = logging.getLogger(__name__)
-
-MANIFEST_NAME = "csmpt_manifest.json"
 
 
 class DocumentIndex:
@@ -49,18 +49,22 @@ class DocumentIndex:
         from csmpt.prep.run import split_of
 
         self.folder = Path(folder)
-        path = self.folder / MANIFEST_NAME
-        if not path.is_file():
+        if not (self.folder / MANIFEST_NAME).is_file():
             raise ValueError(f"{self.folder}: no {MANIFEST_NAME}")
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        if "merged_from" in manifest or "part" in manifest:
+        try:
+            manifest = SplitManifest.read(self.folder)
+        except DataError as e:
+            raise ValueError(str(e)) from None
+        if manifest.merged_from is not None or manifest.part is not None:
             raise ValueError(f"{self.folder}: built in --parts; its documents are in the map only")
-        eos = int(manifest["eos_id"])
-        split = manifest["split"]
-        val_fraction = float(manifest["config"]["val_fraction"])
-        text_field = manifest["config"]["corpora"][0].get("text_field", "text")
-        repair = bool(manifest["config"].get("repair_unicode", False))
-        files = [Path(i["path"]) for i in manifest["inputs"]]
+        if manifest.eos_id is None:
+            raise ValueError(f"{self.folder}: the manifest has no eos_id")
+        eos = manifest.eos_id
+        split = manifest.split
+        val_fraction = float(manifest.config["val_fraction"])
+        text_field = manifest.config["corpora"][0].get("text_field", "text")
+        repair = bool(manifest.config.get("repair_unicode", False))
+        files = [Path(i.path) for i in manifest.inputs]
         missing = [str(f) for f in files if not f.exists()]
         if missing:
             raise ValueError(f"{self.folder}: input {missing[0]} of the manifest is gone")
@@ -72,7 +76,7 @@ class DocumentIndex:
         self._start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._counts = np.asarray(counts, np.int64)
         self._last_is_eos = np.asarray(last_is_eos, bool)
-        removed = _removed_ids(manifest["config"]["corpora"][0].get("filter"))
+        removed = _removed_ids(manifest.config["corpora"][0].get("filter"))
         self.doc_ids = [
             d.doc_id
             for d in read_documents(files, text_field, strict=False, repair_unicode=repair)
@@ -81,10 +85,10 @@ class DocumentIndex:
             and d.doc_id not in removed
             and split_of(d.text, val_fraction) == split
         ]
-        if len(self.doc_ids) != int(manifest["documents"]) or self._start[-1] > len(self.doc_ids):
+        if len(self.doc_ids) != manifest.documents or self._start[-1] > len(self.doc_ids):
             raise ValueError(
                 f"{self.folder}: the inputs now hold {len(self.doc_ids)} documents, the manifest "
-                f"{manifest['documents']}; they changed since the shards were written"
+                f"{manifest.documents}; they changed since the shards were written"
             )
 
     def __call__(self, index: int) -> list[str]:
@@ -120,11 +124,11 @@ def document_index(folder: str | Path, max_samples: int | None = None) -> Docume
     if key not in _INDEXES:
         try:
             if max_samples is not None:
-                manifest = json.loads((Path(folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
-                if int(manifest["samples"]) > max_samples:
-                    raise ValueError(f"{manifest['samples']} samples > {max_samples}")
+                samples = SplitManifest.read(Path(folder)).samples
+                if samples > max_samples:
+                    raise ValueError(f"{samples} samples > {max_samples}")
             _INDEXES[key] = DocumentIndex(folder)
-        except (OSError, ValueError, KeyError) as e:
+        except (OSError, ValueError, KeyError, DataError) as e:
             log.info("no document ids for %s: %s", folder, e)
             _INDEXES[key] = None
     return _INDEXES[key]
@@ -138,9 +142,9 @@ def document_map(folder: str | Path) -> DocumentMap | None:
     key = str(Path(folder).resolve())
     if key not in _MAPS:
         try:
-            manifest = json.loads((Path(folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
-            _MAPS[key] = DocumentMap(folder, [str(i["path"]) for i in manifest["inputs"]])
-        except (OSError, ValueError, KeyError) as e:
+            inputs = SplitManifest.read(Path(folder)).inputs
+            _MAPS[key] = DocumentMap(folder, [i.path for i in inputs])
+        except (OSError, ValueError, KeyError, DataError) as e:
             log.info("no document map for %s: %s", folder, e)
             _MAPS[key] = None
     return _MAPS[key]

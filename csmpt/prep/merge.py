@@ -38,8 +38,8 @@ import json
 import logging
 import os
 import shutil
-from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,7 @@ import numpy as np
 from csmpt.atomic import open_atomic, replace_dir
 from csmpt.errors import DataError
 from csmpt.mds.doc_map import DOCMAP_DIR, segments, write_doc_map
-from csmpt.mds.manifest import MANIFEST_NAME
+from csmpt.mds.manifest import SplitManifest
 from csmpt.mds.writer import INDEX_NAME, ShardedSplitWriter, ShardFormat
 from csmpt.prep.config import (
     SPLITS,
@@ -67,9 +67,6 @@ if TYPE_CHECKING:
 __all__ = ["merge_parts"]
 
 log = logging.getLogger(__name__)
-
-_SUMMED = ("documents", "tokens", "long_documents_split")
-_MAX_EXAMPLES = 5
 
 
 def _part_dirs(out_root: Path, name: str) -> list[Path]:
@@ -117,12 +114,12 @@ def _tail_runs(folder: Path, n_samples: int, seq_len: int) -> tuple[np.ndarray, 
     return np.stack([pos, docs, off], axis=1), starts
 
 
-def _merge_split(cfg: PrepConfig, parts: Sequence[Path], split: str, out: Path) -> dict[str, Any]:
+def _merge_split(cfg: PrepConfig, parts: Sequence[Path], split: str, out: Path) -> SplitManifest:
     """Merge one split of the parts into ``out`` (a new folder); return its manifest."""
     from streaming.base.util import merge_index
 
     seq = cfg.max_seq_len
-    manifests = [json.loads((p / split / MANIFEST_NAME).read_text()) for p in parts]
+    manifests = [SplitManifest.read(p / split) for p in parts]
     out.mkdir(parents=True)
     indexes = []
     maps: dict[str, list[np.ndarray]] = {k: [] for k in ("seg_doc", "seg_offset", "seg_pos")}
@@ -132,7 +129,7 @@ def _merge_split(cfg: PrepConfig, parts: Sequence[Path], split: str, out: Path) 
     for i, (part, m) in enumerate(zip(parts, manifests, strict=True)):
         src = part / split
         sub = out / f"part-{i + 1:03}"
-        if m["samples"]:
+        if m.samples:
             _link_tree(src, sub)
             indexes.append(str(sub / INDEX_NAME))
         d = src / DOCMAP_DIR
@@ -146,7 +143,7 @@ def _merge_split(cfg: PrepConfig, parts: Sequence[Path], split: str, out: Path) 
         if len(tail) and cfg.packing == "pad":
             raise DataError(f"{src}: a pad-packed part with a dropped tail; rebuild the part")
         if len(tail):
-            run, _ = _tail_runs(src, int(m["samples"]), seq)
+            run, _ = _tail_runs(src, m.samples, seq)
             run[:, 0] += tail_len
             run[:, 1] += docs_before
             runs.append(run)
@@ -181,9 +178,10 @@ def _merge_split(cfg: PrepConfig, parts: Sequence[Path], split: str, out: Path) 
         }
         | {k: np.concatenate(v) for k, v in maps.items()},
     )
-    merged = _sum_manifests(manifests, n_tail, len(joined), seq)
+    merged = SplitManifest.merge(manifests, n_tail, len(joined))
     if cfg.packing == "pad":
-        merged |= _pad_fields(manifests, merged["samples"], seq, doc_file, doc_line)
+        real = sum(m.real_tokens_in_samples or 0 for m in manifests)
+        merged = replace(merged, **_pad_fields(real, merged.samples, seq, doc_file, doc_line))
     return merged
 
 
@@ -201,7 +199,7 @@ def _part_switches(doc_file: list[np.ndarray], doc_line: list[np.ndarray]) -> tu
 
 
 def _pad_fields(
-    manifests: list[dict[str, Any]],
+    real: int,
     samples: int,
     seq: int,
     doc_file: list[np.ndarray],
@@ -213,8 +211,18 @@ def _pad_fields(
     runs before it in the corpus; next-fit over two runs takes the two runs' samples or one
     fewer, so a single build has ``[samples - s, samples + s + 1 - k]`` samples (module
     docstring), and never fewer than its real tokens fill.
+
+    Args:
+        real: The parts' real tokens in samples, summed.
+        samples: The merged split's samples.
+        seq: ``max_seq_len``.
+        doc_file: Each part's ``doc_file`` array (document map).
+        doc_line: Each part's ``doc_line`` array.
+
+    Returns:
+        The :class:`~csmpt.mds.manifest.SplitManifest` fields ``real_tokens_in_samples``,
+        ``pad_share``, ``part_switches`` and ``single_build_samples``.
     """
-    real = sum(int(m["real_tokens_in_samples"]) for m in manifests)
     switches, filled = _part_switches(doc_file, doc_line)
     low = max(samples - switches, -(-real // seq))
     return {
@@ -223,34 +231,6 @@ def _pad_fields(
         "part_switches": switches,
         "single_build_samples": [low, samples + switches + 1 - max(filled, 1)],
     }
-
-
-def _sum_manifests(
-    manifests: list[dict[str, Any]], n_tail: int, tail_tokens: int, seq: int
-) -> dict[str, Any]:
-    """The merged split's manifest: counts summed over the parts, tail samples added."""
-    merged = {k: v for k, v in manifests[0].items() if k not in ("part",)}
-    for key in _SUMMED:
-        merged[key] = sum(int(m[key]) for m in manifests)
-    merged["samples"] = sum(int(m["samples"]) for m in manifests) + n_tail
-    merged["tokens_in_samples"] = merged["samples"] * seq
-    merged["dropped_tail_tokens"] = tail_tokens - n_tail * seq
-    for key in ("skipped_documents", "repaired_documents"):
-        total: Counter[str] = Counter()
-        for m in manifests:
-            total.update(m.get(key, {}))
-        merged[key] = dict(total)
-    examples: dict[str, list[str]] = {}
-    for m in manifests:
-        for reason, where in m.get("bad_document_examples", {}).items():
-            room = _MAX_EXAMPLES - len(examples.setdefault(reason, []))
-            examples[reason] += where[: max(room, 0)]
-    merged["bad_document_examples"] = examples
-    merged["strict"] = all(m.get("strict", False) for m in manifests)
-    merged["merged_from"] = [
-        {"part": m["part"], "samples": m["samples"], "tokens": m["tokens"]} for m in manifests
-    ]
-    return merged
 
 
 def _join_side_files(path: Path, n: int) -> None:
@@ -292,8 +272,7 @@ def merge_parts(
         given = part_verdicts(cfg, spec, files, (0, n))
         part_hash = f"{filt_hash}+{given[1]}" if given is not None else filt_hash
         for i, p in enumerate(parts):
-            m = json.loads((p / "train" / MANIFEST_NAME).read_text())
-            if m.get("fingerprint") != build_fingerprint(
+            if SplitManifest.read(p / "train").fingerprint != build_fingerprint(
                 ccfg, spec, files, tok_hash, part_hash, (i, n)
             ):
                 raise DataError(
@@ -303,7 +282,7 @@ def merge_parts(
         stamp = build_fingerprint(ccfg, spec, files, tok_hash, filt_hash)
         corpus_dir = out_root / spec.name
         if not force and _is_up_to_date(corpus_dir, stamp, splits, False):
-            kept = {s: json.loads((corpus_dir / s / MANIFEST_NAME).read_text()) for s in splits}
+            kept = {s: SplitManifest.read(corpus_dir / s) for s in splits}
             results.append(CorpusResult(spec.name, corpus_dir, True, kept))
             continue
         work = out_root / f".{spec.name}.partial"
@@ -311,17 +290,15 @@ def merge_parts(
         manifests = {}
         for split in splits:
             m = _merge_split(ccfg, parts, split, work / split)
-            m["fingerprint"] = stamp
-            m["shards"] = len(json.loads((work / split / INDEX_NAME).read_text())["shards"])
-            if m["samples"] == 0:
+            m.fingerprint = stamp
+            m.shards = len(json.loads((work / split / INDEX_NAME).read_text())["shards"])
+            if m.samples == 0:
                 shutil.rmtree(work, ignore_errors=True)
                 raise DataError(
-                    f"corpus '{spec.name}': split '{split}' has {m['tokens']} tokens, fewer than "
+                    f"corpus '{spec.name}': split '{split}' has {m.tokens} tokens, fewer than "
                     f"max_seq_len={cfg.max_seq_len}; add data or change val_fraction"
                 )
-            (work / split / MANIFEST_NAME).write_text(
-                json.dumps(m, indent=2, ensure_ascii=False) + "\n"
-            )
+            m.write(work / split)
             manifests[split] = m
         replace_dir(work, corpus_dir)
         if filt is not None and filt.removed_path is not None:

@@ -28,7 +28,7 @@ from csmpt.corpus.fingerprint import input_size, sha256_file
 from csmpt.corpus.readers import expand_inputs
 from csmpt.errors import DataError
 from csmpt.filter.document_filter import DocumentFilter
-from csmpt.mds.manifest import MANIFEST_NAME
+from csmpt.mds.manifest import MANIFEST_NAME, InputFile, SplitManifest, TokenizerStamp
 from csmpt.mds.writer import INDEX_NAME, remove_unlisted_shards
 from csmpt.prep.config import (
     SPLITS,
@@ -68,7 +68,7 @@ class CorpusResult:
     name: str
     path: Path
     skipped: bool
-    manifests: dict[str, dict[str, Any]]
+    manifests: dict[str, SplitManifest]
     resumed_shards: int = 0
 
 
@@ -85,7 +85,7 @@ def _eos_id(tokenizer_dir: str) -> int:
 
 
 def _packing_fields(cfg: PrepConfig, tokens: int, samples: int) -> dict[str, Any]:
-    """A pad-packed split's manifest keys: its packing, its real tokens and its pad share."""
+    """A pad-packed split's manifest fields: its packing, its real tokens and its pad share."""
     if cfg.packing == "concat":
         return {}  # concat manifests as before
     share = pad_share(tokens, samples, cfg.max_seq_len)
@@ -100,29 +100,27 @@ def _is_up_to_date(corpus_dir: Path, stamp: str, splits: Sequence[str], strict: 
             strict mode stops at: the first of them, from its manifest.
     """
     for split in splits:
-        manifest = corpus_dir / split / MANIFEST_NAME
-        if not (corpus_dir / split / INDEX_NAME).is_file() or not manifest.is_file():
+        folder = corpus_dir / split
+        if not (folder / INDEX_NAME).is_file() or not (folder / MANIFEST_NAME).is_file():
             return False
-        m = json.loads(manifest.read_text())
-        if m.get("fingerprint") != stamp:
+        m = SplitManifest.read(folder)
+        if m.fingerprint != stamp:
             return False
-        if strict and not m.get("strict", False):
+        if strict and not m.strict:
             _check_strict(corpus_dir, m)
     return True
 
 
-def _check_strict(corpus_dir: Path, manifest: dict[str, Any]) -> None:
+def _check_strict(corpus_dir: Path, manifest: SplitManifest) -> None:
     """Raise at a document of a (non-strict) manifest that strict mode would have stopped at."""
-    skipped = manifest.get("skipped_documents", {})
-    examples = manifest.get("bad_document_examples", {})
+    skipped = manifest.skipped_documents
+    examples = manifest.bad_document_examples
     bad = [r for r in STRICT_REASONS if skipped.get(r)]
-    if manifest.get("long_documents_split"):
+    if manifest.long_documents_split:
         bad.append("long_split")
     if bad:
         where = next((examples[r][0] for r in bad if examples.get(r)), "?")
-        counts = ", ".join(
-            f"{r} {skipped.get(r, manifest.get('long_documents_split'))}" for r in bad
-        )
+        counts = ", ".join(f"{r} {skipped.get(r, manifest.long_documents_split)}" for r in bad)
         raise DataError(
             f"{where}: {bad[0]} document (strict: true): {corpus_dir} was built without strict "
             f"and counts {counts}; fix the inputs, or drop strict to use it as it is"
@@ -207,7 +205,7 @@ def prep_corpora(
             log.info("%s is up to date, not rebuilt", corpus_dir)
             for s in splits:
                 remove_unlisted_shards(corpus_dir / s)
-            kept = {s: json.loads((corpus_dir / s / MANIFEST_NAME).read_text()) for s in splits}
+            kept = {s: SplitManifest.read(corpus_dir / s) for s in splits}
             results.append(CorpusResult(spec.name, corpus_dir, True, kept))
             continue
         if encoder is None:
@@ -246,8 +244,8 @@ def prep_corpora(
             if filt is not None:
                 filt.abort()
             raise  # the work folder stays: a rerun resumes from its finished shards
-        inputs = [{"path": str(p), "bytes": input_size(p), "sha256": sha256_file(p)} for p in files]
-        manifests: dict[str, dict[str, Any]] = {}
+        inputs = [InputFile(str(p), input_size(p), sha256_file(p)) for p in files]
+        manifests: dict[str, SplitManifest] = {}
         for split, st in stats.items():
             if st.samples == 0 and part[1] == 1:
                 shutil.rmtree(work, ignore_errors=True)
@@ -256,41 +254,39 @@ def prep_corpora(
                     f"max_seq_len={cfg.max_seq_len}; add data or change val_fraction"
                 )
             train = split == "train"  # bad and filtered documents belong to the corpus: train
-            manifests[split] = {
-                "corpus": spec.name,
-                "split": split,
-                "documents": st.documents,
-                "tokens": st.tokens,
-                "samples": st.samples,
-                "shards": len(st.shards),
-                "tokens_in_samples": st.samples * cfg.max_seq_len,
-                "dropped_tail_tokens": st.dropped_tail_tokens,
+            manifests[split] = SplitManifest(
+                corpus=spec.name,
+                split=split,
+                documents=st.documents,
+                tokens=st.tokens,
+                samples=st.samples,
+                shards=len(st.shards),
+                tokens_in_samples=st.samples * cfg.max_seq_len,
+                dropped_tail_tokens=st.dropped_tail_tokens,
                 **_packing_fields(cfg, st.tokens, st.samples),
-                "skipped_documents": skipped if train else {},
-                "long_documents_split": counts.long_split if train else 0,
-                "repaired_documents": counts.repaired if train else {},
-                "bad_document_examples": counts.examples if train else {},
-                "strict": cfg.strict,
-                "eos_id": eos_id,
-                "inputs": inputs,
-                "fingerprint": stamp,
-                "max_seq_len": cfg.max_seq_len,
-                "tokenizer": {"path": cfg.tokenizer, "sha256": tok_hash, "backend": backend},
-                "config": asdict(cfg) | {"corpora": [asdict(spec)]},
-            }
+                skipped_documents=dict(skipped) if train else {},
+                long_documents_split=counts.long_split if train else 0,
+                repaired_documents=dict(counts.repaired) if train else {},
+                bad_document_examples=dict(counts.examples) if train else {},
+                strict=cfg.strict,
+                eos_id=eos_id,
+                inputs=inputs,
+                fingerprint=stamp,
+                max_seq_len=cfg.max_seq_len,
+                tokenizer=TokenizerStamp(cfg.tokenizer, tok_hash, backend),
+                config=asdict(cfg) | {"corpora": [asdict(spec)]},
+                part=[part[0] + 1, part[1]] if part[1] > 1 else None,
+            )
             if part[1] > 1:
-                manifests[split]["part"] = [part[0] + 1, part[1]]
                 assert st.tail is not None
                 np.save(work / split / TAIL_NAME, st.tail)
-            (work / split / MANIFEST_NAME).write_text(
-                json.dumps(manifests[split], indent=2, ensure_ascii=False) + "\n"
-            )
+            manifests[split].write(work / split)
             (work / f"{split}.docmap.bin").unlink(missing_ok=True)
         (work / PROGRESS_NAME).unlink(missing_ok=True)
         replace_dir(work, corpus_dir)
         for split in splits:
             remove_unlisted_shards(corpus_dir / split)
         resumed = sum(st.resumed_shards for st in stats.values())
-        log.info("built %s: %s", corpus_dir, {s: m["samples"] for s, m in manifests.items()})
+        log.info("built %s: %s", corpus_dir, {s: m.samples for s, m in manifests.items()})
         results.append(CorpusResult(spec.name, corpus_dir, False, manifests, resumed))
     return results

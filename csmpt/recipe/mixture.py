@@ -28,6 +28,7 @@ from rich.table import Table
 
 from csmpt.config import load_yaml_with_overrides
 from csmpt.errors import ConfigError, DataError
+from csmpt.mds.manifest import MANIFEST_NAME, SplitManifest
 
 __all__ = [
     "StreamShare",
@@ -93,14 +94,12 @@ def mds_sample_count(folder: Path) -> int:
 
 
 def _tokens_per_sample(folder: Path, default: int | None) -> int:
-    manifest = folder / "csmpt_manifest.json"
-    if manifest.is_file():
-        try:
-            return int(json.loads(manifest.read_text(encoding="utf-8"))["max_seq_len"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            pass
+    if (folder / MANIFEST_NAME).is_file():
+        seq = SplitManifest.read(folder).max_seq_len
+        if seq is not None:
+            return seq
     if default is None:
-        raise DataError(f"{folder}: no csmpt_manifest.json and no max_seq_len to count tokens")
+        raise DataError(f"{folder}: no {MANIFEST_NAME} and no max_seq_len to count tokens")
     return default
 
 

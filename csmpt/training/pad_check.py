@@ -23,7 +23,7 @@ from typing import Any
 
 from csmpt.errors import ConfigError
 from csmpt.mds.folders import local_mds_folders
-from csmpt.mds.manifest import MANIFEST_NAME
+from csmpt.mds.manifest import MANIFEST_NAME, SplitManifest
 
 __all__ = ["check_pad_shards"]
 
@@ -55,11 +55,10 @@ def check_pad_shards(
     tok_dir = Path(tokenizer) if tokenizer else None
     for key, dataset in datasets:
         for sub, folder in local_mds_folders(dataset):
-            manifest_path = folder / MANIFEST_NAME
-            if not manifest_path.is_file():
+            if not (folder / MANIFEST_NAME).is_file():
                 continue
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            if manifest.get("packing") != "pad":
+            manifest = SplitManifest.read(folder)
+            if manifest.packing != "pad":
                 continue
             eos_id = dataset.get("eos_token_id")
             if eos_id is None:
@@ -69,12 +68,12 @@ def check_pad_shards(
                     where,
                     key,
                     sub,
-                    manifest.get("eos_id"),
+                    manifest.eos_id,
                 )
-            elif eos_id != manifest.get("eos_id"):
+            elif eos_id != manifest.eos_id:
                 raise ConfigError(
                     f"{where}: {key}.eos_token_id is {eos_id} but {folder}'s shards end each "
-                    f"document with {manifest.get('eos_id')}; set it to that"
+                    f"document with {manifest.eos_id}; set it to that"
                 )
             if tok_dir is None or not (tok_dir / "tokenizer.json").is_file():
                 continue

@@ -268,7 +268,7 @@ def test_prep_makes_corpus_3_from_corpus_2(
         CorpusSpec(name="twice", inputs=[str(SAMPLES / "cs_crawl.jsonl"), str(copy)], filter=spec),
     ]
     results = {r.name: r for r in prep_corpora(cfg)}
-    assert results["twice"].manifests["train"]["skipped_documents"] == {
+    assert results["twice"].manifests["train"].skipped_documents == {
         DUPLICATE: 330,
         CLASSIFIER: 22,
     }

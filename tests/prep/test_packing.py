@@ -201,7 +201,7 @@ def test_packing_per_corpus_and_bad_values(
 ) -> None:
     spec = CorpusSpec(name="c", inputs=inputs, packing="pad")
     (res,) = prep_corpora(_cfg(tokenizer_dir, tmp_path, inputs, packing="concat", corpora=[spec]))
-    assert res.manifests["train"]["packing"] == "pad"
+    assert res.manifests["train"].packing == "pad"
     bad = CorpusSpec(name="c", inputs=inputs, packing="padded")
     with pytest.raises(ConfigError, match=r"corpora\.c\.packing 'padded'"):
         prep_corpora(_cfg(tokenizer_dir, tmp_path, inputs, corpora=[bad]))

@@ -109,11 +109,11 @@ def test_rerun_skips_and_changed_config_rebuilds(tmp_path: Path, tokenizer_dir: 
     mtime = index.stat().st_mtime_ns
     (again,) = prep_corpora(cfg)
     assert again.skipped and index.stat().st_mtime_ns == mtime
-    assert again.manifests["train"]["samples"] == first.manifests["train"]["samples"]
+    assert again.manifests["train"].samples == first.manifests["train"].samples
     cfg.max_seq_len = 64
     (rebuilt,) = prep_corpora(cfg)
     assert not rebuilt.skipped
-    assert rebuilt.manifests["train"]["max_seq_len"] == 64
+    assert rebuilt.manifests["train"].max_seq_len == 64
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c"]  # no temp folders
 
 
@@ -121,5 +121,5 @@ def test_empty_documents_are_counted(tmp_path: Path, tokenizer_dir: Path) -> Non
     lines = [json.dumps({"text": "Ahoj světe, tohle je dokument."})] * 40
     lines += [json.dumps({"text": "   "}), json.dumps({"text": ""}), ""]
     (res,) = prep_corpora(_one_corpus(tmp_path, tokenizer_dir, lines, 16))
-    assert res.manifests["train"]["documents"] == 40
-    assert res.manifests["train"]["skipped_documents"] == {"empty": 2}
+    assert res.manifests["train"].documents == 40
+    assert res.manifests["train"].skipped_documents == {"empty": 2}

@@ -146,15 +146,15 @@ def test_lone_surrogate_is_counted_in_every_backend(
     cfg.val_fraction = 0.3  # the split hash sees every kept document
     (res,) = prep_corpora(cfg)
     m = res.manifests["train"]
-    assert m["skipped_documents"] == {"unencodable": 1}
-    assert m["bad_document_examples"]["unencodable"] == [f"{src}:3"]
-    assert m["tokenizer"]["backend"] == backend
+    assert m.skipped_documents == {"unencodable": 1}
+    assert m.bad_document_examples["unencodable"] == [f"{src}:3"]
+    assert m.tokenizer.backend == backend
     from csmpt.prep.run import split_of
 
     kept = [t for t in [*GOOD[:2], *GOOD[2:4], "pár \U0001f600 je v pořádku", *GOOD[4:]]]
     for split in ("train", "val"):
         texts = [t for t in kept if split_of(t, cfg.val_fraction) == split]
-        assert res.manifests[split]["documents"] == len(texts)
+        assert res.manifests[split].documents == len(texts)
         _assert_docs(res.path / split, tokenizer_dir, texts)
 
 
@@ -163,8 +163,8 @@ def test_lone_surrogate_repaired_or_strict(tmp_path: Path, tokenizer_dir: Path) 
     _write_surrogates(src)
     (res,) = prep_corpora(_cfg(tmp_path, tokenizer_dir, [str(src)], repair_unicode=True))
     m = res.manifests["train"]
-    assert m["skipped_documents"] == {} and m["repaired_documents"] == {"repaired_unicode": 1}
-    assert m["bad_document_examples"]["repaired_unicode"] == [f"{src}:3"]
+    assert m.skipped_documents == {} and m.repaired_documents == {"repaired_unicode": 1}
+    assert m.bad_document_examples["repaired_unicode"] == [f"{src}:3"]
     texts = [*GOOD[:2], "osamělý \ufffd surogát", *GOOD[2:4], "pár \U0001f600 je v pořádku"]
     _assert_docs(res.path / "train", tokenizer_dir, [*texts, *GOOD[4:]])
     strict = _cfg(tmp_path / "strict", tokenizer_dir, [str(src)], strict=True)
@@ -183,9 +183,9 @@ def test_byte_order_marks_are_stripped_and_counted(tmp_path: Path, tokenizer_dir
     inputs = [str(tmp_path / n) for n in ("a.jsonl", "b.jsonl.gz", "c.txt")]
     (res,) = prep_corpora(_cfg(tmp_path, tokenizer_dir, inputs))
     m = res.manifests["train"]
-    assert m["skipped_documents"] == {}
-    assert m["repaired_documents"] == {"bom_stripped": 3}
-    assert m["bad_document_examples"]["bom_stripped"] == [f"{p}:1" for p in inputs]
+    assert m.skipped_documents == {}
+    assert m.repaired_documents == {"bom_stripped": 3}
+    assert m.bad_document_examples["bom_stripped"] == [f"{p}:1" for p in inputs]
     _assert_docs(res.path / "train", tokenizer_dir, [*GOOD[:20], *GOOD[:20], GOOD[20]])
 
 
@@ -259,7 +259,7 @@ def test_prep_of_long_documents_is_token_exact(tmp_path: Path, ws_tokenizer: Pat
         out = tmp_path / backend
         cfg = _cfg(out, ws_tokenizer, [str(src)], max_doc_chars=97, tokenizer_backend=backend)
         (res,) = prep_corpora(cfg)
-        assert res.manifests["train"]["long_documents_split"] == len(texts)
+        assert res.manifests["train"].long_documents_split == len(texts)
         _assert_docs(res.path / "train", ws_tokenizer, texts)
 
 

@@ -79,7 +79,7 @@ def test_every_format_gives_the_same_tokens(tmp_path: Path, tokenizer_dir: Path)
         out.mkdir()
         cfg = _cfg(out, tokenizer_dir, inputs, text_field="body")
         (res,) = prep_corpora(cfg)
-        assert res.manifests["train"]["documents"] == 60, name
+        assert res.manifests["train"].documents == 60, name
         tokens = _tokens(out)
         if reference is None:
             reference = tokens
@@ -115,21 +115,21 @@ def test_bad_documents_are_counted(tmp_path: Path, tokenizer_dir: Path) -> None:
     _bad_corpus(src)
     (res,) = prep_corpora(_cfg(tmp_path, tokenizer_dir, [str(src)], max_doc_chars=300))
     m = res.manifests["train"]
-    assert m["skipped_documents"] == {
+    assert m.skipped_documents == {
         "invalid_utf8": 1,
         "empty": 2,
         "missing_text": 1,
         "malformed_json": 2,
     }
-    assert m["long_documents_split"] == 1
-    assert m["bad_document_examples"] == {
+    assert m.long_documents_split == 1
+    assert m.bad_document_examples == {
         "invalid_utf8": [f"{src}:21"],
         "empty": [f"{src}:22", f"{src}:23"],
         "missing_text": [f"{src}:24"],
         "long_split": [f"{src}:25"],
         "malformed_json": [f"{src}:26", f"{src}:27"],
     }
-    assert m["documents"] == 61  # 60 good + the long one, kept whole
+    assert m.documents == 61  # 60 good + the long one, kept whole
     # The long document was tokenized in pieces, cut at pre-tokens: same tokens as whole.
     from tokenizers import Tokenizer
 

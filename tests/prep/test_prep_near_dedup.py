@@ -77,11 +77,11 @@ def test_near_copies_removed_distinct_kept(tmp_path: Path, tokenizer_dir: Path) 
     docs, planted = _corpus(src)
     (res,) = prep_corpora(_cfg(tmp_path, tokenizer_dir, src))
     m = res.manifests["train"]
-    assert m["skipped_documents"] == {"near_duplicate": len(planted)}
+    assert m.skipped_documents == {"near_duplicate": len(planted)}
     side = _side(tmp_path)
     assert {(i, of) for i, _, of in side} == set(planted.items())
     kept = [d["text"] for d in docs if d["id"] not in planted]
-    assert m["documents"] == len(kept)
+    assert m.documents == len(kept)
     tok = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
     eos = tok.token_to_id("<|endoftext|>")
     want = [i for e in tok.encode_batch(kept, add_special_tokens=False) for i in [*e.ids, eos]]
@@ -166,17 +166,17 @@ def test_duplicates_across_parts_match_a_single_build(
     m, m1 = merged.manifests["train"], one.manifests["train"]
     for key in ("skipped_documents", "documents", "tokens", "samples"):
         if key == "samples" and packing == "pad":  # each part packs its own range of records
-            low, high = m["single_build_samples"]
-            filled = sum(p["samples"] > 0 for p in m["merged_from"])  # c.jsonl: all removed
-            assert m["part_switches"] == filled - 1 and low <= m1["samples"] <= high == m["samples"]
+            low, high = m.single_build_samples
+            filled = sum(p.samples > 0 for p in m.merged_from)  # c.jsonl: all removed
+            assert m.part_switches == filled - 1 and low <= m1.samples <= high == m.samples
             continue
-        assert m[key] == m1[key], key
+        assert getattr(m, key) == getattr(m1, key), key
     ids = [
         {r["id"] for r in map(json.loads, (d / "removed.jsonl").read_text().splitlines())}
         for d in (tmp_path / "single", tmp_path / "multi")
     ]
     assert ids[0] == ids[1] == {*planted, "again5"}  # the side files, joined by --merge
-    assert one.manifests["train"]["skipped_documents"] == {
+    assert one.manifests["train"].skipped_documents == {
         "duplicate": 1,
         "near_duplicate": len(planted),
     }

@@ -257,7 +257,7 @@ def test_single_build_sample_range_holds_for_random_dealings() -> None:
         per = [[x for x, p in docs if p == k] for k in range(parts)]
         merged = sum(count(d, seq) for d in per if d)
         fields = _pad_fields(
-            [{"real_tokens_in_samples": sum(d)} for d in per],
+            sum(sum(d) for d in per),
             merged,
             seq,
             [np.zeros(len(d), np.int32) for d in per],
