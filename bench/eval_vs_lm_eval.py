@@ -13,10 +13,18 @@ by mean per-token log-likelihood (the choice with the highest sum(log p) / n_tok
   context+continuation minus tokens of context). lm-eval's built-in ``acc_norm`` divides by
   characters, not tokens, so it is not BenCzechMark's setting.
 
+A second lm-eval task on the same docs uses lm-eval's built-in ``acc`` and ``acc_norm`` (summed
+log-likelihood; the same divided by ``len(choice)`` in characters) with their standard errors,
+and logs every choice's log-likelihood: the bench prints the largest difference between those
+and csmpt's (:mod:`csmpt.eval.mc_metrics`, from the same pass as the per-token accuracy).
+
 The bench checks first that lm-eval's tokenization of every prompt + choice gives the very ids
-llm-foundry scored, then asserts that the two accuracies are identical. lm-evaluation-harness
+llm-foundry scored, then asserts that the per-token accuracies are identical and that acc,
+acc_norm and their standard errors agree to 1e-6. lm-evaluation-harness
 lives in its own environment (``CSMPT_LM_EVAL_PYTHON``, default /work/lmeval-venv/bin/python)
-reusing this venv's torch/transformers; without it the bench says so and prints csmpt's items/s.
+reusing this venv's torch/transformers (docs/eval.md: a scratch venv whose ``.pth`` adds this
+one's site-packages, then ``pip install lm_eval==0.4.9.1``); without it the bench says so and
+prints csmpt's items/s.
 
     python bench/eval_vs_lm_eval.py --hf artifacts/demo/hf
 """
@@ -72,6 +80,22 @@ def process_results(doc, results):
     return {"acc_tok": float(np.argmax(lls / n) == int(doc["gold"]))}
 '''
 
+BUILTIN_YAML = """task: csmpt_mc_builtin
+dataset_path: json
+dataset_kwargs:
+  data_files: {test: DOCS}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "{{context}}"
+doc_to_choice: "{{choices}}"
+doc_to_target: "{{gold}}"
+target_delimiter: " "
+num_fewshot: 0
+metric_list:
+  - {metric: acc, aggregation: mean, higher_is_better: true}
+  - {metric: acc_norm, aggregation: mean, higher_is_better: true}
+"""
+
 DRIVER_PY = """import json, sys, time
 from lm_eval import simple_evaluate
 from lm_eval.models.huggingface import HFLM
@@ -84,8 +108,14 @@ out = simple_evaluate(model=lm, tasks=["csmpt_mc"], task_manager=TaskManager(inc
                       log_samples=False, bootstrap_iters=0)
 seconds = time.perf_counter() - t0
 res = out["results"]["csmpt_mc"]
+b = simple_evaluate(model=lm, tasks=["csmpt_mc_builtin"],
+                    task_manager=TaskManager(include_path=task_dir), log_samples=True)
+br = b["results"]["csmpt_mc_builtin"]
+lls = {s["doc_id"]: [r[0] for r in s["filtered_resps"]] for s in b["samples"]["csmpt_mc_builtin"]}
 print("RESULT " + json.dumps({"acc": res["acc_tok,none"], "seconds": seconds,
-                              "n": out["n-samples"]["csmpt_mc"]["effective"]}))
+                              "n": out["n-samples"]["csmpt_mc"]["effective"],
+                              "builtin": {k.split(",")[0]: v for k, v in br.items() if "," in k},
+                              "lls": [lls[i] for i in sorted(lls)]}))
 """
 
 
@@ -127,7 +157,15 @@ def csmpt_side(hf: Path, items: Path, shots: int, max_len: int, batch: int, docs
             }
         )
     docs.write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in out), "utf-8")
-    return {"acc": res.accuracy, "items": res.items, "seconds": res.seconds, "mismatch": mismatches}
+    return {
+        "acc": res.scores["acc_per_token"],
+        "items": res.items,
+        "seconds": res.seconds,
+        "mismatch": mismatches,
+        "scores": res.scores,
+        "stderr": res.stderr,
+        "lls": [list(d.loglikelihoods) for d in res.details],
+    }
 
 
 def lm_eval_side(hf: Path, docs: Path, max_len: int, batch: int, work: Path) -> dict | None:
@@ -140,6 +178,7 @@ def lm_eval_side(hf: Path, docs: Path, max_len: int, batch: int, work: Path) -> 
     task_dir = work / "task"
     task_dir.mkdir(exist_ok=True)
     (task_dir / "csmpt_mc.yaml").write_text(TASK_YAML.replace("DOCS", str(docs)))
+    (task_dir / "csmpt_mc_builtin.yaml").write_text(BUILTIN_YAML.replace("DOCS", str(docs)))
     (task_dir / "utils.py").write_text(UTILS_PY)
     (work / "driver.py").write_text(DRIVER_PY)
     env = {
@@ -208,6 +247,25 @@ def main() -> None:
             their_ips = theirs["n"] / theirs["seconds"]
             same = round(ours["acc"] * ours["items"]) == round(theirs["acc"] * theirs["n"])
             failed |= not same
+            bi = theirs["builtin"]
+            diffs = {m: abs(ours["scores"][m] - bi[m]) for m in ("acc", "acc_norm")} | {
+                f"{m}_stderr": abs(ours["stderr"][m] - bi[f"{m}_stderr"])
+                for m in ("acc", "acc_norm")
+            }
+            ll_diff = max(
+                abs(a - b)
+                for mine, their in zip(ours["lls"], theirs["lls"], strict=True)
+                for a, b in zip(mine, their, strict=True)
+            )
+            failed |= max(diffs.values()) > 1e-6
+            print(
+                f"{shots}-shot: csmpt acc {ours['scores']['acc']:.4f} ± {ours['stderr']['acc']:.4f}"
+                f" acc_norm {ours['scores']['acc_norm']:.4f} ± {ours['stderr']['acc_norm']:.4f} | "
+                f"lm-eval acc {bi['acc']:.4f} ± {bi['acc_stderr']:.4f} acc_norm "
+                f"{bi['acc_norm']:.4f} ± {bi['acc_norm_stderr']:.4f} | max |diff| "
+                + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+                + f", per-choice log-likelihood {ll_diff:.1e}"
+            )
             print(
                 f"{line} | lm-eval {theirs['n']} items, acc {theirs['acc']:.4f}, "
                 f"{their_ips:.1f} items/s | csmpt/lm-eval {ours_ips / their_ips:.2f}x | "
