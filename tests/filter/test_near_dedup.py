@@ -147,3 +147,19 @@ def test_same_verdicts_as_datasketch_on_planted_copies() -> None:
         verdicts.append(got)
     assert verdicts[0] == verdicts[1]
     assert sum(v is not None for v in verdicts[0]) == 30  # exact and lightly edited copies
+
+
+def test_signature_files_of_another_scheme_are_refused(tmp_path: Path) -> None:
+    """A part's --signatures file from csmpt before the numpy MinHash cannot be mixed in."""
+    from csmpt.prep.config import CorpusSpec, PrepConfig
+    from csmpt.prep.part_dedup import dedup_folder, global_dedup
+
+    spec = CorpusSpec(name="c", inputs=["c.jsonl"], filter=FilterSpec(near_dedup=NearDedupSpec()))
+    cfg = PrepConfig(tokenizer="tok", output_dir=str(tmp_path), corpora=[spec])
+    folder = dedup_folder(cfg, spec)
+    folder.mkdir(parents=True)
+    old = folder / "part-001-of-001.npz"  # as written before: no scheme
+    sig = np.zeros((2, 128), np.uint32)
+    np.savez(old, where=np.zeros((2, 2), np.int64), hash=np.zeros(32, np.uint8), sig=sig)
+    with pytest.raises(DataError, match=r"part-001-of-001.npz: signatures of MinHash scheme"):
+        global_dedup(cfg, spec, 1)
