@@ -12,7 +12,7 @@ other originals. Both MinHash implementations run on the same documents at the s
 
 It also times the signing of the samples replicated to ``--mb`` MB (one core).
 
-    .venv/bin/python bench/near_dedup_quality.py [--mb 5] [--trials 3]
+    .venv/bin/python bench/near_dedup_quality.py [--mb 5] [--trials 3] [--docs N]
 """
 
 from __future__ import annotations
@@ -94,8 +94,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=5.0, help="MB of text to time the signing on")
     ap.add_argument("--trials", type=int, default=3, help="edited copies per document and rate")
+    ap.add_argument("--docs", type=int, default=0, help="use only the first N documents (0: all)")
     args = ap.parse_args()
-    docs = sample_docs()
+    docs = sample_docs()[: args.docs or None]
     print(f"{len(docs)} documents, {args.trials} edited copies each per rate")
     head = " | ".join(f"{r:.0%} edited" if r else "exact" for r in RATES)
     print(f"\n| threshold, ngram | MinHash | {head} | originals removed |")
