@@ -34,7 +34,7 @@ from csmpt.atomic import commit, copy_file, temp_path
 from csmpt.corpus.fingerprint import fingerprint as hash_obj
 from csmpt.errors import DataError
 from csmpt.filter.classifier import LinearTextClassifier
-from csmpt.filter.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
+from csmpt.filter.near_dedup import SCHEME, MinHashSigner, NearDedupIndex, NearDedupSpec
 
 __all__ = [
     "CLASSIFIER",
@@ -194,7 +194,11 @@ class DocumentFilter:
                 "dedup": self.spec.dedup,
                 "removed_file": str(self.removed_path) if self.removed_path else None,
             }
-            | ({"near_dedup": asdict(self.spec.near_dedup)} if self.spec.near_dedup else {})
+            | (
+                {"near_dedup": asdict(self.spec.near_dedup) | {"scheme": SCHEME}}
+                if self.spec.near_dedup
+                else {}
+            )
         )
 
     def check_batch(self, ids: list[str], texts: list[str]) -> list[str | None]:

@@ -30,7 +30,7 @@ from csmpt.atomic import open_atomic
 from csmpt.corpus.readers import read_documents
 from csmpt.errors import DataError
 from csmpt.filter.document_filter import DUPLICATE, NEAR_DUPLICATE, content_hash
-from csmpt.filter.near_dedup import MinHashSigner, NearDedupIndex, NearDedupSpec
+from csmpt.filter.near_dedup import SCHEME, MinHashSigner, NearDedupIndex, NearDedupSpec
 from csmpt.prep.config import CorpusSpec, PrepConfig
 
 __all__ = [
@@ -97,7 +97,13 @@ def part_signatures(
     width = near.num_perm if near is not None else 0
     sig = np.concatenate(sigs) if sigs else np.zeros((0, width), np.uint32)
     with open_atomic(out, "wb") as f:
-        np.savez(f, where=loc, hash=np.frombuffer(b"".join(hashes), np.uint8), sig=sig)
+        np.savez(
+            f,
+            where=loc,
+            hash=np.frombuffer(b"".join(hashes), np.uint8),
+            sig=sig,
+            scheme=np.array(SCHEME),
+        )
     log.info("%s: signatures of %d documents", out, len(loc))
     return out
 
@@ -117,6 +123,14 @@ def global_dedup(cfg: PrepConfig, spec: CorpusSpec, parts: int) -> Path:
             f"--part I/{parts} --signatures for each part first"
         )
     loaded = [np.load(p) for p in paths]
+    for p, x in zip(paths, loaded, strict=True):
+        scheme = str(x["scheme"]) if "scheme" in x.files else "datasketch affine32 (SHA-1)"
+        if len(x["sig"]) and scheme != SCHEME:
+            raise DataError(
+                f"{p}: signatures of MinHash scheme {scheme!r}, this csmpt makes {SCHEME!r} "
+                f"(they cannot be compared); run csmpt prep CONFIG --part I/{parts} "
+                "--signatures for each part again"
+            )
     where = np.concatenate([x["where"] for x in loaded])
     hashes = np.concatenate([x["hash"] for x in loaded]).reshape(-1, 16)
     sigs = np.concatenate([x["sig"] for x in loaded])
