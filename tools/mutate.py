@@ -12,9 +12,10 @@ restores the file byte for byte (also on Ctrl-C or SIGTERM). A mutant is
 * ``survived``: the tests passed: the suite would let that change through;
 * ``error``: pytest could not run (status 2-5; e.g. no test collected): fix the entry.
 
-A baseline run of each distinct test list on the unmutated code comes first (skip it with
+A baseline run of every mutant's tests on the unmutated code comes first (skip it with
 ``--no-baseline``): a test that already fails proves nothing. Results go to
-``<out>/results.jsonl`` and the survivors to ``<out>/survivors.txt``; mutants with an
+``<out>/results.jsonl`` (pytest's output of each in ``<out>/logs/<id>.log``) and the
+survivors to ``<out>/survivors.txt``; mutants with an
 ``equivalent`` reason that survive are listed there as equivalent, not counted against the
 suite. Not run in CI (minutes per mutant); run it before a release and after a large change::
 
@@ -140,8 +141,13 @@ def _git_clean(path: Path) -> bool:
     return out.returncode == 0 and not out.stdout.strip()
 
 
-def run_tests(tests: list[str], timeout: float) -> tuple[str, int | None, float, str]:
-    """Run pytest on ``tests``: (outcome, status, seconds, last lines of output)."""
+def run_tests(
+    tests: list[str], timeout: float, log: Path | None = None
+) -> tuple[str, int | None, float, str]:
+    """Run pytest on ``tests``: (outcome, status, seconds, last lines of output).
+
+    The whole output goes to ``log`` when given.
+    """
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # no stale .pyc of a mutant survives
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
     t0 = time.monotonic()
@@ -152,7 +158,11 @@ def run_tests(tests: list[str], timeout: float) -> tuple[str, int | None, float,
     except subprocess.TimeoutExpired:
         return "timeout", None, time.monotonic() - t0, ""
     seconds = time.monotonic() - t0
-    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
+    output = proc.stdout + proc.stderr
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"$ {' '.join(cmd)}\n{output}", encoding="utf-8")
+    tail = "\n".join(output.strip().splitlines()[-6:])
     outcome = {0: "passed", 1: "failed"}.get(proc.returncode, "error")
     return outcome, proc.returncode, seconds, tail
 
@@ -187,8 +197,11 @@ class _Restore:
             signal.signal(sig, old)
 
 
-def run_mutant(mutant: Mutant, timeout: float) -> dict[str, Any]:
-    """Apply ``mutant``, run its tests, restore the file; the result record."""
+def run_mutant(mutant: Mutant, timeout: float, logs: Path | None = None) -> dict[str, Any]:
+    """Apply ``mutant``, run its tests, restore the file; the result record.
+
+    pytest's output goes to ``logs/<id>.log`` when ``logs`` is given.
+    """
     path = ROOT / mutant.file
     if not _git_clean(path):
         raise MutantError(f"{mutant.id}: {mutant.file} has uncommitted changes; commit first")
@@ -196,7 +209,8 @@ def run_mutant(mutant: Mutant, timeout: float) -> dict[str, Any]:
     mutated = mutate_text(text, mutant)
     with _Restore(path):
         path.write_text(mutated, encoding="utf-8")
-        outcome, status, seconds, tail = run_tests(mutant.tests, timeout)
+        log = None if logs is None else logs / f"{mutant.id}.log"
+        outcome, status, seconds, tail = run_tests(mutant.tests, timeout, log)
     assert path.read_text(encoding="utf-8") == text, f"{mutant.file} not restored"
     result = {"passed": "survived", "failed": "killed"}.get(outcome, outcome)
     return {
@@ -273,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     with (args.out / "results.jsonl").open("w", encoding="utf-8") as log:
         for m in mutants:
             try:
-                r = run_mutant(m, args.timeout)
+                r = run_mutant(m, args.timeout, args.out / "logs")
             except MutantError as e:
                 sys.stderr.write(f"mutate: {e}\n")
                 return 2
