@@ -8,7 +8,7 @@ STAMP := $(VENV)/.csmpt-installed
 CONSTRAINTS ?= requirements/constraints.txt
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint mutate clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ lint: install
 	$(BIN)/ruff check csmpt tests launch bench tools
 	$(BIN)/ruff format --check csmpt tests launch bench tools
 	$(BIN)/mypy
+
+# Curated mutation testing (tools/mutants.yaml; docs/testing.md): minutes per mutant, not in CI.
+mutate: install
+	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
 
 clean:
 	rm -rf artifacts .pytest_cache .mypy_cache .ruff_cache

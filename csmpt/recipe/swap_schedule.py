@@ -160,6 +160,33 @@ def merged_dataset(base: Mapping[str, Any], swap: Swap) -> dict[str, Any]:
     return out
 
 
+def _not_before_end(
+    swap: Swap, end: tuple[str | None, int], tokens_per_batch: int | None
+) -> str | None:
+    """None if ``swap`` takes effect before the run ends, else the detail for the error.
+
+    A swap at batch ``n`` gives batch ``n + 1`` the new corpus, so a swap at or after the last
+    batch never happens. With full batches of ``tokens_per_batch`` tokens, a swap at ``t``
+    tokens happens after batch ``ceil(t / tokens_per_batch)`` and a run of ``T`` tokens ends
+    after batch ``ceil(T / tokens_per_batch)``: both are compared in batches.
+    """
+    end_unit, end_value = end
+    if not tokens_per_batch:
+        if end_unit != swap.unit:
+            return None  # nothing to compare with
+        return "" if swap.value >= end_value else None
+    swap_batch = swap.value if swap.unit == "batch" else -(-swap.value // tokens_per_batch)
+    end_batch = end_value if end_unit == "batch" else -(-end_value // tokens_per_batch)
+    if swap_batch < end_batch:
+        return None
+    if swap.unit == "batch" and end_unit == "batch":
+        return ""
+    return (
+        f" (at {tokens_per_batch} tokens a batch the swap comes after batch {swap_batch}, "
+        f"the run ends after batch {end_batch})"
+    )
+
+
 def check_swaps(
     swaps: Sequence[Swap],
     train_config: Mapping[str, Any],
@@ -184,18 +211,12 @@ def check_swaps(
     base = (train_config.get("train_loader") or {}).get("dataset") or {}
     for i, swap in enumerate(swaps):
         if end is not None and swap.unit is not None:
-            end_unit, end_value = end
-            value = swap.value
-            if end_unit != swap.unit and tokens_per_batch:
-                value = (
-                    value * tokens_per_batch if end_unit == "token" else value // tokens_per_batch
+            late = _not_before_end(swap, end, tokens_per_batch)
+            if late is not None:
+                raise ConfigError(
+                    f"{WHERE}.{i}.at: swap {swap.describe()} is not before max_duration "
+                    f"{max_duration}{late}"
                 )
-            if end_unit == swap.unit or tokens_per_batch:
-                if value >= end_value:
-                    raise ConfigError(
-                        f"{WHERE}.{i}.at: swap {swap.describe()} is not before max_duration "
-                        f"{max_duration}"
-                    )
         for key, folder in local_mds_folders(merged_dataset(base, swap)):
             reason = missing_reason(folder)
             if reason:

@@ -234,7 +234,7 @@ def test_future_swaps_may_change_past_ones_may_not(swap_overrides, tmp_path: Pat
     ]
 
 
-def test_manual_swap_at_resume(swap_overrides, tmp_path: Path, shards_dir: Path) -> None:
+def test_manual_swap_at_resume(swap_overrides, recorder, tmp_path: Path, shards_dir: Path) -> None:
     run_dir = tmp_path / "run"
     common = {
         "save_interval": "10ba",
@@ -243,14 +243,18 @@ def test_manual_swap_at_resume(swap_overrides, tmp_path: Path, shards_dir: Path)
     }
     run_training(RECIPE, swap_overrides(run_dir, max_duration="10ba", **common))
     manual = f"[{{name: english, at: resume, dataset: {{local: {shards_dir / 'en_web'}}}}}]"
-    run_training(
-        RECIPE,
-        swap_overrides(
-            run_dir, max_duration="12ba", **{**common, "callbacks.csmpt_hot_swap.swaps": manual}
-        ),
-    )
+    resumed = {
+        **common,
+        "callbacks.csmpt_hot_swap.swaps": manual,
+        "callbacks.csmpt_test_recorder": "{}",
+    }
+    run_training(RECIPE, swap_overrides(run_dir, max_duration="12ba", **resumed))
     (event,) = swap_events(run_dir / "events.jsonl")
     assert (event["step"], event["to"], event["manual"]) == (10, "english", True)
+    # The resumed steps 11 and 12 really train on the new corpus, not only log the swap.
+    en = _corpus_rows(shards_dir / "en_web/train")
+    assert len(recorder.rows) == 2
+    assert all(r in en for rows in recorder.rows for r in rows), "still on the old corpus"
 
 
 @pytest.mark.parametrize(
@@ -260,6 +264,11 @@ def test_manual_swap_at_resume(swap_overrides, tmp_path: Path, shards_dir: Path)
             {"callbacks.csmpt_hot_swap.swaps": _swaps(14, 50)},
             ConfigError,
             r"swap cs_crawl_clean at 50ba is not before max_duration 40ba",
+        ),
+        (
+            {"callbacks.csmpt_hot_swap.swaps": _swaps(14, 40)},
+            ConfigError,
+            r"swap cs_crawl_clean at 40ba is not before max_duration 40ba",
         ),
         (
             {"callbacks.csmpt_hot_swap.swaps": _swaps(14, 10)},
@@ -278,7 +287,14 @@ def test_manual_swap_at_resume(swap_overrides, tmp_path: Path, shards_dir: Path)
             r"is not a swap point",
         ),
     ],
-    ids=["after-max-duration", "unsorted", "duplicate", "missing-folder", "bad-unit"],
+    ids=[
+        "after-max-duration",
+        "at-max-duration",
+        "unsorted",
+        "duplicate",
+        "missing-folder",
+        "bad-unit",
+    ],
 )
 def test_bad_schedule_fails_before_training(
     override: dict[str, Any], error: type[Exception], pattern: str, swap_overrides, tmp_path: Path
