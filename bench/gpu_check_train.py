@@ -332,7 +332,12 @@ def main() -> None:
     parser.add_argument("--work", default="artifacts/gpu_check/runs")
     parser.add_argument("--kill-after", type=int, default=21)
     parser.add_argument("--rel-tol", type=float, default=2e-2, help="bf16 noise, relative")
-    parser.add_argument("--timeout", type=int, default=240, help="seconds for the whole mode")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=int(os.environ.get("CAP_S", "245")) - 5,
+        help="seconds for the whole mode (default: 5 s less than $CAP_S, gpu_check.sh's cap)",
+    )
     parser.add_argument("--cpu", action="store_true", help="a tiny model on CPU, fp32, no FSDP")
     args = parser.parse_args()
     if args.mode == "throughput-child":

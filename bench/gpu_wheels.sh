@@ -3,7 +3,7 @@
 # (and the few small binary wheels it imports), a csmpt wheel, and the tiny tokenizer + MDS shards
 # the training part needs. Run here (CPU, PyPI reachable), then carry the folder with the check.
 #
-#   bench/gpu_wheels.sh [OUT]            # default artifacts/gpu_wheels; ~45 MiB
+#   bench/gpu_wheels.sh [OUT]            # default artifacts/gpu_wheels; fails above 64 MiB
 #
 # Which packages: the import closure, computed, not listed by hand. bench/gpu_closure.py imports
 # everything the check imports (composer, streaming, transformers, llmfoundry, lion_pytorch,

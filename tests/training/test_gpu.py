@@ -186,3 +186,19 @@ def test_flex_recipe_trains_in_bf16_on_gpu_like_sdpa(tiny_overrides, tmp_path: P
     assert "cuda" in flex_attention._compiled  # the compiled kernel ran
     assert len(curves["mpt_flex"]) == 20 and curves["mpt_flex"][-1] < curves["mpt_flex"][0] - 1.0
     assert curves["mpt_flex"] == pytest.approx(curves["mpt_sdpa"], rel=3e-2)  # bf16 noise
+
+
+def test_resume_part_records_the_phase_that_timed_out_and_no_verdict(tmp_path: Path) -> None:
+    rows_file = tmp_path / "rows.jsonl"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "gpu_check_train.py"), "resume", "--cpu", "--timeout", "2",
+         "--data", str(tmp_path / "data"), "--work", str(tmp_path / "runs"),
+         "--out", str(rows_file)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reference, compare = _rows(rows_file)
+    assert reference["phase"] == "reference" and reference["error"].startswith("timed out")
+    assert compare["phase"] == "compare" and compare["complete"] is False
+    assert compare["killed_after_step"] is None
+    assert compare["losses_equal_within_bf16_noise"] is False
