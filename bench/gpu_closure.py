@@ -78,13 +78,13 @@ def gpu_test_files() -> list[Path]:
 def _needs(error: BaseException) -> str | None:
     """The top-level module or distribution an import failure names, if any."""
     if isinstance(error, ModuleNotFoundError) and error.name:
-        return error.name.split(".")[0]
+        return error.name
     text = str(error)
     match = _VERSION_CHECK.match(text)
     if match:
         return match.group(1)
     if isinstance(error, ImportError) and error.name:  # cannot import name X from 'pkg.mod'
-        return error.name.split(".")[0]
+        return error.name
     match = _NO_ATTRIBUTE.search(text)
     if match:
         return match.group(1).split(".")[0]
@@ -136,15 +136,26 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _distribution(needs: str) -> str | None:
-    """The distribution of this venv that provides ``needs`` (a module or a distribution)."""
-    owners = md.packages_distributions().get(needs)
-    if owners:
-        return owners[0]
-    try:
-        return md.metadata(needs)["Name"]
-    except md.PackageNotFoundError:
-        return None
+def _distribution(needs: str, carried: frozenset[str] = frozenset()) -> str | None:
+    """The distribution of this venv that provides ``needs`` (a module or a distribution).
+
+    Of several (a namespace package such as ``opentelemetry``, or ``mlflow``, which both mlflow
+    and mlflow-skinny install) the ones whose files hold that very module, not yet carried, and
+    of those the smallest: mlflow-skinny, not mlflow's 29 MB wheel.
+    """
+    owners = md.packages_distributions().get(needs.split(".")[0])
+    if not owners:
+        try:
+            return md.metadata(needs)["Name"]
+        except md.PackageNotFoundError:
+            return None
+    path = needs.replace(".", "/")
+    files = {o: [str(f) for f in md.files(o) or []] for o in set(owners)}
+    holding = [
+        o for o in files if any(f.startswith(path + "/") or f == path + ".py" for f in files[o])
+    ]
+    fresh = [o for o in holding or list(files) if _norm(o) not in carried]
+    return min(fresh or holding or list(files), key=lambda o: len(files[o]))
 
 
 def _carried(wheels: Path) -> set[str]:
@@ -213,8 +224,12 @@ def solve(args: argparse.Namespace) -> int:
             break
         added = 0
         carried = _carried(wheels)
+        handled: set[str] = set()  # one wheel per missing module a round, however many rows
         for row in failures:
-            dist = _distribution(row["needs"]) if row["needs"] else None
+            if row["needs"] in handled:
+                continue
+            handled.add(row["needs"])
+            dist = _distribution(row["needs"], frozenset(carried)) if row["needs"] else None
             if dist is None or _norm(dist) in carried:
                 continue
             requirement = f"{dist}=={md.version(dist)}"
@@ -251,7 +266,7 @@ def main() -> None:
     parser.add_argument("mode", choices=["probe", "solve"])
     parser.add_argument("--image-python", help="a Python with only the GPU image's packages")
     parser.add_argument("--wheels", type=Path, help="the carried wheels' folder (seeded)")
-    parser.add_argument("--max-rounds", type=int, default=30)
+    parser.add_argument("--max-rounds", type=int, default=80)
     args = parser.parse_args()
     if args.mode == "probe":
         raise SystemExit(probe())

@@ -27,7 +27,8 @@ PY="${PYTHON:-$REPO/.venv/bin/python}"
 LIMIT_MIB=64
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
-rm -rf "$OUT/wheels"
+# GPU_WHEELS_KEEP=1 goes on from the wheels already there (after a stop); by default from scratch.
+[ "${GPU_WHEELS_KEEP:-0}" = 1 ] || rm -rf "$OUT/wheels"
 mkdir -p "$OUT/wheels"
 
 image_python() {  # prints a Python that has only the image's packages (made once)
@@ -79,6 +80,7 @@ IMG="$(image_python)"
 echo "== the image's Python: $IMG ($("$IMG" -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__)'))"
 
 echo "== csmpt wheel (with its llm-foundry entry points; the repository's code comes first on PYTHONPATH)"
+rm -f "$OUT"/wheels/csmpt-*.whl
 "$PY" -m pip wheel -q --no-deps --no-build-isolation -w "$OUT/wheels" "$REPO"
 
 echo "== the import closure: carry what fails to import on the image, until everything imports"

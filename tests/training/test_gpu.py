@@ -21,6 +21,10 @@ _spec = importlib.util.spec_from_file_location("gpu_check_report", BENCH / "gpu_
 assert _spec is not None and _spec.loader is not None
 gpu_check_report = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gpu_check_report)
+_spec = importlib.util.spec_from_file_location("gpu_closure", BENCH / "gpu_closure.py")
+assert _spec is not None and _spec.loader is not None
+gpu_closure = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gpu_closure)
 
 
 def _rows(path: Path) -> list[dict]:
@@ -202,3 +206,21 @@ def test_resume_part_records_the_phase_that_timed_out_and_no_verdict(tmp_path: P
     assert compare["phase"] == "compare" and compare["complete"] is False
     assert compare["killed_after_step"] is None
     assert compare["losses_equal_within_bf16_noise"] is False
+
+
+def test_closure_maps_each_import_failure_to_the_distribution_to_carry() -> None:
+    needs, dist = gpu_closure._needs, gpu_closure._distribution
+    hub = ImportError(
+        "huggingface-hub>=0.30.0,<1.0 is required for a normal functioning of this module, "
+        "but found huggingface-hub==1.33.0."
+    )
+    assert needs(hub) == "huggingface-hub" and dist("huggingface-hub") == "huggingface-hub"
+    assert dist(needs(ModuleNotFoundError("No module named 'mlflow'", name="mlflow"))) == (
+        "mlflow-skinny"  # not mlflow's 29 MB wheel, though both install the package
+    )
+    assert dist("opentelemetry.sdk") == "opentelemetry-sdk"  # a namespace package's part
+    assert dist("opentelemetry", frozenset({"opentelemetry-sdk"})) != "opentelemetry-sdk"
+    assert dist("pkg_resources") == "setuptools"
+    gone = ImportError("cannot import name 'X' from 'transformers.utils'", name="transformers.x")
+    assert dist(needs(gone)) == "transformers"
+    assert needs(RuntimeError("CUDA driver missing")) is None
