@@ -91,6 +91,38 @@ def _needs(error: BaseException) -> str | None:
     return None
 
 
+_CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
+
+
+def _deeper(error: BaseException) -> BaseException | None:
+    """Why ``from M import X`` found no X, when M hides a failed import of its own.
+
+    mlflow's ``mlflow/models/__init__.py`` imports ``ModelInputExample`` inside ``try: ...
+    except ImportError: pass``: the error names mlflow, not the module that is missing. Import
+    the submodules M's ``__init__`` imports, and return the first failure that names a module.
+    """
+    match = _CANNOT_IMPORT.search(str(error))
+    if not match:
+        return None
+    name, module = match.groups()
+    try:
+        package = importlib.import_module(module)
+    except BaseException:  # noqa: BLE001
+        return None
+    if not getattr(package, "__file__", None) or not package.__file__.endswith("__init__.py"):
+        return None
+    # The submodules its __init__ imports, in order (the failing one sits in a swallowed try).
+    source = Path(package.__file__).read_text(errors="ignore")
+    pattern = rf"^\s*from ({re.escape(module)}(?:\.\w+)+) import"
+    for sub in dict.fromkeys(re.findall(pattern, source, re.M)):
+        try:
+            importlib.import_module(sub)
+        except BaseException as e:  # noqa: BLE001
+            if _needs(e):
+                return e
+    return None
+
+
 def _where(error: BaseException) -> str:
     frames = traceback.extract_tb(error.__traceback__)
     ours = [f for f in frames if "importlib" not in f.filename] or frames
@@ -121,6 +153,9 @@ def probe() -> int:
                 spec.loader.exec_module(importlib.util.module_from_spec(spec))
         except BaseException as e:  # noqa: BLE001 - every failure is a row
             failed += 1
+            deeper = _deeper(e)
+            if deeper is not None and _needs(deeper):
+                e = deeper
             row = {
                 "module": name,
                 "ok": False,
