@@ -109,10 +109,11 @@ def _deeper(error: BaseException) -> BaseException | None:
         package = importlib.import_module(module)
     except BaseException:  # noqa: BLE001
         return None
-    if not getattr(package, "__file__", None) or not package.__file__.endswith("__init__.py"):
+    init: str | None = getattr(package, "__file__", None)
+    if init is None or not init.endswith("__init__.py"):
         return None
     # The submodules its __init__ imports, in order (the failing one sits in a swallowed try).
-    source = Path(package.__file__).read_text(errors="ignore")
+    source = Path(init).read_text(errors="ignore")
     pattern = rf"^\s*from ({re.escape(module)}(?:\.\w+)+) import"
     for sub in dict.fromkeys(re.findall(pattern, source, re.M)):
         try:
