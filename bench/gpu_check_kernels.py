@@ -1,7 +1,8 @@
 """GPU check, torch-only part: bf16 matmul rate, ALiBi attention kernels, LionW on ~1B params.
 
 Runs where Composer does not import (what it needs from llm-foundry it imports if it can and says
-why not otherwise). Writes one JSON object to ``--out``:
+why not otherwise). Appends one row (``"part": "kernels"``) to the JSONL file ``--out`` as each
+thing is measured, so a time cap that stops it keeps the rows before:
 
 * ``matmul_bf16_tflops``: the device's bf16 matmul rate, measured (the MFU denominator);
 * ``attention``: forward + backward at the ~350M MPT's attention shape (B 4, H 16, T 2048, hs 64,
@@ -10,7 +11,7 @@ why not otherwise). Writes one JSON object to ``--out``:
 * ``lionw``: one step on ~1B fp32 parameters for ``decoupled_lionw``, ``csmpt_lionw`` foreach and
   triton, against the memory floor (20 B/param at the bandwidth of a device-to-device copy).
 
-    python bench/gpu_check_kernels.py --out artifacts/gpu_check/kernels.json [--quick]
+    python bench/gpu_check_kernels.py --out artifacts/gpu_check/rows.jsonl [--quick]
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ from typing import Any
 import torch
 
 log = logging.getLogger("gpu_check")
+Emit = Callable[[dict[str, Any]], None]
+
+
+def _no_emit(row: dict[str, Any]) -> None:
+    """Default ``emit``: keep nothing."""
+
+
+def appender(out: Path) -> Emit:
+    """An ``emit`` that appends each row to the JSONL file ``out`` at once."""
+
+    def emit(row: dict[str, Any]) -> None:
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"part": "kernels", **row}) + "\n")
+
+    return emit
 
 
 def cuda_time(fn: Callable[[], object], reps: int, warmup: int = 2) -> float:
@@ -62,8 +78,8 @@ def _guard(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()[-2000:]}
 
 
-def attention(b: int, h: int, t: int, hs: int, reps: int) -> dict[str, Any]:
-    """Forward + backward of each attention implementation at one shape, bf16."""
+def attention(b: int, h: int, t: int, hs: int, reps: int, emit: Emit = _no_emit) -> dict[str, Any]:
+    """Forward + backward of each attention implementation at one shape, bf16; a row each."""
     from csmpt.models.alibi_attention import sdpa_alibi_attention
     from csmpt.models.flex_attention import flex_alibi_attention
 
@@ -96,6 +112,7 @@ def attention(b: int, h: int, t: int, hs: int, reps: int) -> dict[str, Any]:
     out: dict[str, Any] = {"shape": {"B": b, "H": h, "T": t, "hs": hs, "dtype": "bf16"}}
     if reference_error:
         out["torch"] = {"error": reference_error}
+        emit({"what": "attention", "impl": "torch", **out["shape"], **out["torch"]})
     outputs = {}
     for name, fn in impls.items():
 
@@ -123,9 +140,11 @@ def attention(b: int, h: int, t: int, hs: int, reps: int) -> dict[str, Any]:
             }
 
         out[name] = _guard(f"attention {name}", measure)
+        emit({"what": "attention", "impl": name, **out["shape"], **out[name]})
     if "csmpt_flex_alibi" in outputs and "csmpt_sdpa_alibi" in outputs:
         diff = (outputs["csmpt_flex_alibi"].float() - outputs["csmpt_sdpa_alibi"].float()).abs()
         out["flex_vs_sdpa_max_abs_diff"] = diff.max().item()
+        emit({"what": "flex_vs_sdpa_max_abs_diff", "value": out["flex_vs_sdpa_max_abs_diff"]})
     return out
 
 
@@ -140,7 +159,7 @@ def _lion_params(n_params: int, n_tensors: int) -> list[torch.nn.Parameter]:
     return params
 
 
-def lionw(n_params: int, reps: int) -> dict[str, Any]:
+def lionw(n_params: int, reps: int, emit: Emit = _no_emit) -> dict[str, Any]:
     """One LionW step on ``n_params`` fp32 parameters per implementation, and the memory floor."""
     n_tensors = 48
     buffers = [torch.empty(n_params, device="cuda") for _ in range(2)]
@@ -153,6 +172,7 @@ def lionw(n_params: int, reps: int) -> dict[str, Any]:
         "copy_bandwidth_gbs": bandwidth / 1e9,
         "floor_ms": floor_s * 1e3,
     }
+    emit({"what": "lionw_floor", **out})
     kw = {"lr": 1e-4, "betas": (0.9, 0.95), "weight_decay": 0.0}
     makers: dict[str, Callable[[list[torch.nn.Parameter]], Any]] = {}
     try:
@@ -167,6 +187,8 @@ def lionw(n_params: int, reps: int) -> dict[str, Any]:
         reason = f"llm-foundry does not import: {type(e).__name__}: {e}"
         out["decoupled_lionw"] = out["csmpt_lionw foreach"] = {"error": reason}
         out["csmpt_lionw triton"] = {"error": reason}
+        for name in ("decoupled_lionw", "csmpt_lionw foreach", "csmpt_lionw triton"):
+            emit({"what": "lionw", "impl": name, "error": reason})
 
         def lion_triton(ps: list[torch.nn.Parameter]) -> Any:
             from lion_pytorch.triton import update_fn
@@ -195,6 +217,7 @@ def lionw(n_params: int, reps: int) -> dict[str, Any]:
             return {"ms": s * 1e3, "vs_floor": s / floor_s}
 
         out[name] = _guard(f"lionw {name}", measure)
+        emit({"what": "lionw", "impl": name, **out[name]})
     return out
 
 
@@ -207,17 +230,19 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("gpu_check_kernels: no CUDA device")
     reps = 3 if args.quick else 10
-    result: dict[str, Any] = {
-        "device": torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-    }
-    result["matmul_bf16_tflops"] = _guard("matmul", lambda: {"value": matmul_bf16_tflops()})
+    emit = appender(Path(args.out))
+    emit({"what": "device", "device": torch.cuda.get_device_name(), "torch": torch.__version__})
+    matmul = _guard("matmul", lambda: {"value": matmul_bf16_tflops()})
+    emit({"what": "matmul_bf16_tflops", **matmul})
     t = 512 if args.quick else 2048
-    result["attention"] = _guard("attention", lambda: attention(4, 16, t, 64, reps))
+    attn = _guard("attention", lambda: attention(4, 16, t, 64, reps, emit))
+    if "error" in attn:
+        emit({"what": "attention", "impl": "all", **attn})
     n = 100_000_000 if args.quick else 1_000_000_000
-    result["lionw"] = _guard("lionw", lambda: lionw(n, reps))
-    Path(args.out).write_text(json.dumps(result, indent=1))
-    log.info("wrote %s", args.out)
+    lion = _guard("lionw", lambda: lionw(n, reps, emit))
+    if "error" in lion:
+        emit({"what": "lionw", "impl": "all", **lion})
+    log.info("appended the rows to %s", args.out)
 
 
 if __name__ == "__main__":

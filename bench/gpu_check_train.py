@@ -1,6 +1,8 @@
 """GPU check, training part: a ~350M ALiBi MPT in bf16 under FSDP FULL_SHARD on one GPU.
 
-Two modes, each writing one JSON object to ``--out``:
+Two modes, each appending its rows (JSON lines, ``"part": "train"`` or ``"resume"``) to ``--out`` as
+they are measured, so a part stopped by its time cap keeps what it had measured; a subprocess that
+runs past its share of ``--timeout`` is killed and leaves a row that says so:
 
 * ``throughput``: for each attention implementation (``csmpt_flex_alibi``, ``csmpt_sdpa_alibi``,
   ``torch``), in its own subprocess, Composer trains the model (d_model 1024, 24 layers, 16 heads,
@@ -12,8 +14,8 @@ Two modes, each writing one JSON object to ``--out``:
   SIGKILLed after step 21 and resumed by autoresume; per-step losses must agree within bf16 noise
   and the hot-swap events must be identical.
 
-    python bench/gpu_check_train.py throughput --out OUT/train.json --matmul-tflops 750
-    python bench/gpu_check_train.py resume --out OUT/resume.json --data WHEELS/data
+    python bench/gpu_check_train.py throughput --out OUT/rows.jsonl --matmul-tflops 750
+    python bench/gpu_check_train.py resume --out OUT/rows.jsonl --data WHEELS/data
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-IMPLS = ("csmpt_flex_alibi", "csmpt_sdpa_alibi", "torch")
+# The compiled flex kernel last: its compile time cannot cost the other two their rows.
+IMPLS = ("csmpt_sdpa_alibi", "torch", "csmpt_flex_alibi")
 MODEL = {"d_model": 1024, "n_layers": 24, "n_heads": 16, "expansion_ratio": 4}
 FSDP = {
     "sharding_strategy": "FULL_SHARD",
@@ -135,20 +138,43 @@ def throughput_child(
     }
 
 
+def append_row(out: Path, row: dict[str, Any]) -> None:
+    """Append one row to the JSONL file ``out`` (flushed: a later kill cannot lose it)."""
+    with open(out, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+
+
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
-    """Each implementation in its own subprocess (own FSDP process group and memory peak)."""
+    """Each implementation in its own subprocess (own FSDP process group and memory peak).
+
+    Each gets an equal share of what is left of ``--timeout`` (time one leaves unused goes to
+    the next); its row is appended to ``--out`` as soon as it is measured.
+    """
     model = TINY if args.cpu else MODEL
     results: dict[str, Any] = {"batch": args.batch, "seq": args.seq, "model": model}
-    for impl in args.impls.split(","):
+    impls = args.impls.split(",")
+    deadline = time.monotonic() + args.timeout
+    for i, impl in enumerate(impls):
+        share = max(1.0, (deadline - time.monotonic()) / (len(impls) - i))
         cmd = [sys.executable, __file__, "throughput-child", "--impl", impl]
         cmd += ["--steps", str(args.steps), "--batch", str(args.batch), "--seq", str(args.seq)]
         cmd += ["--matmul-tflops", str(args.matmul_tflops or 0)] + (["--cpu"] if args.cpu else [])
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-        if proc.returncode == 0:
-            results[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=share)
+        except subprocess.TimeoutExpired as e:
+            results[impl] = {"error": f"timed out after {share:.0f}s", "timeout_s": share}
+            tail = e.stderr or ""
+            sys.stderr.write(tail.decode(errors="replace") if isinstance(tail, bytes) else tail)
         else:
-            results[impl] = {"error": proc.stderr.strip().splitlines()[-1:], "rc": proc.returncode}
-            sys.stderr.write(proc.stderr[-4000:])
+            if proc.returncode == 0:
+                results[impl] = json.loads(proc.stdout.strip().split("\n")[-1])
+            else:
+                last = proc.stderr.strip().split("\n")[-1:]
+                results[impl] = {"error": f"exit {proc.returncode}: {' '.join(last)}"[:500]}
+                sys.stderr.write(proc.stderr[-4000:])
+        if args.out:
+            append_row(Path(args.out), {"part": "train", "model": model, **results[impl],
+                                        "impl": impl})  # fmt: skip
     # Same weights and batches: the first losses differ only by the attention kernels' rounding.
     first = {
         k: v["losses"][0] for k, v in results.items() if isinstance(v, dict) and v.get("losses")
@@ -157,6 +183,9 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         results["first_loss_rel_diff_vs_torch"] = {
             k: abs(v - first["torch"]) / abs(first["torch"]) for k, v in first.items()
         }
+        if args.out:
+            append_row(Path(args.out), {"part": "train", "first_loss_rel_diff_vs_torch":
+                                        results["first_loss_rel_diff_vs_torch"]})  # fmt: skip
     return results
 
 
@@ -212,50 +241,87 @@ def _events(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def resume(args: argparse.Namespace) -> dict[str, Any]:
-    """Uninterrupted vs SIGKILLed-at-step-21-and-resumed: losses and events."""
+    """Uninterrupted vs SIGKILLed-at-step-21-and-resumed: losses and events.
+
+    One row per phase (``reference``, ``killed``, ``resumed``) as it ends, then the comparison.
+    A phase that runs past what is left of ``--timeout`` is killed and recorded as timed out; the
+    comparison then says which phase is missing. The verdict needs the kill to have landed.
+    """
     base = Path(args.work)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     ref_dir, run_dir = base / "reference", base / "killed"
-    t0 = time.perf_counter()
-    run = {"cwd": REPO, "env": env, "check": True, "timeout": args.timeout}
-    subprocess.run(_train_cmd(args.data, ref_dir, args.impl, args.cpu), **run)
-    ref_s = time.perf_counter() - t0
-    proc = subprocess.Popen(_train_cmd(args.data, run_dir, args.impl, args.cpu), cwd=REPO, env=env)
-    deadline = time.time() + args.timeout
+    deadline = time.monotonic() + args.timeout
+
+    def row(**fields: Any) -> dict[str, Any]:
+        r = {"part": "resume", "impl": args.impl, **fields}
+        if args.out:
+            append_row(Path(args.out), r)
+        return r
+
+    def run(phase: str, run_folder: Path) -> bool:
+        left = deadline - time.monotonic()
+        t0 = time.perf_counter()
+        try:
+            cmd = _train_cmd(args.data, run_folder, args.impl, args.cpu)
+            proc = subprocess.run(cmd, cwd=REPO, env=env, timeout=max(1.0, left))
+        except subprocess.TimeoutExpired:
+            row(phase=phase, error=f"timed out after {left:.0f}s")
+            return False
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            row(phase=phase, error=f"exit {proc.returncode}", seconds=seconds)
+            return False
+        row(phase=phase, seconds=seconds, steps=len(_losses(run_folder)))
+        return True
+
+    ok = run("reference", ref_dir)
     killed_at = None
-    while time.time() < deadline and proc.poll() is None:
-        done = _losses(run_dir)
-        if done and max(done) >= args.kill_after:
-            proc.send_signal(signal.SIGKILL)
-            killed_at = max(done)
-            break
-        time.sleep(0.2)
-    proc.wait()
-    subprocess.run(_train_cmd(args.data, run_dir, args.impl, args.cpu), **run)
+    if ok:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            _train_cmd(args.data, run_dir, args.impl, args.cpu), cwd=REPO, env=env
+        )
+        while time.monotonic() < deadline and proc.poll() is None:
+            done = _losses(run_dir)
+            if done and max(done) >= args.kill_after:
+                proc.send_signal(signal.SIGKILL)
+                killed_at = max(done)
+                break
+            time.sleep(0.2)
+        if proc.poll() is None and killed_at is None:
+            proc.kill()
+        proc.wait()
+        why = None if killed_at is not None else (
+            "the run ended before the kill step" if proc.returncode == 0
+            else f"timed out or failed before step {args.kill_after} (exit {proc.returncode})"
+        )  # fmt: skip
+        row(phase="killed", killed_after_step=killed_at, seconds=time.perf_counter() - t0,
+            **({"error": why} if why else {}))  # fmt: skip
+        ok = killed_at is not None and run("resumed", run_dir)
     ref, got = _losses(ref_dir), _losses(run_dir)
     steps = sorted(ref)
     worst = max((abs(got.get(s, float("inf")) - ref[s]) / abs(ref[s]) for s in steps), default=0)
     events_ref, events_got = _events(ref_dir), _events(run_dir)
-    return {
-        "impl": args.impl,
-        "reference_run_s": ref_s,
-        "killed_after_step": killed_at,
-        "steps_reference": len(ref),
-        "steps_resumed": len(got),
-        "max_rel_loss_diff": worst,
-        "losses_equal_within_bf16_noise": steps == sorted(got) and worst <= args.rel_tol,
-        "rel_tol": args.rel_tol,
-        "events_identical": events_ref == events_got,
-        "events": events_got,
-        "losses_reference": [ref[s] for s in steps],
-        "losses_resumed": [got.get(s) for s in steps],
-    }
+    return row(
+        phase="compare",
+        complete=ok,
+        killed_after_step=killed_at,
+        steps_reference=len(ref),
+        steps_resumed=len(got),
+        max_rel_loss_diff=worst if ok else None,
+        losses_equal_within_bf16_noise=ok and steps == sorted(got) and worst <= args.rel_tol,
+        rel_tol=args.rel_tol,
+        events_identical=ok and events_ref == events_got,
+        events=events_got,
+        losses_reference=[ref[s] for s in steps],
+        losses_resumed=[got.get(s) for s in steps],
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["throughput", "throughput-child", "resume"])
-    parser.add_argument("--out", help="JSON file to write")
+    parser.add_argument("--out", help="JSONL file to append the rows to")
     parser.add_argument("--impl", default="csmpt_sdpa_alibi")
     parser.add_argument("--impls", default=",".join(IMPLS))
     parser.add_argument("--steps", type=int, default=12)
@@ -266,7 +332,12 @@ def main() -> None:
     parser.add_argument("--work", default="artifacts/gpu_check/runs")
     parser.add_argument("--kill-after", type=int, default=21)
     parser.add_argument("--rel-tol", type=float, default=2e-2, help="bf16 noise, relative")
-    parser.add_argument("--timeout", type=int, default=240)
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=int(os.environ.get("CAP_S", "245")) - 5,
+        help="seconds for the whole mode (default: 5 s less than $CAP_S, gpu_check.sh's cap)",
+    )
     parser.add_argument("--cpu", action="store_true", help="a tiny model on CPU, fp32, no FSDP")
     args = parser.parse_args()
     if args.mode == "throughput-child":
@@ -275,8 +346,10 @@ def main() -> None:
         )
         print(json.dumps(result))
         return
-    result = throughput(args) if args.mode == "throughput" else resume(args)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    if args.mode == "throughput":
+        throughput(args)
+    else:
+        resume(args)
 
 
 if __name__ == "__main__":
