@@ -127,3 +127,33 @@ def test_link_lost_between_saves_points_at_the_newest_whole_folder(
     assert [p.name for p, _ in result.quarantined] == ["ep0-ba8"]
     weight, batch = _resumed(run, tmp_path)
     assert batch == 6 and torch.equal(weight, value(6))
+
+
+@pytest.mark.parametrize("prefix", [None, "step{batch}"])
+def test_a_sharded_run_with_recorded_events_resumes_instead_of_being_refused(
+    sharded_run: Path, tmp_path: Path, prefix: str | None
+) -> None:
+    """The issue's reproduction: before, the guard saw no checkpoint file in a sharded run's
+    folder, removed ``latest`` and refused the rerun ("no checkpoint to resume from")."""
+    from omegaconf import OmegaConf
+
+    from csmpt.training.run import prepare_run_folder
+
+    run = _copy(sharded_run, tmp_path)
+    fsdp: dict[str, str] = {"state_dict_type": "sharded"}
+    if prefix is not None:  # fsdp_config.sharded_ckpt_prefix_dir names the folders
+        fsdp["sharded_ckpt_prefix_dir"] = prefix
+        for step in STEPS:
+            (run / f"ep0-ba{step}").rename(run / prefix.format(batch=step))
+        (run / "latest-rank0.pt").unlink()
+        (run / "latest-rank0.pt").symlink_to(prefix.format(batch=STEPS[-1]))
+    name = (prefix or "ep0-ba{batch}").format
+    (run / name(batch=STEPS[-1]) / "__0_0.distcp").unlink()
+    (run / "events.jsonl").write_text('{"event": "swap", "step": 5}\n')
+    cfg = OmegaConf.create({"save_folder": str(run), "autoresume": True, "fsdp_config": fsdp})
+
+    prepare_run_folder(cfg)
+
+    assert os.readlink(run / "latest-rank0.pt") == name(batch=STEPS[-2])
+    assert (run / "quarantine" / name(batch=STEPS[-1])).is_dir()
+    assert (run / "events.jsonl").is_file(), "nothing archived: the run resumes"
