@@ -43,20 +43,26 @@ from csmpt.training.leftovers import ARCHIVE, QUARANTINE
 __all__ = [
     "DEFAULT_FILENAME",
     "DEFAULT_LATEST",
+    "DEFAULT_SHARDED_DIR",
     "CheckpointFile",
     "GuardResult",
     "RunFolderError",
     "archive_run",
     "check_history",
     "checkpoint_problem",
+    "content_problem",
     "guard_save_folder",
     "list_checkpoints",
+    "recorded_steps",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FILENAME = "ep{epoch}-ba{batch}-rank{rank}.pt"  # Composer's default save_filename
 DEFAULT_LATEST = "latest-rank{rank}.pt"  # Composer's default save_latest_filename
+# Composer's default fsdp_config.sharded_ckpt_prefix_dir: a sharded checkpoint is the folder
+# SAVE_FOLDER/<dirname of save_filename>/ep0-ba20/ holding __<rank>_0.distcp files and .metadata.
+DEFAULT_SHARDED_DIR = "ep{epoch}-ba{batch}"
 
 
 class RunFolderError(CsmptError):
@@ -90,15 +96,32 @@ def _pattern(filename: str) -> re.Pattern[str]:
     return re.compile(f"^{out}$")
 
 
-def list_checkpoints(folder: Path, filename: str = DEFAULT_FILENAME) -> list[CheckpointFile]:
-    """The rank-0 checkpoint files of ``folder`` named by ``filename``, oldest step first."""
-    pattern = _pattern(filename)
+def list_checkpoints(
+    folder: Path, filename: str = DEFAULT_FILENAME, sharded_dir: str | None = None
+) -> list[CheckpointFile]:
+    """The rank-0 checkpoints of ``folder``, oldest step first.
+
+    Args:
+        folder: The save folder.
+        filename: The run's ``save_filename``: monolithic checkpoint files named by it.
+        sharded_dir: The run's ``fsdp_config.sharded_ckpt_prefix_dir`` (or None): also list
+            the sharded checkpoint folders Composer names ``<dirname of filename>/<sharded_dir>``.
+    """
     found = []
+    pattern = _pattern(filename)
     with os.scandir(folder) as entries:
         for entry in entries:
             match = pattern.match(entry.name)
             if match is not None and "batch" in match.groupdict():
                 found.append(CheckpointFile(Path(entry.path), int(match["batch"])))
+    parent = folder / Path(filename).parent
+    if sharded_dir is not None and parent.is_dir():
+        pattern = _pattern(sharded_dir)
+        with os.scandir(parent) as entries:
+            for entry in entries:
+                match = pattern.match(entry.name)
+                if match is not None and "batch" in match.groupdict() and entry.is_dir():
+                    found.append(CheckpointFile(Path(entry.path), int(match["batch"])))
     return sorted(found, key=lambda c: (c.batch, c.path.name))
 
 
@@ -107,13 +130,14 @@ def checkpoint_problem(path: Path) -> str | None:
 
     A ``.pt`` file must be a zip archive (torch's format) whose central directory reads and
     lists a ``data.pkl``; a truncated file has lost its central directory. A sharded checkpoint
-    folder must hold the ``.metadata`` torch's distributed checkpoint writes last. Compressed
-    and tar checkpoints are only checked for being non-empty.
+    folder must hold the ``.metadata`` torch's distributed checkpoint writes last, and every
+    shard file that ``.metadata`` names must be there and reach the end of the last tensor
+    stored in it (a missing rank's file or a truncated shard is found). Compressed and tar
+    checkpoints are only checked for being non-empty.
     """
     try:
         if path.is_dir():
-            meta = path / ".metadata"
-            return None if meta.is_file() and meta.stat().st_size > 0 else "no .metadata"
+            return _sharded_problem(path)
         if path.stat().st_size == 0:
             return "empty (0 bytes)"
     except OSError as e:
@@ -127,6 +151,52 @@ def checkpoint_problem(path: Path) -> str | None:
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         return f"torn (zip archive unreadable: {e})"
     return None
+
+
+def _sharded_problem(path: Path) -> str | None:
+    """What is missing or torn in a sharded (torch distributed checkpoint) folder, or None."""
+    meta = path / ".metadata"
+    if not meta.is_file() or meta.stat().st_size == 0:
+        return "no .metadata (the sharded save did not finish)"
+    from torch.distributed.checkpoint import FileSystemReader
+
+    try:
+        metadata = FileSystemReader(str(path)).read_metadata()
+        storage = dict(metadata.storage_data or {})
+    except Exception as e:  # noqa: BLE001 - an unpickling error can be of any type
+        return f"torn (.metadata unreadable: {type(e).__name__}: {e})"
+    ends: dict[str, int] = {}
+    for info in storage.values():
+        name = str(info.relative_path)
+        ends[name] = max(ends.get(name, 0), int(info.offset) + int(info.length))
+    if not ends:
+        return ".metadata names no shard file"
+    for name, end in sorted(ends.items()):
+        try:
+            size = (path / name).stat().st_size
+        except FileNotFoundError:
+            return f"shard {name} missing (named in .metadata)"
+        if size < end:
+            return f"shard {name} torn ({size} bytes, .metadata needs {end})"
+    return None
+
+
+def content_problem(path: Path) -> str | None:
+    """Why a checkpoint's bytes are not the ones written (None if they check), reading it whole.
+
+    A monolithic ``.pt`` file is a zip archive in which torch records a CRC32 of every member:
+    each is recomputed (:meth:`zipfile.ZipFile.testzip`), so a flipped bit in a tensor's data
+    is found before ``torch.load`` would load it silently. Sharded folders and other formats
+    carry no checksums: only :func:`checkpoint_problem`'s structural checks apply to them.
+    """
+    if path.is_dir() or not path.name.endswith(".pt"):
+        return checkpoint_problem(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        return f"torn (zip archive unreadable: {e})"
+    return None if bad is None else f"corrupt (CRC32 mismatch in {bad})"
 
 
 @contextlib.contextmanager
@@ -164,13 +234,22 @@ def guard_save_folder(
     folder: str | Path,
     filename: str = DEFAULT_FILENAME,
     latest_filename: str = DEFAULT_LATEST,
+    sharded_dir: str | None = DEFAULT_SHARDED_DIR,
+    verify: bool = False,
 ) -> GuardResult:
     """Quarantine unusable checkpoints and point ``latest`` at the newest valid one.
+
+    Sharded checkpoint folders are handled as files: listed by step, checked
+    (:func:`checkpoint_problem`), moved to ``quarantine/`` whole, pointed at by ``latest``.
 
     Args:
         folder: The local save folder (nothing happens if it does not exist).
         filename: The run's ``save_filename`` (Composer's format string).
         latest_filename: The run's ``save_latest_filename``.
+        sharded_dir: The run's ``fsdp_config.sharded_ckpt_prefix_dir`` (None: no folders).
+        verify: Also read the checkpoint to resume from whole and check its CRCs
+            (:func:`content_problem`); a corrupt one is quarantined and the previous one
+            checked in turn. One rank (global rank 0) is enough: the others follow its link.
 
     Returns:
         The step the run will resume from (0: from scratch), the checkpoint ``latest`` points
@@ -183,7 +262,7 @@ def guard_save_folder(
     quarantine = folder / QUARANTINE
     result = GuardResult(0, None)
     with _folder_lock(folder):
-        checkpoints = list_checkpoints(folder, filename)
+        checkpoints = list_checkpoints(folder, filename, sharded_dir)
         latest_step: int | None = None
         if link.is_symlink():
             target = (link.parent / os.readlink(link)).resolve()
@@ -203,6 +282,8 @@ def guard_save_folder(
                 bad.append((c.path, problem))
             else:
                 good.append(c)
+        while verify and good and (problem := content_problem(good[-1].path)) is not None:
+            bad.append((good.pop().path, problem))
         for path, reason in bad:
             dest = _move_aside(path, quarantine)
             if dest is not None:
@@ -221,17 +302,10 @@ def guard_save_folder(
     return result
 
 
-def check_history(resume_step: int, events_files: list[Path], runs_file: Path | None) -> None:
-    """Refuse to start from scratch over a run whose events or history record later steps.
-
-    Raises:
-        RunFolderError: ``resume_step`` is 0 and an events file or ``runs.jsonl`` records a
-            step after 0 (a swap, a spike, a checkpointed end or resume).
-    """
-    if resume_step != 0:
-        return
+def recorded_steps(paths: list[Path]) -> list[str]:
+    """For each run file recording a step after 0: "NAME records step N (EVENT)", its last."""
     found: list[str] = []
-    for path in [*events_files, *([runs_file] if runs_file else [])]:
+    for path in paths:
         steps = [
             (int(r.get("step", 0) or 0), str(r.get("event", "?")))
             for r in read_jsonl(path)
@@ -241,18 +315,56 @@ def check_history(resume_step: int, events_files: list[Path], runs_file: Path | 
         if later:
             step, event = max(later)
             found.append(f"{path.name} records step {step} ({event})")
+    return found
+
+
+def check_history(
+    resume_step: int, events_files: list[Path], runs_file: Path | None, why: str = ""
+) -> None:
+    """Refuse to start from scratch over a run whose events or history record later steps.
+
+    Args:
+        resume_step: The step the run would start at.
+        events_files: The run's events files.
+        runs_file: Its ``runs.jsonl`` (or None).
+        why: Appended to the message (e.g. what differs from the recorded run's config).
+
+    Raises:
+        RunFolderError: ``resume_step`` is 0 and an events file or ``runs.jsonl`` records a
+            step after 0 (a swap, a spike, a checkpointed end or resume).
+    """
+    if resume_step != 0:
+        return
+    found = recorded_steps([*events_files, *([runs_file] if runs_file else [])])
     if found:
         first = events_files[0] if events_files else runs_file
         where = first.parent if first is not None else "the save folder"
         raise RunFolderError(
-            f"{where}: no checkpoint to resume from, but {'; '.join(found)}; starting over would "
-            "discard that history: rerun with --fresh (archives the old run to "
+            f"{where}: no checkpoint to resume from, but {'; '.join(found)}{why}; starting over "
+            "would discard that history: rerun with --fresh (archives the old run to "
             f"{where}/{ARCHIVE}/) or choose another save_folder"
         )
 
 
-def archive_run(folder: Path, filename: str, latest_filename: str, run_files: list[Path]) -> Path:
+def archive_run(
+    folder: Path,
+    filename: str,
+    latest_filename: str,
+    run_files: list[Path],
+    sharded_dir: str | None = DEFAULT_SHARDED_DIR,
+    reason: str = "--fresh",
+) -> Path:
     """Move a previous run (checkpoints, ``latest``, run files, quarantine) into ``archive/``.
+
+    ``config.yaml`` moves last: a rank that still finds it finds the run files too.
+
+    Args:
+        folder: The save folder.
+        filename: The run's ``save_filename``.
+        latest_filename: The run's ``save_latest_filename``.
+        run_files: The events, runs and metrics files to move.
+        sharded_dir: The run's ``fsdp_config.sharded_ckpt_prefix_dir``.
+        reason: Starts the one warning line that names what moved.
 
     Returns:
         The archive folder ``SAVE_FOLDER/archive/<UTC time>``.
@@ -260,12 +372,12 @@ def archive_run(folder: Path, filename: str, latest_filename: str, run_files: li
     dest = folder / ARCHIVE / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     moved = []
     if folder.is_dir():
-        paths = [c.path for c in list_checkpoints(folder, filename)]
+        paths = [c.path for c in list_checkpoints(folder, filename, sharded_dir)]
         link = folder / latest_filename.replace("{rank}", "0")
-        extra = [link, folder / QUARANTINE, folder / "spikes", folder / "config.yaml"]
-        for path in [*paths, *extra, *run_files]:
+        extra = [link, folder / QUARANTINE, folder / "spikes"]
+        for path in [*paths, *extra, *run_files, folder / "config.yaml"]:
             if (path.exists() or path.is_symlink()) and _move_aside(path, dest) is not None:
                 moved.append(path.name)
     if moved:
-        log.warning("--fresh: moved %s to %s", ", ".join(moved), dest)
+        log.warning("%s: moved %s to %s", reason, ", ".join(moved), dest)
     return dest

@@ -22,12 +22,13 @@ from csmpt.errors import CsmptError
 from csmpt.mds.streaming_threads import stop_streaming_threads
 from csmpt.run_events import events_files
 from csmpt.run_folder import RUNS_FILE, repair_torn_tail
-from csmpt.training import atomic_save
+from csmpt.training import atomic_save, requeue
 from csmpt.training.lease import acquire_lease
 from csmpt.training.preflight import preflight
 from csmpt.training.resume_guard import (
     DEFAULT_FILENAME,
     DEFAULT_LATEST,
+    DEFAULT_SHARDED_DIR,
     archive_run,
     check_history,
     guard_save_folder,
@@ -74,6 +75,7 @@ def run_training(
     try:
         prepare_run_folder(cfg, fresh)
         atomic_save.install()
+        requeue.install()
         from llmfoundry.command_utils import train
 
         # llm-foundry's train_from_yaml, with overrides that can address list items (icl_tasks.0.x)
@@ -126,13 +128,17 @@ def _run_files(cfg: dict[str, Any], folder: Path) -> tuple[list[Path], Path, lis
 def prepare_run_folder(cfg: DictConfig, fresh: bool = False) -> None:
     """Make a local save folder safe to (re)start in, on every rank before training starts.
 
-    With autoresume, unusable checkpoints go to ``quarantine/`` and ``latest`` points at the
-    newest valid one (:func:`~csmpt.training.resume_guard.guard_save_folder`). A run that would
-    start from step 0 over a folder whose events or run history record later steps is refused,
+    With autoresume, unusable checkpoints (files or sharded folders) go to ``quarantine/`` and
+    ``latest`` points at the newest valid one; global rank 0 also checks the CRCs of the one to
+    resume from (:func:`~csmpt.training.resume_guard.guard_save_folder`). An autoresume run that
+    would start from step 0 over the files of a dead attempt of the same run archives them and
+    goes on; over a folder whose events or run history record later steps of another run (or
+    without autoresume) it is refused (:func:`~csmpt.training.requeue.restart_same_run`),
     unless ``fresh``: then global rank 0 archives the old run first.
 
     Raises:
-        RunFolderError: Starting over would discard the recorded history (and not ``fresh``).
+        RunFolderError: Starting over would discard the recorded history of another run (and
+            not ``fresh``).
     """
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
@@ -143,20 +149,28 @@ def prepare_run_folder(cfg: DictConfig, fresh: bool = False) -> None:
     folder = Path(save_folder.replace("{run_name}", str(resolved.get("run_name") or "")))
     filename = resolved.get("save_filename") or DEFAULT_FILENAME
     latest = resolved.get("save_latest_filename") or DEFAULT_LATEST
+    fsdp = resolved.get("fsdp_config")
+    sharded_dir = (fsdp or {}).get("sharded_ckpt_prefix_dir") if isinstance(fsdp, dict) else None
+    sharded_dir = str(sharded_dir or DEFAULT_SHARDED_DIR)
     events, runs, metrics = _run_files(resolved, folder)
-    if int(os.environ.get("RANK", "0")) == 0:  # only global rank 0 writes these files
+    rank0 = int(os.environ.get("RANK", "0")) == 0  # only global rank 0 writes the run files
+    if rank0:
         for path in [*events, runs, *metrics]:
             repair_torn_tail(path)
     if fresh:
-        if int(os.environ.get("RANK", "0")) == 0:
-            archive_run(folder, filename, latest, [*events, runs, *metrics])
+        if rank0:
+            archive_run(folder, filename, latest, [*events, runs, *metrics], sharded_dir)
         return
-    step = (
-        guard_save_folder(folder, filename, latest).resume_step if resolved.get("autoresume") else 0
+    if not resolved.get("autoresume"):
+        if not resolved.get("load_path"):
+            check_history(0, events, runs)  # not a requeue-able run: never archives by itself
+        return
+    step = guard_save_folder(folder, filename, latest, sharded_dir, verify=rank0).resume_step
+    if step != 0 or resolved.get("load_path"):
+        return  # resumes, or starts from a checkpoint outside the folder (a branch)
+    requeue.restart_same_run(
+        folder, resolved, (events, runs, metrics), rank0, (filename, latest, sharded_dir)
     )
-    if step == 0 and resolved.get("load_path"):
-        return  # starts from a checkpoint outside the folder (a branch): its step is not 0
-    check_history(step, events, runs)
 
 
 def _end_mlflow_run() -> None:

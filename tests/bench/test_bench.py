@@ -46,6 +46,16 @@ def test_lionw_step_benchmark_runs() -> None:
     assert "memory floor" in out
 
 
+def test_checkpoint_check_cost_prints_the_check_against_a_load() -> None:
+    out = run_bench("checkpoint_check_cost.py", "--mb", "8", "--tensor-mb", "1", "--repeats", "1")
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "operation" not in ln]
+    assert [r.split("|")[1].strip() for r in rows] == ["load", "check", "structure"]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert float(cells[1]) > 0 and cells[3].endswith("x")
+    assert "at a 7B checkpoint (54 GB) the check takes" in out
+
+
 def test_atomic_write_cost_prints_both_writers_and_their_ratio() -> None:
     out = run_bench("atomic_write_cost.py", "--small", "--repeats", "1")
     rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "files" not in ln]

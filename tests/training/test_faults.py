@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -26,7 +28,12 @@ from csmpt.atomic import write_atomically
 from csmpt.errors import ConfigError
 from csmpt.run_folder import read_events, read_metrics, repair_torn_tail
 from csmpt.training import run_training
-from csmpt.training.resume_guard import RunFolderError, checkpoint_problem, guard_save_folder
+from csmpt.training.resume_guard import (
+    RunFolderError,
+    checkpoint_problem,
+    content_problem,
+    guard_save_folder,
+)
 
 RECIPE = "yamls/tiny/mpt_hot_swap.yaml"
 CSMPT = str(Path(sys.executable).parent / "csmpt")
@@ -165,6 +172,37 @@ def test_guard_with_nothing_valid_left_removes_the_link(tmp_path: Path) -> None:
     assert (tmp_path / "quarantine/ep0-ba2-rank0.pt").is_file()
 
 
+def _flip_a_tensor_byte(path: Path, rng: random.Random) -> str:
+    """Flip one byte at a random offset inside a random tensor's data; its zip member name."""
+    with zipfile.ZipFile(path) as zf:
+        tensors = [i for i in zf.infolist() if "/data/" in i.filename and i.file_size > 0]
+    info = rng.choice(tensors)
+    with path.open("r+b") as f:
+        f.seek(info.header_offset + 26)
+        name_len, extra_len = struct.unpack("<HH", f.read(4))
+        f.seek(info.header_offset + 30 + name_len + extra_len + rng.randrange(info.compress_size))
+        byte = f.read(1)[0]
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte ^ 0xFF]))
+    return info.filename
+
+
+def test_verify_quarantines_a_flipped_byte_the_structure_check_misses(tmp_path: Path) -> None:
+    for step in (2, 4):
+        _save(tmp_path / f"ep0-ba{step}-rank0.pt", step)
+    (tmp_path / "latest-rank0.pt").symlink_to("ep0-ba4-rank0.pt")
+    member = _flip_a_tensor_byte(tmp_path / "ep0-ba4-rank0.pt", random.Random(4))
+    assert checkpoint_problem(tmp_path / "ep0-ba4-rank0.pt") is None  # still a whole zip
+    assert guard_save_folder(tmp_path).quarantined == []  # other ranks: no full read
+    result = guard_save_folder(tmp_path, verify=True)
+    assert result.resume_step == 2
+    assert result.quarantined == [
+        (tmp_path / "ep0-ba4-rank0.pt", f"corrupt (CRC32 mismatch in {member})")
+    ]
+    assert os.readlink(tmp_path / "latest-rank0.pt") == "ep0-ba2-rank0.pt"
+    assert content_problem(tmp_path / "ep0-ba2-rank0.pt") is None
+
+
 def test_integrity_check_reads_only_the_zip_directory(tmp_path: Path) -> None:
     path = tmp_path / "ep0-ba2-rank0.pt"
     _save(path, 1.0)
@@ -251,6 +289,92 @@ def test_torn_newest_checkpoint_falls_back_to_the_previous_one(
 
 
 @pytest.mark.slow
+def test_flipped_byte_in_the_newest_checkpoint_resumes_from_the_previous(
+    fault_args, reference: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference, run_dir, symlinks=True)
+    newest = run_dir / f"ep0-ba{STEPS}-rank0.pt"
+    member = _flip_a_tensor_byte(newest, random.Random(26))
+    assert checkpoint_problem(newest) is None  # torch.load would load it silently
+    caplog.set_level(logging.WARNING, logger="csmpt")
+
+    trainer = run_training(RECIPE, fault_args(run_dir))
+
+    assert int(trainer.state.timestamp.batch) == STEPS
+    warned = [r.getMessage() for r in caplog.records if str(newest) in r.getMessage()]
+    assert warned == [
+        f"checkpoint {newest}: corrupt (CRC32 mismatch in {member}); moved to "
+        f"{run_dir / 'quarantine' / newest.name}"
+    ]
+    assert runs(run_dir)[-2:] == [("resume", STEPS - 2), ("end", STEPS)]
+    assert_same_run(run_dir, reference)
+
+
+@pytest.mark.slow
+def test_plain_rerun_after_a_kill_before_the_first_checkpoint_restarts_and_matches(
+    fault_args, reference: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A requeue of a job killed before its first save starts over by itself (same config);
+    a folder holding another run is still refused, and nothing in it moves."""
+    run_dir = tmp_path / "run"
+    args = fault_args(run_dir, save_interval=f"{STEPS}ba")  # the first checkpoint: step 12
+    proc = subprocess.Popen(
+        [CSMPT, "train", RECIPE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_step(run_dir / "metrics.jsonl", 6, proc, timeout=300)  # after the swap at 4
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert not list(run_dir.glob("ep*")), "killed after its first checkpoint: rerun the test"
+    files = ("config.yaml", "events.jsonl", "metrics.jsonl", "runs.jsonl")
+    before = {name: (run_dir / name).read_bytes() for name in files}
+    assert [e["step"] for e in events(run_dir)][:1] == [4]
+
+    with pytest.raises(RunFolderError) as e:
+        run_training(RECIPE, [*args, "seed=18"])
+    assert "\n" not in str(e.value)
+    assert "it is another run (seed was 17, is 18)" in str(e.value) and "--fresh" in str(e.value)
+    assert {name: (run_dir / name).read_bytes() for name in files} == before
+
+    caplog.set_level(logging.WARNING, logger="csmpt")
+    run_training(RECIPE, args)
+
+    (archive,) = (run_dir / "archive").iterdir()
+    assert {name: (archive / name).read_bytes() for name in files} == before
+    restarts = [r.getMessage() for r in caplog.records if "no checkpoint yet" in r.getMessage()]
+    assert len(restarts) == 1 and str(archive) in restarts[0]
+    assert runs(run_dir) == [("start", 0), ("end", STEPS)]
+    assert_same_run(run_dir, reference)
+
+
+@pytest.mark.slow
+def test_rerunning_a_finished_run_says_already_done_and_exits_0(
+    reference: Path, fault_args, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference, run_dir, symlinks=True)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    proc = subprocess.run(
+        [CSMPT, "train", RECIPE, *fault_args(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"done at step {STEPS}" in proc.stdout
+    log_text = (run_dir / "csmpt.log").read_text()
+    assert f"already done at step {STEPS} (max_duration {STEPS}ba reached)" in log_text
+    assert "Traceback" not in log_text + proc.stderr
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    after.pop("csmpt.log")
+    after.pop(".csmpt-resume.lock")  # the guard's (empty) lock file
+    assert after == before, "a finished run's files are left as they were"
+
+
+@pytest.mark.slow
 def test_resume_from_the_swap_steps_checkpoint_logs_each_metric_once(
     fault_args, reference: Path, tmp_path: Path
 ) -> None:
@@ -284,8 +408,8 @@ def test_restart_from_scratch_over_recorded_events_needs_fresh(
     for ckpt in run_dir.glob("*.pt"):  # the "obvious manual fix" after a torn checkpoint
         ckpt.unlink()
     before = (run_dir / "events.jsonl").read_text()
-    with pytest.raises(RunFolderError) as e:
-        run_training(RECIPE, fault_args(run_dir))
+    with pytest.raises(RunFolderError) as e:  # another run (the same one would restart)
+        run_training(RECIPE, [*fault_args(run_dir), "seed=18"])
     assert "\n" not in str(e.value)
     assert "no checkpoint to resume from, but events.jsonl records step 9 (swap)" in str(e.value)
     assert "--fresh" in str(e.value)
@@ -465,8 +589,8 @@ def test_chaos_sigkill_at_random_moments_then_rerun_until_done(
     print(
         "chaos kills:",
         kills,
-        "quarantined:",
-        sorted(p.name for p in (run_dir / "quarantine").iterdir()),
+        "quarantined:",  # a dead first attempt's quarantine is archived with its run files
+        sorted(p.name for p in [*run_dir.glob("quarantine/*"), *run_dir.glob("archive/*/*/*")]),
     )
     assert_same_run(run_dir, reference)
     assert runs(run_dir)[-1] == ("end", STEPS)

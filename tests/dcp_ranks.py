@@ -1,0 +1,95 @@
+"""A 2-rank gloo job on CPU that saves and loads torch distributed (sharded) checkpoints.
+
+``python tests/dcp_ranks.py save FOLDER`` writes ``FOLDER/ep0-ba{2,4,6}/`` the way Composer
+0.32.1 saves ``state_dict_type: sharded`` checkpoints (``dcp.save`` of DTensors sharded over the
+ranks, ``FileSystemWriter``, ``DefaultSavePlanner(dedup_save_to_lowest_rank=True)``).
+``python tests/dcp_ranks.py load FOLDER OUT`` resolves ``FOLDER/latest-rank0.pt`` as Composer's
+autoresume does, loads that folder on both ranks and saves the gathered weight and step to OUT.
+A script of its own: ``torch.multiprocessing.spawn`` needs an importable main module.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import torch
+import torch.multiprocessing as mp
+
+STEPS = (2, 4, 6)
+ROWS = 8  # rows of each sharded tensor: 4 per rank
+
+
+def value(step: int) -> torch.Tensor:
+    return torch.arange(ROWS * 3, dtype=torch.float32).reshape(ROWS, 3) + 1000 * step
+
+
+def _init(rank: int, port: int) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
+
+
+def _save_ranks(rank: int, port: int, folder: str) -> None:
+    """One rank of a 2-rank job: save Composer-shaped state dicts at each step, sharded."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint import DefaultSavePlanner, FileSystemWriter
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    _init(rank, port)
+    mesh = init_device_mesh("cpu", (2,))
+    for step in STEPS:
+        weight = distribute_tensor(value(step), mesh, [Shard(0)])
+        moment = distribute_tensor(-value(step), mesh, [Shard(0)])
+        state = {
+            "state": {
+                "model": {"model.wte.weight": weight},
+                "optimizers": {"LionW": {"state": {"model.wte.weight": {"exp_avg": moment}}}},
+                "timestamp": {"batch": step},
+            },
+        }
+        if rank == 0:
+            state["rng"] = [{"torch": torch.get_rng_state()}]  # only rank 0 saves RNG
+        dcp.save(
+            state,
+            storage_writer=FileSystemWriter(os.path.join(folder, f"ep0-ba{step}")),
+            planner=DefaultSavePlanner(dedup_save_to_lowest_rank=True),
+        )
+    torch.distributed.destroy_process_group()
+
+
+def _load_ranks(rank: int, port: int, folder: str, out: str) -> None:
+    """Resolve ``latest-rank0.pt`` as Composer's autoresume does and load its shards."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    _init(rank, port)
+    mesh = init_device_mesh("cpu", (2,))
+    link = os.path.join(folder, "latest-rank0.pt")
+    path = os.path.join(os.path.dirname(link), os.readlink(link))  # trainer.py's own join
+    weight = distribute_tensor(torch.zeros(ROWS, 3), mesh, [Shard(0)])
+    state = {"state": {"model": {"model.wte.weight": weight}, "timestamp": {"batch": -1}}}
+    dcp.load(state, checkpoint_id=path)
+    full = state["state"]["model"]["model.wte.weight"].full_tensor()
+    if rank == 0:
+        torch.save({"weight": full, "batch": state["state"]["timestamp"]["batch"]}, out)
+    torch.distributed.destroy_process_group()
+
+
+def port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    """``save FOLDER`` or ``load FOLDER OUT`` on 2 spawned ranks."""
+    what, folder, *rest = sys.argv[1:]
+    fn = _save_ranks if what == "save" else _load_ranks
+    mp.spawn(fn, args=(port(), folder, *rest), nprocs=2, join=True)
+
+
+if __name__ == "__main__":
+    main()
