@@ -99,16 +99,14 @@ def launch_command(
         rdzv_tag=time.strftime("%Y%m%d-%H%M%S"),
         signal_seconds=signal_seconds,
     )
-    from csmpt.training.preflight import preflight
+    spec.check()  # an impossible launch first, then the recipe, as a real launch finds them
+    if check and (dry_run or scheduler != "local"):  # local runs: every process checks it
+        from csmpt.training.preflight import preflight
 
-    if dry_run:  # the script's own mistakes first, then the recipe's, as a real launch finds them
-        script, _ = launch(spec, dry_run=True)
-        if check:
-            preflight(yaml_path, extra)
+        preflight(yaml_path, extra)  # missing data fails now, not after hours in the queue
+    script, status = launch(spec, dry_run=dry_run)
+    if dry_run:
         console.print(script, end="", markup=False, highlight=False, soft_wrap=True)
         return
-    if check and scheduler != "local":  # local runs: every process checks it
-        preflight(yaml_path, extra)  # missing data fails now, not after hours in the queue
-    _, status = launch(spec, dry_run=False)
     if status != 0:
         raise typer.Exit(code=status)
