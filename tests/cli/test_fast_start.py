@@ -103,3 +103,15 @@ def test_launch_nproc_shows_one_default() -> None:
     block = res.output.split("--nproc", 1)[1].split("│ --", 1)[0]  # the option's wrapped rows
     text = " ".join(x.strip("│ ") for x in block.splitlines())
     assert text.count("default") == 1 and "[default: (--gpus-per-node)]" in text, text
+
+
+def test_train_keys_match_llm_foundry() -> None:
+    """The key list that spares ``csmpt train``'s check an llm-foundry import is llm-foundry's."""
+    from dataclasses import fields
+
+    from llmfoundry.utils.config_utils import TrainConfig
+
+    from csmpt.config.train_config import TRAIN_KEYS
+
+    filled_in_by_llm_foundry = {"n_gpus", "device_train_grad_accum"}
+    assert {f.name for f in fields(TrainConfig)} - filled_in_by_llm_foundry == TRAIN_KEYS
