@@ -219,9 +219,9 @@ def _check_kwargs(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> 
 
     for section, reg in (("optimizer", registry.optimizers), ("scheduler", registry.schedulers)):
         spec = cfg.get(section)
-        name = spec.get("name") if isinstance(spec, dict) else None
-        if not isinstance(name, str):
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise ConfigError(f"{describe_key(path, section)}: needs a 'name'")
+        name = spec["name"]
         try:
             target = reg.get(name)
         except Exception:  # catalogue's RegistryError: the name is not registered

@@ -69,6 +69,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["train", MPT, "{TRAIN}", "scheduler.t_warmpu=1ba"],
         ["scheduler.t_warmpu"],
     ),
+    (
+        "train-optimizer-name",
+        ["train", MPT, "{TRAIN}", "optimizer.name=lionw_typo"],
+        ["optimizer.name", "unknown optimizer", "decoupled_lionw"],
+    ),
     ("train-model-key", ["train", MPT, "{TRAIN}", "model.d_modle=8"], ["model.d_modle"]),
     (
         "train-load-path-text",
