@@ -298,10 +298,18 @@ def check_recipe_keys(yaml_path: str | Path, overrides: Sequence[str] = ()) -> N
     """
     path = Path(yaml_path)
     cfg = load_yaml_with_overrides(path, overrides)
-    _check_top_level_keys(cfg, path, overrides)
+    expanded = expand_overrides(path, overrides)
+    # A run folder's config.yaml also holds keys llm-foundry and csmpt filled in: check the
+    # top-level keys the overrides add, and every model key.
+    from_cli = {o.partition("=")[0].strip().split(".")[0] for o in expanded}
+    unknown = sorted(from_cli - train_config_keys())
+    if unknown:
+        raise ConfigError(
+            f"override '{unknown[0]}=...' is not a top-level key of llm-foundry's train config"
+        )
     raw = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(raw, dict)
-    _check_model_keys({str(k): v for k, v in raw.items()}, path, expand_overrides(path, overrides))
+    _check_model_keys({str(k): v for k, v in raw.items()}, path, expanded)
 
 
 def preflight(
