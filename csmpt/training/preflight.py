@@ -204,8 +204,8 @@ def _check_load_path(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) 
         return
     p = Path(load).expanduser()
     where = _where(path, "load_path", overrides)
-    if not p.exists():
-        raise DataError(f"{where}: checkpoint '{load}' does not exist")
+    if not p.exists():  # may come later (a surgery's output) or be mounted on the nodes only
+        return
     if p.is_file() and not (zipfile.is_zipfile(p) or tarfile.is_tarfile(p)):
         raise DataError(
             f"{where}: '{load}' is not a Composer checkpoint (a torch .pt zip file); "

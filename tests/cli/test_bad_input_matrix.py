@@ -81,11 +81,6 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["load_path", "not a Composer checkpoint"],
     ),
     (
-        "train-load-path-missing",
-        ["train", MPT, "{TRAIN}", "load_path={T}/nope.pt"],
-        ["load_path", "does not exist"],
-    ),
-    (
         "train-icl-index",
         ["train", MPT, "{TRAIN}", "icl_tasks.7.dataset_uri=x.jsonl"],
         ["icl_tasks", "index 0.."],
