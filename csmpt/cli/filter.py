@@ -70,7 +70,10 @@ def filter_score_command(
     classifier: Path = typer.Argument(..., help="Classifier folder (csmpt filter train)."),
     inputs: list[str] = typer.Argument(..., help="Corpus files, folders or glob patterns."),
     threshold: float = typer.Option(
-        None, "--threshold", help="Remove above this score [default: the card's suggestion]."
+        None,
+        "--threshold",
+        help="Remove documents scoring above this.",
+        show_default="the card's suggested threshold",
     ),
     text_field: str = typer.Option("text", "--text-field", help="JSON field of the text."),
     top: int = typer.Option(20, "--top", help="Show this many highest-scoring documents."),

@@ -30,9 +30,7 @@ PIPELINE_ORDER = (
     "validate",
     "export",
     "report",
-    "merge",
     "inspect-batch",
-    "clean",
     "demo",
 )
 
@@ -63,8 +61,8 @@ def _restyle(param: Any) -> None:
     if isinstance(param, TyperArgument):
         usage = _usage_name(param)
         param.metavar = str(param.name).upper() + ("..." if param.nargs != 1 else "")
-        param._usage_display_name = lambda: usage  # type: ignore[method-assign]
-        param.display_type_rich = lambda ctx: label  # type: ignore[method-assign]
+        setattr(param, "_usage_display_name", lambda: usage)  # noqa: B010 (an instance's)
+        setattr(param, "display_type_rich", lambda ctx: label)  # noqa: B010
     elif isinstance(param, TyperOption):
         param.metavar = "" if param.is_flag else label
 
@@ -86,7 +84,7 @@ def _restyle_params_of(cmd: Any) -> None:
             _restyle(param)
         return list(params)
 
-    cmd.get_params = styled
+    setattr(cmd, "get_params", styled)  # noqa: B010 (this instance's method only)
 
 
 class PipelineGroup(TyperGroup):

@@ -28,7 +28,11 @@ def init_command(
     force: bool = typer.Option(False, "--force", help="Overwrite the files in FOLDER."),
 ) -> None:
     """Write a project folder: tokenizer, prep, surgery, train and eval configs and a README."""
+    from csmpt.errors import ConfigError
     from csmpt.scaffold import write_project
+
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file; csmpt init writes a project folder there")
 
     project = write_project(folder, base, language, scheduler, gpus, vocab, force)
     console.print(f"[green]wrote[/] {folder}/: README.md, the five configs, miniature.overrides")

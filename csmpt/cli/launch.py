@@ -106,25 +106,20 @@ def launch_command(
         signal_seconds=signal_seconds,
         max_requeues=max_requeues,
     )
-    from csmpt.training.preflight import preflight as check_recipe
+    spec.check()  # an impossible launch first, then the recipe, as a real launch finds them
+    if check and (dry_run or scheduler != "local"):  # local runs: every process checks it
+        from csmpt.training.preflight import preflight
 
-    def preflight(recipe: Path, overrides: list[str]) -> None:
-        """Check the recipe from the job's working directory (its relative paths start there)."""
         here = Path.cwd()
-        os.chdir(workdir)
+        recipe = yaml_path if yaml_path.is_absolute() else here / yaml_path
+        os.chdir(workdir)  # the job's own folder: the recipe's relative paths start there
         try:
-            check_recipe(recipe.resolve() if recipe.is_absolute() else here / recipe, overrides)
+            preflight(recipe, extra)  # missing data fails now, not after hours in the queue
         finally:
             os.chdir(here)
-
-    if dry_run:  # the script's own mistakes first, then the recipe's, as a real launch finds them
-        script, _ = launch(spec, dry_run=True)
-        if check:
-            preflight(yaml_path, extra)
+    script, status = launch(spec, dry_run=dry_run)
+    if dry_run:
         console.print(script, end="", markup=False, highlight=False, soft_wrap=True)
         return
-    if check and scheduler != "local":  # local runs: every process checks it
-        preflight(yaml_path, extra)  # missing data fails now, not after hours in the queue
-    _, status = launch(spec, dry_run=False)
     if status != 0:
         raise typer.Exit(code=status)

@@ -210,8 +210,8 @@ def _check_load_path(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) 
         return
     p = Path(load).expanduser()
     where = _where(path, "load_path", overrides)
-    if not p.exists():
-        raise DataError(f"{where}: checkpoint '{load}' does not exist")
+    if not p.exists():  # may come later (a surgery's output) or be mounted on the nodes only
+        return
     if p.is_file() and not (zipfile.is_zipfile(p) or tarfile.is_tarfile(p)):
         raise DataError(
             f"{where}: '{load}' is not a Composer checkpoint (a torch .pt zip file); "
@@ -225,9 +225,9 @@ def _check_kwargs(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> 
 
     for section, reg in (("optimizer", registry.optimizers), ("scheduler", registry.schedulers)):
         spec = cfg.get(section)
-        name = spec.get("name") if isinstance(spec, dict) else None
-        if not isinstance(name, str):
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise ConfigError(f"{describe_key(path, section)}: needs a 'name'")
+        name = spec["name"]
         try:
             target = reg.get(name)
         except Exception:  # catalogue's RegistryError: the name is not registered
@@ -307,10 +307,11 @@ def check_recipe_keys(yaml_path: str | Path, overrides: Sequence[str] = ()) -> N
     """
     path = Path(yaml_path)
     cfg = load_yaml_with_overrides(path, overrides)
-    _check_top_level_keys(cfg, path, overrides, RUN_CONFIG_KEYS)
+    expanded = expand_overrides(path, overrides)
+    _check_top_level_keys(cfg, path, expanded, RUN_CONFIG_KEYS)
     raw = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(raw, dict)
-    _check_model_keys({str(k): v for k, v in raw.items()}, path, expand_overrides(path, overrides))
+    _check_model_keys({str(k): v for k, v in raw.items()}, path, expanded)
 
 
 def preflight(

@@ -1,0 +1,161 @@
+"""Ordinary mistakes over every command: exit 2, one short message, no traceback, nothing written.
+
+The cases run in-process (typer's CliRunner, the app imported once), each in an empty working
+folder whose files are compared before and after.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from csmpt.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+MPT = str(REPO / "yamls/tiny/mpt.yaml")
+PREP = str(REPO / "data_prep/sample.yaml")
+TOK = str(REPO / "data_prep/tokenizer/sample.yaml")
+SURGERY = str(REPO / "yamls/surgery/mpt_en_to_cs.yaml")
+EVAL = str(REPO / "eval/cs_hellaswag_tiny.yaml")
+MIXTURE = str(REPO / "yamls/tiny/mpt_mixture.yaml")
+FILTER = str(REPO / "data_prep/filter/sample.yaml")
+
+# (id, argv with {T} = the working folder, {TRAIN} = the tiny recipe's data overrides, words
+# the message must hold)
+CASES: list[tuple[str, list[str], list[str]]] = [
+    ("prep-seq-0", ["prep", PREP, "max_seq_len=0"], ["max_seq_len", ">= 1"]),
+    ("prep-seq-neg", ["prep", PREP, "max_seq_len=-1"], ["max_seq_len", ">= 1"]),
+    ("prep-seq-abc", ["prep", PREP, "max_seq_len=abc"], ["max_seq_len"]),
+    ("prep-val-frac", ["prep", PREP, "val_fraction=1.5"], ["val_fraction", "[0, 1)"]),
+    ("prep-index-past-end", ["prep", PREP, "corpora.9.inputs=[a]"], ["corpora", "index 0.."]),
+    ("prep-unknown-key", ["prep", PREP, "max_seq_lenn=8"], ["max_seq_lenn", "allowed here"]),
+    ("prep-missing-yaml", ["prep", "{T}/nope.yaml"], ["does not exist"]),
+    ("prep-empty-yaml", ["prep", "{T}/empty.yaml"], ["expected a mapping"]),
+    ("prep-missing-at-file", ["prep", PREP, "@{T}/nope.overrides"], ["does not exist"]),
+    ("prep-bad-at-file", ["prep", PREP, "@{T}/bad.overrides"], ["[config.yaml]", ":2:"]),
+    ("prep-not-key-value", ["prep", PREP, "max_seq_len"], ["key=value"]),
+    ("tokenizer-vocab-neg", ["tokenizer", "train", TOK, "vocab_size=-5"], ["vocab_size"]),
+    (
+        "surgery-pad-neg",
+        ["surgery", SURGERY, "vocab_swap.pad_to_multiple_of=-64"],
+        ["vocab_swap.pad_to_multiple_of", ">= 1"],
+    ),
+    (
+        "eval-batch-neg",
+        ["eval", EVAL, "device_eval_batch_size=-1"],
+        ["device_eval_batch_size", ">= 1"],
+    ),
+    ("eval-seq-0", ["eval", EVAL, "max_seq_len=0"], ["max_seq_len", ">= 1"]),
+    (
+        "train-batch-neg",
+        ["train", MPT, "{TRAIN}", "global_train_batch_size=-4"],
+        ["global_train_batch_size", "positive integer"],
+    ),
+    ("train-seq-abc", ["train", MPT, "{TRAIN}", "max_seq_len=abc"], ["max_seq_len", "'abc'"]),
+    ("train-duration", ["train", MPT, "{TRAIN}", "max_duration=10steps"], ["max_duration", "10ba"]),
+    ("train-precision", ["train", MPT, "{TRAIN}", "precision=bf17"], ["precision", "amp_bf16"]),
+    ("train-lr-neg", ["train", MPT, "{TRAIN}", "optimizer.lr=-1"], ["optimizer.lr", "positive"]),
+    ("train-unknown-top", ["train", MPT, "{TRAIN}", "max_steps=10"], ["max_steps", "variables"]),
+    (
+        "train-optimizer-kwarg",
+        ["train", MPT, "{TRAIN}", "optimizer.betaz=[0.9,0.95]"],
+        ["optimizer.betaz", "allowed: "],
+    ),
+    (
+        "train-scheduler-kwarg",
+        ["train", MPT, "{TRAIN}", "scheduler.t_warmpu=1ba"],
+        ["scheduler.t_warmpu"],
+    ),
+    (
+        "train-optimizer-name",
+        ["train", MPT, "{TRAIN}", "optimizer.name=lionw_typo"],
+        ["optimizer.name", "unknown optimizer", "decoupled_lionw"],
+    ),
+    ("train-model-key", ["train", MPT, "{TRAIN}", "model.d_modle=8"], ["model.d_modle"]),
+    (
+        "train-load-path-text",
+        ["train", MPT, "{TRAIN}", "load_path={T}/notes.txt"],
+        ["load_path", "not a Composer checkpoint"],
+    ),
+    (
+        "train-icl-index",
+        ["train", MPT, "{TRAIN}", "icl_tasks.7.dataset_uri=x.jsonl"],
+        ["icl_tasks", "index 0.."],
+    ),
+    (
+        "launch-dry-run-preflight",
+        ["launch", "--scheduler", "slurm", "--dry-run", MPT, "{TRAIN}", "max_seq_len=-1"],
+        ["max_seq_len", "positive integer"],
+    ),
+    ("launch-scheduler", ["launch", "--scheduler", "lsf", MPT], ["choose one of"]),
+    (
+        "export-missing-ckpt",
+        ["export", "{T}/nope.pt", "{T}/hf", "--train-yaml", MPT],
+        ["does not exist"],
+    ),
+    (
+        "export-not-ckpt",
+        ["export", "{T}/notes.txt", "{T}/hf", "--train-yaml", MPT],
+        ["not a Composer checkpoint"],
+    ),
+    (
+        "export-unknown-override",
+        ["export", "{T}/ckpt.pt", "{T}/hf", "--train-yaml", MPT, "model.d_modle=8"],
+        ["model.d_modle"],
+    ),
+    (
+        "export-unknown-top",
+        ["export", "{T}/ckpt.pt", "{T}/hf", "--train-yaml", MPT, "max_steps=8"],
+        ["max_steps"],
+    ),
+    (
+        "validate-unknown-override",
+        ["validate", "{T}/ckpt.pt", "--train-yaml", MPT, "model.d_modle=8"],
+        ["model.d_modle"],
+    ),
+    ("validate-missing", ["validate", "{T}/nope", "--train-yaml", MPT], ["no such checkpoint"]),
+    ("init-onto-file", ["init", "{T}/notes.txt", "--base", "mpt-7b", "--language", "sk"], ["file"]),
+    ("mixture-missing", ["mixture", "{T}/nope.yaml"], ["does not exist"]),
+    ("filter-unknown-key", ["filter", "train", FILTER, "cc=1.0"], ["cc"]),
+    ("report-missing", ["report", "{T}/nope"], ["nope"]),
+    ("inspect-missing", ["inspect-batch", "--run", "{T}/nope", "--step", "1"], ["nope"]),
+]
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder with the few files the cases point at."""
+    (tmp_path / "empty.yaml").write_text("")
+    (tmp_path / "notes.txt").write_text("not a checkpoint\n")
+    (tmp_path / "bad.overrides").write_text("max_seq_len=8\nnot a key value line\n")
+    with zipfile.ZipFile(tmp_path / "ckpt.pt", "w") as z:  # passes the zip check only
+        z.writestr("ckpt/data.pkl", b"")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("argv", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_mistake_costs_one_line(
+    argv: list[str], words: list[str], workdir: Path, tiny_overrides
+) -> None:
+    icl = f"icl_tasks.0.dataset_uri={REPO / 'data/samples/cs_hellaswag.jsonl'}"  # a list item
+    train = [*tiny_overrides(workdir / "run"), icl] if "{TRAIN}" in argv else []
+    args: list[str] = []
+    for a in argv:
+        args += train if a == "{TRAIN}" else [a.replace("{T}", str(workdir))]
+    before = _tree(workdir)
+    res = CliRunner().invoke(app, args)
+    out = res.output.strip()
+    assert res.exit_code == 2, f"exit {res.exit_code}: {out}\n{res.exception!r}"
+    assert len(out.splitlines()) <= 3, out
+    assert "Traceback" not in out
+    for w in words:
+        assert w in out, out
+    assert _tree(workdir) == before, "the mistake left files behind"
