@@ -277,5 +277,5 @@ def test_a_million_character_whitespace_run_is_token_exact_in_every_backend(
     cfg = _cfg(tmp_path, tokenizer_dir, [str(src)], tokenizer_backend=backend, workers=workers)
     cfg.max_seq_len = 4096
     (res,) = prep_corpora(cfg)
-    assert res.manifests["train"]["documents"] == 3
+    assert res.manifests["train"].documents == 3
     _assert_docs(res.path / "train", tokenizer_dir, texts)
