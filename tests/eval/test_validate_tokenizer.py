@@ -1,0 +1,31 @@
+"""validate refuses a corpus encoded by another tokenizer than the model's (a silent wrong bpb)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from csmpt.errors import DataError
+from csmpt.eval.validate import check_same_tokenizer, validation_documents
+
+
+def test_a_corpus_of_another_tokenizer_is_refused_naming_both(
+    shards_dir: Path, tokenizer_dir: Path, en_tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    split = shards_dir / "cs_web" / "val"
+    czech, english = (AutoTokenizer.from_pretrained(d) for d in (tokenizer_dir, en_tokenizer_dir))
+    check_same_tokenizer(split, czech)  # the tokenizer that built it: fine
+    stream, docs = validation_documents(split, czech, 4)
+    assert stream and docs
+    with pytest.raises(DataError) as e:
+        validation_documents(split, english, 4)
+    msg = str(e.value)
+    assert "\n" not in msg and str(split) in msg and str(en_tokenizer_dir) in msg
+    # The same tokenizer files in another folder are the same tokenizer.
+    copy = tmp_path / "copy"
+    shutil.copytree(tokenizer_dir, copy)
+    check_same_tokenizer(split, AutoTokenizer.from_pretrained(copy))
