@@ -53,8 +53,12 @@ def validate_command(
     ),
     csv_path: Path = typer.Option(None, "--csv", help="Default: <folder>/validation.csv."),
     max_samples: int = typer.Option(256, help="Samples per corpus."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
-    """Loss (nats/token) and bits per byte of checkpoints and HF models per corpus, to a CSV."""
+    """Loss (nats/token) and bits per byte of checkpoints and HF models per corpus, to a CSV.
+
+    Quiet unless --verbose: library output goes to csmpt.log beside the CSV.
+    """
     from rich.table import Table
 
     from csmpt.errors import ConfigError
@@ -90,16 +94,19 @@ def validate_command(
         out = (src if src.is_dir() else src.parent) / "validation.csv"
     else:
         raise ConfigError("--csv is needed when no checkpoint or run folder is given")
-    rows = validate_checkpoints(
-        src,
-        train_yaml,
-        out,
-        corpora or None,
-        overrides,
-        max_samples,
-        progress=lambda msg: console.print(msg, highlight=False),
-        models={k: str(v) for k, v in models.items()},
-    )
+    from csmpt.quiet import LOG_NAME, quiet_session
+
+    with quiet_session(console, out.parent / LOG_NAME, is_verbose(verbose), "csmpt validate"):
+        rows = validate_checkpoints(
+            src,
+            train_yaml,
+            out,
+            corpora or None,
+            overrides,
+            max_samples,
+            progress=lambda msg: console.print(msg, highlight=False),
+            models={k: str(v) for k, v in models.items()},
+        )
     table = Table("model / step", "corpus", "nats/token", "bits/byte", "tokens", "bytes")
     for r in rows:
         who = r.checkpoint if r.step is None else f"step {r.step:,}"
@@ -119,8 +126,12 @@ def export_command(
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
     dtype: str = typer.Option("fp32", help="Weights dtype: fp32, bf16 or fp16."),
     overwrite: bool = typer.Option(False, help="Replace an existing folder."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
-    """Export a Composer checkpoint to an HF folder (with tokenizer), checked by logits."""
+    """Export a Composer checkpoint to an HF folder (with tokenizer), checked by logits.
+
+    Quiet unless --verbose: library output goes to OUT.log beside OUT.
+    """
     import zipfile
 
     from csmpt.errors import DataError
@@ -136,7 +147,11 @@ def export_command(
     console.print(f"exporting {checkpoint} ...", highlight=False)
     from csmpt.export.hf import export_to_hf
 
-    r = export_to_hf(checkpoint, train_yaml, out_dir, overrides or [], dtype, overwrite)
+    from csmpt.quiet import quiet_session
+
+    log_file = out_dir.with_name(f"{out_dir.name}.log")
+    with quiet_session(console, log_file, is_verbose(verbose), f"csmpt export {checkpoint}"):
+        r = export_to_hf(checkpoint, train_yaml, out_dir, overrides or [], dtype, overwrite)
     console.print(
         f"[green]exported[/] {r.model_type} to {r.path}; logits parity on {r.n_tokens} tokens: "
         f"max abs diff {r.max_abs_diff:.3g} (tolerance {r.tolerance:g})",

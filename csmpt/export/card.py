@@ -25,7 +25,10 @@ def _base(recipe: Mapping[str, Any]) -> str | None:
     if model.get("pretrained") and model.get("pretrained_model_name_or_path"):
         return str(model["pretrained_model_name_or_path"])
     load = recipe.get("load_path")
-    return str(load) if load else None
+    if not load:
+        return None
+    path = Path(str(load))  # a local path: its last parts, not the training machine's folders
+    return str(Path(*path.parts[-3:])) if path.is_absolute() else str(path)
 
 
 def _timestamp(checkpoint: Path) -> dict[str, int]:
