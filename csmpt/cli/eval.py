@@ -146,7 +146,6 @@ def export_command(
     check_recipe_keys(train_yaml, overrides or [])
     console.print(f"exporting {checkpoint} ...", highlight=False)
     from csmpt.export.hf import export_to_hf
-
     from csmpt.quiet import quiet_session
 
     log_file = out_dir.with_name(f"{out_dir.name}.log")
