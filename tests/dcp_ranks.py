@@ -5,7 +5,7 @@
 ranks, ``FileSystemWriter``, ``DefaultSavePlanner(dedup_save_to_lowest_rank=True)``).
 ``python tests/dcp_ranks.py load FOLDER OUT`` resolves ``FOLDER/latest-rank0.pt`` as Composer's
 autoresume does, loads that folder on both ranks and saves the gathered weight and step to OUT.
-A script of its own: ``torch.multiprocessing.spawn`` needs an importable main module.
+Each rank is a plain subprocess of its own (``rank R PORT ...``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import socket
 import sys
 
 import torch
-import torch.multiprocessing as mp
 
 STEPS = (2, 4, 6)
 ROWS = 8  # rows of each sharded tensor: 4 per rank
@@ -56,7 +55,19 @@ def _save_ranks(rank: int, port: int, folder: str) -> None:
             storage_writer=FileSystemWriter(os.path.join(folder, f"ep0-ba{step}")),
             planner=DefaultSavePlanner(dedup_save_to_lowest_rank=True),
         )
-    torch.distributed.destroy_process_group()
+    _finish()
+
+
+def _finish() -> None:
+    """Leave the job together: a barrier, then exit without gloo's teardown.
+
+    ``destroy_process_group`` on gloo was seen to hang in one rank after the other had left
+    (every checkpoint already written): the test then waited for its timeout.
+    """
+    torch.distributed.barrier()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _load_ranks(rank: int, port: int, folder: str, out: str) -> None:
@@ -75,7 +86,7 @@ def _load_ranks(rank: int, port: int, folder: str, out: str) -> None:
     full = state["state"]["model"]["model.wte.weight"].full_tensor()
     if rank == 0:
         torch.save({"weight": full, "batch": state["state"]["timestamp"]["batch"]}, out)
-    torch.distributed.destroy_process_group()
+    _finish()
 
 
 def port() -> int:
@@ -85,10 +96,32 @@ def port() -> int:
 
 
 def main() -> None:
-    """``save FOLDER`` or ``load FOLDER OUT`` on 2 spawned ranks."""
-    what, folder, *rest = sys.argv[1:]
-    fn = _save_ranks if what == "save" else _load_ranks
-    mp.spawn(fn, args=(port(), folder, *rest), nprocs=2, join=True)
+    """``save FOLDER`` or ``load FOLDER OUT`` on 2 ranks, each a process of its own.
+
+    Two plain subprocesses (``rank R PORT ...``), not ``torch.multiprocessing.spawn``: a spawned
+    rank was seen never to start (the other waited in ``init_process_group`` until the test's
+    timeout), in CI on an idle machine too.
+    """
+    import subprocess
+
+    if sys.argv[1] == "rank":  # one rank: rank R PORT save|load FOLDER [OUT]
+        rank, the_port, what, folder, *rest = sys.argv[2:]
+        fn = _save_ranks if what == "save" else _load_ranks
+        fn(int(rank), int(the_port), folder, *rest)
+        return
+    p = str(port())
+    ranks = [
+        subprocess.Popen([sys.executable, __file__, "rank", str(r), p, *sys.argv[1:]])
+        for r in range(2)
+    ]
+    try:
+        codes = [proc.wait(timeout=120) for proc in ranks]
+    finally:
+        for proc in ranks:
+            if proc.poll() is None:
+                proc.kill()
+    if any(codes):
+        sys.exit(f"ranks exited {codes}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def sharded_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _ranks(*args: str | Path) -> None:
     script = Path(__file__).parents[1] / "dcp_ranks.py"
     proc = subprocess.run(
-        [sys.executable, str(script), *map(str, args)], capture_output=True, text=True, timeout=300
+        [sys.executable, str(script), *map(str, args)], capture_output=True, text=True, timeout=180
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
