@@ -4,7 +4,8 @@ Registered as ``csmpt_jsonl`` (``loggers: {csmpt_jsonl: {path: RUN_DIR/metrics.j
 line is ``{"step": <batch>, "time": <unix s>, "<metric name>": <value>, ...}``, flushed at once,
 so the file survives a crash. ``step`` is the 1-based number of the batch being trained (or just
 finished: the eval after batch 10 is logged at step 10), as the console shows it; Composer itself
-logs a batch's loss with the step count from before the batch.
+logs a batch's loss with the step count from before the batch, and ``csmpt_step_align``
+(:mod:`csmpt.loggers.step_align`) gives every other logger this file's step.
 
 Each metric is written once per step (readers resolve any repeat with the one rule of
 :mod:`csmpt.run_folder`: the last write of a step wins). A run resumed from the

@@ -83,6 +83,7 @@ def run_training(
         yaml_cfg = OmegaConf.load(yaml_path)
         assert isinstance(yaml_cfg, DictConfig)
         apply_overrides(yaml_cfg, overrides)
+        _align_logged_steps(yaml_cfg)
         trainer = train(yaml_cfg)
         _release_loaders(trainer)
         _end_mlflow_run()
@@ -90,6 +91,20 @@ def run_training(
         if lease is not None:
             lease.release()
     return trainer
+
+
+def _align_logged_steps(cfg: DictConfig) -> None:
+    """Add ``csmpt_step_align`` to the callbacks unless the recipe names it (one step per metric).
+
+    Every logger then logs a batch's loss at the batch's own step, as ``metrics.jsonl`` does
+    (:mod:`csmpt.loggers.step_align`).
+    """
+    from csmpt.loggers.step_align import STEP_ALIGN  # Composer: imported once training starts
+
+    if cfg.get("callbacks") is None:
+        cfg.callbacks = {}
+    if STEP_ALIGN not in cfg.callbacks:
+        cfg.callbacks[STEP_ALIGN] = {}
 
 
 def local_save_folder(cfg: DictConfig) -> Path | None:

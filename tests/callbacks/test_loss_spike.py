@@ -136,6 +136,25 @@ def test_injected_spike_names_the_step_and_exactly_the_injected_samples(
 
 
 @pytest.mark.slow
+def test_mlflow_logs_every_metric_at_the_step_metrics_jsonl_gives_it(spiked_run: Path) -> None:
+    # Composer logs a batch's loss at the step before the batch; csmpt_step_align (added by
+    # csmpt train) makes every logger use metrics.jsonl's 1-based step.
+    jsonl = read_metrics(spiked_run / "metrics.jsonl")
+    root = next((spiked_run / "mlruns").rglob("metrics"))
+    names = {str(f.relative_to(root)) for f in root.rglob("*") if f.is_file()}
+    assert {"loss/train/total", "loss_spike/loss", "time/batch"} <= names
+    assert any(n.startswith("lr-") for n in names)
+    for name in sorted(names):
+        lines = (root / name).read_text().splitlines()
+        mlflow = [(int(step), float(value)) for _, value, step in map(str.split, lines)]
+        want = [(r["step"], r[name]) for r in jsonl if name in r]
+        # Composer's MLflow logger skips a value equal to the metric's previous one.
+        want = [p for i, p in enumerate(want) if not i or p[1] != want[i - 1][1]]
+        assert mlflow == want, name
+    assert [r["step"] for r in jsonl if "loss/train/total" in r] == list(range(1, 11))
+
+
+@pytest.mark.slow
 def test_nan_stops_the_run_naming_the_step(tiny_overrides, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 3 \(corpus train_loader\)"):
