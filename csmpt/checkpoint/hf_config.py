@@ -9,6 +9,11 @@ llm-foundry cannot honour it (``prefix_lm: true``). Keys llm-foundry still under
 (``attn_uses_sequence_id``, ``learned_pos_emb`` with ALiBi, which MPTConfig turns off itself)
 are left alone.
 
+Top-level keys the model type's config class does not know (``transformers`` keeps them as
+attributes nobody reads) are reported, not silently carried: MPT-7B's ``verbose=0`` is listed in
+``ignored``. An unknown key that is a near-miss of a known one the config lacks (``n_layer`` for
+``n_layers``) is a typo that would silently give the default: a one-line :class:`ConfigError`.
+
 :func:`default_tied` answers "tied or untied?" the way ``transformers`` does when a config has
 no ``tie_word_embeddings``: by the model type's config class default (Llama and Mistral untied,
 MPT tied).
@@ -16,6 +21,8 @@ MPT tied).
 
 from __future__ import annotations
 
+import difflib
+import functools
 import hashlib
 import inspect
 import json
@@ -52,10 +59,66 @@ class NormalisedConfig:
     Attributes:
         config: The normalised config (a new dict; the input is not modified).
         dropped: ``key=value`` of every key removed (empty when the config was already fine).
+        ignored: ``key=value`` of every top-level key the config class does not know (kept in
+            the config, read by nothing).
     """
 
     config: dict[str, Any]
     dropped: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[str]:
+        """What a report lists: the dropped keys, then the ignored ones marked as such."""
+        return [*self.dropped, *(f"{k} (unknown, ignored)" for k in self.ignored)]
+
+
+# Keys every HF config may carry that no config class takes as an argument.
+HF_METADATA_KEYS = frozenset(
+    {"architectures", "auto_map", "model_type", "transformers_version", "_name_or_path",
+     "_commit_hash", "torch_dtype", "tokenizer_name", "quantization_config"}
+)  # fmt: skip
+
+
+@functools.cache
+def known_config_keys(model_type: str) -> frozenset[str] | None:
+    """The top-level keys ``model_type``'s config class understands; None for an unknown type."""
+    from transformers import PretrainedConfig
+
+    cls: Any
+    if model_type == "mpt":
+        from llmfoundry.models.mpt import MPTConfig
+
+        cls = MPTConfig
+    else:
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+        if model_type not in CONFIG_MAPPING:
+            return None
+        cls = CONFIG_MAPPING[model_type]
+    keys = set(PretrainedConfig().to_dict()) | set(HF_METADATA_KEYS)
+    for c in (PretrainedConfig, cls):
+        keys |= set(inspect.signature(c.__init__).parameters) - {"self", "kwargs"}
+    keys |= set(getattr(cls, "attribute_map", {}))
+    return frozenset(keys)
+
+
+def _unknown_keys(cfg: dict[str, Any], source: object) -> list[str]:
+    """``key=value`` of the top-level keys the config class ignores; a near-miss is an error."""
+    model_type = cfg.get("model_type")
+    known = known_config_keys(model_type) if isinstance(model_type, str) else None
+    if known is None:
+        return []
+    ignored = []
+    for key in sorted(set(cfg) - known):
+        near = difflib.get_close_matches(key, sorted(known - set(cfg)), n=1, cutoff=0.85)
+        if near:
+            raise ConfigError(
+                f"{source}: unknown config key '{key}' (did you mean '{near[0]}'?): the "
+                f"{model_type} config would ignore it and use the default {near[0]}"
+            )
+        ignored.append(f"{key}={cfg[key]!r}")
+    return ignored
 
 
 def _mpt_attn_keys() -> set[str]:
@@ -72,7 +135,8 @@ def normalise_config(config: dict[str, Any], source: object = "config.json") -> 
         source: Where it came from (named in the log line and in errors).
 
     Raises:
-        ConfigError: A key changes the computation and llm-foundry cannot honour it.
+        ConfigError: A key changes the computation and llm-foundry cannot honour it, or an
+            unknown top-level key is a near-miss of a known one (a typo).
     """
     cfg = dict(config)
     dropped: list[str] = []
@@ -90,9 +154,12 @@ def normalise_config(config: dict[str, Any], source: object = "config.json") -> 
                     "computation and llm-foundry 0.22 cannot honour it"
                 )
         cfg["attn_config"] = attn
+    ignored = _unknown_keys(cfg, source)
     if dropped:
         log.info("%s: normalised for llm-foundry 0.22: dropped %s", source, ", ".join(dropped))
-    return NormalisedConfig(cfg, dropped)
+    if ignored:
+        log.info("%s: keys the config class ignores: %s", source, ", ".join(ignored))
+    return NormalisedConfig(cfg, dropped, ignored)
 
 
 def default_tied(model_type: str | None) -> bool:

@@ -53,7 +53,8 @@ class ModelWeights:
         state: Parameter name -> tensor.
         source: The folder or checkpoint file it was read from.
         code_files: Custom-code files of a (non-MPT) source HF folder, copied to an HF output.
-        normalised: Config keys dropped by :func:`csmpt.checkpoint.hf_config.normalise_config`.
+        normalised: Config keys dropped or ignored (:func:`csmpt.checkpoint.hf_config.
+            normalise_config`).
     """
 
     config: dict[str, Any]
@@ -168,18 +169,21 @@ def load_source(path: str | Path) -> ModelWeights:
         cfg_path = p / "config.json"
         if not cfg_path.is_file():
             raise DataError(f"{p}: not an HF model folder (no config.json)")
+        # The config first: a refused key costs no weight loading.
+        norm = normalise_config(json.loads(cfg_path.read_text(encoding="utf-8")), cfg_path)
         weights = ModelWeights(
-            config=json.loads(cfg_path.read_text(encoding="utf-8")),
+            config=norm.config,
             state=_load_hf_weights(p),
             source=p,
             code_files=sorted(p.glob("*.py")),
+            normalised=norm.changes,
         )
     elif p.is_file():
         weights = _load_composer(p)
+        norm = normalise_config(weights.config, p)
+        weights.config, weights.normalised = norm.config, norm.changes
     else:
         raise DataError(f"{p}: source model does not exist (an HF folder or a Composer .pt file)")
-    norm = normalise_config(weights.config, p / "config.json" if p.is_dir() else p)
-    weights.config, weights.normalised = norm.config, norm.dropped
     if weights.embed_key not in weights.state:
         raise DataError(f"{p}: the weights have no '{weights.embed_key}' (the input embedding)")
     if not weights.tied and "lm_head.weight" not in weights.state:

@@ -285,7 +285,7 @@ def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
     """(label, value) rows summarising the report, for a rich table."""
     rows = [("surgery", f"{r.family}: {r.source} -> {r.output}")]
     if r.normalised:
-        rows.append(("config", "dropped for llm-foundry 0.22: " + ", ".join(r.normalised)))
+        rows.append(("config", "normalised: " + ", ".join(r.normalised)))
     if r.target_tokens is not None:
         by = ", ".join(f"{m} {n:,}" for m, n in sorted(r.aligned.items()))
         rows.append(

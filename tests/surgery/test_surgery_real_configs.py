@@ -89,7 +89,9 @@ def test_real_config_surgery_train_export_and_transformers_logits(
     finally:
         os.umask(old_umask)
     mpt = cfg["model_type"] == "mpt"
-    assert report.normalised == (["attn_config.prefix_lm=False"] if mpt else [])
+    # MPT-7B's hub config: a key llm-foundry rejects (dropped), one MPTConfig ignores (reported)
+    want = ["attn_config.prefix_lm=False", "verbose=0 (unknown, ignored)"] if mpt else []
+    assert report.normalised == want
     assert report.loss_swapped is not None and report.loss_random is not None
     hf_cfg = json.loads((out / "hf" / "config.json").read_text())
     assert hf_cfg["torch_dtype"] == cfg["torch_dtype"] and hf_cfg["vocab_size"] == 4096
@@ -205,6 +207,21 @@ def test_unhonourable_config_key_is_a_one_line_error_naming_it() -> None:
     assert normalise_config(llama).config == llama and normalise_config(llama).dropped == []
 
 
+def test_unknown_top_level_keys_are_reported_and_a_near_miss_is_refused() -> None:
+    llama = shrunk("llama-3.1-8b")
+    assert normalise_config(llama).ignored == []
+    norm = normalise_config(dict(llama, my_note="cs run 3"))
+    assert norm.ignored == ["my_note='cs run 3'"] and norm.config["my_note"] == "cs run 3"
+    typo = {k: v for k, v in llama.items() if k != "rms_norm_eps"} | {"rms_norm_epsilon": 1e-6}
+    with pytest.raises(ConfigError, match=r"'rms_norm_epsilon' \(did you mean 'rms_norm_eps'") as e:
+        normalise_config(typo, "base/config.json")
+    assert "\n" not in str(e.value) and str(e.value).startswith("base/config.json: ")
+    mpt = shrunk("mpt-7b")
+    assert normalise_config(mpt).ignored == ["verbose=0"]
+    with pytest.raises(ConfigError, match="did you mean 'n_layers'"):
+        normalise_config({k: v for k, v in mpt.items() if k != "n_layers"} | {"n_layer": 2})
+
+
 def test_hub_mpt_folder_evaluates_and_trains_through_a_normalised_view(
     en_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -293,7 +310,7 @@ def test_composer_checkpoint_carrying_the_hub_mpt_config_writes_a_loadable_hf_fo
     state = load_source(tmp_path / "src").state
     write_composer_checkpoint(ModelWeights(cfg, state, tmp_path), tmp_path / "model.pt")
     ckpt = load_source(tmp_path / "model.pt")  # its config still has attn_config.prefix_lm
-    assert ckpt.normalised == ["attn_config.prefix_lm=False"]
+    assert ckpt.normalised == ["attn_config.prefix_lm=False", "verbose=0 (unknown, ignored)"]
     write_hf_dir(ckpt, tmp_path / "hf", None)
     hf = AutoModelForCausalLM.from_pretrained(
         tmp_path / "hf", trust_remote_code=True, torch_dtype="auto"
