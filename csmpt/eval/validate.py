@@ -129,28 +129,19 @@ def corpora_of_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict
 def check_same_tokenizer(folder: Path, tokenizer: Any) -> None:
     """Refuse a split encoded by another tokenizer than the model's (its ids would be garbage).
 
-    The split's manifest records the SHA-256 of the ``tokenizer.json`` that encoded it; the
-    model's tokenizer folder (``name_or_path``) is hashed the same way. A split without a
-    manifest, or a tokenizer that is not a local folder, is not checked.
+    The model's tokenizer folder (``name_or_path``) against the tokenizer the split's manifest
+    names (:func:`csmpt.mds.manifest.tokenizer_mismatch`).
 
     Raises:
         DataError: One line naming the folder and both tokenizers.
     """
-    from csmpt.mds.manifest import MANIFEST_NAME, SplitManifest
-    from csmpt.tokenizer.folder import tokenizer_fingerprint
+    from csmpt.mds.manifest import tokenizer_mismatch
 
-    own = Path(str(getattr(tokenizer, "name_or_path", "") or ""))
-    if not (folder / MANIFEST_NAME).is_file() or not (own / "tokenizer.json").is_file():
-        return
-    built = SplitManifest.read(folder).tokenizer
-    if built is None or not built.sha256:
-        return
-    if built.sha256 != tokenizer_fingerprint(own):
+    why = tokenizer_mismatch(folder, str(getattr(tokenizer, "name_or_path", "") or ""))
+    if why:
         raise DataError(
-            f"corpus '{folder}' was encoded by the tokenizer {built.path} (sha256 "
-            f"{built.sha256[:12]}), not the model's {own} ({tokenizer_fingerprint(own)[:12]}): "
-            "its tokens would decode to other text; build it with the run's tokenizer "
-            "(csmpt prep) or give the recipe that matches it"
+            f"corpus '{folder}' {why}; build it with the run's tokenizer (csmpt prep) or give "
+            "the recipe that matches it"
         )
 
 

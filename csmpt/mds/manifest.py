@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,10 @@ __all__ = [
     "TokenizerStamp",
     "find_manifests",
     "manifest_table",
+    "tokenizer_mismatch",
 ]
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "csmpt_manifest.json"
 MAX_EXAMPLES = 5  # bad-document examples kept per reason in a merged manifest
@@ -377,6 +381,42 @@ class SplitManifest:
             merged_from=merged_from,
             extra=dict(first.extra),
         )
+
+
+def tokenizer_mismatch(folder: Path, tokenizer_dir: str | Path) -> str | None:
+    """Why the split in ``folder`` was not encoded by ``tokenizer_dir``'s tokenizer, or None.
+
+    The split's manifest names the tokenizer that encoded it and its SHA-256. A different hash
+    is a mismatch only when that tokenizer's folder still exists and encodes differently
+    (:func:`csmpt.tokenizer.folder.same_encoding`: a tokenizer saved again is the same one); when
+    it is gone, nothing can be proved and a warning is logged. A split without a manifest or a
+    tokenizer that is not a local folder is not checked.
+    """
+    from csmpt.tokenizer.folder import same_encoding, tokenizer_fingerprint
+
+    own = Path(tokenizer_dir).expanduser()
+    if not (folder / MANIFEST_NAME).is_file() or not (own / "tokenizer.json").is_file():
+        return None
+    built = SplitManifest.read(folder).tokenizer
+    if built is None or not built.sha256 or built.sha256 == tokenizer_fingerprint(own):
+        return None
+    other = Path(built.path)
+    if not (other / "tokenizer.json").is_file():
+        log.warning(
+            "%s: encoded by the tokenizer %s (sha256 %s), which is gone; %s differs in its "
+            "files and could not be compared",
+            folder,
+            built.path,
+            built.sha256[:12],
+            own,
+        )
+        return None
+    if same_encoding(other, own):
+        return None
+    return (
+        f"was encoded by the tokenizer {built.path} (sha256 {built.sha256[:12]}), not {own} "
+        f"({tokenizer_fingerprint(own)[:12]}): its tokens would decode to other text"
+    )
 
 
 def _sum_counts(counts: Any) -> dict[str, int]:

@@ -8,7 +8,10 @@ from pathlib import Path
 from csmpt.corpus.fingerprint import sha256_file
 from csmpt.errors import DataError
 
-__all__ = ["check_tokenizer_dir", "tokenizer_fingerprint", "tokenizer_size"]
+__all__ = ["check_tokenizer_dir", "same_encoding", "tokenizer_fingerprint", "tokenizer_size"]
+
+# The parts of tokenizer.json that decide which ids a text gets (not its decoder or templates).
+_ENCODING_PARTS = ("model", "added_tokens", "normalizer", "pre_tokenizer")
 
 
 def check_tokenizer_dir(path: str | Path, what: str = "tokenizer") -> Path:
@@ -31,3 +34,17 @@ def tokenizer_size(path: str | Path) -> int:
 def tokenizer_fingerprint(path: str | Path) -> str:
     """SHA-256 of the tokenizer's ``tokenizer.json`` (identifies it in manifests)."""
     return sha256_file(Path(path) / "tokenizer.json")
+
+
+def same_encoding(a: str | Path, b: str | Path) -> bool:
+    """Whether two tokenizer folders give every text the same ids.
+
+    Equal ``tokenizer.json`` files, or files that differ only outside the model, added tokens,
+    normaliser and pre-tokeniser (a tokenizer saved again, pretty-printed or with another
+    decoder).
+    """
+    fa, fb = Path(a) / "tokenizer.json", Path(b) / "tokenizer.json"
+    if sha256_file(fa) == sha256_file(fb):
+        return True
+    ja, jb = (json.loads(f.read_text(encoding="utf-8")) for f in (fa, fb))
+    return all(ja.get(k) == jb.get(k) for k in _ENCODING_PARTS)

@@ -135,6 +135,31 @@ def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
             )
 
 
+def _check_corpus_tokenizer(cfg: dict[str, Any], path: Path) -> None:
+    """Every local data folder (loaders, hot swaps) was encoded by the recipe's tokenizer."""
+    from csmpt.mds.manifest import tokenizer_mismatch
+    from csmpt.recipe.swap_schedule import hot_swap_spec
+
+    name = (cfg.get("tokenizer") or {}).get("name")
+    if not isinstance(name, str) or not (Path(name).expanduser() / "tokenizer.json").is_file():
+        return
+    datasets = list(_loader_datasets(cfg))
+    swaps = (hot_swap_spec(cfg) or {}).get("swaps") or []
+    datasets += [
+        (f"callbacks.csmpt_hot_swap.swaps.{i}.dataset", s["dataset"])
+        for i, s in enumerate(swaps)
+        if isinstance(s, dict) and isinstance(s.get("dataset"), dict)
+    ]
+    for key, dataset in datasets:
+        for sub, folder in local_mds_folders(dataset):
+            why = tokenizer_mismatch(folder, name)
+            if why:
+                raise DataError(
+                    f"{describe_key(path, f'{key}.{sub}')}: data folder '{folder}' {why}; "
+                    f"rebuild it with tokenizer.name ({name}) or fix the path"
+                )
+
+
 def _check_hub_tokenizer(name: str, path: Path) -> None:
     """Load a hub tokenizer now (cached afterwards), so an offline machine fails in one line."""
     from transformers import AutoTokenizer
@@ -356,6 +381,7 @@ def preflight(
         _check_kwargs(resolved, path, expanded)
     _check_data_folders(resolved, path)
     _check_tokenizer(resolved, path)
+    _check_corpus_tokenizer(resolved, path)
     tok = resolved.get("tokenizer") or {}  # pad-packed shards: a pad token that is not EOS
     check_pad_shards(_loader_datasets(resolved), tok.get("name"), str(path))
     raw = OmegaConf.to_container(cfg, resolve=False)

@@ -23,8 +23,8 @@ EVAL = str(REPO / "eval/cs_hellaswag_tiny.yaml")
 MIXTURE = str(REPO / "yamls/tiny/mpt_mixture.yaml")
 FILTER = str(REPO / "data_prep/filter/sample.yaml")
 
-# (id, argv with {T} = the working folder, {TRAIN} = the tiny recipe's data overrides, words
-# the message must hold)
+# (id, argv with {T} = the working folder, {TRAIN} = the tiny recipe's data overrides, {EN} =
+# the English tokenizer, words the message must hold)
 CASES: list[tuple[str, list[str], list[str]]] = [
     ("prep-seq-0", ["prep", PREP, "max_seq_len=0"], ["max_seq_len", ">= 1"]),
     ("prep-seq-neg", ["prep", PREP, "max_seq_len=-1"], ["max_seq_len", ">= 1"]),
@@ -79,6 +79,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         "train-load-path-text",
         ["train", MPT, "{TRAIN}", "load_path={T}/notes.txt"],
         ["load_path", "not a Composer checkpoint"],
+    ),
+    (
+        "train-corpus-of-another-tokenizer",
+        ["train", MPT, "{TRAIN}", "variables.tokenizer_name={EN}"],
+        ["train_loader.dataset.local", "was encoded by the tokenizer", "decode to other text"],
     ),
     (
         "train-icl-index",
@@ -143,12 +148,13 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.parametrize(("argv", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_mistake_costs_one_line(
-    argv: list[str], words: list[str], workdir: Path, tiny_overrides
+    argv: list[str], words: list[str], workdir: Path, tiny_overrides, en_tokenizer_dir: Path
 ) -> None:
     icl = f"icl_tasks.0.dataset_uri={REPO / 'data/samples/cs_hellaswag.jsonl'}"  # a list item
     train = [*tiny_overrides(workdir / "run"), icl] if "{TRAIN}" in argv else []
     args: list[str] = []
     for a in argv:
+        a = a.replace("{EN}", str(en_tokenizer_dir))
         args += train if a == "{TRAIN}" else [a.replace("{T}", str(workdir))]
     before = _tree(workdir)
     res = CliRunner().invoke(app, args)
