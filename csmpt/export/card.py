@@ -2,14 +2,16 @@
 
 Written by ``csmpt export`` from what the run folder already records: the recipe (base model,
 tokenizer, optimizer, schedule, batch, precision), the checkpoint's step and tokens (Composer's
-timestamp), the corpus hot swaps (``events.jsonl``), the tokenizer's size, and the eval table of
-``csmpt eval`` when the run has one (``RUN/eval/table.md``). Nothing is invented: a fact the run
-folder does not hold is left out.
+timestamp), the corpus hot swaps (``events.jsonl``), the tokenizer's size and its fertility on
+the run's evaluation split (tokens per word, measured on the split's shards when they are on
+this machine), and the eval table of ``csmpt eval`` when the run has one (``RUN/eval/table.md``).
+Nothing is invented: a fact the run folder does not hold is left out.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from typing import Any
 from csmpt.run_folder import read_events
 
 __all__ = ["model_card"]
+
+log = logging.getLogger(__name__)
 
 
 def _base(recipe: Mapping[str, Any]) -> str | None:
@@ -43,6 +47,42 @@ def _timestamp(checkpoint: Path) -> dict[str, int]:
     return {k: int(ts[k]) for k in ("batch", "sample", "token") if k in ts}
 
 
+def _target_split(recipe: Mapping[str, Any]) -> Path | None:
+    """The run's evaluation split (else its training split), when it is a local folder here."""
+    from csmpt.mds.folders import local_mds_folders
+
+    evals = recipe.get("eval_loader")
+    loaders = [*(evals if isinstance(evals, list) else [evals]), recipe.get("train_loader")]
+    for loader in loaders:
+        dataset = loader.get("dataset") if isinstance(loader, Mapping) else None
+        if isinstance(dataset, Mapping):
+            for _, folder in local_mds_folders(dataset):
+                if (folder / "index.json").is_file():
+                    return folder
+    return None
+
+
+def _fertility_row(recipe: Mapping[str, Any], tokenizer: Any) -> str | None:
+    """``| fertility | ... |`` on the run's own evaluation text, or None when it is not here."""
+    from csmpt.tokenizer.fertility import split_fertility
+
+    folder = _target_split(recipe)
+    if folder is None or tokenizer is None:
+        return None
+    try:
+        f = split_fertility(folder, tokenizer)
+    except Exception as e:  # noqa: BLE001 - a card without the figure, not a failed export
+        log.info("%s: no fertility for the model card: %s", folder, e)
+        return None
+    if not f.documents:
+        return None
+    return (
+        f"| fertility | {f.tokens_per_word:.2f} tokens per word, {f.bytes_per_token:.2f} bytes "
+        f"per token on `{Path(*folder.parts[-2:])}` ({f.documents:,} documents, "
+        f"{f.tokens:,} tokens) |"
+    )
+
+
 def _recipe_rows(recipe: Mapping[str, Any]) -> list[tuple[str, str]]:
     opt = recipe.get("optimizer") or {}
     sched = recipe.get("scheduler") or {}
@@ -65,8 +105,12 @@ def model_card(
     model_type: str,
     vocab_size: int | None,
     max_abs_diff: float,
+    tokenizer: Any = None,
 ) -> str:
-    """The card's Markdown for the export in ``out`` of ``checkpoint`` (trained by ``recipe``)."""
+    """The card's Markdown for the export in ``out`` of ``checkpoint`` (trained by ``recipe``).
+
+    ``tokenizer`` (the run's) measures the fertility row; without it the row is left out.
+    """
     run = checkpoint.parent
     name = str(recipe.get("run_name") or run.name)
     ts = _timestamp(checkpoint)
@@ -82,6 +126,9 @@ def model_card(
     if tok:
         size = f", {vocab_size:,} tokens" if vocab_size else ""
         lines.append(f"| tokenizer | `{Path(str(tok)).name}`{size} (in this folder) |")
+    fertility = _fertility_row(recipe, tokenizer)
+    if fertility:
+        lines.append(fertility)
     lines += [f"| {k} | {v} |" for k, v in _recipe_rows(recipe)]
     swaps = [e for e in read_events(run / "events.jsonl") if e.get("event") == "swap"]
     if swaps:

@@ -169,7 +169,7 @@ def export_to_hf(
                 f"export check failed: max abs logit difference {diff:.3g} > {tol:g} between "
                 f"{ckpt} and the exported model"
             )
-        card = model_card(out, ckpt, recipe, model_type, len(tokenizer), diff)
+        card = model_card(out, ckpt, recipe, model_type, len(tokenizer), diff, tokenizer)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         replace_dir(tmp, out)
     finally:

@@ -62,6 +62,7 @@ def test_mpt_export_loads_in_transformers_with_the_same_logits(
     step = int(ckpt.name.split("-ba")[1].split("-")[0])
     assert f"| checkpoint | `{ckpt.name}` |" in card and f"{step:,} steps" in card
     assert "csmpt_lionw lr" in card and "trust_remote_code=True" in card
+    assert "tokens per word" in card and "on `cs_web/val`" in card  # the run's own eval text
     assert str(tmp_path) not in card
 
 
