@@ -114,7 +114,8 @@ def launch_command(
         recipe = yaml_path if yaml_path.is_absolute() else here / yaml_path
         os.chdir(workdir)  # the job's own folder: the recipe's relative paths start there
         try:
-            preflight(recipe, extra)  # missing data fails now, not after hours in the queue
+            # missing data fails now, not after hours in the queue
+            preflight(recipe, extra, starting=False)
         finally:
             os.chdir(here)
     script, status = launch(spec, dry_run=dry_run)

@@ -22,6 +22,7 @@ overrides exactly as ``train_from_yaml`` does and checks, in well under a second
 from __future__ import annotations
 
 import inspect
+import logging
 import tarfile
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,8 @@ from csmpt.tokenizer.folder import check_tokenizer_dir, tokenizer_size
 from csmpt.training.pad_check import check_pad_shards
 
 __all__ = ["check_recipe_keys", "preflight", "train_config_keys", "WHERE_IT_BELONGS"]
+
+log = logging.getLogger(__name__)
 
 # Keys users often put at the top level by mistake, and the section they belong to.
 WHERE_IT_BELONGS: dict[str, str] = {
@@ -228,14 +231,44 @@ def _check_values(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> 
         raise ConfigError(f"{_where(path, key, overrides)} is {value!r}; expected {allowed}")
 
 
-def _check_load_path(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
-    """A local ``load_path`` must be a Composer checkpoint: a torch zip/tar file or a folder."""
+def _resumable(cfg: dict[str, Any]) -> bool:
+    """Whether Composer's autoresume will find a checkpoint in the local save folder."""
+    from csmpt.training.resume_guard import DEFAULT_FILENAME, list_checkpoints
+
+    folder = cfg.get("save_folder")
+    if not cfg.get("autoresume") or not isinstance(folder, str) or "://" in folder:
+        return False
+    if not Path(folder).is_dir():
+        return False
+    sharded = (cfg.get("fsdp_config") or {}).get("sharded_ckpt_prefix_dir")
+    filename = cfg.get("save_filename") or DEFAULT_FILENAME
+    return bool(list_checkpoints(Path(folder), filename, sharded))
+
+
+def _check_load_path(
+    cfg: dict[str, Any], path: Path, overrides: Sequence[str], starting: bool
+) -> None:
+    """A local ``load_path`` must be a Composer checkpoint: a torch zip/tar file or a folder.
+
+    A missing one is refused when the run starts, unless autoresume will resume from the save
+    folder (Composer then ignores ``load_path``); before a job is queued (``starting`` False) it
+    may still be written by an earlier job (a surgery), so it is only warned about.
+    """
     load = cfg.get("load_path")
     if not isinstance(load, str) or not load or not _is_local_path(load):
         return
     p = Path(load).expanduser()
     where = _where(path, "load_path", overrides)
-    if not p.exists():  # may come later (a surgery's output) or be mounted on the nodes only
+    if not p.exists():
+        if not starting:
+            log.warning(
+                "%s: '%s' does not exist yet: the job stops if it still does not", where, load
+            )
+        elif not _resumable(cfg):
+            raise DataError(
+                f"{where}: '{load}' does not exist (and save_folder has no checkpoint to resume "
+                "from); run the step that writes it (csmpt surgery) or fix the path"
+            )
         return
     if p.is_file() and not (zipfile.is_zipfile(p) or tarfile.is_tarfile(p)):
         raise DataError(
@@ -340,7 +373,10 @@ def check_recipe_keys(yaml_path: str | Path, overrides: Sequence[str] = ()) -> N
 
 
 def preflight(
-    yaml_path: str | Path, overrides: Sequence[str] = (), deep: bool = True
+    yaml_path: str | Path,
+    overrides: Sequence[str] = (),
+    deep: bool = True,
+    starting: bool = True,
 ) -> DictConfig:
     """Load a training YAML with overrides and check it; return the (unresolved) config.
 
@@ -349,6 +385,8 @@ def preflight(
         overrides: ``key=value`` overrides (and ``@FILE``).
         deep: Also check the optimizer's and scheduler's kwargs against their signatures,
             which imports llm-foundry (seconds); ``False`` keeps the check under a second.
+        starting: The run starts now (a missing local ``load_path`` is an error); False when
+            a job is only being queued (an earlier job may still write it).
 
     Raises:
         ConfigError: Unknown or missing key, bad override, broken interpolation.
@@ -375,7 +413,7 @@ def preflight(
     resolved = surgery_shapes(resolved)
     expanded = expand_overrides(path, overrides)
     _check_values(resolved, path, expanded)
-    _check_load_path(resolved, path, expanded)
+    _check_load_path(resolved, path, expanded, starting)
     if deep:
         _check_model_keys(resolved, path, expanded)
         _check_kwargs(resolved, path, expanded)

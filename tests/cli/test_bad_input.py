@@ -65,6 +65,22 @@ def test_missing_data_folder(tiny_overrides, tmp_path: Path) -> None:
     assert f"'{tmp_path}/nowhere/train' does not exist" in msg and "csmpt prep" in msg
 
 
+def test_missing_load_path_is_refused_at_start_unless_the_run_resumes(
+    tiny_overrides, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = tmp_path / "run"
+    overrides = [*tiny_overrides(run), f"load_path={tmp_path}/surgery/model.pt"]
+    with pytest.raises(DataError, match=r"load_path.*surgery/model.pt' does not exist"):
+        preflight(MPT, overrides, deep=False)
+    preflight(MPT, overrides, deep=False, starting=False)  # queued: an earlier job may write it
+    assert "does not exist yet" in caplog.text
+    run.mkdir()
+    (run / "ep0-ba4-rank0.pt").write_bytes(b"")  # autoresume resumes: load_path is not read
+    preflight(MPT, overrides, deep=False)
+    with pytest.raises(DataError, match="does not exist"):
+        preflight(MPT, [*overrides, "autoresume=false"], deep=False)
+
+
 def test_missing_tokenizer_folder(tiny_overrides, tmp_path: Path) -> None:
     overrides = [*tiny_overrides(tmp_path / "run"), f"variables.tokenizer_name={tmp_path}/tok"]
     with pytest.raises(

@@ -86,6 +86,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["train_loader.dataset.local", "was encoded by the tokenizer", "decode to other text"],
     ),
     (
+        "train-load-path-missing",
+        ["train", MPT, "{TRAIN}", "load_path={T}/surgery/model.pt"],
+        ["load_path", "does not exist", "csmpt surgery"],
+    ),
+    (
         "train-icl-index",
         ["train", MPT, "{TRAIN}", "icl_tasks.7.dataset_uri=x.jsonl"],
         ["icl_tasks", "index 0.."],
