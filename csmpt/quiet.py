@@ -91,6 +91,14 @@ KNOWN_WARNINGS: tuple[tuple[str, str], ...] = (
         "ICL items are tokenized whole, then cut to icl_seq_len",
     ),
     (
+        r"The `use_auth_token` argument is deprecated",
+        "llm-foundry 0.22's hf_causal_lm passes it to transformers; no hub token is used",
+    ),
+    (
+        r"No existing generation config found for the model",
+        "a local HF config folder has none; generation defaults (export writes one)",
+    ),
+    (
         r"Propagating key_padding_mask to the attention module",
         "MPT's torch attention masks padded eval batches, as it should",
     ),

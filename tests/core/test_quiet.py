@@ -80,14 +80,19 @@ def test_known_warnings_match_what_they_explain() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
+@pytest.mark.parametrize(
+    ("model", "verbose"),
+    [("mpt", False), ("mpt", True), ("llama", False)],
+    ids=["quiet", "verbose", "quiet-llama"],
+)
 def test_csmpt_train_is_quiet_unless_verbose(
     tiny_overrides,
     tmp_path: Path,
+    model: str,
     verbose: bool,  # noqa: ANN001
 ) -> None:
     run_dir = tmp_path / "run"
-    args = ["train", "yamls/tiny/mpt.yaml", *tiny_overrides(run_dir, max_duration="3ba")]
+    args = ["train", f"yamls/tiny/{model}.yaml", *tiny_overrides(run_dir, max_duration="3ba")]
     result = CliRunner().invoke(app, [*args, "-v"] if verbose else args)
     assert result.exit_code == 0, result.output
     out = result.output
@@ -96,7 +101,7 @@ def test_csmpt_train_is_quiet_unless_verbose(
         assert "[batch=3/3]" in out and "python_log_level" in out and not log_file.exists()
         return
     assert out.count(str(log_file)) == 1
-    assert "trained tiny-mpt: steps 0 -> 3, train loss" in out and "3/3 steps" in out
+    assert f"trained tiny-{model}: steps 0 -> 3, train loss" in out and "3/3 steps" in out
     assert "[batch=" not in out and "python_log_level" not in out
     assert "unexplained" not in out and "library warnings by kind" in out
     assert len(out.strip().split("\n")) < 15, out
