@@ -8,6 +8,8 @@ scored as lm-eval's ``acc_norm`` and ``acc`` and llm-foundry's ``acc_per_token``
 standard error (:mod:`csmpt.eval.mc_metrics`). With ``bpb_texts`` the table
 also has each text's bits per byte per row, every model scored with its own tokenizer
 (:mod:`csmpt.eval.bpb`): a base model and its vocabulary-swapped run in one comparable column.
+With ``lm_eval_tasks`` every row is also scored by lm-evaluation-harness itself on the named
+tasks, in memory (:mod:`csmpt.eval.lm_eval_backend`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from csmpt.checkpoint.loading import (
 )
 from csmpt.config import at_least, build_structured, load_yaml_with_overrides
 from csmpt.errors import ConfigError, DataError
-from csmpt.eval.icl import build_evaluators, evaluate_icl
+from csmpt.eval.icl import IclResult, build_evaluators, evaluate_icl
+from csmpt.eval.lm_eval_backend import LmEvalTask, evaluate_lm_eval, require_lm_eval
 from csmpt.eval.table import EvalRow, plot_accuracy, to_csv, to_markdown
 
 __all__ = [
@@ -75,6 +78,8 @@ class EvalRecipe:
     Attributes:
         icl_tasks: llm-foundry ``icl_tasks`` entries (``label``, ``dataset_uri``,
             ``icl_task_type``, ``num_fewshot`` ...).
+        lm_eval_tasks: lm-evaluation-harness tasks scored by lm-eval itself (needs the
+            ``lm-eval`` extra).
         checkpoints: A folder of Composer checkpoints (a run's ``save_folder``); one row each.
         train_yaml: The training recipe whose model the checkpoints hold.
         train_overrides: ``key=value`` overrides for ``train_yaml`` (e.g. its tokenizer path).
@@ -89,7 +94,8 @@ class EvalRecipe:
         variables: Free values for interpolation.
     """
 
-    icl_tasks: list[dict[str, Any]]
+    icl_tasks: list[dict[str, Any]] = field(default_factory=list)
+    lm_eval_tasks: list[LmEvalTask] = field(default_factory=list)
     checkpoints: str | None = None
     train_yaml: str | None = None
     train_overrides: list[str] = field(default_factory=list)
@@ -116,8 +122,10 @@ class EvalOutputs:
 def load_eval_recipe(path: str | Path, overrides: Sequence[str] = ()) -> EvalRecipe:
     """Load and check an eval recipe with ``key=value`` overrides."""
     recipe = build_structured(EvalRecipe, load_yaml_with_overrides(path, overrides), path)
-    if not recipe.icl_tasks:
-        raise ConfigError(f"{path}: icl_tasks is empty; name at least one task")
+    if not recipe.icl_tasks and not recipe.lm_eval_tasks:
+        raise ConfigError(f"{path}: no task; name at least one in icl_tasks or lm_eval_tasks")
+    if recipe.lm_eval_tasks:
+        require_lm_eval(f"{path}: lm_eval_tasks")
     if recipe.checkpoints and not recipe.train_yaml:
         raise ConfigError(
             f"{path}: 'checkpoints' needs 'train_yaml', the recipe the run trained with"
@@ -159,6 +167,35 @@ def _bpb(
     return {k: score_documents(inner, tokenizer, d, window, batch).bpb for k, d in docs.items()}
 
 
+def _evaluators(recipe: EvalRecipe, tokenizer: Any) -> list[Any]:
+    """llm-foundry's evaluators of the recipe's ``icl_tasks`` (none without them)."""
+    if not recipe.icl_tasks:
+        return []
+    return build_evaluators(
+        recipe.icl_tasks,
+        tokenizer,
+        recipe.max_seq_len,
+        recipe.device_eval_batch_size,
+        recipe.icl_subset_num_batches,
+    )
+
+
+def _score(
+    model: Any, tokenizer: Any, evaluators: list[Any], recipe: EvalRecipe
+) -> list[IclResult]:
+    """The ``icl_tasks`` results, then lm-eval's on ``lm_eval_tasks`` (the same model)."""
+    results = evaluate_icl(model, evaluators, recipe.precision) if evaluators else []
+    if recipe.lm_eval_tasks:
+        results += evaluate_lm_eval(
+            model.model,  # the HF model inside Composer's wrapper
+            tokenizer,
+            recipe.lm_eval_tasks,
+            recipe.device_eval_batch_size,
+            recipe.max_seq_len,
+        )
+    return results
+
+
 def run_eval(
     recipe: EvalRecipe,
     progress: Callable[[str], None] | None = None,
@@ -180,30 +217,18 @@ def run_eval(
     if ckpts:
         assert recipe.train_yaml is not None
         rm = build_recipe_model(recipe.train_yaml, recipe.train_overrides)
-        evaluators = build_evaluators(
-            recipe.icl_tasks,
-            rm.tokenizer,
-            recipe.max_seq_len,
-            recipe.device_eval_batch_size,
-            recipe.icl_subset_num_batches,
-        )
+        evaluators = _evaluators(recipe, rm.tokenizer)
         run_name = Path(recipe.checkpoints or "").name
         for c in ckpts:
             load_checkpoint_weights(rm.model, c.path, rm.recipe)
-            row = EvalRow(run_name, c.step, evaluate_icl(rm.model, evaluators, recipe.precision))
+            row = EvalRow(run_name, c.step, _score(rm.model, rm.tokenizer, evaluators, recipe))
             row.bpb = _bpb(rm.model, rm.tokenizer, docs, recipe)
             rows.append(row)
             say(_describe(row))
     for spec in recipe.models:
         model, tokenizer = build_hf_model(spec.path, recipe.max_seq_len)
-        evaluators = build_evaluators(
-            recipe.icl_tasks,
-            tokenizer,
-            recipe.max_seq_len,
-            recipe.device_eval_batch_size,
-            recipe.icl_subset_num_batches,
-        )
-        row = EvalRow(spec.name, None, evaluate_icl(model, evaluators, recipe.precision))
+        evaluators = _evaluators(recipe, tokenizer)
+        row = EvalRow(spec.name, None, _score(model, tokenizer, evaluators, recipe))
         row.bpb = _bpb(model, tokenizer, docs, recipe)
         rows.append(row)
         say(_describe(row))
