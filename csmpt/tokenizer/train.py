@@ -66,6 +66,32 @@ def _texts(cfg: TokenizerConfig, files: Sequence[Path]) -> Iterator[str]:
             yield doc.text
 
 
+def _check_output_dir(out: Path) -> None:
+    """Refuse an ``output_dir`` that training would replace but that holds no tokenizer.
+
+    The new folder replaces ``out`` whole: a file there, or a folder of other things, would be
+    lost (a file used to end up hidden as ``.NAME.old-PID``).
+
+    Raises:
+        DataError: ``out`` is a file, or a non-empty folder with no tokenizer in it.
+    """
+    if out.exists() and not out.is_dir():
+        raise DataError(
+            f"tokenizer config: output_dir '{out}' is a file, not a folder; "
+            "name a new folder (or an earlier tokenizer folder to replace)"
+        )
+    if (
+        out.is_dir()
+        and not (out / RECORD_NAME).is_file()
+        and not (out / "tokenizer.json").is_file()
+    ):
+        if any(out.iterdir()):
+            raise DataError(
+                f"tokenizer config: output_dir '{out}' is a folder with other files and no "
+                "tokenizer; training would replace it whole: name a new folder"
+            )
+
+
 def train_tokenizer(
     cfg: TokenizerConfig, base_dir: Path | None = None, force: bool = False
 ) -> tuple[Path, bool]:
@@ -79,7 +105,8 @@ def train_tokenizer(
         The output folder, and whether training was skipped because it was up to date.
 
     Raises:
-        DataError: No input, unreadable input, or a vocabulary too small for the byte alphabet.
+        DataError: No input, unreadable input, a vocabulary too small for the byte alphabet, or
+            an ``output_dir`` that is a file or a folder of something else.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -93,8 +120,9 @@ def train_tokenizer(
             f"tokenizer config: vocab_size {cfg.vocab_size} is too small; byte-level BPE needs "
             f"at least {len(alphabet) + len(specials) + 1}"
         )
-    files = expand_inputs(cfg.inputs, base_dir)
     out = Path(cfg.output_dir)
+    _check_output_dir(out)
+    files = expand_inputs(cfg.inputs, base_dir)
     stamp = fingerprint(
         {"config": asdict(cfg) | {"output_dir": None}, "inputs": input_stats(files)}
     )
