@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from csmpt.errors import CsmptError
+from csmpt.errors import CsmptError, Interrupted
 
 __all__ = [
     "OVERRIDES_HELP",
@@ -61,7 +61,11 @@ def quiet_known_warnings() -> None:
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Print a CsmptError as one red line and exit with status 2 (no traceback)."""
+    """Print a CsmptError as one red line and exit with status 2 (no traceback).
+
+    An :class:`Interrupted` (SIGTERM/SIGINT, once the command has cleaned up) is one yellow line
+    and status 128 + the signal's number: 143 for SIGTERM, 130 for SIGINT.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -71,5 +75,11 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
             message = escape(str(e))  # keep '[NAME.yaml]' and other brackets as written
             err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
+        except Interrupted as e:
+            message = escape(str(e))
+            err_console.print(
+                f"[bold yellow]interrupted:[/] {message}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(code=e.exit_code) from None
 
     return wrapper

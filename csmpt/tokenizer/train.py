@@ -2,6 +2,9 @@
 
 The folder loads offline with ``transformers.AutoTokenizer.from_pretrained(folder)``. Byte-level
 BPE without a normalizer round-trips any UTF-8 text exactly, Czech diacritics included.
+
+The training runs in a child process (:mod:`csmpt.tokenizer.bpe`) so that SIGTERM or Ctrl-C
+stops it within a second: the Rust trainer never returns to Python for a handler to run.
 """
 
 from __future__ import annotations
@@ -9,15 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from csmpt.atomic import make_temp_dir, replace_dir
 from csmpt.config.schema import at_least
 from csmpt.corpus.fingerprint import fingerprint, input_stats, sha256_file
-from csmpt.corpus.readers import expand_inputs, read_documents
-from csmpt.errors import DataError
+from csmpt.corpus.readers import expand_inputs
+from csmpt.errors import DataError, Interrupted
+from csmpt.interruptible import StopSignals, run_in_child
 
 __all__ = [
     "RECORD_NAME",
@@ -28,6 +31,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RECORD_NAME = "csmpt_tokenizer.json"
+_BYTES = 256  # byte-level BPE's initial alphabet: one symbol per byte
 
 
 @dataclass
@@ -60,10 +64,30 @@ class TokenizerConfig:
     extra_special_tokens: list[str] = field(default_factory=list)
 
 
-def _texts(cfg: TokenizerConfig, files: Sequence[Path]) -> Iterator[str]:
-    for doc in read_documents(files, cfg.text_field):
-        if doc.text.strip():
-            yield doc.text
+def _check_output_dir(out: Path) -> None:
+    """Refuse an ``output_dir`` that training would replace but that holds no tokenizer.
+
+    The new folder replaces ``out`` whole: a file there, or a folder of other things, would be
+    lost (a file used to end up hidden as ``.NAME.old-PID``).
+
+    Raises:
+        DataError: ``out`` is a file, or a non-empty folder with no tokenizer in it.
+    """
+    if out.exists() and not out.is_dir():
+        raise DataError(
+            f"tokenizer config: output_dir '{out}' is a file, not a folder; "
+            "name a new folder (or an earlier tokenizer folder to replace)"
+        )
+    if (
+        out.is_dir()
+        and not (out / RECORD_NAME).is_file()
+        and not (out / "tokenizer.json").is_file()
+    ):
+        if any(out.iterdir()):
+            raise DataError(
+                f"tokenizer config: output_dir '{out}' is a folder with other files and no "
+                "tokenizer; training would replace it whole: name a new folder"
+            )
 
 
 def train_tokenizer(
@@ -78,23 +102,25 @@ def train_tokenizer(
     Returns:
         The output folder, and whether training was skipped because it was up to date.
 
-    Raises:
-        DataError: No input, unreadable input, or a vocabulary too small for the byte alphabet.
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    SIGTERM or SIGINT stops the training within a second (it runs in a child process, which is
+    killed); the temporary folder is removed and ``cfg.output_dir`` is left as it was.
 
+    Raises:
+        DataError: No input, unreadable input, a vocabulary too small for the byte alphabet, or
+            an ``output_dir`` that is a file or a folder of something else.
+        Interrupted: SIGTERM or SIGINT arrived before the new folder was put in place.
+    """
     if not cfg.inputs:
         raise DataError("tokenizer config: 'inputs' is empty; list at least one corpus file")
     specials = [cfg.eos_token, cfg.pad_token, cfg.bos_token, *cfg.extra_special_tokens]
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    if cfg.vocab_size < len(alphabet) + len(specials) + 1:
+    if cfg.vocab_size < _BYTES + len(specials) + 1:
         raise DataError(
             f"tokenizer config: vocab_size {cfg.vocab_size} is too small; byte-level BPE needs "
-            f"at least {len(alphabet) + len(specials) + 1}"
+            f"at least {_BYTES + len(specials) + 1}"
         )
-    files = expand_inputs(cfg.inputs, base_dir)
     out = Path(cfg.output_dir)
+    _check_output_dir(out)
+    files = expand_inputs(cfg.inputs, base_dir)
     stamp = fingerprint(
         {"config": asdict(cfg) | {"output_dir": None}, "inputs": input_stats(files)}
     )
@@ -103,51 +129,39 @@ def train_tokenizer(
         if json.loads(record.read_text(encoding="utf-8")).get("fingerprint") == stamp:
             log.info("%s is up to date, not retrained", out)
             return out, True
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=cfg.vocab_size,
-        min_frequency=cfg.min_frequency,
-        special_tokens=specials,
-        initial_alphabet=alphabet,
-        show_progress=False,
-    )
-    tok.train_from_iterator(_texts(cfg, files), trainer=trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token=cfg.eos_token,
-        bos_token=cfg.bos_token,
-        pad_token=cfg.pad_token,
-        unk_token=cfg.eos_token,
-        model_max_length=cfg.model_max_length,
-        additional_special_tokens=list(cfg.extra_special_tokens),
-        clean_up_tokenization_spaces=False,
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(out)  # mode from the umask (mkdtemp: 0700)
-    try:
-        fast.save_pretrained(str(tmp))  # type: ignore[attr-defined]
-        (tmp / RECORD_NAME).write_text(
-            json.dumps(
-                {
-                    "fingerprint": stamp,
-                    "config": asdict(cfg),
-                    "vocab_size": tok.get_vocab_size(),
-                    "inputs": [
-                        {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
-                        for p in files
-                    ],
-                },
-                indent=2,
-                ensure_ascii=False,
+    had_tokenizer = record.is_file() or (out / "tokenizer.json").is_file()
+    with StopSignals() as stop:
+        tmp = make_temp_dir(out)  # mode from the umask (mkdtemp: 0700)
+        try:
+            job = {"config": asdict(cfg), "files": [str(p) for p in files], "out": str(tmp)}
+            trained = run_in_child("csmpt.tokenizer.bpe", job, "tokenizer training")
+            vocab_size = int(trained["vocab_size"])
+            (tmp / RECORD_NAME).write_text(
+                json.dumps(
+                    {
+                        "fingerprint": stamp,
+                        "config": asdict(cfg),
+                        "vocab_size": vocab_size,
+                        "inputs": [
+                            {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+                            for p in files
+                        ],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+                + "\n",
+                encoding="utf-8",
             )
-            + "\n",
-            encoding="utf-8",
-        )
-        replace_dir(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    log.info("Trained tokenizer with %d tokens -> %s", tok.get_vocab_size(), out)
+            stop.finishing()  # a signal from here on lets the rename complete
+            replace_dir(tmp, out)
+        except Interrupted as e:
+            kept = "keeps the previous tokenizer" if had_tokenizer else "was not written"
+            raise Interrupted(e.signum, f"tokenizer not trained; {out} {kept}") from None
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    if stop.received is not None:
+        log.warning("%s arrived as %s was put in place; it is complete", stop.received.name, out)
+    log.info("Trained tokenizer with %d tokens -> %s", vocab_size, out)
     return out, False

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 MPT = str(REPO / "yamls/tiny/mpt.yaml")
 PREP = str(REPO / "data_prep/sample.yaml")
 TOK = str(REPO / "data_prep/tokenizer/sample.yaml")
+TOK_INPUT = f"inputs=[{REPO / 'data/samples/cs_web.jsonl'}]"  # trains in a second if let through
 SURGERY = str(REPO / "yamls/surgery/mpt_en_to_cs.yaml")
 EVAL = str(REPO / "eval/cs_hellaswag_tiny.yaml")
 MIXTURE = str(REPO / "yamls/tiny/mpt_mixture.yaml")
@@ -38,6 +39,16 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("prep-bad-at-file", ["prep", PREP, "@{T}/bad.overrides"], ["[config.yaml]", ":2:"]),
     ("prep-not-key-value", ["prep", PREP, "max_seq_len"], ["key=value"]),
     ("tokenizer-vocab-neg", ["tokenizer", "train", TOK, "vocab_size=-5"], ["vocab_size"]),
+    (
+        "tokenizer-onto-file",
+        ["tokenizer", "train", TOK, TOK_INPUT, "vocab_size=300", "output_dir={T}/notes.txt"],
+        ["output_dir", "notes.txt", "is a file"],
+    ),
+    (
+        "tokenizer-onto-other-folder",
+        ["tokenizer", "train", TOK, TOK_INPUT, "vocab_size=300", "output_dir={T}"],
+        ["output_dir", "no tokenizer"],
+    ),
     (
         "surgery-pad-neg",
         ["surgery", SURGERY, "vocab_swap.pad_to_multiple_of=-64"],
