@@ -93,6 +93,21 @@ class Project:
         ]
 
 
+def task_pack(language: str) -> list[tuple[str, Path]]:
+    """(lm-eval task name, YAML) of csmpt's lm-eval task pack for ``language`` (may be empty).
+
+    The pack (``eval/tasks/LANG/``, shipped in ``csmpt/scaffold/task_packs/``) reads local data
+    files the user saves once; ``csmpt init`` copies it into the project's ``tasks/``.
+    """
+    folder = Path(__file__).parent / "task_packs" / language.split("-")[0]
+    out = []
+    for f in sorted(folder.glob("*.yaml")):
+        names = re.findall(r"^task:\s*(\S+)", f.read_text(encoding="utf-8"), flags=re.M)
+        if names:
+            out.append((names[0], f))
+    return out
+
+
 def write_project(
     folder: Path,
     base: str,
@@ -119,7 +134,8 @@ def write_project(
         launch_shape(gpus)  # whole nodes
     elif gpus < 1:
         raise ConfigError(f"--gpus {gpus}: at least 1")
-    existing = [f for f in FILES if (folder / f).exists()]
+    packed = [f"tasks/{f.name}" for _, f in task_pack(language)]
+    existing = [f for f in (*FILES, *packed) if (folder / f).exists()]
     if existing and not force:
         raise ConfigError(f"{folder}: already holds {', '.join(existing)}; pass --force")
     project = Project(
@@ -134,12 +150,13 @@ def write_project(
     seq = model.context
     plan = batch_plan(gpus, seq)
     bench = BENCHMARKS.get(language.split("-")[0])
+    pack = task_pack(language)
     texts = {
         "tokenizer.yaml": tokenizer_yaml(project, seq),
         "prep.yaml": prep_yaml(project, seq),
         "surgery.yaml": surgery_yaml(project),
         "train.yaml": train_yaml(project, seq, plan, bench),
-        "eval.yaml": eval_yaml(project, bench),
+        "eval.yaml": eval_yaml(project, bench, [name for name, _ in pack]),
         "miniature.overrides": miniature_overrides(project),
         "README.md": README.format(
             name=project.name,
@@ -161,7 +178,10 @@ def write_project(
             ),
         ),
     }
+    texts |= {f"tasks/{f.name}": f.read_text(encoding="utf-8") for _, f in pack}
     folder.mkdir(parents=True, exist_ok=True)
+    if pack:
+        (folder / "tasks").mkdir(exist_ok=True)
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
     log.info("wrote %s: %s", folder, ", ".join(texts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -295,7 +296,21 @@ callbacks:
 """
 
 
-def eval_yaml(p: Project, bench: tuple[str, str, str] | None) -> str:
+def _lm_eval_block(p: Project, pack: list[str]) -> str:
+    """The language's lm-eval task pack as commented ``lm_eval_tasks`` entries (or nothing)."""
+    if not pack:
+        return ""
+    rows = "\n".join(f"#   - {{name: {name}, include_path: tasks}}" for name in pack)
+    return f"""
+# lm-eval's own scores in the same table (pip install 'csmpt[lm-eval]'): csmpt's {p.language}
+# task pack in tasks/, each reading a file under data/eval/{p.language}/ that its YAML says how
+# to save once where the hub is reachable. Uncomment when the files are there:
+# lm_eval_tasks:
+{rows}
+"""
+
+
+def eval_yaml(p: Project, bench: tuple[str, str, str] | None, pack: Sequence[str] = ()) -> str:
     """``csmpt eval eval.yaml``: the benchmark over the run's checkpoints, the base model too."""
     return f"""\
 # {p.name}: few-shot eval over the run's checkpoints (their model: the run's own config.yaml),
@@ -323,7 +338,7 @@ max_seq_len: 2048
 device_eval_batch_size: 16
 precision: amp_bf16
 output_dir: ${{variables.run}}/eval
-"""
+{_lm_eval_block(p, list(pack))}"""
 
 
 def miniature_overrides(p: Project) -> str:

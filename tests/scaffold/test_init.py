@@ -246,3 +246,41 @@ def test_init_then_the_six_commands_in_miniature(
     assert all(float(r["sk/bpb"]) > 0 for r in rows), rows
     out = csmpt(*commands[5].split()[1:])  # export
     assert (Path("artifacts/hf") / "config.json").is_file()
+
+
+def test_init_writes_the_languages_lm_eval_task_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from csmpt.eval.series import load_eval_recipe
+
+    write_project(tmp_path / "cs", "mpt-7b", "cs")
+    tasks = sorted(p.name for p in (tmp_path / "cs" / "tasks").iterdir())
+    assert tasks == ["belebele_ces_latn.yaml", "cs_hellaswag.yaml", "global_mmlu_cs.yaml"]
+    for name in tasks:  # the pack's own files, copied
+        assert (tmp_path / "cs/tasks" / name).read_text() == (
+            REPO / "eval/tasks/cs" / name
+        ).read_text()
+    text = (tmp_path / "cs" / "eval.yaml").read_text()
+    assert (
+        "# lm_eval_tasks:" in text
+        and "#   - {name: cs_hellaswag_local, include_path: tasks}" in text
+    )
+    # Uncommented, the entries are the recipe's lm_eval_tasks (refused without lm-eval, by name).
+    on = text.replace("# lm_eval_tasks:", "lm_eval_tasks:").replace("#   - {name", "  - {name")
+    (tmp_path / "cs" / "eval_on.yaml").write_text(on)
+    monkeypatch.setitem(sys.modules, "lm_eval", None)
+    with pytest.raises(ConfigError, match="lm_eval_tasks need lm-evaluation-harness"):
+        load_eval_recipe(tmp_path / "cs" / "eval_on.yaml")
+    monkeypatch.setitem(sys.modules, "lm_eval", sys)  # importable: the entries load
+    recipe = load_eval_recipe(tmp_path / "cs" / "eval_on.yaml")
+    assert [t.name for t in recipe.lm_eval_tasks] == [
+        "belebele_ces_latn_local",
+        "cs_hellaswag_local",
+        "global_mmlu_cs_local",
+    ]
+    assert {t.include_path for t in recipe.lm_eval_tasks} == {"tasks"}
+    write_project(tmp_path / "sk", "mpt-7b", "sk")  # no pack for Slovak yet: nothing written
+    assert not (tmp_path / "sk" / "tasks").exists()
+    assert "lm_eval_tasks" not in (tmp_path / "sk" / "eval.yaml").read_text()
