@@ -35,7 +35,6 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from data_prep import SOURCES, tokenizer_dir  # noqa: E402
 
-
 TEXTS = {"ascii": 0x80, "cs": 0x10000, "cs-emoji": 0x110000}  # kind -> code points below
 
 
@@ -146,7 +145,7 @@ def main() -> None:
                     same = same_shards(work / case / "now", work / case / "baseline")
                     print(f"{case}: shards byte-identical to the baseline's: {same}")
                 big.unlink()
-    print("\n| record | tree | MB on disk | tokens | peak RSS MB | tiny-run RSS MB | x record | s |")
+    print("\n| record | tree | MB on disk | tokens | peak RSS MB | tiny-run MB | x record | s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for case, name, size, anchor, res, ratio in rows:
         print(

@@ -272,6 +272,7 @@ def _jsonl_records(
     loads = json.loads
     file_index, part_index, parts = part
     lineno = 0
+    record: Any
     with _open_lines(path, fmt) as f:
         for raw in f:  # not enumerate(): its reused result tuple would hold the last line
             lineno += 1
