@@ -5,7 +5,9 @@ The pipeline: a reader thread reads documents (counting bad ones), drops exact d
 and batches the texts; the encoder tokenizes them, and scores them with the filter's classifier,
 on every core (:mod:`csmpt.prep.encoders`); this thread takes the filter's verdicts in corpus order
 (``record``: counts, side file), joins each kept document's tokens and EOS into ``max_seq_len``
-samples and writes shards (:mod:`csmpt.mds.writer`).
+samples and writes shards (:mod:`csmpt.mds.writer`). A document longer than ``max_doc_chars`` is
+not batched: this thread cuts it and feeds its pieces' ids as they come back
+(:func:`csmpt.prep.long_docs.stream_ids`), so its ids are never held whole.
 
 Resumption: after each finished shard the work folder's ``csmpt_progress.json`` records, per
 split, its finished shards and where the next sample starts (document number, token offset). A

@@ -14,6 +14,10 @@ checked by pre-tokenizing the piece's last few pre-tokens alone (from a boundary
 restarts in step). A window without such a cut (a 3 MB word, a base64 blob) is doubled until it
 has one, or the document ends.
 
+:func:`stream_ids` encodes a long document's pieces a few at a time (``PIECE_CHARS`` each, a
+window the pre-tokenizer searches in ~10 MB): its ids are never held whole, as Python ints
+(~36 bytes each) or as one array, and the text is held once.
+
 Cutting is provably exact only for a sequential regex pre-tokenizer (``ByteLevel`` with its
 regex, or ``Split`` + ``ByteLevel`` as in Llama 3) and no normalizer; other tokenizers, and
 documents holding an added token's text, are encoded whole.
