@@ -16,7 +16,7 @@ csmpt source tree, e.g. ``git archive`` of an older commit) runs every case ther
 compares the shards byte for byte. Wall seconds are printed too (the big run's).
 
     .venv/bin/python bench/prep_record_memory.py [--mb 200] [--texts ascii cs] [--formats jsonl]
-        [--backend tiktoken] [--baseline-src DIR]
+        [--backend tiktoken] [--workers 0] [--baseline-src DIR]
 """
 
 from __future__ import annotations
@@ -72,14 +72,21 @@ def write_record(folder: Path, text: str, fmt: str) -> Path:
     return path
 
 
-def run_prep(tok: Path, src: Path, out: Path, backend: str, pythonpath: str | None) -> dict:
-    """``prep_corpora`` on ``src`` in a fresh interpreter; its peak RSS (MB) and tokens."""
+def run_prep(
+    tok: Path, src: Path, out: Path, backend: str, workers: int, pythonpath: str | None
+) -> dict:
+    """``prep_corpora`` on ``src`` in a fresh interpreter; its peak RSS (MB) and tokens.
+
+    With ``workers`` > 0 the peak is the main process's (each worker encodes one piece at a
+    time; their own peaks are not in it).
+    """
     code = f"""
 import json, time
 from csmpt.prep.config import CorpusSpec, PrepConfig
 from csmpt.prep.run import prep_corpora
 cfg = PrepConfig(tokenizer={str(tok)!r}, output_dir={str(out)!r}, max_seq_len=2048,
                  val_fraction=0.0, compression="zstd", tokenizer_backend={backend!r},
+                 workers={workers},
                  corpora=[CorpusSpec(name="bench", inputs=[{str(src)!r}])])
 t0 = time.perf_counter()
 (r,) = prep_corpora(cfg)
@@ -114,6 +121,7 @@ def main() -> None:
     ap.add_argument("--texts", nargs="+", default=list(TEXTS), choices=list(TEXTS))
     ap.add_argument("--formats", nargs="+", default=["jsonl"], choices=["jsonl", "txt"])
     ap.add_argument("--backend", default="tiktoken", choices=["tiktoken", "hf"])
+    ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--tokenizer", default=None)
     ap.add_argument("--baseline-src", default=None, help="another csmpt source tree to compare")
     args = ap.parse_args()
@@ -131,8 +139,9 @@ def main() -> None:
                 big = write_record(work / case / "big", sample_text(args.mb, kind), fmt)
                 size = big.stat().st_size
                 for name, src in trees:
-                    anchor = run_prep(tok, tiny, work / case / f"{name}-tiny", args.backend, src)
-                    res = run_prep(tok, big, work / case / name, args.backend, src)
+                    tiny_out = work / case / f"{name}-tiny"
+                    anchor = run_prep(tok, tiny, tiny_out, args.backend, args.workers, src)
+                    res = run_prep(tok, big, work / case / name, args.backend, args.workers, src)
                     extra = (res["rss_mb"] - anchor["rss_mb"]) * 2**20
                     rows.append((case, name, size, anchor, res, extra / size))
                     print(
