@@ -88,7 +88,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], list[s
 
 
 @pytest.mark.parametrize(
-    ("backend", "workers"), [("tiktoken", 0), ("hf", 0), ("tiktoken", 2)], ids=str
+    ("backend", "workers", "packing"),
+    [("tiktoken", 0, "concat"), ("hf", 0, "concat"), ("tiktoken", 2, "concat"), ("hf", 0, "pad")],
+    ids=str,
 )
 def test_long_record_is_token_exact_in_every_backend(
     tmp_path: Path,
@@ -96,9 +98,12 @@ def test_long_record_is_token_exact_in_every_backend(
     corpus: tuple[list[Path], list[str]],
     backend: str,
     workers: int,
+    packing: str,
 ) -> None:
     inputs, texts = corpus
-    cfg = _cfg(tmp_path, tokenizer_dir, inputs, tokenizer_backend=backend, workers=workers)
+    cfg = _cfg(
+        tmp_path, tokenizer_dir, inputs, tokenizer_backend=backend, workers=workers, packing=packing
+    )
     (res,) = prep_corpora(cfg)
     m = res.manifests["train"]
     assert m.documents == 4 and m.long_documents_split == 2
