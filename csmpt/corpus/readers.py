@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from csmpt.corpus.long_json import LONG_LINE, parse_long_record
 from csmpt.errors import DataError
 
 __all__ = [
@@ -270,27 +271,43 @@ def _jsonl_records(
 ) -> Iterator[Document]:
     loads = json.loads
     file_index, part_index, parts = part
+    lineno = 0
+    record: Any
     with _open_lines(path, fmt) as f:
-        for lineno, raw in enumerate(f, start=1):
+        for raw in f:  # not enumerate(): its reused result tuple would hold the last line
+            lineno += 1
             bom = lineno == 1 and raw.startswith(_BOM)
             if parts > 1 and part_of(file_index, lineno - 1, parts) != part_index:
                 continue
             if bom:
                 raw = raw[len(_BOM) :]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                why = f"not valid UTF-8 ({e.reason} at byte {e.start})"
-                yield Document(f"{label}:{lineno}", "", path, lineno, f"{INVALID_UTF8}: {why}")
-                continue
-            if not line.strip():
-                continue
-            try:
-                record = loads(line)
-            except json.JSONDecodeError as e:
-                why = f"not valid JSON ({e.msg} at column {e.colno})"
-                yield Document(f"{label}:{lineno}", "", path, lineno, f"{MALFORMED_JSON}: {why}")
-                continue
+            # Only a \\uXXXX escape makes a lone surrogate: the rare slow path below.
+            escaped = b"\\ud" in raw or b"\\uD" in raw
+            if len(raw) > LONG_LINE and (long := parse_long_record(raw, text_field)) is not None:
+                raw = b""  # a long record: its bytes, a UTF-8 copy of its text, then the text
+                record, utf8 = long
+                long = None
+                record[text_field] = utf8.decode("utf-8", "surrogatepass")
+                del utf8
+            else:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    why = f"not valid UTF-8 ({e.reason} at byte {e.start})"
+                    yield Document(f"{label}:{lineno}", "", path, lineno, f"{INVALID_UTF8}: {why}")
+                    continue
+                raw = b""  # held in one form at a time: the line, then the record
+                if not line or line.isspace():
+                    continue
+                try:
+                    record = loads(line)
+                    line = ""
+                except json.JSONDecodeError as e:
+                    why = f"not valid JSON ({e.msg} at column {e.colno})"
+                    yield Document(
+                        f"{label}:{lineno}", "", path, lineno, f"{MALFORMED_JSON}: {why}"
+                    )
+                    continue
             if not isinstance(record, dict):
                 why = f"expected a JSON object, got {type(record).__name__}"
                 yield Document(f"{label}:{lineno}", "", path, lineno, f"{MALFORMED_JSON}: {why}")
@@ -298,8 +315,7 @@ def _jsonl_records(
             doc_id = str(record["id"]) if "id" in record else f"{label}:{lineno}"
             text = record.get(text_field)
             repairs: tuple[str, ...] = (BOM_STRIPPED,) if bom else ()
-            if (b"\\ud" in raw or b"\\uD" in raw) and isinstance(text, str):
-                # Only a \\uXXXX escape makes a lone surrogate: the rare slow path.
+            if escaped and isinstance(text, str):
                 doc_id = _SURROGATE.sub("\ufffd", doc_id)
                 at = _lone_surrogate(text)
                 if at >= 0 and not repair:
@@ -324,6 +340,7 @@ def _jsonl_records(
                 yield Document(doc_id, "", path, lineno, f"{MISSING_TEXT}: {why}", repairs)
                 continue
             yield Document(doc_id, text, path, lineno, None, repairs)
+            record = text = None  # not held while the next line is read
 
 
 def _read_text(path: Path, label: str, part: _Part) -> Iterator[Document]:
@@ -341,6 +358,7 @@ def _read_text(path: Path, label: str, part: _Part) -> Iterator[Document]:
         why = f"not valid UTF-8 ({e.reason} at byte {e.start})"
         yield Document(label, "", path, line, f"{INVALID_UTF8}: {why}", repairs)
         return
+    del data  # a long document is held once, as its text
     yield Document(label, text, path, 1, None, repairs)
 
 

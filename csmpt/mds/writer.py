@@ -139,8 +139,8 @@ class ShardFormat:
         sizes = np.array([0] + [len(s) for s in samples], dtype=np.int64).cumsum()
         header = 4 + 4 * (len(samples) + 1) + len(self.config_data)
         offsets = (sizes + header).astype(np.uint32)
-        raw = np.uint32(len(samples)).tobytes() + offsets.tobytes() + self.config_data
-        raw += b"".join(samples)
+        head = np.uint32(len(samples)).tobytes() + offsets.tobytes() + self.config_data
+        raw = b"".join([head, *samples])  # one copy of the shard, not two
         raw_name = f"{stem}.mds"
         info: dict[str, Any] = {
             "samples": len(samples),

@@ -77,9 +77,10 @@ class PrepConfig:
             surrogate, longer than ``max_doc_chars``) with its file and line, instead of
             counting it. A corpus built without it counts as up to date for a strict run only
             if it has no such documents; otherwise the strict run stops at the first one.
-        max_doc_chars: Longer documents are tokenized in pieces of about this many characters
-            (cut where the tokenizer's pre-tokenizer starts a new token, so the ids are the
-            whole document's; :mod:`csmpt.prep.long_docs`) and counted.
+        max_doc_chars: Longer documents are tokenized in pieces (cut where the tokenizer's
+            pre-tokenizer starts a new token, so the ids are the whole document's; of at most
+            this many characters, 64K when it is larger; :mod:`csmpt.prep.long_docs`), a few at
+            a time, and counted.
         repair_unicode: Replace lone surrogates (which JSON can escape, UTF-8 cannot hold) with
             U+FFFD and keep the document (counted as ``repaired_unicode``) instead of skipping
             it as ``unencodable``.

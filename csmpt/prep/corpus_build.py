@@ -5,7 +5,9 @@ The pipeline: a reader thread reads documents (counting bad ones), drops exact d
 and batches the texts; the encoder tokenizes them, and scores them with the filter's classifier,
 on every core (:mod:`csmpt.prep.encoders`); this thread takes the filter's verdicts in corpus order
 (``record``: counts, side file), joins each kept document's tokens and EOS into ``max_seq_len``
-samples and writes shards (:mod:`csmpt.mds.writer`).
+samples and writes shards (:mod:`csmpt.mds.writer`). A document longer than ``max_doc_chars`` is
+not batched: this thread cuts it and feeds its pieces' ids as they come back
+(:func:`csmpt.prep.long_docs.stream_ids`), so its ids are never held whole.
 
 Resumption: after each finished shard the work folder's ``csmpt_progress.json`` records, per
 split, its finished shards and where the next sample starts (document number, token offset). A
@@ -45,7 +47,7 @@ from csmpt.mds.writer import ShardedSplitWriter, ShardFormat
 from csmpt.prep.concat import SampleConcatenator
 from csmpt.prep.config import PrepConfig, parse_size
 from csmpt.prep.encoders import BatchEncoder, Result, TextEncoder
-from csmpt.prep.long_docs import DocumentCutter
+from csmpt.prep.long_docs import PIECE_CHARS, DocumentCutter, stream_ids
 from csmpt.prep.pad_packing import PadPacker
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ PROGRESS_NAME = "csmpt_progress.json"
 EMPTY = "empty"
 LONG_SPLIT = "long_split"
 MAX_EXAMPLES = 5
+_HASH_CHARS = 1 << 20  # characters encoded at a time to hash a document
 
 # Skip reasons that strict mode stops at (filters' removals are not errors).
 STRICT_REASONS = (INVALID_UTF8, MALFORMED_JSON, MISSING_TEXT, UNENCODABLE, EMPTY)
@@ -79,8 +82,16 @@ def split_of(text: str, val_fraction: float) -> str:
     """Return ``val`` or ``train`` for a document, from a hash of its text (deterministic)."""
     if val_fraction <= 0:
         return "train"
-    h = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+    digest = hashlib.blake2b(digest_size=8)
+    for i in range(0, len(text), _HASH_CHARS):  # a long document is not encoded whole
+        digest.update(text[i : i + _HASH_CHARS].encode("utf-8"))
+    h = int.from_bytes(digest.digest(), "big")
     return "val" if h / 2**64 < val_fraction else "train"
+
+
+def _blank(text: str) -> bool:
+    """``not text.strip()``, without copying the text."""
+    return not text or text.isspace()
 
 
 @dataclass
@@ -124,6 +135,7 @@ class _Entry:
     n_texts: int = 0
     score_at: int = -1  # its place in the batch's texts to score; -1: not scored
     sign_at: int = -1  # its place in the batch's texts to sign (near-dedup); -1: not signed
+    long: bool = False  # longer than max_doc_chars: encoded piece by piece when consumed
 
 
 @dataclass
@@ -160,6 +172,7 @@ class _SplitSink:
         self.doc_map = doc_map
         self.resume_entries = doc_map.entries  # doc map entries before the resume document
         self._starts: deque[tuple[int, int, int]] = deque()
+        self._skip = 0  # tokens of the current document still to skip (resumed)
 
     def skip_of(self, doc: int) -> int:
         k, offset = self.start
@@ -170,12 +183,27 @@ class _SplitSink:
 
         ``file`` (index of the input) and ``line`` go into the split's document map.
         """
-        at = self.pad.start_of(len(tokens) - skip) if self.pad else self.concat.tokens_in
+        self.begin(doc, skip, file, line, len(tokens))
+        return self.add(tokens)
+
+    def begin(self, doc: int, skip: int, file: int, line: int, n_tokens: int = -1) -> None:
+        """Start a document whose tokens :meth:`add` takes, in parts, from ``skip`` on.
+
+        ``n_tokens`` (EOS included) is needed by pad packing only.
+        """
+        at = self.pad.start_of(n_tokens - skip) if self.pad else self.concat.tokens_in
         pos = self.base_tokens + at
         self._starts.append((doc, pos - skip, self.doc_map.entries))
         self.doc_map.add(pos - skip, file, line)
+        self._skip = skip
+
+    def add(self, tokens: np.ndarray) -> bool:
+        """Add the next tokens of the document begun (pad: all of them at once)."""
+        if self._skip:
+            cut = min(self._skip, len(tokens))
+            tokens, self._skip = tokens[cut:], self._skip - cut
         wrote = False
-        for sample in self.concat.add_tokens(tokens[skip:]):
+        for sample in self.concat.add_tokens(tokens):
             if self.writer.add(sample):
                 wrote = True
                 self.resume = self._position(self.writer.committed_samples * self.max_seq_len)
@@ -271,7 +299,7 @@ class _Reader:
                 self._note(doc, repair)
             if doc.problem is not None:
                 self._count(doc, doc.problem.split(":", 1)[0])
-            elif not doc.text.strip():
+            elif _blank(doc.text):
                 self._strict(doc, "empty or whitespace-only document")
                 self._count(doc, EMPTY)
             else:
@@ -303,10 +331,12 @@ class _Reader:
                 batch.score.append(doc.text)
             entry.split = split_of(doc.text, self.cfg.val_fraction)
             entry.skip = self.sinks[entry.split].skip_of(n)
-            if entry.skip >= 0:
-                pieces = self.cutter.pieces(doc.text, self.cfg.max_doc_chars)
-                entry.first_text, entry.n_texts = len(batch.texts), len(pieces)
-                batch.texts.extend(pieces)
+            entry.first_text = len(batch.texts)
+            if entry.skip >= 0 and len(doc.text) > self.cfg.max_doc_chars:
+                entry.long = True  # cut and encoded a few pieces at a time by the consumer
+            elif entry.skip >= 0:
+                entry.n_texts = 1
+                batch.texts.append(doc.text)
         return batch
 
     def kept(self, entry: _Entry) -> None:
@@ -402,6 +432,23 @@ def build_corpus(
     eos = np.asarray([eos_id], dtype=np.int32)
     inflight: deque[tuple[_Batch, Future[Result] | None]] = deque()
 
+    def feed_long(e: _Entry) -> tuple[bool, int]:
+        """Cut, encode and feed a long document piece by piece; (a shard written, its tokens)."""
+        sink, source = sinks[e.split], e.source
+        assert cutter is not None
+        pieces = cutter.iter_pieces(source.text, min(cfg.max_doc_chars, PIECE_CHARS))
+        ids = stream_ids(pieces, batch_encoder.submit, batch_encoder.depth)
+        where = (file_ids[source.path], source.line)
+        if sink.pad is not None:  # pad packing places a document by its length: whole
+            tokens = np.concatenate([*ids, eos])
+            return sink.feed(e.doc, tokens, e.skip, *where), len(tokens) - 1
+        sink.begin(e.doc, e.skip, *where)
+        wrote, n = False, 0
+        for part in ids:
+            wrote |= sink.add(part)
+            n += len(part)
+        return sink.add(eos) or wrote, n
+
     def consume(batch: _Batch, fut: Future[Result] | None) -> None:
         none = (eos[:0], np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 0), np.uint32))
         flat, lengths, scores, sigs = fut.result() if fut is not None else none
@@ -420,11 +467,16 @@ def build_corpus(
             filtered[0] = entries[-1].doc + 1
         ends = np.cumsum(lengths)
         wrote = False
+        n_tokens = int(ends[-1]) if len(ends) else 0
         for e, verdict in zip(entries, verdicts, strict=True):
             if verdict is not None:
                 continue
             reader.kept(e)
             if e.skip < 0:
+                continue
+            if e.long:
+                wrote_long, n = feed_long(e)
+                wrote, n_tokens = wrote | wrote_long, n_tokens + n
                 continue
             a = int(ends[e.first_text] - lengths[e.first_text])
             b = int(ends[e.first_text + e.n_texts - 1])
@@ -434,7 +486,7 @@ def build_corpus(
         if wrote:
             save()
         if on_progress is not None:
-            on_progress(batch.records, int(ends[-1]) if len(ends) else 0)
+            on_progress(batch.records, n_tokens)
 
     batches = _background(reader.batches(docs))
     try:

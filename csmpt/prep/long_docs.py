@@ -14,6 +14,10 @@ checked by pre-tokenizing the piece's last few pre-tokens alone (from a boundary
 restarts in step). A window without such a cut (a 3 MB word, a base64 blob) is doubled until it
 has one, or the document ends.
 
+:func:`stream_ids` encodes a long document's pieces a few at a time (``PIECE_CHARS`` each, a
+window the pre-tokenizer searches in ~10 MB): its ids are never held whole, as Python ints
+(~36 bytes each) or as one array, and the text is held once.
+
 Cutting is provably exact only for a sequential regex pre-tokenizer (``ByteLevel`` with its
 regex, or ``Split`` + ``ByteLevel`` as in Llama 3) and no normalizer; other tokenizers, and
 documents holding an added token's text, are encoded whole.
@@ -23,15 +27,26 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from csmpt.prep.tiktoken_bpe import NotEquivalentError, pretokenizer_pattern
 
-__all__ = ["DocumentCutter"]
+if TYPE_CHECKING:
+    from csmpt.prep.encoders import Result
+
+__all__ = ["PIECE_CHARS", "DocumentCutter", "stream_ids"]
 
 log = logging.getLogger(__name__)
 
+# Characters a streamed long document is cut into (stream_ids): the tokenizer's pre-tokenizer
+# holds ~170 bytes per character of a window while it looks for a cut.
+PIECE_CHARS = 1 << 16
 _TRIES = 64  # candidate cuts to check in a window before doubling it
 _CONTEXT = 4  # pre-tokens before a cut that are pre-tokenized again to check it
 
@@ -88,11 +103,16 @@ class DocumentCutter:
 
         ``"".join(pieces) == text`` and the pieces' ids, concatenated, are ``text``'s ids.
         """
+        return list(self.iter_pieces(text, max_chars))
+
+    def iter_pieces(self, text: str, max_chars: int) -> Iterator[str]:
+        """The pieces of :meth:`pieces`, one at a time (a long document is never copied whole)."""
         if len(text) <= max_chars:
-            return [text]
+            yield text
+            return
         if self.why_not is not None or any(t in text for t in self.added):
-            return [text]
-        out: list[str] = []
+            yield text
+            return
         start = 0
         while len(text) - start > max_chars:
             span = max_chars
@@ -104,7 +124,26 @@ class DocumentCutter:
                 span *= 2  # one pre-token fills the window: look further
             if cut <= 0:
                 break  # the rest is one pre-token
-            out.append(text[start : start + cut])
+            yield text[start : start + cut]
             start += cut
-        out.append(text[start:])
-        return out
+        yield text[start:]
+
+
+def stream_ids(
+    pieces: Iterable[str], submit: Callable[[list[str]], Future[Result]], depth: int
+) -> Iterator[np.ndarray]:
+    """The ids of each piece, in order, with at most ``depth`` pieces being encoded at once.
+
+    Args:
+        pieces: A document's pieces (:meth:`DocumentCutter.iter_pieces`).
+        submit: Starts encoding a batch of texts (``BatchEncoder.submit``).
+        depth: Pieces in flight: enough to keep every core busy, few enough that a long
+            document's text is held only once (plus ``depth`` pieces) and its ids never whole.
+    """
+    inflight: deque[Future[Result]] = deque()
+    for piece in pieces:
+        inflight.append(submit([piece]))
+        if len(inflight) >= max(depth, 1):
+            yield inflight.popleft().result()[0]
+    while inflight:
+        yield inflight.popleft().result()[0]
