@@ -64,7 +64,7 @@ def _target_split(recipe: Mapping[str, Any]) -> Path | None:
 
 def _fertility_row(recipe: Mapping[str, Any], tokenizer: Any) -> str | None:
     """``| fertility | ... |`` on the run's own evaluation text, or None when it is not here."""
-    from csmpt.tokenizer.fertility import split_fertility
+    from csmpt.eval.fertility import split_fertility
 
     folder = _target_split(recipe)
     if folder is None or tokenizer is None:

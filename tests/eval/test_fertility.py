@@ -8,7 +8,7 @@ import numpy as np
 
 from csmpt.mds.manifest import SplitManifest
 from csmpt.mds.reader import iter_samples
-from csmpt.tokenizer.fertility import split_fertility
+from csmpt.eval.fertility import split_fertility
 
 
 def test_fertility_counts_whole_documents_of_the_split(
