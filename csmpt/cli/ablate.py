@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, setup_logging, user_errors
@@ -42,7 +43,6 @@ def ablate_command(
     Quiet unless --verbose: each run's library output goes to its folder's csmpt.log.
     """
     from csmpt.ablate.results import (
-        TABLE_HEADER,
         read_result,
         summarize,
         table_rows,
@@ -57,14 +57,16 @@ def ablate_command(
     spec = load_spec(spec_path, overrides or [])
     checked = check_runs(spec, plan_runs(spec), spec_path)
     if dry_run:
-        table = Table(title=f"csmpt ablate {spec_path}: {len(checked)} runs (dry run)")
-        for col in ("variant", "seed", "state", "folder", "overrides"):
-            table.add_column(col)
+        console.print(f"dry run: {len(checked)} runs in {spec.output_dir}/", highlight=False)
+        table = Table()
+        table.add_column("run", no_wrap=True)
+        table.add_column("state", no_wrap=True)
+        table.add_column("variant's overrides")
         variants = {v.name: v for v in spec.variants}
         for c in checked:
             extra = " ".join(variants[c.run.variant].overrides) or "(the recipe as is)"
-            state = run_state(c).describe()
-            table.add_row(c.run.variant, str(c.run.seed), state, str(c.run.folder), extra)
+            run = f"{c.run.variant}/seed-{c.run.seed}"
+            table.add_row(run, run_state(c).describe(), extra)
         console.print(table)
         return
     console.print(
@@ -78,10 +80,19 @@ def ablate_command(
     out = Path(spec.output_dir)
     write_csv(out / "ablation.csv", spec, results)
     write_text(out / "verdict.md", verdict_markdown(spec, summaries, spec_path))
-    table = Table(title=f"ablation {spec_path} ({len(spec.seeds)} seeds, {spec.level:.0%} CI)")
-    for col in TABLE_HEADER:
-        table.add_column(col, justify="right" if col in ("step 0", "final") else "left")
-    for row in table_rows(summaries):
-        table.add_row(*row)
-    console.print(table)
+    level = f"{spec.level:.0%}"
+    for metric in spec.metrics:
+        rows = [r for r in table_rows(summaries) if r[1] == metric]
+        with_step0 = any(r[2] != "n/a" for r in rows)
+        table = Table(box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+        table.title = f"{metric}: mean ± {level} CI over {len(spec.seeds)} seeds"
+        table.add_column("variant", no_wrap=True)
+        if with_step0:
+            table.add_column("step 0", justify="right", no_wrap=True)
+        table.add_column("final", justify="right", no_wrap=True)
+        table.add_column("Δ vs baseline", justify="right", no_wrap=True)
+        table.add_column("verdict")
+        for r in rows:
+            table.add_row(r[0], *(r[2:] if with_step0 else r[3:]))
+        console.print(table)
     console.print(f"wrote {out / 'ablation.csv'} and {out / 'verdict.md'}", highlight=False)
