@@ -18,7 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from csmpt.ablate.spec import load_spec, run_overrides
+from csmpt.ablate.spec import load_spec, plan_runs, run_overrides
 from csmpt.ablate.stats import mean_ci
 from csmpt.cli import app
 
@@ -181,3 +181,17 @@ def test_a_bad_variant_fails_before_any_run_starts(tiny_overrides, tmp_path: Pat
         assert res.exit_code == 2, res.output
         assert all(w in res.output for w in words), res.output
         assert not out.exists(), "a run started before every variant was checked"
+
+
+SPECS = sorted((REPO / "yamls/ablate").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_shipped_spec_loads_and_its_runs_have_known_keys(path: Path) -> None:
+    from csmpt.training.preflight import check_recipe_keys
+
+    spec = load_spec(path)
+    runs = plan_runs(spec)
+    assert len(runs) == len(spec.variants) * len(spec.seeds) >= 2
+    for run in runs:
+        check_recipe_keys(REPO / spec.recipe, run.overrides)
