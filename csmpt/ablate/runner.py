@@ -148,7 +148,7 @@ def _train_quietly(recipe: str, overrides: list[str], console: Console, verbose:
         run_training(recipe, [*overrides, *q.train_overrides()])
 
 
-Trainer = Callable[[str, list[str], Console, bool], None]
+TrainOne = Callable[[str, list[str], Console, bool], None]
 
 
 def run_ablation(
@@ -156,7 +156,7 @@ def run_ablation(
     checked: Sequence[CheckedRun],
     console: Console,
     verbose: bool = False,
-    train: Trainer = _train_quietly,
+    train: TrainOne = _train_quietly,
 ) -> int:
     """Train every run that is not done, in order; return how many were (re)started.
 
