@@ -1,1 +1,1 @@
-"""Ablations: compare adaptation choices over seeds (statistics for the future ``csmpt ablate``)."""
+"""Ablations: a recipe's variants trained over seeds and compared (``csmpt ablate``)."""

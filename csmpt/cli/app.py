@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from csmpt import __version__
+from csmpt.cli.ablate import EPILOG as ABLATE_EPILOG
+from csmpt.cli.ablate import ablate_command
 from csmpt.cli.clean import EPILOG as CLEAN_EPILOG
 from csmpt.cli.clean import clean_command
 from csmpt.cli.common import (
@@ -62,6 +64,7 @@ app.command(
 app.command("init", epilog=INIT_EPILOG)(init_command)
 app.command("surgery", epilog=SURGERY_EPILOG)(surgery_command)
 app.command("launch", epilog=LAUNCH_EPILOG)(launch_command)
+app.command("ablate", epilog=ABLATE_EPILOG)(ablate_command)
 app.command("merge", epilog=MERGE_EPILOG)(merge_command)
 app.command("clean", epilog=CLEAN_EPILOG)(clean_command)
 app.command(

@@ -129,7 +129,8 @@ def build_structured(schema: type[T], cfg: DictConfig, path: str | Path | None) 
     except InterpolationResolutionError as e:
         raise ConfigError(f"{describe_key(path, _dotted(e.full_key))}: {e.msg}") from None
     except OmegaConfBaseException as e:
-        raise ConfigError(f"{describe_key(path, _dotted(e.full_key))}: {e.msg}") from None
+        msg = str(e.msg).split("\n", 1)[0]  # a list item's message carries full_key lines
+        raise ConfigError(f"{describe_key(path, _dotted(e.full_key))}: {msg}") from None
     assert isinstance(obj, schema)
     bad = _out_of_range(obj, "")
     if bad is not None:

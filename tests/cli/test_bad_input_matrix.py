@@ -23,6 +23,7 @@ SURGERY = str(REPO / "yamls/surgery/mpt_en_to_cs.yaml")
 EVAL = str(REPO / "eval/cs_hellaswag_tiny.yaml")
 MIXTURE = str(REPO / "yamls/tiny/mpt_mixture.yaml")
 FILTER = str(REPO / "data_prep/filter/sample.yaml")
+ABLATE = str(REPO / "yamls/ablate/tiny.yaml")
 
 # (id, argv with {T} = the working folder, {TRAIN} = the tiny recipe's data overrides, {EN} =
 # the English tokenizer, words the message must hold)
@@ -112,6 +113,20 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["max_seq_len", "positive integer"],
     ),
     ("launch-scheduler", ["launch", "--scheduler", "lsf", MPT], ["choose one of"]),
+    ("ablate-unknown-key", ["ablate", ABLATE, "seedz=[1,2]"], ["seedz", "allowed here"]),
+    ("ablate-no-variants", ["ablate", ABLATE, "variants=[]"], ["variants", "at least one"]),
+    ("ablate-seed-not-int", ["ablate", ABLATE, "seeds=[1,x]"], ["seeds.1", "Integer"]),
+    ("ablate-seeds-not-list", ["ablate", ABLATE, "seeds=17"], ["seeds"]),
+    (
+        "ablate-duplicate-variant",
+        ["ablate", ABLATE, "variants.1.name=lr-2e-3"],
+        ["variants.1.name", "named twice"],
+    ),
+    (
+        "ablate-missing-recipe",
+        ["ablate", ABLATE, "recipe={T}/nope.yaml", "--dry-run"],
+        ["lr-2e-3", "does not exist"],
+    ),
     (
         "export-missing-ckpt",
         ["export", "{T}/nope.pt", "{T}/hf", "--train-yaml", MPT],

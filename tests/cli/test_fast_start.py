@@ -34,6 +34,7 @@ COMMANDS = [
     ["surgery"],
     ["train"],
     ["launch"],
+    ["ablate"],
     ["eval"],
     ["validate"],
     ["export"],

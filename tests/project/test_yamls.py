@@ -11,7 +11,8 @@ REPO = Path(__file__).resolve().parents[2]
 YAMLS = sorted(
     p.relative_to(REPO)
     for p in (REPO / "yamls").rglob("*.yaml")
-    if "surgery" not in p.relative_to(REPO).parts  # surgery YAMLs: tests/test_surgery_yamls.py
+    # surgery YAMLs: tests/test_surgery_yamls.py; ablation specs: tests/ablate/test_ablate.py
+    if not {"surgery", "ablate"} & set(p.relative_to(REPO).parts)
 )
 
 

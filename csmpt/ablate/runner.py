@@ -1,0 +1,190 @@
+"""Run an ablation's variant x seed training runs in order, each resumable on its own.
+
+Before anything trains, every run's recipe + overrides passes ``csmpt train``'s preflight
+(:func:`check_runs`), so a typo in the last variant fails before the first one trains. A run
+whose ``runs.jsonl`` ends with an ``end`` line at its ``max_duration`` is done and skipped
+(:func:`run_state`); any other run is handed to :func:`csmpt.training.run_training`, which
+resumes it from its save folder's latest checkpoint (autoresume) or starts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from rich.console import Console
+
+from csmpt.ablate.spec import AblationRun, AblationSpec
+from csmpt.errors import ConfigError, CsmptError
+from csmpt.run_folder import RUNS_FILE, read_runs
+
+__all__ = ["CheckedRun", "RunState", "check_runs", "run_ablation", "run_state"]
+
+log = logging.getLogger(__name__)
+
+_DURATION = re.compile(r"\s*(\d+)\s*(ba|tok|sp|ep|dur)\s*")
+
+
+@dataclass(frozen=True)
+class CheckedRun:
+    """A run whose recipe passed the preflight, and what the ablation reads of it.
+
+    Attributes:
+        run: The run.
+        metrics_file: Its ``metrics.jsonl`` (the ``csmpt_jsonl`` logger's path).
+        max_duration: Its ``max_duration`` as resolved (e.g. ``"12ba"``).
+    """
+
+    run: AblationRun
+    metrics_file: Path
+    max_duration: str
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run stands.
+
+    Attributes:
+        done: It ended cleanly at its ``max_duration``.
+        started: Its folder records a start (a rerun resumes or restarts it).
+        step: The last step its ``runs.jsonl`` records (0 if none).
+    """
+
+    done: bool
+    started: bool
+    step: int
+
+    def describe(self) -> str:
+        """``done``, ``unfinished (step N)`` or ``to run``."""
+        if self.done:
+            return "done"
+        return f"unfinished (step {self.step})" if self.started else "to run"
+
+
+def _check_one(spec: AblationSpec, run: AblationRun, spec_path: Path) -> CheckedRun:
+    from csmpt.training.preflight import preflight
+
+    try:
+        cfg = preflight(spec.recipe, run.overrides, deep=False)
+    except CsmptError as e:
+        raise type(e)(f"{spec_path}: variant '{run.variant}' (seed {run.seed}): {e}") from None
+    metrics = OmegaConf.select(cfg, "loggers.csmpt_jsonl.path", default=None)
+    record = OmegaConf.select(cfg, "callbacks.csmpt_run_record", default=None)
+    if not isinstance(metrics, str) or record is None:
+        raise ConfigError(
+            f"{spec_path}: recipe {spec.recipe} needs the csmpt_jsonl logger (with a path) and "
+            "the csmpt_run_record callback: the ablation reads metrics.jsonl and runs.jsonl"
+        )
+    return CheckedRun(run, Path(metrics), str(OmegaConf.select(cfg, "max_duration")))
+
+
+def check_runs(
+    spec: AblationSpec, runs: Sequence[AblationRun], spec_path: str | Path, deep: bool = False
+) -> list[CheckedRun]:
+    """Every run's recipe + overrides through ``csmpt train``'s preflight, before any run starts.
+
+    Args:
+        spec: The spec.
+        runs: Its runs (:func:`csmpt.ablate.spec.plan_runs`).
+        spec_path: The spec file, for messages.
+        deep: Also check each variant's optimizer and scheduler kwargs (imports llm-foundry).
+
+    Raises:
+        CsmptError: A run's recipe or data is invalid; the message names the variant.
+    """
+    path = Path(spec_path)
+    checked = [_check_one(spec, run, path) for run in runs]
+    if deep:
+        from csmpt.training.preflight import preflight
+
+        seen: set[str] = set()
+        for c in checked:
+            if c.run.variant in seen:
+                continue
+            seen.add(c.run.variant)
+            try:
+                preflight(spec.recipe, c.run.overrides, deep=True)
+            except CsmptError as e:
+                raise type(e)(f"{path}: variant '{c.run.variant}': {e}") from None
+    return checked
+
+
+def _reached(max_duration: str, record: dict[str, Any]) -> bool:
+    """Whether an ``end`` record's step (or tokens) reaches ``max_duration``."""
+    m = _DURATION.fullmatch(max_duration)
+    if m is None:
+        return True  # a unit the record cannot tell: trust the clean end
+    n, unit = int(m.group(1)), m.group(2)
+    if unit == "ba":
+        return int(record.get("step", -1)) >= n
+    if unit == "tok":
+        return int(record.get("tokens", -1)) >= n
+    return True
+
+
+def run_state(checked: CheckedRun) -> RunState:
+    """Where a run stands, from its save folder's ``runs.jsonl``."""
+    records = read_runs(checked.run.folder / RUNS_FILE)
+    if not records:
+        return RunState(done=False, started=False, step=0)
+    last = records[-1]
+    step = int(last.get("step", 0))
+    done = last.get("event") == "end" and _reached(checked.max_duration, last)
+    return RunState(done=done, started=True, step=step)
+
+
+def _train_quietly(recipe: str, overrides: list[str], console: Console, verbose: bool) -> None:
+    """One ``csmpt train`` run, its library output in the run folder's ``csmpt.log``."""
+    from csmpt.quiet import quiet_session, recipe_log_file
+    from csmpt.training.run import run_training
+
+    log_file = recipe_log_file(recipe, overrides)
+    with quiet_session(console, log_file, verbose, f"csmpt train {recipe}") as q:
+        run_training(recipe, [*overrides, *q.train_overrides()])
+
+
+TrainOne = Callable[[str, list[str], Console, bool], None]
+
+
+def run_ablation(
+    spec: AblationSpec,
+    checked: Sequence[CheckedRun],
+    console: Console,
+    verbose: bool = False,
+    train: TrainOne = _train_quietly,
+) -> int:
+    """Train every run that is not done, in order; return how many were (re)started.
+
+    Args:
+        spec: The spec.
+        checked: Its runs, checked (:func:`check_runs`).
+        console: Where the one-line-per-run story goes.
+        verbose: Print the libraries' output instead of logging it to each run's csmpt.log.
+        train: The trainer of one run (tests count calls through it).
+
+    Raises:
+        CsmptError: A run failed, or ended short of its ``max_duration``.
+    """
+    started = 0
+    for i, c in enumerate(checked, 1):
+        state = run_state(c)
+        head = f"[{i}/{len(checked)}] {c.run.variant} seed {c.run.seed}"
+        if state.done:
+            console.print(f"{head}: done, skipped", highlight=False)
+            continue
+        what = f"resuming after step {state.step}" if state.started else "training"
+        console.print(f"{head}: {what} -> {c.run.folder}", highlight=False)
+        started += 1
+        train(spec.recipe, list(c.run.overrides), console, verbose)
+        after = run_state(c)
+        if not after.done:
+            raise CsmptError(
+                f"{c.run.folder}: the run stopped at step {after.step}, before its max_duration "
+                f"{c.max_duration}; rerun the same csmpt ablate command to resume it"
+            )
+    return started

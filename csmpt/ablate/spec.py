@@ -1,0 +1,162 @@
+"""An ablation spec: one training recipe, named variants of it, seeds, and the metrics to compare.
+
+``csmpt ablate SPEC.yaml`` reads it (``yamls/ablate/tiny.yaml``)::
+
+    recipe: yamls/tiny/mpt.yaml
+    output_dir: artifacts/demo/ablate/lr
+    overrides: [max_duration=12ba]          # every run
+    seeds: [17, 18]
+    metrics: [metrics/eval/LanguageCrossEntropy, loss/train/total]   # the first decides
+    variants:
+      - name: lr-2e-3                       # the first variant is the baseline
+        overrides: [optimizer.lr=2.0e-3]
+      - name: lr-6e-3
+        overrides: [optimizer.lr=6.0e-3, "@my.overrides"]
+
+Each variant x seed is one ``csmpt train`` run of ``recipe`` with the spec's overrides, the
+variant's, then ``seed=S`` and the run's own save folder ``OUTPUT_DIR/VARIANT/seed-S/``
+(:func:`run_overrides`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import MISSING
+
+from csmpt.config import build_structured, describe_key, in_range, load_yaml_with_overrides
+from csmpt.errors import ConfigError
+
+__all__ = ["AblationRun", "AblationSpec", "VariantSpec", "load_spec", "plan_runs", "run_overrides"]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@dataclass
+class VariantSpec:
+    """One variant of the recipe.
+
+    Attributes:
+        name: Its name: a folder name (letters, digits, ``.``, ``_``, ``-``).
+        overrides: ``key=value`` overrides of the recipe and ``@FILE`` override files, as
+            ``csmpt train`` takes them; empty for the recipe as it is.
+    """
+
+    name: str = MISSING
+    overrides: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AblationSpec:
+    """What ``csmpt ablate`` runs and compares.
+
+    Attributes:
+        recipe: The training recipe every run starts from (a ``csmpt train`` YAML).
+        output_dir: Where the runs (``VARIANT/seed-S/``), ``ablation.csv`` and ``verdict.md`` go.
+        variants: The variants, the first one the baseline the others are compared with.
+        seeds: The seeds each variant runs with (``seed=S``); three or more give intervals
+            worth reading, one gives none.
+        metrics: ``metrics.jsonl`` metric names; the first decides the verdict.
+        higher_is_better: The first metric is better high (an accuracy), not low (a loss).
+        overrides: Overrides applied to every run, before the variant's.
+        level: Confidence level of the intervals.
+    """
+
+    recipe: str = MISSING
+    output_dir: str = MISSING
+    variants: list[VariantSpec] = MISSING
+    seeds: list[int] = MISSING
+    metrics: list[str] = field(
+        default_factory=lambda: ["metrics/eval/LanguageCrossEntropy", "loss/train/total"]
+    )
+    higher_is_better: bool = False
+    overrides: list[str] = field(default_factory=list)
+    level: float = field(default=0.95, metadata=in_range(0.5, 1.0))
+
+
+@dataclass(frozen=True)
+class AblationRun:
+    """One training run of the ablation.
+
+    Attributes:
+        variant: The variant's name.
+        seed: The run's seed.
+        folder: Its save folder, ``OUTPUT_DIR/VARIANT/seed-S``.
+        overrides: All its overrides for ``csmpt train``, in order.
+    """
+
+    variant: str
+    seed: int
+    folder: Path
+    overrides: tuple[str, ...]
+
+
+def _check(spec: AblationSpec, path: Path) -> None:
+    """What the schema cannot say: names, duplicates, empty lists."""
+    if not spec.variants:
+        raise ConfigError(f"{describe_key(path, 'variants')}: give at least one variant")
+    seen: set[str] = set()
+    for i, v in enumerate(spec.variants):
+        if not _NAME.fullmatch(v.name):
+            raise ConfigError(
+                f"{describe_key(path, f'variants.{i}.name')} is {v.name!r}; use letters, digits, "
+                "'.', '_' and '-' (it names the variant's folder)"
+            )
+        if v.name in seen:
+            raise ConfigError(
+                f"{describe_key(path, f'variants.{i}.name')}: variant '{v.name}' is named twice"
+            )
+        seen.add(v.name)
+    if not spec.seeds:
+        raise ConfigError(f"{describe_key(path, 'seeds')}: give at least one seed")
+    if len(set(spec.seeds)) != len(spec.seeds):
+        raise ConfigError(f"{describe_key(path, 'seeds')}: a seed is listed twice: {spec.seeds}")
+    if not spec.metrics:
+        raise ConfigError(f"{describe_key(path, 'metrics')}: give at least one metric")
+
+
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> AblationSpec:
+    """Read and check an ablation spec (``key=value`` overrides of the spec applied first).
+
+    Raises:
+        ConfigError: The file is missing or not YAML, an unknown or missing key, a value of the
+            wrong type, no variants or seeds, a variant named twice or not a folder name.
+    """
+    path = Path(path)
+    cfg = load_yaml_with_overrides(path, overrides)
+    spec = build_structured(AblationSpec, cfg, path)
+    _check(spec, path)
+    return spec
+
+
+def run_overrides(spec: AblationSpec, variant: VariantSpec, seed: int) -> list[str]:
+    """The overrides of one run: the spec's, the variant's, then its seed and save folder.
+
+    The save folder is set both as ``save_folder`` and ``variables.save_folder`` (the tiny
+    recipes derive their ``metrics.jsonl`` path from the latter).
+    """
+    folder = run_folder(spec, variant.name, seed)
+    return [
+        *spec.overrides,
+        *variant.overrides,
+        f"seed={seed}",
+        f"variables.save_folder={folder}",
+        f"save_folder={folder}",
+    ]
+
+
+def run_folder(spec: AblationSpec, variant: str, seed: int) -> Path:
+    """``OUTPUT_DIR/VARIANT/seed-S``."""
+    return Path(spec.output_dir) / variant / f"seed-{seed}"
+
+
+def plan_runs(spec: AblationSpec) -> list[AblationRun]:
+    """Every variant x seed, variant by variant, in the spec's order."""
+    return [
+        AblationRun(v.name, s, run_folder(spec, v.name, s), tuple(run_overrides(spec, v, s)))
+        for v in spec.variants
+        for s in spec.seeds
+    ]

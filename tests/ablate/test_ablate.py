@@ -1,0 +1,197 @@
+"""``csmpt ablate`` in miniature: 2 variants x 2 seeds x 4 steps of the tiny MPT (CPU).
+
+One uninterrupted ablation (module fixture) gives the reference table; a second one starts with
+one run killed half-way (trained to its step-2 checkpoint only) and is run twice: the killed
+run resumes, the finished runs are never trained again, and the table equals the reference.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from csmpt.ablate.spec import load_spec, plan_runs, run_overrides
+from csmpt.ablate.stats import mean_ci
+from csmpt.cli import app
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+LCE = "metrics/eval/LanguageCrossEntropy"
+LOSS = "loss/train/total"
+STEPS = 4
+VARIANTS = ["lr-2e-3", "lr-6e-3"]
+SEEDS = [1, 2]
+
+
+def _write_spec(path: Path, out: Path, tiny_overrides: Callable[..., list[str]]) -> Path:
+    data = tiny_overrides(out / "unused")[:2]  # the session's tokenizer and shards
+    spec = {
+        "recipe": str(REPO / "yamls/tiny/mpt.yaml"),
+        "output_dir": str(out),
+        "seeds": SEEDS,
+        "metrics": [LCE, LOSS],
+        "overrides": [
+            *data,
+            f"max_duration={STEPS}ba",
+            "save_interval=2ba",
+            f"eval_interval={STEPS}ba",
+            "eval_first=true",
+            "eval_subset_num_batches=1",
+            f"scheduler.t_max={STEPS}ba",  # the same schedule for a run cut at step 2
+            "scheduler.t_warmup=1ba",
+            "icl_subset_num_batches=1",
+            "icl_tasks.0.num_fewshot=[0]",
+            "icl_tasks.0.batch_size=8",
+        ],
+        "variants": [
+            {"name": VARIANTS[0], "overrides": []},
+            {"name": VARIANTS[1], "overrides": ["optimizer.lr=6.0e-3"]},
+        ],
+    }
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def _ablate(*args: str) -> str:
+    res = CliRunner().invoke(app, ["ablate", *args], terminal_width=200)
+    assert res.exit_code == 0, f"exit {res.exit_code}: {res.output}\n{res.exception!r}"
+    return res.output
+
+
+def _csv(out: Path) -> list[dict[str, str]]:
+    with (out / "ablation.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def _last(metrics: Path, name: str) -> tuple[float, float | None]:
+    """(value at the last step, value at step 0 or None), straight from the JSON lines."""
+    by_step: dict[int, float] = {}
+    for line in metrics.read_text().split("\n"):
+        if line.strip():
+            row = json.loads(line)
+            if name in row:
+                by_step[row["step"]] = float(row[name])
+    return by_step[max(by_step)], by_step.get(0)
+
+
+def _events(run: Path) -> list[tuple[str, int]]:
+    lines = (run / "runs.jsonl").read_text().split("\n")
+    return [(r["event"], r["step"]) for r in map(json.loads, filter(None, lines))]
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_overrides, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
+    """An uninterrupted ablation: its output folder."""
+    root = tmp_path_factory.mktemp("ablate_ref")
+    out = root / "out"
+    _ablate(str(_write_spec(root / "spec.yaml", out, tiny_overrides)))
+    return out
+
+
+def test_table_holds_each_runs_last_values_and_their_mean_ci(reference: Path) -> None:
+    rows = _csv(reference)
+    assert [(r["variant"], int(r["seed"])) for r in rows] == [
+        (v, s) for v in VARIANTS for s in SEEDS
+    ]
+    verdict = (reference / "verdict.md").read_text()
+    for r in rows:
+        run = reference / r["variant"] / f"seed-{r['seed']}"
+        assert _events(run) == [("start", 0), ("end", STEPS)]
+        assert int(r["step"]) == STEPS
+        for name in (LCE, LOSS):
+            final, at0 = _last(run / "metrics.jsonl", name)
+            assert float(r[name]) == final
+            if name == LCE:  # eval_first: the eval at step 0 is in the table
+                assert at0 is not None and float(r[f"{name}@0"]) == at0
+        assert f"{LOSS}@0" not in r  # no train loss at step 0
+    for v in VARIANTS:
+        for name in (LCE, LOSS):
+            ci = mean_ci([float(r[name]) for r in rows if r["variant"] == v])
+            assert math.isfinite(ci.half_width)
+            assert f"| {v} | {name} |" in verdict and f"| {ci} |" in verdict, verdict
+    assert "within noise" in verdict or "than lr-2e-3" in verdict
+    assert f"**{VARIANTS[1]}**" in verdict.split("## Verdict")[1]
+
+
+def test_rerun_skips_finished_runs_and_resumes_a_killed_one(
+    reference: Path,
+    tiny_overrides,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import csmpt.training.run as training_run
+
+    out = tmp_path / "out"
+    spec_path = _write_spec(tmp_path / "spec.yaml", out, tiny_overrides)
+    spec = load_spec(spec_path)
+    # The killed run: lr-6e-3 seed 2 got as far as its step-2 checkpoint.
+    killed = out / VARIANTS[1] / "seed-2"
+    cut = [*run_overrides(spec, spec.variants[1], 2), "max_duration=2ba"]
+    training_run.run_training(spec.recipe, cut)
+    assert _events(killed) == [("start", 0), ("end", 2)]
+    assert "unfinished (step 2)" in _ablate(str(spec_path), "--dry-run")
+
+    started: list[list[str]] = []
+    real = training_run.run_training
+
+    def counting(yaml_path: Any, overrides: Any = (), fresh: bool = False) -> Any:
+        started.append(list(overrides))
+        return real(yaml_path, overrides, fresh)
+
+    monkeypatch.setattr(training_run, "run_training", counting)
+    _ablate(str(spec_path))
+    assert len(started) == 4
+    assert _events(killed) == [("start", 0), ("end", 2), ("resume", 2), ("end", STEPS)]
+
+    def snapshot() -> dict[str, tuple[int, int, bytes]]:
+        files = [p for p in out.rglob("*") if p.suffix in (".pt", ".jsonl") and p.is_file()]
+        return {str(p): (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in files}
+
+    before = snapshot()
+    assert sum(k.endswith(".pt") for k in before) >= 8
+    output = _ablate(str(spec_path))
+    assert len(started) == 4, "a finished run was trained again"
+    assert output.count("done, skipped") == 4
+    assert snapshot() == before
+
+    ref, got = _csv(reference), _csv(out)
+    assert [(r["variant"], r["seed"]) for r in got] == [(r["variant"], r["seed"]) for r in ref]
+    for a, b in zip(ref, got, strict=True):
+        for key in (LCE, f"{LCE}@0", LOSS):
+            assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-5), (key, a, b)
+
+
+def test_a_bad_variant_fails_before_any_run_starts(tiny_overrides, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out"
+    spec_path = _write_spec(tmp_path / "spec.yaml", out, tiny_overrides)
+    for extra, words in [
+        (["variants.1.overrides=[max_seq_len=-1]"], ["lr-6e-3", "max_seq_len"]),
+        (["variants.1.overrides=[optimizer.betaz=1]"], ["lr-6e-3", "optimizer.betaz"]),
+    ]:
+        res = CliRunner().invoke(app, ["ablate", str(spec_path), *extra])
+        assert res.exit_code == 2, res.output
+        assert all(w in res.output for w in words), res.output
+        assert not out.exists(), "a run started before every variant was checked"
+
+
+SPECS = sorted((REPO / "yamls/ablate").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_shipped_spec_loads_and_its_runs_have_known_keys(path: Path) -> None:
+    from csmpt.training.preflight import check_recipe_keys
+
+    spec = load_spec(path)
+    runs = plan_runs(spec)
+    assert len(runs) == len(spec.variants) * len(spec.seeds) >= 2
+    for run in runs:
+        check_recipe_keys(REPO / spec.recipe, run.overrides)
