@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from csmpt.eval.fertility import split_fertility
 from csmpt.mds.manifest import SplitManifest
 from csmpt.mds.reader import iter_samples
-from csmpt.eval.fertility import split_fertility
 
 
 def test_fertility_counts_whole_documents_of_the_split(
