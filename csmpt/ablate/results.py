@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from csmpt.ablate.runner import CheckedRun
 from csmpt.ablate.spec import AblationSpec
@@ -24,10 +25,14 @@ from csmpt.ablate.stats import Comparison, MeanCI, compare, mean_ci
 from csmpt.atomic import write_text
 from csmpt.run_folder import metric_series, read_metrics
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 __all__ = [
     "TABLE_HEADER",
     "MetricSummary",
     "RunResult",
+    "conclude",
     "read_result",
     "summarize",
     "table_rows",
@@ -226,3 +231,41 @@ def verdict_markdown(
     first = [s for s in summaries if s.metric == spec.metrics[0]]
     lines += [f"- {verdict_sentence(spec, s)}" for s in first[1:]]
     return "\n".join(lines) + "\n"
+
+
+def conclude(
+    spec: AblationSpec,
+    checked: Sequence[CheckedRun],
+    spec_path: Path,
+    console: Console,
+    tables: int | None = None,
+) -> list[MetricSummary]:
+    """Read every run, write ``ablation.csv`` and ``verdict.md``, print one table per metric.
+
+    ``tables`` limits the printed tables to the first metrics (the files hold every metric).
+    """
+    from rich import box
+    from rich.table import Table
+
+    results = [read_result(c, spec.metrics) for c in checked]
+    summaries = summarize(spec, results)
+    out = Path(spec.output_dir)
+    write_csv(out / "ablation.csv", spec, results)
+    write_text(out / "verdict.md", verdict_markdown(spec, summaries, spec_path))
+    level = f"{spec.level:.0%}"
+    for metric in spec.metrics[:tables]:
+        rows = [r for r in table_rows(summaries) if r[1] == metric]
+        with_step0 = any(r[2] != "n/a" for r in rows)
+        table = Table(box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+        table.title = f"{metric}: mean ± {level} CI over {len(spec.seeds)} seeds"
+        table.add_column("variant", no_wrap=True)
+        if with_step0:
+            table.add_column("step 0", justify="right", no_wrap=True)
+        table.add_column("final", justify="right", no_wrap=True)
+        table.add_column("Δ vs baseline", justify="right", no_wrap=True)
+        table.add_column("verdict")
+        for r in rows:
+            table.add_row(r[0], *(r[2:] if with_step0 else r[3:]))
+        console.print(table)
+    console.print(f"wrote {out / 'ablation.csv'} and {out / 'verdict.md'}", highlight=False)
+    return summaries

@@ -178,7 +178,7 @@ def run_ablation(
             console.print(f"{head}: done, skipped", highlight=False)
             continue
         what = f"resuming after step {state.step}" if state.started else "training"
-        console.print(f"{head}: {what} -> {c.run.folder}", highlight=False)
+        console.print(f"{head}: {what} in {c.run.variant}/seed-{c.run.seed}/", highlight=False)
         started += 1
         train(spec.recipe, list(c.run.overrides), console, verbose)
         after = run_state(c)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich import box
 from rich.table import Table
 
 from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, setup_logging, user_errors
@@ -42,16 +41,9 @@ def ablate_command(
     Every run's recipe + overrides passes csmpt train's checks before the first run starts.
     Quiet unless --verbose: each run's library output goes to its folder's csmpt.log.
     """
-    from csmpt.ablate.results import (
-        read_result,
-        summarize,
-        table_rows,
-        verdict_markdown,
-        write_csv,
-    )
+    from csmpt.ablate.results import conclude
     from csmpt.ablate.runner import check_runs, run_ablation, run_state
     from csmpt.ablate.spec import load_spec, plan_runs
-    from csmpt.atomic import write_text
 
     setup_logging(is_verbose(verbose))
     spec = load_spec(spec_path, overrides or [])
@@ -75,24 +67,4 @@ def ablate_command(
     )
     checked = check_runs(spec, plan_runs(spec), spec_path, deep=True)
     run_ablation(spec, checked, console, is_verbose(verbose))
-    results = [read_result(c, spec.metrics) for c in checked]
-    summaries = summarize(spec, results)
-    out = Path(spec.output_dir)
-    write_csv(out / "ablation.csv", spec, results)
-    write_text(out / "verdict.md", verdict_markdown(spec, summaries, spec_path))
-    level = f"{spec.level:.0%}"
-    for metric in spec.metrics:
-        rows = [r for r in table_rows(summaries) if r[1] == metric]
-        with_step0 = any(r[2] != "n/a" for r in rows)
-        table = Table(box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
-        table.title = f"{metric}: mean ± {level} CI over {len(spec.seeds)} seeds"
-        table.add_column("variant", no_wrap=True)
-        if with_step0:
-            table.add_column("step 0", justify="right", no_wrap=True)
-        table.add_column("final", justify="right", no_wrap=True)
-        table.add_column("Δ vs baseline", justify="right", no_wrap=True)
-        table.add_column("verdict")
-        for r in rows:
-            table.add_row(r[0], *(r[2:] if with_step0 else r[3:]))
-        console.print(table)
-    console.print(f"wrote {out / 'ablation.csv'} and {out / 'verdict.md'}", highlight=False)
+    conclude(spec, checked, spec_path, console)

@@ -13,7 +13,9 @@
 5. after training (``csmpt.demo.after_training``): CS-HellaSwag 0/3-shot over the run's checkpoints
    (``eval/cs_hellaswag_tiny.yaml``), loss per corpus, the last checkpoint exported to HF and a
    Czech sentence generated from it with ``transformers``, the report's PNGs;
-6. print where everything is, the swaps, the spike, and the loss at the start and end.
+6. an ablation (``csmpt ablate yamls/ablate/tiny.yaml``, ``csmpt.demo.ablation``): two learning
+   rates x two seeds, each variant's mean ± 95% CI against the baseline;
+7. print where everything is, the swaps, the spike, and the loss at the start and end.
 
 It runs the same recipe files a user runs by hand, with overrides that point them at ``workdir``.
 """
@@ -32,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.demo.ablation import AblationStage, ablation_rows, run_ablation_stage
 from csmpt.demo.after_training import AfterTraining, after_training_rows, run_after_training
 from csmpt.demo.spike import spike_events, spike_overrides, spike_rows
 from csmpt.demo.vocab_swap import SwapStage, run_swap_stage
@@ -85,6 +88,7 @@ class DemoSummary:
     mixture: dict[str, float] = field(default_factory=dict)
     pad_share: float | None = None
     pad_samples: tuple[int, int, int] | None = None  # merged; a single build's low, high
+    ablation: AblationStage | None = None
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -132,7 +136,7 @@ def _run_stages(
     root = find_repo_root()
     seconds: dict[str, float] = {}
 
-    console.rule("[bold]1/5 tokenizer and corpus filter classifier")
+    console.rule("[bold]1/6 tokenizer and corpus filter classifier")
     t0 = time.perf_counter()
     tok_cfg = build_structured(
         TokenizerConfig,
@@ -153,7 +157,7 @@ def _run_stages(
     console.print(f"{'reused' if clf.skipped else 'trained'} filter classifier: {here(clf.path)}")
     seconds["filter classifier"] = time.perf_counter() - t0
 
-    console.rule("[bold]2/5 MDS shards, and a mixture's token shares")
+    console.rule("[bold]2/6 MDS shards, and a mixture's token shares")
     t0 = time.perf_counter()
     prep_cfg = build_structured(
         PrepConfig,
@@ -205,12 +209,12 @@ def _run_stages(
         console.print(mix_table)
     seconds["shards"] = time.perf_counter() - t0
 
-    console.rule("[bold]3/5 tiny English MPT -> vocabulary swap to the Czech tokenizer")
+    console.rule("[bold]3/6 tiny English MPT -> vocabulary swap to the Czech tokenizer")
     swap = run_swap_stage(root, workdir, tok_dir, steps, console, quiet_overrides)
     seconds["english+swap"] = swap.seconds
 
     console.rule(
-        "[bold]4/5 training the tiny MPT on three hot-swapped corpora, a spike injected (CPU)"
+        "[bold]4/6 training the tiny MPT on three hot-swapped corpora, a spike injected (CPU)"
     )
     t0 = time.perf_counter()
     run_dir = workdir / "runs" / "tiny-mpt-hot-swap"
@@ -233,9 +237,15 @@ def _run_stages(
     trainer = run_training(root / TRAIN_YAML, [*overrides, *quiet_overrides])
     seconds["training"] = time.perf_counter() - t0
 
-    console.rule("[bold]5/5 CS-HellaSwag over the checkpoints, HF export, report")
+    console.rule("[bold]5/6 CS-HellaSwag over the checkpoints, HF export, report")
     after = run_after_training(root, workdir, run_dir, overrides, console, here)
     seconds["eval+export+report"] = after.seconds
+
+    console.rule("[bold]6/6 an ablation: two learning rates x two seeds, mean ± 95% CI")
+    ablation = run_ablation_stage(
+        root, workdir, tok_dir, max(steps // 3, 2), console, quiet_overrides
+    )
+    seconds["ablation"] = ablation.seconds
 
     curve = loss_curve(run_dir / "metrics.jsonl")
     evals = loss_curve(run_dir / "metrics.jsonl", "metrics/eval/LanguageCrossEntropy")
@@ -260,6 +270,7 @@ def _run_stages(
         mixture={m.name: m.token_share for m in mix_shares},
         pad_share=pad_share,
         pad_samples=pad_samples,
+        ablation=ablation,
     )
     return summary
 
@@ -344,6 +355,9 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
         table.add_row(label, value)
     if s.after_training is not None:
         for label, value in after_training_rows(s.after_training, short):
+            table.add_row(label, value)
+    if s.ablation is not None:
+        for label, value in ablation_rows(s.ablation, short):
             table.add_row(label, value)
     table.add_row("events", f"{run}/events.jsonl")
     table.add_row("time", ", ".join(f"{k} {v:.0f}s" for k, v in s.seconds.items()))

@@ -83,3 +83,11 @@ def test_demo_trains_on_three_hot_swapped_corpora(tmp_path: Path) -> None:
     assert set(summary.mixture) == {"cs_web", "en_web"}
     assert sum(summary.mixture.values()) == pytest.approx(1.0) and summary.mixture["cs_web"] > 0.7
     assert "mixture" in text and "of an epoch's tokens" in text
+    # the ablation: 2 learning rates x 2 seeds, each run checked, trained, then mean ± CI
+    ablation = summary.ablation
+    assert ablation is not None and ablation.runs == 4 and ablation.verdict.is_file()
+    assert "mean ± 95% CI over 2 seeds" in text and text.count("] lr-") == 4
+    import csv
+
+    with (ablation.verdict.parent / "ablation.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 4
