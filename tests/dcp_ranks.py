@@ -3,7 +3,7 @@
 ``python tests/dcp_ranks.py save FOLDER`` writes ``FOLDER/ep0-ba{2,4,6}/`` the way Composer
 0.32.1 saves ``state_dict_type: sharded`` checkpoints (``dcp.save`` of DTensors sharded over the
 ranks, ``FileSystemWriter``, ``DefaultSavePlanner(dedup_save_to_lowest_rank=True)``).
-``python tests/dcp_ranks.py load FOLDER OUT`` resolves ``FOLDER/latest-rank0.pt`` as Composer's
+``python tests/dcp_ranks.py load FOLDER OUT`` resolves ``FOLDER/latest-sharded-rank0`` as Composer's
 autoresume does, loads that folder on both ranks and saves the gathered weight and step to OUT.
 Each rank is a plain subprocess of its own (``rank R PORT ...``).
 """
@@ -71,14 +71,14 @@ def _finish() -> None:
 
 
 def _load_ranks(rank: int, port: int, folder: str, out: str) -> None:
-    """Resolve ``latest-rank0.pt`` as Composer's autoresume does and load its shards."""
+    """Resolve ``latest-sharded-rank0`` as Composer's autoresume does and load its shards."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.tensor import Shard, distribute_tensor
 
     _init(rank, port)
     mesh = init_device_mesh("cpu", (2,))
-    link = os.path.join(folder, "latest-rank0.pt")
+    link = os.path.join(folder, "latest-sharded-rank0")  # llm-foundry's name for sharded runs
     path = os.path.join(os.path.dirname(link), os.readlink(link))  # trainer.py's own join
     weight = distribute_tensor(torch.zeros(ROWS, 3), mesh, [Shard(0)])
     state = {"state": {"model": {"model.wte.weight": weight}, "timestamp": {"batch": -1}}}

@@ -104,6 +104,17 @@ def _chunk_views(
     return chunks
 
 
+def _local(t: torch.Tensor) -> torch.Tensor:
+    """A DTensor's local shard (a view: in-place updates land in the DTensor), else ``t``.
+
+    LionW is elementwise, so FSDP2's sharded parameters, gradients and moments (DTensors with
+    the same placements) are updated shard by shard, exactly as the whole tensors would be.
+    """
+    from torch.distributed.tensor import DTensor
+
+    return t.to_local() if isinstance(t, DTensor) else t
+
+
 def lionw_chunked(
     params: list[torch.Tensor],
     grads: list[torch.Tensor],
@@ -225,9 +236,9 @@ class LionW(DecoupledLionW):
                 if len(state) == 0:
                     state["exp_avg"] = torch.zeros_like(p)
                 lists = by_device.setdefault((p.device, p.dtype), [[], [], []])
-                lists[0].append(p.data)
-                lists[1].append(p.grad)
-                lists[2].append(state["exp_avg"])
+                lists[0].append(_local(p.data))
+                lists[1].append(_local(p.grad))
+                lists[2].append(_local(state["exp_avg"]))
             lr, initial_lr, wd = group["lr"], group["initial_lr"], group["weight_decay"]
             beta1, beta2 = group["betas"]
             decay = _decay(lr, initial_lr, wd)

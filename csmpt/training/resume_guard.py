@@ -31,9 +31,10 @@ import os
 import re
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from csmpt.atomic import PARTIAL_PREFIX, replace_symlink
 from csmpt.errors import CsmptError
@@ -43,6 +44,8 @@ from csmpt.training.leftovers import ARCHIVE, QUARANTINE
 __all__ = [
     "DEFAULT_FILENAME",
     "DEFAULT_LATEST",
+    "SHARDED_LATEST",
+    "latest_filename",
     "DEFAULT_SHARDED_DIR",
     "CheckpointFile",
     "GuardResult",
@@ -60,9 +63,26 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FILENAME = "ep{epoch}-ba{batch}-rank{rank}.pt"  # Composer's default save_filename
 DEFAULT_LATEST = "latest-rank{rank}.pt"  # Composer's default save_latest_filename
+# llm-foundry's default when fsdp_config.state_dict_type is sharded (train.py: whatever the
+# world size: it reverts a 1-process run to DDP only after choosing the name)
+SHARDED_LATEST = "latest-sharded-rank{rank}"
 # Composer's default fsdp_config.sharded_ckpt_prefix_dir: a sharded checkpoint is the folder
 # SAVE_FOLDER/<dirname of save_filename>/ep0-ba20/ holding __<rank>_0.distcp files and .metadata.
 DEFAULT_SHARDED_DIR = "ep{epoch}-ba{batch}"
+
+
+def latest_filename(cfg: Mapping[str, Any]) -> str:
+    """The ``latest`` link's name llm-foundry gives a recipe (autoresume follows that link).
+
+    ``save_latest_filename`` if set; else ``latest-sharded-rank{rank}`` when
+    ``fsdp_config.state_dict_type`` is ``sharded``, else Composer's ``latest-rank{rank}.pt``.
+    """
+    explicit = cfg.get("save_latest_filename")
+    if explicit:
+        return str(explicit)
+    fsdp = cfg.get("fsdp_config")
+    sharded = isinstance(fsdp, Mapping) and fsdp.get("state_dict_type", "full") == "sharded"
+    return SHARDED_LATEST if sharded else DEFAULT_LATEST
 
 
 class RunFolderError(CsmptError):

@@ -27,11 +27,11 @@ from csmpt.training.lease import acquire_lease
 from csmpt.training.preflight import preflight
 from csmpt.training.resume_guard import (
     DEFAULT_FILENAME,
-    DEFAULT_LATEST,
     DEFAULT_SHARDED_DIR,
     archive_run,
     check_history,
     guard_save_folder,
+    latest_filename,
 )
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def prepare_run_folder(cfg: DictConfig, fresh: bool = False) -> None:
         return
     folder = Path(save_folder.replace("{run_name}", str(resolved.get("run_name") or "")))
     filename = resolved.get("save_filename") or DEFAULT_FILENAME
-    latest = resolved.get("save_latest_filename") or DEFAULT_LATEST
+    latest = latest_filename(resolved)  # llm-foundry's own rule (sharded runs differ)
     fsdp = resolved.get("fsdp_config")
     sharded_dir = (fsdp or {}).get("sharded_ckpt_prefix_dir") if isinstance(fsdp, dict) else None
     sharded_dir = str(sharded_dir or DEFAULT_SHARDED_DIR)

@@ -2,10 +2,13 @@
 
 Composer 0.32.1 saves a sharded checkpoint as ``SAVE_FOLDER/ep0-ba20/`` holding one
 ``__<rank>_0.distcp`` per rank and a ``.metadata`` (``torch.distributed.checkpoint.save`` with a
-``FileSystemWriter``) and points ``latest-rank0.pt`` at the folder. Composer's FSDP refuses to
+``FileSystemWriter``) and points ``latest-sharded-rank0`` at the folder (llm-foundry's
+``save_latest_filename`` for a sharded state dict; seen in a 2-process FSDP2 run of
+``yamls/tiny/mpt.yaml``). Composer's FSDP refuses to
 start without an NVIDIA driver, so the folders here are written the way Composer writes them:
 ``dcp.save`` of DTensors sharded over a gloo group of 2 CPU processes; Composer's own resume
-path (``os.readlink`` of ``latest-rank0.pt``, then ``dcp.load`` of that folder) loads them back.
+path (``os.readlink`` of ``latest-sharded-rank0``, then ``dcp.load`` of that folder) loads
+them back.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ import torch
 from dcp_ranks import STEPS, value
 
 from csmpt.training.resume_guard import (
+    SHARDED_LATEST,
     check_history,
     checkpoint_problem,
     guard_save_folder,
     list_checkpoints,
 )
+
+LINK = "latest-sharded-rank0"  # llm-foundry's name of a sharded run's latest link
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +40,7 @@ def sharded_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sharded") / "run"
     folder.mkdir()
     _ranks("save", folder)
-    (folder / "latest-rank0.pt").symlink_to(f"ep0-ba{STEPS[-1]}")
+    (folder / LINK).symlink_to(f"ep0-ba{STEPS[-1]}")
     return folder
 
 
@@ -67,7 +73,7 @@ def test_composer_shaped_folders_are_listed_and_whole(sharded_run: Path) -> None
         for c in list_checkpoints(sharded_run, sharded_dir="ep{epoch}-ba{batch}")
     ] == [(f"ep0-ba{s}", s) for s in STEPS]
     assert all(checkpoint_problem(sharded_run / f"ep0-ba{s}") is None for s in STEPS)
-    result = guard_save_folder(sharded_run)
+    result = guard_save_folder(sharded_run, latest_filename=SHARDED_LATEST)
     assert (result.resume_step, result.quarantined) == (STEPS[-1], [])
 
 
@@ -98,7 +104,7 @@ def test_torn_newest_folder_is_quarantined_and_the_rerun_resumes_the_previous(
     events = run / "events.jsonl"  # the run recorded a later event: no restart from 0
     events.write_text('{"event": "swap", "step": 5}\n')
 
-    result = guard_save_folder(run)
+    result = guard_save_folder(run, latest_filename=SHARDED_LATEST)
 
     previous = STEPS[-2]
     assert (result.resume_step, result.latest) == (previous, run / f"ep0-ba{previous}")
@@ -106,7 +112,7 @@ def test_torn_newest_folder_is_quarantined_and_the_rerun_resumes_the_previous(
     assert path == newest and why.startswith(reason), why
     moved = run / "quarantine" / newest.name
     assert moved.is_dir() and sorted(p.name for p in moved.iterdir()) == files  # kept whole
-    assert os.readlink(run / "latest-rank0.pt") == f"ep0-ba{previous}"
+    assert os.readlink(run / LINK) == f"ep0-ba{previous}"
     check_history(result.resume_step, [events], None)  # resumes: not refused
     weight, batch = _resumed(run, tmp_path)
     assert batch == previous and torch.equal(weight, value(previous))
@@ -118,11 +124,11 @@ def test_link_lost_between_saves_points_at_the_newest_whole_folder(
     """Composer removes ``latest`` before it links the new folder; a newer folder without
     ``.metadata`` is a save the kill interrupted."""
     run = _copy(sharded_run, tmp_path)
-    (run / "latest-rank0.pt").unlink()
+    (run / LINK).unlink()
     partial = run / "ep0-ba8"
     shutil.copytree(run / "ep0-ba6", partial)
     (partial / ".metadata").unlink()
-    result = guard_save_folder(run)
+    result = guard_save_folder(run, latest_filename=SHARDED_LATEST)
     assert result.resume_step == 6
     assert [p.name for p, _ in result.quarantined] == ["ep0-ba8"]
     weight, batch = _resumed(run, tmp_path)
@@ -145,8 +151,8 @@ def test_a_sharded_run_with_recorded_events_resumes_instead_of_being_refused(
         fsdp["sharded_ckpt_prefix_dir"] = prefix
         for step in STEPS:
             (run / f"ep0-ba{step}").rename(run / prefix.format(batch=step))
-        (run / "latest-rank0.pt").unlink()
-        (run / "latest-rank0.pt").symlink_to(prefix.format(batch=STEPS[-1]))
+        (run / LINK).unlink()
+        (run / LINK).symlink_to(prefix.format(batch=STEPS[-1]))
     name = (prefix or "ep0-ba{batch}").format
     (run / name(batch=STEPS[-1]) / "__0_0.distcp").unlink()
     (run / "events.jsonl").write_text('{"event": "swap", "step": 5}\n')
@@ -154,6 +160,17 @@ def test_a_sharded_run_with_recorded_events_resumes_instead_of_being_refused(
 
     prepare_run_folder(cfg)
 
-    assert os.readlink(run / "latest-rank0.pt") == name(batch=STEPS[-2])
+    assert os.readlink(run / LINK) == name(batch=STEPS[-2])
     assert (run / "quarantine" / name(batch=STEPS[-1])).is_dir()
     assert (run / "events.jsonl").is_file(), "nothing archived: the run resumes"
+
+
+def test_the_latest_link_is_named_as_llm_foundry_names_it() -> None:
+    from csmpt.training.resume_guard import DEFAULT_LATEST, latest_filename
+
+    assert latest_filename({}) == DEFAULT_LATEST == "latest-rank{rank}.pt"
+    assert latest_filename({"fsdp_config": {"state_dict_type": "full"}}) == DEFAULT_LATEST
+    assert latest_filename({"fsdp_config": {"state_dict_type": "sharded"}}) == SHARDED_LATEST
+    assert SHARDED_LATEST.format(rank=0) == LINK
+    mine = {"save_latest_filename": "last.pt", "fsdp_config": {"state_dict_type": "sharded"}}
+    assert latest_filename(mine) == "last.pt"
