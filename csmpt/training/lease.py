@@ -68,6 +68,11 @@ class LeaseInfo:
         return f"host {self.host} pid {self.pid}{job}, heartbeat {now - self.heartbeat:.0f} s ago"
 
 
+# An unreadable lease file younger than this is one a racing writer has just created with
+# O_EXCL and not yet written (fsync on a loaded shared file system takes seconds): wait for it.
+UNREADABLE_GRACE = 30.0
+
+
 def _read(path: Path) -> LeaseInfo | None:
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
@@ -171,6 +176,14 @@ def acquire_lease(
         if _create(path, info):
             return Lease(path, info, interval)
         holder = _read(path)
+        if holder is None:  # unreadable: being created by a racing writer, or torn long ago
+            try:
+                age = now - path.stat().st_mtime
+            except FileNotFoundError:
+                continue  # released meanwhile: try to create it again
+            if age < UNREADABLE_GRACE:
+                time.sleep(0.05)  # its creator writes and fsyncs it right after O_EXCL
+                continue
         alive = _alive_here(holder) if holder else False
         mine = holder is not None and alive and holder.pid == os.getpid()  # an earlier run here
         gone = holder is None or mine or alive is False or now - holder.heartbeat > stale_after

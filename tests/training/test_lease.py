@@ -119,3 +119,21 @@ def test_two_csmpt_trains_on_one_folder_one_trains_the_other_is_refused(
     ]
     assert steps == sorted(set(steps)) and len(steps) == 6  # each step once
     assert not (run_dir / LEASE_FILE).exists()
+
+
+def test_a_lease_file_being_created_is_waited_for_not_taken_over(tmp_path: Path) -> None:
+    """A racing writer's O_EXCL file is empty until it writes and fsyncs its JSON; before, the
+    second writer read "no holder" and took it over, and both trained (seen in CI under load)."""
+    import socket
+    import threading
+
+    (tmp_path / LEASE_FILE).write_text("")  # just created by the other writer
+    live = {"host": socket.gethostname(), "pid": 1}  # pid 1 runs: a live holder on this host
+    threading.Timer(0.5, _lease, (tmp_path,), live).start()
+    with pytest.raises(LeaseHeldError, match="pid 1"):
+        acquire_lease(tmp_path, wait=0)
+    # A file unreadable for longer than the grace is a torn leftover: taken over.
+    (tmp_path / LEASE_FILE).write_text("{torn")
+    old = time.time() - 3600
+    os.utime(tmp_path / LEASE_FILE, (old, old))
+    acquire_lease(tmp_path, wait=0, settle=0.1).release()
