@@ -233,16 +233,12 @@ def _check_values(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> 
 
 def _resumable(cfg: dict[str, Any]) -> bool:
     """Whether Composer's autoresume will find a checkpoint in the local save folder."""
-    from csmpt.training.resume_guard import DEFAULT_FILENAME, list_checkpoints
+    from csmpt.training.resume_guard import checkpoint_names, list_checkpoints
 
-    folder = cfg.get("save_folder")
-    if not cfg.get("autoresume") or not isinstance(folder, str) or "://" in folder:
+    names = checkpoint_names(cfg)
+    if not cfg.get("autoresume") or names is None or not names.folder.is_dir():
         return False
-    if not Path(folder).is_dir():
-        return False
-    sharded = (cfg.get("fsdp_config") or {}).get("sharded_ckpt_prefix_dir")
-    filename = cfg.get("save_filename") or DEFAULT_FILENAME
-    return bool(list_checkpoints(Path(folder), filename, sharded))
+    return bool(list_checkpoints(names.folder, names.filename, names.sharded_dir))
 
 
 def _check_load_path(

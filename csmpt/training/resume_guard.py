@@ -45,6 +45,8 @@ __all__ = [
     "DEFAULT_FILENAME",
     "DEFAULT_LATEST",
     "SHARDED_LATEST",
+    "CheckpointNames",
+    "checkpoint_names",
     "latest_filename",
     "DEFAULT_SHARDED_DIR",
     "CheckpointFile",
@@ -83,6 +85,38 @@ def latest_filename(cfg: Mapping[str, Any]) -> str:
     fsdp = cfg.get("fsdp_config")
     sharded = isinstance(fsdp, Mapping) and fsdp.get("state_dict_type", "full") == "sharded"
     return SHARDED_LATEST if sharded else DEFAULT_LATEST
+
+
+@dataclass(frozen=True)
+class CheckpointNames:
+    """Where a recipe's checkpoints are and how Composer/llm-foundry name them.
+
+    Attributes:
+        folder: The local save folder (``{run_name}`` filled in).
+        filename: ``save_filename``.
+        latest: The ``latest`` link's name (:func:`latest_filename`).
+        sharded_dir: ``fsdp_config.sharded_ckpt_prefix_dir`` (Composer's default if unset).
+    """
+
+    folder: Path
+    filename: str
+    latest: str
+    sharded_dir: str
+
+
+def checkpoint_names(cfg: Mapping[str, Any]) -> CheckpointNames | None:
+    """The resolved recipe's checkpoint names; None when ``save_folder`` is not local."""
+    save_folder = cfg.get("save_folder")
+    if not isinstance(save_folder, str) or "://" in save_folder:
+        return None
+    fsdp = cfg.get("fsdp_config")
+    sharded = fsdp.get("sharded_ckpt_prefix_dir") if isinstance(fsdp, Mapping) else None
+    return CheckpointNames(
+        folder=Path(save_folder.replace("{run_name}", str(cfg.get("run_name") or ""))),
+        filename=str(cfg.get("save_filename") or DEFAULT_FILENAME),
+        latest=latest_filename(cfg),
+        sharded_dir=str(sharded or DEFAULT_SHARDED_DIR),
+    )
 
 
 class RunFolderError(CsmptError):

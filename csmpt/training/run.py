@@ -26,12 +26,10 @@ from csmpt.training import atomic_save, requeue
 from csmpt.training.lease import acquire_lease
 from csmpt.training.preflight import preflight
 from csmpt.training.resume_guard import (
-    DEFAULT_FILENAME,
-    DEFAULT_SHARDED_DIR,
     archive_run,
     check_history,
+    checkpoint_names,
     guard_save_folder,
-    latest_filename,
 )
 
 if TYPE_CHECKING:
@@ -158,15 +156,15 @@ def prepare_run_folder(cfg: DictConfig, fresh: bool = False) -> None:
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
     resolved: dict[str, Any] = {str(k): v for k, v in container.items()}
-    save_folder = resolved.get("save_folder")
-    if not isinstance(save_folder, str) or "://" in save_folder:
+    names = checkpoint_names(resolved)
+    if names is None:
         return
-    folder = Path(save_folder.replace("{run_name}", str(resolved.get("run_name") or "")))
-    filename = resolved.get("save_filename") or DEFAULT_FILENAME
-    latest = latest_filename(resolved)  # llm-foundry's own rule (sharded runs differ)
-    fsdp = resolved.get("fsdp_config")
-    sharded_dir = (fsdp or {}).get("sharded_ckpt_prefix_dir") if isinstance(fsdp, dict) else None
-    sharded_dir = str(sharded_dir or DEFAULT_SHARDED_DIR)
+    folder, filename, latest, sharded_dir = (
+        names.folder,
+        names.filename,
+        names.latest,
+        names.sharded_dir,
+    )
     events, runs, metrics = _run_files(resolved, folder)
     rank0 = int(os.environ.get("RANK", "0")) == 0  # only global rank 0 writes the run files
     if rank0:

@@ -79,6 +79,10 @@ def test_missing_load_path_is_refused_at_start_unless_the_run_resumes(
     preflight(MPT, overrides, deep=False)
     with pytest.raises(DataError, match="does not exist"):
         preflight(MPT, [*overrides, "autoresume=false"], deep=False)
+    (run / "ep0-ba4-rank0.pt").unlink()  # a sharded run resumes from a DCP folder, named as
+    (run / "ep0-ba4").mkdir()  # the resume guard lists it (the default prefix)
+    sharded = [*overrides, "fsdp_config={state_dict_type: sharded}"]
+    preflight(MPT, sharded, deep=False)
 
 
 def test_missing_tokenizer_folder(tiny_overrides, tmp_path: Path) -> None:
