@@ -14,10 +14,16 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 	@# a csmpt.egg-info left in the checkout by an older install shadows the new entry points
 	rm -rf csmpt.egg-info
-	$(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]"
+	@# torch is an 865 MB wheel: a dropped connection resumes (--resume-retries) and the whole
+	@# install is tried three times before the error stands
+	@for attempt in 1 2 3; do \
+	  $(BIN)/python -m pip install --resume-retries 20 --timeout 60 \
+	    $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]" && exit 0; \
+	  echo "install attempt $$attempt failed; retrying" >&2; sleep 10; \
+	done; exit 1
 	@touch $(STAMP)
 
 demo: install
