@@ -66,11 +66,27 @@ class RunState:
         return f"unfinished (step {self.step})" if self.started else "to run"
 
 
+def _check_surgery(spec: AblationSpec, run: AblationRun) -> None:
+    """The run's surgery recipe + overrides load and match the schema."""
+    from csmpt.config import build_structured, load_yaml_with_overrides
+    from csmpt.surgery.recipe import SurgeryConfig
+
+    assert run.surgery is not None
+    build_structured(
+        SurgeryConfig,
+        load_yaml_with_overrides(spec.surgery.recipe, list(run.surgery)),
+        spec.surgery.recipe,
+    )
+
+
 def _check_one(spec: AblationSpec, run: AblationRun, spec_path: Path) -> CheckedRun:
     from csmpt.training.preflight import preflight
 
     try:
-        cfg = preflight(spec.recipe, run.overrides, deep=False)
+        if run.surgery is not None:
+            _check_surgery(spec, run)
+        # a surgery's model.pt is written just before its run trains
+        cfg = preflight(spec.recipe, run.overrides, deep=False, starting=run.surgery is None)
     except CsmptError as e:
         raise type(e)(f"{spec_path}: variant '{run.variant}' (seed {run.seed}): {e}") from None
     metrics = OmegaConf.select(cfg, "loggers.csmpt_jsonl.path", default=None)
@@ -108,7 +124,7 @@ def check_runs(
                 continue
             seen.add(c.run.variant)
             try:
-                preflight(spec.recipe, c.run.overrides, deep=True)
+                preflight(spec.recipe, c.run.overrides, deep=True, starting=c.run.surgery is None)
             except CsmptError as e:
                 raise type(e)(f"{path}: variant '{c.run.variant}': {e}") from None
     return checked
@@ -151,6 +167,28 @@ def _train_quietly(recipe: str, overrides: list[str], console: Console, verbose:
 TrainOne = Callable[[str, list[str], Console, bool], None]
 
 
+def surgery_done(run: AblationRun) -> bool:
+    """Whether the run's surgery has written its output (surgeries publish whole folders)."""
+    out = run.surgery_dir
+    return out is not None and (out / "model.pt").is_file()
+
+
+def _surgery(spec: AblationSpec, run: AblationRun, console: Console, verbose: bool) -> None:
+    """The run's ``csmpt surgery``, its library output in the folder's ``csmpt.log``."""
+    from csmpt.config import build_structured, load_yaml_with_overrides
+    from csmpt.quiet import quiet_session
+    from csmpt.surgery.recipe import SurgeryConfig, run_surgery
+
+    assert run.surgery is not None and run.surgery_dir is not None
+    recipe = spec.surgery.recipe
+    cfg = build_structured(
+        SurgeryConfig, load_yaml_with_overrides(recipe, list(run.surgery)), recipe
+    )
+    log_file = run.surgery_dir.parent / "csmpt.log"
+    with quiet_session(console, log_file, verbose, f"csmpt surgery {recipe}"):
+        run_surgery(cfg, force=True)
+
+
 def run_ablation(
     spec: AblationSpec,
     checked: Sequence[CheckedRun],
@@ -178,6 +216,9 @@ def run_ablation(
             console.print(f"{head}: done, skipped", highlight=False)
             continue
         what = f"resuming after step {state.step}" if state.started else "training"
+        if c.run.surgery is not None and not surgery_done(c.run):
+            console.print(f"{head}: surgery in {c.run.variant}/surgery-{c.run.seed}/")
+            _surgery(spec, c.run, console, verbose)
         console.print(f"{head}: {what} in {c.run.variant}/seed-{c.run.seed}/", highlight=False)
         started += 1
         train(spec.recipe, list(c.run.overrides), console, verbose)

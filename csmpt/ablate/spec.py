@@ -16,6 +16,20 @@
 Each variant x seed is one ``csmpt train`` run of ``recipe`` with the spec's overrides, the
 variant's, then ``seed=S`` and the run's own save folder ``OUTPUT_DIR/VARIANT/seed-S/``
 (:func:`run_overrides`).
+
+An adaptation ablation compares surgeries: with a ``surgery`` recipe, each run first runs
+``csmpt surgery`` (the spec's surgery overrides, the variant's ``surgery`` list, ``seed=S``,
+``output.dir=OUTPUT_DIR/VARIANT/surgery-S``) and trains from its ``model.pt``
+(``load_path``, ``load_weights_only``); a variant with ``scratch: true`` skips it and trains
+from random weights (the "train from scratch on the target text" baseline)::
+
+    surgery:
+      recipe: yamls/surgery/base_en_to_cs.yaml
+    variants:
+      - name: mean
+        surgery: [vocab_swap.init=mean]
+      - name: scratch
+        scratch: true
 """
 
 from __future__ import annotations
@@ -30,7 +44,17 @@ from omegaconf import MISSING
 from csmpt.config import build_structured, describe_key, in_range, load_yaml_with_overrides
 from csmpt.errors import ConfigError
 
-__all__ = ["AblationRun", "AblationSpec", "VariantSpec", "load_spec", "plan_runs", "run_overrides"]
+__all__ = [
+    "AblationRun",
+    "AblationSpec",
+    "SurgerySpec",
+    "VariantSpec",
+    "has_surgery",
+    "load_spec",
+    "plan_runs",
+    "run_overrides",
+    "surgery_overrides",
+]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -43,9 +67,27 @@ class VariantSpec:
         name: Its name: a folder name (letters, digits, ``.``, ``_``, ``-``).
         overrides: ``key=value`` overrides of the recipe and ``@FILE`` override files, as
             ``csmpt train`` takes them; empty for the recipe as it is.
+        surgery: Overrides of the spec's surgery recipe for this variant (``vocab_swap.init=
+            focus``).
+        scratch: Train from random weights: no surgery, no ``load_path``.
     """
 
     name: str = MISSING
+    overrides: list[str] = field(default_factory=list)
+    surgery: list[str] = field(default_factory=list)
+    scratch: bool = False
+
+
+@dataclass
+class SurgerySpec:
+    """The surgery every run starts from (none when ``recipe`` is empty).
+
+    Attributes:
+        recipe: A ``csmpt surgery`` YAML.
+        overrides: Its overrides for every run, before the variant's ``surgery`` list.
+    """
+
+    recipe: str = ""
     overrides: list[str] = field(default_factory=list)
 
 
@@ -63,6 +105,7 @@ class AblationSpec:
         higher_is_better: The first metric is better high (an accuracy), not low (a loss).
         overrides: Overrides applied to every run, before the variant's.
         level: Confidence level of the intervals.
+        surgery: The surgery each run starts from (none by default).
     """
 
     recipe: str = MISSING
@@ -75,6 +118,7 @@ class AblationSpec:
     higher_is_better: bool = False
     overrides: list[str] = field(default_factory=list)
     level: float = field(default=0.95, metadata=in_range(0.5, 1.0))
+    surgery: SurgerySpec = field(default_factory=SurgerySpec)
 
 
 @dataclass(frozen=True)
@@ -86,12 +130,19 @@ class AblationRun:
         seed: The run's seed.
         folder: Its save folder, ``OUTPUT_DIR/VARIANT/seed-S``.
         overrides: All its overrides for ``csmpt train``, in order.
+        surgery: Its ``csmpt surgery`` overrides (``output.dir`` last); None: no surgery.
     """
 
     variant: str
     seed: int
     folder: Path
     overrides: tuple[str, ...]
+    surgery: tuple[str, ...] | None = None
+
+    @property
+    def surgery_dir(self) -> Path | None:
+        """The surgery's output folder, ``OUTPUT_DIR/VARIANT/surgery-S`` (None: no surgery)."""
+        return None if self.surgery is None else self.folder.parent / f"surgery-{self.seed}"
 
 
 def _check(spec: AblationSpec, path: Path) -> None:
@@ -116,6 +167,13 @@ def _check(spec: AblationSpec, path: Path) -> None:
         raise ConfigError(f"{describe_key(path, 'seeds')}: a seed is listed twice: {spec.seeds}")
     if not spec.metrics:
         raise ConfigError(f"{describe_key(path, 'metrics')}: give at least one metric")
+    for i, v in enumerate(spec.variants):
+        if v.surgery and (v.scratch or not spec.surgery.recipe):
+            why = "it trains from scratch" if v.scratch else "the spec has no surgery.recipe"
+            raise ConfigError(
+                f"{describe_key(path, f'variants.{i}.surgery')}: variant '{v.name}' lists "
+                f"surgery overrides but {why}"
+            )
 
 
 def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> AblationSpec:
@@ -139,13 +197,31 @@ def run_overrides(spec: AblationSpec, variant: VariantSpec, seed: int) -> list[s
     recipes derive their ``metrics.jsonl`` path from the latter).
     """
     folder = run_folder(spec, variant.name, seed)
+    start = []
+    if has_surgery(spec, variant):
+        model = folder.parent / f"surgery-{seed}" / "model.pt"
+        start = [f"load_path={model}", "load_weights_only=true"]
     return [
         *spec.overrides,
         *variant.overrides,
+        *start,
         f"seed={seed}",
         f"variables.save_folder={folder}",
         f"save_folder={folder}",
     ]
+
+
+def has_surgery(spec: AblationSpec, variant: VariantSpec) -> bool:
+    """Whether the variant's runs start from a surgery (the spec has one, not ``scratch``)."""
+    return bool(spec.surgery.recipe) and not variant.scratch
+
+
+def surgery_overrides(spec: AblationSpec, variant: VariantSpec, seed: int) -> list[str] | None:
+    """A run's ``csmpt surgery`` overrides, or None when it has no surgery."""
+    if not has_surgery(spec, variant):
+        return None
+    out = run_folder(spec, variant.name, seed).parent / f"surgery-{seed}"
+    return [*spec.surgery.overrides, *variant.surgery, f"seed={seed}", f"output.dir={out}"]
 
 
 def run_folder(spec: AblationSpec, variant: str, seed: int) -> Path:
@@ -155,8 +231,17 @@ def run_folder(spec: AblationSpec, variant: str, seed: int) -> Path:
 
 def plan_runs(spec: AblationSpec) -> list[AblationRun]:
     """Every variant x seed, variant by variant, in the spec's order."""
-    return [
-        AblationRun(v.name, s, run_folder(spec, v.name, s), tuple(run_overrides(spec, v, s)))
-        for v in spec.variants
-        for s in spec.seeds
-    ]
+    runs = []
+    for v in spec.variants:
+        for s in spec.seeds:
+            surgery = surgery_overrides(spec, v, s)
+            runs.append(
+                AblationRun(
+                    v.name,
+                    s,
+                    run_folder(spec, v.name, s),
+                    tuple(run_overrides(spec, v, s)),
+                    None if surgery is None else tuple(surgery),
+                )
+            )
+    return runs

@@ -9,6 +9,7 @@ import typer
 from csmpt import __version__
 from csmpt.cli.ablate import EPILOG as ABLATE_EPILOG
 from csmpt.cli.ablate import ablate_command
+from csmpt.cli.base import base_app
 from csmpt.cli.clean import EPILOG as CLEAN_EPILOG
 from csmpt.cli.clean import clean_command
 from csmpt.cli.common import (
@@ -45,6 +46,7 @@ app = typer.Typer(
 )
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(filter_app, name="filter")
+app.add_typer(base_app, name="base")
 register_eval_commands(app)  # eval, validate, export, report
 app.command(
     "prep",

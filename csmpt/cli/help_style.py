@@ -26,6 +26,7 @@ PIPELINE_ORDER = (
     "surgery",
     "train",
     "launch",
+    "base",
     "ablate",
     "eval",
     "validate",

@@ -11,8 +11,9 @@ REPO = Path(__file__).resolve().parents[2]
 YAMLS = sorted(
     p.relative_to(REPO)
     for p in (REPO / "yamls").rglob("*.yaml")
-    # surgery YAMLs: tests/test_surgery_yamls.py; ablation specs: tests/ablate/test_ablate.py
-    if not {"surgery", "ablate"} & set(p.relative_to(REPO).parts)
+    # surgery YAMLs: tests/test_surgery_yamls.py; ablation specs: tests/ablate/test_ablate.py;
+    # base-model builds: tests/base/test_base_build.py
+    if not {"surgery", "ablate", "builds"} & set(p.relative_to(REPO).parts)
 )
 
 

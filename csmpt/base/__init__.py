@@ -1,0 +1,1 @@
+"""A small base model built from offline text (``csmpt base build``)."""

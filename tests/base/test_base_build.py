@@ -1,0 +1,117 @@
+"""``csmpt base build`` on a tiny corpus: deterministic given the seed, reused when current, and
+refusing a model that is no better than the unigram."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from csmpt.base.build import build_base
+from csmpt.base.config import load_base_config
+from csmpt.cli import app
+from csmpt.errors import DataError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from mo_files import write_mo  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = [
+    "model.d_model=32",
+    "model.n_heads=2",
+    "model.n_layers=1",
+    "max_seq_len=64",
+    "max_duration=6ba",
+    "eval_interval=6ba",
+    "save_interval=3ba",
+    "global_train_batch_size=4",
+    "device_train_microbatch_size=4",
+    "device_eval_batch_size=8",
+    "scheduler.t_warmup=1ba",
+]
+
+
+@pytest.fixture(scope="module")
+def catalogs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Eight Czech catalogs: the lines of the shipped Czech sample as their messages."""
+    root = tmp_path_factory.mktemp("locale")
+    lines = [
+        line.strip()
+        for rec in (REPO / "data/samples/cs_web.jsonl").read_text(encoding="utf-8").splitlines()
+        for line in json.loads(rec)["text"].split("\n")
+        if len(line.strip()) > 20
+    ][:400]
+    for i in range(8):
+        part = lines[i::8]
+        write_mo(root / f"cs/LC_MESSAGES/pkg{i}.mo", {f"msg {j}": m for j, m in enumerate(part)})
+    return root
+
+
+def _config(tmp: Path, catalogs: Path, out: str, *more: str):  # noqa: ANN202
+    yaml = tmp / "base.yaml"
+    yaml.write_text(
+        "output_dir: OUT\ncorpus: {kind: gettext, language: cs}\nheld_out: 0.2\n"
+        f"vocab_size: 400\nmax_seq_len: 64\nrecipe: {REPO / 'yamls/base/mpt.yaml'}\n"
+    )
+    return load_base_config(
+        yaml,
+        [
+            f"output_dir={tmp / out}",
+            f"corpus.roots=[{catalogs}]",
+            f"overrides=[{','.join(TINY)}]",
+            "min_gain=-10",
+            *more,
+        ],
+    )
+
+
+def _weights(result_model: str) -> dict[str, torch.Tensor]:
+    state = torch.load(result_model, map_location="cpu", weights_only=False)
+    return state["state"]["model"]
+
+
+def test_a_build_is_deterministic_reused_and_checked(catalogs: Path, tmp_path: Path) -> None:
+    a = build_base(_config(tmp_path, catalogs, "a"))
+    b = build_base(_config(tmp_path, catalogs, "b"))
+    assert a.key == b.key and not a.skipped
+    for field in ("corpus", "vocab_size", "unigram_bpb", "uniform_bpb", "parameters"):
+        assert getattr(a, field) == getattr(b, field), field
+    assert a.held_out_bpb == b.held_out_bpb and a.tokens_seen == 6 * 4 * 64
+    wa, wb = _weights(a.model), _weights(b.model)
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a.uniform_bpb > a.unigram_bpb > 0  # the unigram knows the token frequencies
+    held = [json.loads(x) for x in (tmp_path / "a/corpus/sources.jsonl").read_text().splitlines()]
+    assert {h["split"] for h in held} == {"train", "held_out"}
+
+    model = Path(a.model)
+    before = model.stat().st_mtime_ns
+    again = build_base(_config(tmp_path, catalogs, "a"))
+    assert again.skipped and again.held_out_bpb == a.held_out_bpb
+    assert model.stat().st_mtime_ns == before  # nothing retrained
+
+    with pytest.raises(DataError, match="not a language model yet: held-out .* min_gain 99%"):
+        build_base(_config(tmp_path, catalogs, "a", "min_gain=0.99"))
+    other = build_base(_config(tmp_path, catalogs, "a", "seed=5"))  # another key: retrained
+    assert not other.skipped and other.key != a.key
+    assert not all(torch.equal(wa[k], _weights(other.model)[k]) for k in wa)
+
+
+def test_a_bad_base_config_is_one_line(tmp_path: Path) -> None:
+    yaml = tmp_path / "b.yaml"
+    yaml.write_text("output_dir: x\ncorpus: {kind: web}\n")
+    res = CliRunner().invoke(app, ["base", "build", str(yaml)])
+    assert res.exit_code == 2
+    assert "corpus.kind" in res.output and "'web'" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("name", ["en", "cs"])
+def test_the_shipped_builds_load(name: str) -> None:
+    cfg = load_base_config(REPO / f"yamls/base/builds/{name}.yaml")
+    assert cfg.output_dir == f"artifacts/base/{name}"
+    assert (cfg.recipe == "yamls/base/mpt.yaml") == (name == "en")
