@@ -79,14 +79,23 @@ def _check_surgery(spec: AblationSpec, run: AblationRun) -> None:
     )
 
 
+def _checkable(run: AblationRun) -> list[str]:
+    """The run's overrides to check now, less its surgery's ``load_path``.
+
+    The surgery writes it just before the run trains; the surgery's own config was checked.
+    """
+    if run.surgery is None or run.surgery_dir is None:
+        return list(run.overrides)
+    return [o for o in run.overrides if o != f"load_path={run.surgery_dir / 'model.pt'}"]
+
+
 def _check_one(spec: AblationSpec, run: AblationRun, spec_path: Path) -> CheckedRun:
     from csmpt.training.preflight import preflight
 
     try:
         if run.surgery is not None:
             _check_surgery(spec, run)
-        # a surgery's model.pt is written just before its run trains
-        cfg = preflight(spec.recipe, run.overrides, deep=False, starting=run.surgery is None)
+        cfg = preflight(spec.recipe, _checkable(run), deep=False)
     except CsmptError as e:
         raise type(e)(f"{spec_path}: variant '{run.variant}' (seed {run.seed}): {e}") from None
     metrics = OmegaConf.select(cfg, "loggers.csmpt_jsonl.path", default=None)
@@ -124,7 +133,7 @@ def check_runs(
                 continue
             seen.add(c.run.variant)
             try:
-                preflight(spec.recipe, c.run.overrides, deep=True, starting=c.run.surgery is None)
+                preflight(spec.recipe, _checkable(c.run), deep=True)
             except CsmptError as e:
                 raise type(e)(f"{path}: variant '{c.run.variant}': {e}") from None
     return checked

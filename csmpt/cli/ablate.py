@@ -61,7 +61,9 @@ def ablate_command(
         table.add_column("variant's overrides")
         variants = {v.name: v for v in spec.variants}
         for c in checked:
-            extra = " ".join(variants[c.run.variant].overrides) or "(the recipe as is)"
+            v = variants[c.run.variant]
+            surgery = ["scratch"] if v.scratch else [f"surgery: {o}" for o in v.surgery]
+            extra = " ".join([*surgery, *v.overrides]) or "(the recipe as is)"
             run = f"{c.run.variant}/seed-{c.run.seed}"
             table.add_row(run, run_state(c).describe(), extra)
         console.print(table)

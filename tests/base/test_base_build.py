@@ -110,7 +110,7 @@ def test_a_bad_base_config_is_one_line(tmp_path: Path) -> None:
     assert "corpus.kind" in res.output and "'web'" in res.output and "Traceback" not in res.output
 
 
-@pytest.mark.parametrize("name", ["en", "cs"])
+@pytest.mark.parametrize("name", ["en", "cs", "pl"])
 def test_the_shipped_builds_load(name: str) -> None:
     cfg = load_base_config(REPO / f"yamls/base/builds/{name}.yaml")
     assert cfg.output_dir == f"artifacts/base/{name}"

@@ -29,7 +29,7 @@ def test_there_are_recipes() -> None:
 
 @pytest.mark.parametrize("yaml_path", YAMLS, ids=str)
 def test_recipe_parses_and_builds_on_meta(
-    yaml_path: Path, tokenizer_dir: Path, shards_dir: Path
+    yaml_path: Path, tokenizer_dir: Path, shards_dir: Path, tmp_path: Path
 ) -> None:
     import torch
     from llmfoundry.utils.builders import build_composer_model, build_tokenizer
@@ -42,6 +42,10 @@ def test_recipe_parses_and_builds_on_meta(
     from csmpt.training import preflight
 
     overrides = [f"tokenizer.name={tokenizer_dir}", f"variables.data_root={shards_dir}"]
+    if yaml_path.parts[:2] == ("yamls", "base"):  # csmpt base build's folders: one corpus each
+        for name in ("train", "held_out", "en_held_out", "en_train"):
+            (tmp_path / name).symlink_to(shards_dir / "cs_web")
+        overrides[1] = f"variables.data_root={tmp_path}"
     if yaml_path.name == "mpt_en.yaml":  # English vocabulary; built here with the Czech tokenizer
         overrides.append("model.vocab_size=4096")
     if "shape_config:" in (REPO / yaml_path).read_text():  # hub weights: build the shipped shape
