@@ -4,8 +4,9 @@ Every value is read from the run's ``metrics.jsonl`` with :func:`csmpt.run_folde
 (a step logged twice keeps its last value): the metric's value at its last logged step
 ("final"), and at step 0 when the run evaluated before training (``eval_first``). Over the
 seeds of a variant, :func:`csmpt.ablate.stats.mean_ci` gives ``mean ± half-width`` and
-:func:`csmpt.ablate.stats.compare` says whether the variant's interval separates from the
-baseline's (the first variant).
+:func:`csmpt.ablate.stats.compare_paired` says whether the variant differs from the baseline
+(the first variant): the interval of the per-seed differences excludes 0 (runs paired by seed),
+or, without two common seeds, the two intervals do not overlap.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from csmpt.ablate.runner import CheckedRun
 from csmpt.ablate.spec import AblationSpec
-from csmpt.ablate.stats import Comparison, MeanCI, compare, mean_ci
+from csmpt.ablate.stats import Comparison, MeanCI, compare_paired, mean_ci
 from csmpt.atomic import write_text
 from csmpt.run_folder import metric_series, read_metrics
 
@@ -108,18 +109,25 @@ def _values(results: Sequence[RunResult], metric: str, at_step0: bool = False) -
     return out
 
 
+def _by_seed(results: Sequence[RunResult], metric: str) -> dict[int, float]:
+    return {r.seed: v for r in results if (v := r.final[metric]) is not None and math.isfinite(v)}
+
+
 def summarize(spec: AblationSpec, results: Sequence[RunResult]) -> list[MetricSummary]:
-    """Mean ± CI per variant and metric, each variant's final values compared with the first's."""
+    """Mean ± CI per variant and metric; each variant's final values vs the first variant's.
+
+    The comparison pairs runs by seed (:func:`csmpt.ablate.stats.compare_paired`).
+    """
     baseline = spec.variants[0].name
     out = []
     for metric in spec.metrics:
-        base = _values([r for r in results if r.variant == baseline], metric)
+        base = _by_seed([r for r in results if r.variant == baseline], metric)
         for v in spec.variants:
             mine = [r for r in results if r.variant == v.name]
             final, zero = _values(mine, metric), _values(mine, metric, at_step0=True)
             vs = None
             if v.name != baseline and final and base:
-                vs = compare(base, final, spec.level)
+                vs = compare_paired(base, _by_seed(mine, metric), spec.level)
             out.append(
                 MetricSummary(
                     v.name,
@@ -169,7 +177,13 @@ def verdict_word(s: MetricSummary) -> str:
 
 
 def _delta(s: MetricSummary) -> str:
-    return "" if s.vs_baseline is None else f"{s.vs_baseline.difference:+.4f}"
+    """The difference from the baseline, with its paired interval when there is one."""
+    if s.vs_baseline is None:
+        return ""
+    paired = s.vs_baseline.paired
+    if paired is None:
+        return f"{s.vs_baseline.difference:+.4f}"
+    return f"{paired.mean:+.4f} ± {paired.half_width:.4f}"
 
 
 def table_rows(summaries: Sequence[MetricSummary]) -> list[list[str]]:
@@ -197,17 +211,22 @@ def verdict_sentence(spec: AblationSpec, s: MetricSummary) -> str:
             f"**{s.variant}**: {s.metric} {c.b.mean:.4f} vs {base} {c.a.mean:.4f} "
             f"(difference {c.difference:+.4f}); one seed gives no interval and no claim."
         )
+    how = (
+        f"the paired {pct} interval of the difference ({c.paired.mean:+.4f} ± "
+        f"{c.paired.half_width:.4f}, {c.paired.n} seeds) "
+        if c.paired is not None
+        else f"the {pct} intervals "
+    )
     if not c.separate:
+        what = "includes 0" if c.paired is not None else "overlap"
         return (
             f"**{s.variant}**: within noise of {base} at {pct} on {s.metric} "
-            f"(difference {c.difference:+.4f}{rel}; the intervals overlap)."
+            f"(difference {c.difference:+.4f}{rel}; {how}{what})."
         )
     better = (c.difference > 0) == spec.higher_is_better
     word = "better" if better else "worse"
-    return (
-        f"**{s.variant}**: {word} than {base} on {s.metric} by {by}; "
-        f"the {pct} intervals do not overlap."
-    )
+    what = "excludes 0" if c.paired is not None else "do not overlap"
+    return f"**{s.variant}**: {word} than {base} on {s.metric} by {by}; {how}{what}."
 
 
 def verdict_markdown(

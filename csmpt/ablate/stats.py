@@ -6,10 +6,13 @@ per-seed values and the half-width of its Student's t interval::
 
     half_width = t(1 - (1 - level) / 2, n - 1) * s / sqrt(n)
 
-``s`` the sample standard deviation (``n - 1`` in the denominator). :func:`compare` calls two
-variants different only when their intervals do not overlap — a conservative test (two
-intervals can overlap while a t-test on the difference already rejects), chosen because it is
-what a reader of a table of ``mean ± half-width`` checks by eye.
+``s`` the sample standard deviation (``n - 1`` in the denominator).
+
+Two variants run with the same seeds (the same data order, the same surgery draws) are compared
+pair by pair: :func:`compare_paired` takes the per-seed differences and calls the variants
+different when the interval of their mean excludes 0 (a paired t-test at ``level``). Without two
+common seeds, :func:`compare` calls them different only when their intervals do not overlap — a
+conservative test, and what a reader of a table of ``mean ± half-width`` checks by eye.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Comparison", "MeanCI", "compare", "mean_ci"]
+__all__ = ["Comparison", "MeanCI", "compare", "compare_paired", "mean_ci"]
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +66,18 @@ class Comparison:
     Attributes:
         a: The first variant's interval.
         b: The second variant's interval.
-        separate: The intervals do not overlap: the difference is real at this level.
+        separate: The difference is real at this level: the paired difference's interval
+            excludes 0 (``paired``), or the two intervals do not overlap.
         difference: ``b.mean - a.mean``.
+        paired: The interval of the per-seed differences (``b - a`` on the common seeds), when
+            the variants share at least two seeds; None: compared by overlap.
     """
 
     a: MeanCI
     b: MeanCI
     separate: bool
     difference: float
+    paired: MeanCI | None = None
 
 
 def _t_quantile(p: float, df: int) -> float:
@@ -114,3 +121,20 @@ def compare(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Comp
     ca, cb = mean_ci(a, level), mean_ci(b, level)
     separate = ca.high < cb.low or cb.high < ca.low
     return Comparison(ca, cb, separate, cb.mean - ca.mean)
+
+
+def compare_paired(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> Comparison:
+    """Variants ``a`` and ``b`` (seed -> value) compared on their common seeds, pair by pair.
+
+    With two or more common seeds the difference is real when the interval of the mean
+    per-seed difference ``b - a`` excludes 0; otherwise this is :func:`compare`.
+
+    Raises:
+        ValueError: As :func:`mean_ci`.
+    """
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        return compare(list(a.values()), list(b.values()), level)
+    ca, cb = mean_ci(list(a.values()), level), mean_ci(list(b.values()), level)
+    diff = mean_ci([b[s] - a[s] for s in common], level)
+    return Comparison(ca, cb, diff.low > 0 or diff.high < 0, cb.mean - ca.mean, diff)

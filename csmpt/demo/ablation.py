@@ -2,7 +2,8 @@
 
 Two learning rates of the tiny MPT, two seeds each, a few steps on the demo's shards: every run
 checked before the first trains, then one table per metric (mean ± 95% CI over the seeds, each
-variant against the baseline, "within noise" when the intervals overlap) and ``verdict.md``.
+variant against the baseline, "within noise" when the paired interval of the difference
+includes 0) and ``verdict.md``.
 A rerun of the demo skips the runs that finished, as ``csmpt ablate`` does.
 """
 

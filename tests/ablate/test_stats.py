@@ -40,3 +40,23 @@ def test_compare_calls_a_difference_real_only_when_the_intervals_separate() -> N
     # seeds is NOT a separated difference at 95% (each half-width 0.032 > the 0.034 gap / 2).
     assert not compare([2.880, 2.885], [2.846, 2.851]).separate
     assert not compare([5.0], [1.0, 1.1, 1.2]).separate  # one seed: no interval, no claim
+
+
+def test_compare_paired_uses_the_per_seed_differences() -> None:
+    from csmpt.ablate.stats import compare_paired
+
+    # Seeds move both variants together; b is 0.1 lower on every seed. Unpaired, the intervals
+    # (1.0 +- 2.48 and 0.9 +- 2.48) overlap; paired, the differences are exactly -0.1.
+    a = {1: 0.0, 2: 1.0, 3: 2.0}
+    b = {1: -0.1, 2: 0.9, 3: 1.9}
+    assert not compare(list(a.values()), list(b.values())).separate
+    c = compare_paired(a, b)
+    assert c.separate and c.paired is not None
+    assert c.paired.mean == pytest.approx(-0.1) and c.paired.half_width == pytest.approx(0.0)
+    # differences -0.1, 0.1, -0.3: mean -0.1, s 0.2, t(0.975, 2) 4.303 -> half-width 0.4969
+    d = compare_paired(a, {1: -0.1, 2: 1.1, 3: 1.7})
+    assert not d.separate
+    assert d.paired is not None and d.paired.half_width == pytest.approx(4.302653 * 0.2 / 3**0.5)
+    # fewer than two common seeds: back to the overlap test
+    e = compare_paired({1: 1.0, 2: 2.0, 3: 3.0}, {4: 10.0, 5: 11.0, 6: 12.0})
+    assert e.paired is None and e.separate
