@@ -50,6 +50,9 @@ class EvalBitsPerByte(Callback):
     def fit_start(self, state: State, logger: Logger) -> None:
         """Build the token -> bytes table from the model's tokenizer."""
         del logger
+        self._build_lengths(state)
+
+    def _build_lengths(self, state: State) -> None:
         tokenizer = getattr(state.model, "tokenizer", None)
         if tokenizer is None:
             raise ConfigError("callbacks.csmpt_eval_bpb: the model has no tokenizer")
@@ -60,8 +63,10 @@ class EvalBitsPerByte(Callback):
         self._lengths = token_byte_lengths(tokenizer, rows)
 
     def eval_start(self, state: State, logger: Logger) -> None:
-        """Start new sums."""
-        del state, logger
+        """Start new sums (and build the table: ``eval_first`` evaluates before ``fit``)."""
+        del logger
+        if self._lengths is None:
+            self._build_lengths(state)
         self._sums = {}
 
     def eval_batch_end(self, state: State, logger: Logger) -> None:

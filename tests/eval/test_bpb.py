@@ -207,7 +207,13 @@ def test_in_loop_bits_per_byte_matches_the_loss_and_the_val_splits_bytes(
     from csmpt.training import run_training
 
     run = tmp_path / "run"
-    extra = {"max_duration": "4ba", "eval_interval": "2ba", "save_interval": "100ba"}
+    # eval_first: llm-foundry evaluates before fit() starts (before FIT_START): step 0 too
+    extra = {
+        "max_duration": "4ba",
+        "eval_interval": "2ba",
+        "save_interval": "100ba",
+        "eval_first": "true",
+    }
     overrides = tiny_overrides(run, icl_tasks="[]", **extra)
     run_training("yamls/tiny/mpt.yaml", [*overrides, "callbacks.csmpt_eval_bpb={}"])
     rows = read_metrics(run / "metrics.jsonl")
@@ -216,7 +222,7 @@ def test_in_loop_bits_per_byte_matches_the_loss_and_the_val_splits_bytes(
     ]
     ce = {r["step"]: r["metrics/eval/LanguageCrossEntropy"] for r in rows
           if "metrics/eval/LanguageCrossEntropy" in r}  # fmt: skip
-    assert [s for s, _ in bpb] == [2, 4]
+    assert [s for s, _ in bpb] == [0, 2, 4]
     # the same eval set, counted here from the val shards: every sample's tokens but the first
     sizes = vocab_bytes(AutoTokenizer.from_pretrained(tokenizer_dir))
     n_tok = n_bytes = 0
