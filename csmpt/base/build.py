@@ -193,16 +193,6 @@ def _prep(cfg: BaseConfig, out: Path, tokenizer: Path) -> dict[str, str]:
     return {c.name: str(out / "mds" / c.name / "train") for c in corpora}
 
 
-def _token_bytes(tokenizer: Any, rows: int) -> np.ndarray:
-    from csmpt.tokenizer.vocab_bytes import vocab_bytes
-
-    out = np.zeros(rows, dtype=np.int64)
-    for i, b in vocab_bytes(tokenizer).items():
-        if i < rows:
-            out[i] = len(b)
-    return out
-
-
 def unigram_bits_per_byte(
     train: str | Path, held_out: str | Path, tokenizer: Any
 ) -> tuple[float, float]:
@@ -213,13 +203,14 @@ def unigram_bits_per_byte(
     of a sample but its first is predicted, its bytes are its exact bytes in the vocabulary.
     """
     from csmpt.mds.reader import iter_samples
+    from csmpt.tokenizer.vocab_bytes import byte_lengths
 
     vocab = len(tokenizer)
     counts = np.ones(vocab, dtype=np.float64)
     for sample in iter_samples(train):
         counts += np.bincount(np.asarray(sample["tokens"], dtype=np.int64), minlength=vocab)[:vocab]
     logp = np.log(counts / counts.sum())
-    lengths = _token_bytes(tokenizer, vocab)
+    lengths = byte_lengths(tokenizer, vocab)
     nats = n_bytes = 0.0
     tokens = 0
     for sample in iter_samples(held_out):

@@ -31,13 +31,9 @@ log = logging.getLogger(__name__)
 
 def token_byte_lengths(tokenizer: Any, rows: int) -> torch.Tensor:
     """(rows,) UTF-8 byte length of each token id (specials and padding rows: 0)."""
-    from csmpt.tokenizer.vocab_bytes import vocab_bytes
+    from csmpt.tokenizer.vocab_bytes import byte_lengths
 
-    out = torch.zeros(rows, dtype=torch.long)
-    for i, b in vocab_bytes(tokenizer).items():
-        if i < rows:
-            out[i] = len(b)
-    return out
+    return torch.from_numpy(byte_lengths(tokenizer, rows))
 
 
 class EvalBitsPerByte(Callback):

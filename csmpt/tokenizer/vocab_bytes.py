@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from csmpt.tokenizer.byte_level import byte_decoder
 
-__all__ = ["token_bytes", "token_scheme", "vocab_bytes"]
+__all__ = ["byte_lengths", "token_bytes", "token_scheme", "vocab_bytes"]
 
 
 def token_scheme(tokenizer: Any) -> str:
@@ -52,3 +54,15 @@ def vocab_bytes(tokenizer: Any) -> dict[int, bytes]:
     scheme = token_scheme(tokenizer)
     special = set(tokenizer.all_special_ids)
     return {i: token_bytes(t, scheme) for t, i in tokenizer.get_vocab().items() if i not in special}
+
+
+def byte_lengths(tokenizer: Any, rows: int) -> np.ndarray:
+    """Each token id's byte length: what a predicted token adds to bits per byte.
+
+    An int64 array of ``rows`` entries; special tokens and rows past the vocabulary are 0.
+    """
+    out = np.zeros(rows, dtype=np.int64)
+    for i, b in vocab_bytes(tokenizer).items():
+        if i < rows:
+            out[i] = len(b)
+    return out
