@@ -18,6 +18,7 @@ with the training text.
 from __future__ import annotations
 
 import ast
+import functools
 import gettext
 import importlib.metadata
 import logging
@@ -106,6 +107,12 @@ def _module_docstrings(path: Path) -> list[str]:
     return out
 
 
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    """Import name -> distributions (a scan of every installed distribution: once a process)."""
+    return dict(importlib.metadata.packages_distributions())
+
+
 def _package_dir(package: str) -> tuple[Path, str]:
     """The import folder of ``package`` and its distribution name, without importing it."""
     import importlib.util
@@ -113,7 +120,7 @@ def _package_dir(package: str) -> tuple[Path, str]:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise DataError(f"package '{package}' is not installed here (pip install it, or drop it)")
-    dists = importlib.metadata.packages_distributions().get(package, [package])
+    dists = _distributions().get(package, [package])
     return Path(next(iter(spec.submodule_search_locations))), dists[0]
 
 
