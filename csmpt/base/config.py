@@ -78,7 +78,7 @@ def load_base_config(path: str | Path, overrides: list[str] | tuple[str, ...] = 
 
     Raises:
         ConfigError: Missing file, unknown key, a value out of range, an unknown corpus kind,
-            ``docstrings`` without packages.
+            ``docstrings`` without packages, a recipe that does not exist.
     """
     path = Path(path)
     cfg = build_structured(BaseConfig, load_yaml_with_overrides(path, overrides), path)
@@ -88,6 +88,10 @@ def load_base_config(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         )
     if cfg.corpus.kind == "docstrings" and not cfg.corpus.packages:
         raise ConfigError(f"{describe_key(path, 'corpus.packages')}: list at least one package")
+    if cfg.recipe and not Path(cfg.recipe).is_file():
+        raise ConfigError(
+            f"{describe_key(path, 'recipe')}: training recipe '{cfg.recipe}' does not exist"
+        )
     if cfg.held_out <= 0:
         raise ConfigError(f"{describe_key(path, 'held_out')}: hold out some text (e.g. 0.1)")
     return cfg

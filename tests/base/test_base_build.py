@@ -115,3 +115,13 @@ def test_the_shipped_builds_load(name: str) -> None:
     cfg = load_base_config(REPO / f"yamls/base/builds/{name}.yaml")
     assert cfg.output_dir == f"artifacts/base/{name}"
     assert (cfg.recipe == "yamls/base/mpt.yaml") == (name == "en")
+
+
+def test_a_missing_recipe_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        app,
+        ["base", "build", str(REPO / "yamls/base/builds/en.yaml"), "recipe=yamls/base/nope.yaml"],
+    )
+    assert res.exit_code == 2, res.output
+    assert "recipe" in res.output and "nope.yaml" in res.output and "does not exist" in res.output
+    assert "Traceback" not in res.output
