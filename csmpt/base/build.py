@@ -72,6 +72,7 @@ class BaseResult:
     tokens_seen: int | None = None
     held_out_bpb: float | None = None
     gain_over_unigram: float | None = None
+    extension: dict[str, Any] | None = None
     seconds: float = 0.0
     skipped: bool = False
 
@@ -157,6 +158,22 @@ def _write_corpus(cfg: BaseConfig, folder: Path) -> dict[str, Any]:
         "licenses": licenses,
         "origins": sorted({d.origin for d in docs}),
     }
+
+
+def _extend_tokenizer(cfg: BaseConfig, out: Path) -> tuple[Path, dict[str, Any]]:
+    from csmpt.tokenizer.extend import ExtendConfig, extend_tokenizer
+    from csmpt.tokenizer.folder import tokenizer_size
+
+    ext = ExtendConfig(
+        source=cfg.extend,
+        inputs=[str(out / "corpus" / "train.jsonl")],
+        output_dir=str(out / "tokenizer"),
+        new_tokens=cfg.vocab_size - tokenizer_size(cfg.extend),
+        protect=list(cfg.protect),
+    )
+    path, stats, skipped = extend_tokenizer(ext)
+    log.info("tokenizer %s (%s)", path, "up to date" if skipped else "extended")
+    return path, asdict(stats) | {"new_tokens": len(stats.new_tokens)}
 
 
 def _train_tokenizer(cfg: BaseConfig, out: Path) -> Path:
@@ -308,8 +325,16 @@ def build_base(
             reused = BaseResult(**(old | {"skipped": True}))
             _check_gain(reused, cfg, record)
             return reused
-    say(f"training the {cfg.vocab_size}-token tokenizer on {corpus['bytes']['train']:,} bytes")
-    tok_path = _train_tokenizer(cfg, out)
+    extension: dict[str, Any] | None = None
+    if cfg.extend:
+        say(
+            f"extending {cfg.extend} to {cfg.vocab_size} tokens on "
+            f"{corpus['bytes']['train']:,} bytes"
+        )
+        tok_path, extension = _extend_tokenizer(cfg, out)
+    else:
+        say(f"training the {cfg.vocab_size}-token tokenizer on {corpus['bytes']['train']:,} bytes")
+        tok_path = _train_tokenizer(cfg, out)
     say("writing the shards")
     shards = _prep(cfg, out, tok_path)
     tokenizer = AutoTokenizer.from_pretrained(str(tok_path))
@@ -323,6 +348,7 @@ def build_base(
         shards=shards,
         unigram_bpb=unigram,
         uniform_bpb=uniform,
+        extension=extension,
     )
     if cfg.recipe:
         say(f"training the model ({cfg.recipe})")

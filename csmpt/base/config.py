@@ -13,7 +13,7 @@ from omegaconf import MISSING
 
 from csmpt.config import build_structured, describe_key, in_range, load_yaml_with_overrides
 from csmpt.config.schema import at_least
-from csmpt.errors import ConfigError
+from csmpt.errors import ConfigError, DataError
 
 __all__ = ["BaseConfig", "CorpusSource", "load_base_config"]
 
@@ -48,7 +48,12 @@ class BaseConfig:
         corpus: The offline text.
         held_out: Share of the corpus' bytes held out (whole source documents, chosen by a hash
             of their names): never seen by the tokenizer or the model.
-        vocab_size: The byte-level BPE's vocabulary, trained on the training documents.
+        vocab_size: The byte-level BPE's vocabulary, trained on the training documents (with
+            ``extend``: the extended tokenizer's size, the base's tokens included).
+        extend: A tokenizer folder to extend instead (``csmpt tokenizer extend``): its merges
+            continued on the training documents up to ``vocab_size`` tokens, its ids kept.
+        protect: With ``extend``: files whose tokenization must not change (the base's own
+            language).
         max_seq_len: Tokens per MDS sample.
         recipe: The training recipe (``yamls/base/mpt.yaml``); empty: no model, only corpus,
             tokenizer and shards.
@@ -65,6 +70,8 @@ class BaseConfig:
     corpus: CorpusSource = field(default_factory=CorpusSource)
     held_out: float = field(default=0.1, metadata=in_range(0.0, 0.9))
     vocab_size: int = field(default=4096, metadata=at_least(300))
+    extend: str = ""
+    protect: list[str] = field(default_factory=list)
     max_seq_len: int = field(default=256, metadata=at_least(8))
     recipe: str = ""
     overrides: list[str] = field(default_factory=list)
@@ -92,6 +99,18 @@ def load_base_config(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         raise ConfigError(
             f"{describe_key(path, 'recipe')}: training recipe '{cfg.recipe}' does not exist"
         )
+    if cfg.extend:
+        from csmpt.tokenizer.folder import check_tokenizer_dir, tokenizer_size
+
+        try:
+            size = tokenizer_size(check_tokenizer_dir(cfg.extend, "tokenizer"))
+        except (DataError, OSError, ValueError, KeyError) as e:
+            raise ConfigError(f"{describe_key(path, 'extend')}: {e}") from None
+        if cfg.vocab_size <= size:
+            raise ConfigError(
+                f"{describe_key(path, 'vocab_size')} is {cfg.vocab_size}, but the tokenizer to "
+                f"extend ({cfg.extend}) has {size} tokens already: give the size after extension"
+            )
     if cfg.held_out <= 0:
         raise ConfigError(f"{describe_key(path, 'held_out')}: hold out some text (e.g. 0.1)")
     return cfg

@@ -1,4 +1,4 @@
-"""``csmpt tokenizer train``: the tokenizer stage of the pipeline."""
+"""``csmpt tokenizer train`` and ``extend``: the tokenizer stage of the pipeline."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 __all__ = ["tokenizer_app"]
 
 tokenizer_app = typer.Typer(
-    help="Train a byte-level BPE tokenizer on the target language's text.", no_args_is_help=True
+    help="Train a byte-level BPE tokenizer on the target language's text, or extend the base's.",
+    no_args_is_help=True,
 )
 
 
@@ -42,3 +43,37 @@ def tokenizer_train_command(
         console.print(f"[yellow]{out} is up to date[/] (same settings and inputs); nothing to do")
     else:
         console.print(f"[green]tokenizer[/] with {tokenizer_size(out)} tokens -> {out}")
+
+
+@tokenizer_app.command(
+    "extend",
+    epilog=(
+        "Example (YAML keys: source, inputs, output_dir, new_tokens, min_frequency, protect):\n\n"
+        "  csmpt tokenizer extend data_prep/tokenizer/extend_sample.yaml new_tokens=1024"
+    ),
+)
+@user_errors
+def tokenizer_extend_command(
+    config: Path = typer.Argument(..., help="Extension YAML (data_prep/tokenizer/extend_*.yaml)."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
+    force: bool = typer.Option(False, "--force", help="Extend again even if up to date."),
+) -> None:
+    """Add target-language tokens to a base model's tokenizer, keeping every old token's id.
+
+    The new tokens continue the base tokenizer's byte-pair merges on the target text; a
+    surgery with vocab_swap.mode: extend then keeps every old embedding row.
+    """
+    from csmpt.tokenizer.extend import ExtendConfig, extend_tokenizer
+
+    cfg = build_structured(ExtendConfig, load_yaml_with_overrides(config, overrides or []), config)
+    with console.status(f"learning {cfg.new_tokens} new merges ..."):
+        out, stats, skipped = extend_tokenizer(cfg, force=force)
+    if skipped:
+        console.print(f"[yellow]{out} is up to date[/] (same settings and inputs); nothing to do")
+        return
+    console.print(
+        f"[green]tokenizer[/] {stats.source_tokens:,} + {stats.added:,} tokens -> {out}; "
+        f"tokens per word on the inputs {stats.fertility_before:.2f} -> "
+        f"{stats.fertility_after:.2f}; {stats.steps_only} added tokens are only steps of longer "
+        "ones"
+    )

@@ -42,6 +42,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 METHODS = ("exact", "dictionary")
+MODES = ("swap", "extend")
 # A model may have this many embedding rows beyond its tokenizer (vocabulary padding: MPT-7B
 # has 50432 rows for 50277 tokens); more means the tokenizer is not the model's.
 MAX_UNUSED_ROWS = 512
@@ -53,6 +54,9 @@ class VocabSwapConfig:
 
     Attributes:
         enabled: Swap the vocabulary (false: keep the source tokenizer, e.g. downcycling only).
+        mode: ``swap`` (a new tokenizer: rows aligned by ``methods``) or ``extend`` (the target
+            tokenizer extends the source's, ``csmpt tokenizer extend``: every source token keeps
+            its id and its rows bit for bit, only the added tokens get ``init``).
         methods: Alignment methods in order of preference: ``exact``, ``dictionary``.
         dictionary: Bilingual dictionary file (``source<TAB>target`` per line).
         dictionary_top_k: Apply the dictionary to this many most frequent target tokens.
@@ -68,6 +72,7 @@ class VocabSwapConfig:
     """
 
     enabled: bool = True
+    mode: str = "swap"
     methods: list[str] = field(default_factory=lambda: ["exact", "dictionary"])
     dictionary: str | None = None
     dictionary_top_k: int | None = 1000
@@ -106,6 +111,63 @@ def check_tokenizer_fits(weights: ModelWeights, tokenizer: Any, name: str) -> No
         )
 
 
+def check_extension(source_tok: Any, target_tok: Any, names: tuple[str, str]) -> None:
+    """Raise unless ``target_tok`` keeps every token of ``source_tok`` at the same id.
+
+    Raises:
+        ConfigError: A source token is missing from the target or has another id there.
+    """
+    target = target_tok.get_vocab()
+    for token, i in sorted(source_tok.get_vocab().items(), key=lambda kv: kv[1]):
+        if target.get(token) != i:
+            where = "is missing" if token not in target else f"has id {target[token]}"
+            raise ConfigError(
+                f"key 'vocab_swap.mode': extend needs target.tokenizer {names[1]} to extend "
+                f"source.tokenizer {names[0]}, but source token {token!r} (id {i}) {where} "
+                "there; make it with csmpt tokenizer extend, or use mode: swap"
+            )
+
+
+def _kept_alignment(source_tok: Any, target_tok: Any) -> Alignment:
+    """Every source id aligned with itself (special tokens labelled ``special``)."""
+    specials = set(source_tok.all_special_ids)
+    ids = sorted(set(source_tok.get_vocab().values()))
+    out = Alignment({i: (i, "special" if i in specials else "kept") for i in ids})
+    log.info("extension: %d source tokens kept, %d added", len(ids), len(target_tok) - len(ids))
+    return out
+
+
+def _align(
+    source_tok: Any,
+    target_tok: Any,
+    cfg: VocabSwapConfig,
+    counts: np.ndarray | None,
+    t_bytes: dict[int, bytes],
+    s_bytes: dict[int, bytes],
+) -> tuple[Alignment, DictionaryStats | None]:
+    """``mode: swap``: the methods' candidates combined, most frequent target tokens first."""
+    order = frequency_order(counts, t_bytes)
+    candidates: list[tuple[str, dict[int, int]]] = []
+    stats: DictionaryStats | None = None
+    for method in cfg.methods:
+        if method == "exact":
+            candidates.append(("exact", exact_candidates(t_bytes, s_bytes)))
+        else:
+            if not cfg.dictionary:
+                raise ConfigError(
+                    "key 'vocab_swap.dictionary': the 'dictionary' method needs a dictionary file"
+                )
+            cand, stats = dictionary_candidates(
+                read_dictionary(cfg.dictionary), t_bytes, s_bytes, order, cfg.dictionary_top_k
+            )
+            candidates.append(("dictionary", cand))
+    specials = special_pairs(target_tok, source_tok, cfg.special_tokens)
+    alignment = combine(specials, candidates, order, cfg.max_aligned)
+    if stats is not None:
+        stats.settle(alignment.pairs)  # which entries aligned a token, which were aligned already
+    return alignment, stats
+
+
 def swap_vocabulary(
     weights: ModelWeights,
     source_tok: Any,
@@ -133,28 +195,21 @@ def swap_vocabulary(
     bad = [m for m in cfg.methods if m not in METHODS]
     if bad:
         raise ConfigError(f"key 'vocab_swap.methods': unknown {bad}; use {', '.join(METHODS)}")
-    check_tokenizer_fits(weights, source_tok, str(getattr(source_tok, "name_or_path", "")))
+    if cfg.mode not in MODES:
+        raise ConfigError(f"key 'vocab_swap.mode' is {cfg.mode!r}; use {' or '.join(MODES)}")
+    names = (
+        str(getattr(source_tok, "name_or_path", "")),
+        str(getattr(target_tok, "name_or_path", "")),
+    )
+    check_tokenizer_fits(weights, source_tok, names[0])
     t_bytes, s_bytes = vocab_bytes(target_tok), vocab_bytes(source_tok)
     n_target = len(target_tok)
-    order = frequency_order(counts, t_bytes)
-    candidates: list[tuple[str, dict[int, int]]] = []
     stats: DictionaryStats | None = None
-    for method in cfg.methods:
-        if method == "exact":
-            candidates.append(("exact", exact_candidates(t_bytes, s_bytes)))
-        else:
-            if not cfg.dictionary:
-                raise ConfigError(
-                    "key 'vocab_swap.dictionary': the 'dictionary' method needs a dictionary file"
-                )
-            cand, stats = dictionary_candidates(
-                read_dictionary(cfg.dictionary), t_bytes, s_bytes, order, cfg.dictionary_top_k
-            )
-            candidates.append(("dictionary", cand))
-    specials = special_pairs(target_tok, source_tok, cfg.special_tokens)
-    alignment = combine(specials, candidates, order, cfg.max_aligned)
-    if stats is not None:
-        stats.settle(alignment.pairs)  # which entries aligned a token, which were aligned already
+    if cfg.mode == "extend":
+        check_extension(source_tok, target_tok, names)
+        alignment = _kept_alignment(source_tok, target_tok)
+    else:
+        alignment, stats = _align(source_tok, target_tok, cfg, counts, t_bytes, s_bytes)
     t_ids, s_ids = (torch.from_numpy(a) for a in alignment.arrays())
     pieces, init, focus = None, cfg.init, None
     if cfg.init == "pieces":
