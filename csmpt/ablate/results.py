@@ -286,5 +286,12 @@ def conclude(
         for r in rows:
             table.add_row(r[0], *(r[2:] if with_step0 else r[3:]))
         console.print(table)
-    console.print(f"wrote {out / 'ablation.csv'} and {out / 'verdict.md'}", highlight=False)
+    from csmpt.ablate.plot import plot_ablation
+
+    plots = plot_ablation(spec, checked)
+    console.print(
+        f"wrote {out / 'ablation.csv'}, {out / 'verdict.md'} and {len(plots)} plots "
+        f"({', '.join(p.name for p in plots)})",
+        highlight=False,
+    )
     return summaries

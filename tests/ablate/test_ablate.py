@@ -195,3 +195,24 @@ def test_shipped_spec_loads_and_its_runs_have_known_keys(path: Path) -> None:
     assert len(runs) == len(spec.variants) * len(spec.seeds) >= 2
     for run in runs:
         check_recipe_keys(REPO / spec.recipe, run.overrides)
+
+
+def test_curves_are_drawn_per_metric_from_the_runs_values(reference: Path) -> None:
+    from csmpt.ablate.plot import band
+
+    names = sorted(p.name for p in reference.glob("curves_*.png"))
+    assert names == sorted(
+        ["curves_" + n.replace("/", "_") + ".png" for n in {LCE, LOSS, "loss/train/total"}]
+    )
+    assert all((reference / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+    # the band of the baseline's training loss: per step, the mean of the seeds' logged values
+    runs = [reference / VARIANTS[0] / f"seed-{s}" / "metrics.jsonl" for s in SEEDS]
+    from csmpt.run_folder import metric_series, read_metrics
+
+    series = [metric_series(read_metrics(r), "loss/train/total") for r in runs]
+    curve = band(series)
+    assert curve.steps == [s for s, _ in series[0]]
+    for i, step in enumerate(curve.steps):
+        values = [dict(s)[step] for s in series]
+        assert curve.mean[i] == pytest.approx(sum(values) / len(values))
+        assert curve.half[i] > 0

@@ -60,3 +60,13 @@ def test_compare_paired_uses_the_per_seed_differences() -> None:
     # fewer than two common seeds: back to the overlap test
     e = compare_paired({1: 1.0, 2: 2.0, 3: 3.0}, {4: 10.0, 5: 11.0, 6: 12.0})
     assert e.paired is None and e.separate
+
+
+def test_band_is_the_mean_and_t_interval_per_step() -> None:
+    from csmpt.ablate.plot import band
+
+    b = band([[(0, 1.0), (5, 2.0)], [(0, 3.0), (5, 2.0), (10, 7.0)], [(0, 2.0), (5, float("nan"))]])
+    assert b.steps == [0, 5, 10] and b.mean == [2.0, 2.0, 7.0]
+    # step 0: values 1, 2, 3 -> s = 1, t(0.975, 2) = 4.302653 -> 4.302653 / sqrt(3)
+    assert b.half[0] == pytest.approx(4.302653 / 3**0.5, rel=1e-6)
+    assert b.half[1] == 0.0 and b.half[2] == 0.0  # equal values; one seed
