@@ -4,7 +4,7 @@ Runs ``csmpt launch --scheduler local --nproc 2 yamls/tiny/mpt.yaml`` three time
 folder (needs ``make demo``'s tokenizer and shards under artifacts/demo/):
 
 1. DDP (no ``fsdp_config``), 6 steps;
-2. FSDP2 (``FSDP_VERSION=2``, ``fsdp_config: {state_dict_type: sharded}``), 6 steps, sharded
+2. FSDP2 (``fsdp_config: {version: 2, state_dict_type: sharded}``), 6 steps, sharded
    (DCP) checkpoints at steps 3 and 6;
 3. the FSDP2 run's folder with its step-6 checkpoint removed (a save lost to a crash), rerun: the
    resume guard points ``latest-sharded-rank0`` back at step 3 and Composer resumes there.
@@ -27,15 +27,15 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FSDP = (
-    "fsdp_config={sharding_strategy: FULL_SHARD, state_dict_type: sharded, mixed_precision: FULL}"
+FSDP = (  # version: 2 -> csmpt_fsdp_version sets FSDP_VERSION=2 in each rank
+    "fsdp_config={version: 2, sharding_strategy: FULL_SHARD, state_dict_type: sharded, "
+    "mixed_precision: FULL}"
 )
 
 
 def _launch(work: Path, run: Path, steps: int, port: int, fsdp2: bool) -> None:
     env = dict(os.environ, TMPDIR=str(work / "tmp"))
-    if fsdp2:
-        env["FSDP_VERSION"] = "2"
+    env.pop("FSDP_VERSION", None)  # the recipe key chooses
     cmd = [
         str(Path(sys.executable).with_name("csmpt")),
         "launch",

@@ -105,6 +105,12 @@ def _precision(value: Any) -> str | None:
     return None if value in PRECISIONS else " | ".join(PRECISIONS)
 
 
+def _fsdp_version(value: Any) -> str | None:
+    from csmpt.training.fsdp_version import version_problem
+
+    return version_problem(value)
+
+
 # Dotted key -> check returning the allowed values when the value is not allowed.
 CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_seq_len": _positive_int,
@@ -131,6 +137,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "model.n_layers": _positive_int,
     "model.vocab_size": _positive_int,
     "train_loader.num_workers": _non_negative_int,
+    "fsdp_config.version": _fsdp_version,
 }
 
 

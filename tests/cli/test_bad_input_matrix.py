@@ -70,6 +70,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("train-duration", ["train", MPT, "{TRAIN}", "max_duration=10steps"], ["max_duration", "10ba"]),
     ("train-precision", ["train", MPT, "{TRAIN}", "precision=bf17"], ["precision", "amp_bf16"]),
     ("train-lr-neg", ["train", MPT, "{TRAIN}", "optimizer.lr=-1"], ["optimizer.lr", "positive"]),
+    (
+        "train-fsdp-version",
+        ["train", MPT, "{TRAIN}", "fsdp_config={version: 3}"],
+        ["fsdp_config.version", "2 (FSDP2"],
+    ),
     ("train-unknown-top", ["train", MPT, "{TRAIN}", "max_steps=10"], ["max_steps", "variables"]),
     (
         "train-optimizer-kwarg",
