@@ -25,6 +25,10 @@ def init_command(
     scheduler: str = typer.Option("slurm", help="slurm | pbs | local."),
     gpus: int = typer.Option(8, help="GPUs in all (whole 8-GPU nodes above 8)."),
     vocab: int = typer.Option(64000, help="The new tokenizer's vocabulary size."),
+    replay: float = typer.Option(
+        0.05,
+        help="Share of training samples from the base model's language (English replay; 0: none).",
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite the files in FOLDER."),
 ) -> None:
     """Write a project folder: tokenizer, prep, surgery, train and eval configs and a README."""
@@ -34,7 +38,7 @@ def init_command(
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file; csmpt init writes a project folder there")
 
-    project = write_project(folder, base, language, scheduler, gpus, vocab, force)
+    project = write_project(folder, base, language, scheduler, gpus, vocab, force, replay)
     console.print(f"[green]wrote[/] {folder}/: README.md, the five configs, miniature.overrides")
     console.print(f"next: cd {folder}, set the values marked '# SET:', then:", highlight=False)
     for i, command in enumerate(project.commands, 1):

@@ -148,6 +148,8 @@ def test_batch_plan_and_bad_input(tmp_path: Path) -> None:
         ({"scheduler": "lsf"}, "--scheduler 'lsf'"),
         ({"gpus": 12}, "whole nodes"),
         ({"language": "Czech"}, "ISO 639"),
+        ({"replay": 1.5}, "--replay 1.5"),
+        ({"replay": -0.1}, "--replay -0.1"),
     ]:
         args: dict[str, Any] = {"base": "mpt-7b", "language": "cs"} | kwargs
         with pytest.raises(ConfigError, match=match):
@@ -207,6 +209,7 @@ def test_init_then_the_six_commands_in_miniature(
     # The values marked # SET:, where the configs expect them: corpus, base model, benchmark.
     (folder / "corpus").mkdir()
     shutil.copy(REPO / "data/samples/cs_web.jsonl", folder / "corpus/web.jsonl")
+    shutil.copytree(REPO / "data/samples/en_web", folder / "replay")  # English replay (5%)
     _tiny_base(base, folder / "base-model", en_tokenizer_dir)
     shutil.copy(REPO / "data/samples/cs_hellaswag.jsonl", folder / "benchmark.jsonl")
     shutil.copy(REPO / "data/samples/cs_crawl.jsonl", folder / "heldout.jsonl")
@@ -225,6 +228,16 @@ def test_init_then_the_six_commands_in_miniature(
     out = csmpt("train", "train.yaml", mini)  # step 4, in miniature on this machine
     assert f"trained {base}-sk: steps 0 -> 4" in out
     run = Path(f"artifacts/runs/{base}-sk")
+    # the embeddings-first stage (1 step in miniature), then every parameter
+    events = [json.loads(x) for x in (run / "events.jsonl").read_text().splitlines() if x]
+    frozen = [e for e in events if e["event"] in ("freeze_stage", "unfreeze")]
+    assert [(e["event"], e["step"]) for e in frozen] == [("freeze_stage", 0), ("unfreeze", 1)]
+    # only the embeddings train: 1,024 rows x d_model 64, untied models' two matrices
+    assert frozen[0]["trainable_params"] == (1 if base == "mpt-7b" else 2) * 1024 * 64
+    assert frozen[0]["frozen_params"] > 0
+    streams = OmegaConf.load(run / "config.yaml").train_loader.dataset.streams
+    assert (streams.target.proportion, streams.replay.proportion) == (0.95, 0.05)
+    assert Path("artifacts/mds/replay/train/csmpt_manifest.json").is_file()
     assert sorted(p.name for p in run.glob("ep*-ba*-rank0.pt")) == [
         "ep0-ba2-rank0.pt",
         "ep0-ba4-rank0.pt",
@@ -284,3 +297,32 @@ def test_init_writes_the_languages_lm_eval_task_pack(
     write_project(tmp_path / "sk", "mpt-7b", "sk")  # no pack for Slovak yet: nothing written
     assert not (tmp_path / "sk" / "tasks").exists()
     assert "lm_eval_tasks" not in (tmp_path / "sk" / "eval.yaml").read_text()
+
+
+def test_replay_and_embeddings_first_follow_the_evidence(tmp_path: Path) -> None:
+    """English replay 5% and an embeddings-first stage by default; --replay 0 drops the stream."""
+    from csmpt.prep.config import PrepConfig
+
+    for base, train_names in (("mpt-7b", ["wte"]), ("llama-3-8b", ["embed_tokens", "lm_head"])):
+        write_project(tmp_path / base, base, "cs")
+        train = _yaml(tmp_path / base / "train.yaml")
+        streams = train["train_loader"]["dataset"]["streams"]
+        assert streams["target"]["proportion"] == 0.95 and streams["replay"]["proportion"] == 0.05
+        assert streams["replay"]["local"] == "artifacts/mds/replay"
+        stage = train["callbacks"]["csmpt_freeze"]["stages"]
+        assert stage == [{"until": "10000ba", "train": train_names}]
+        prep = build_structured(
+            PrepConfig, load_yaml_with_overrides(tmp_path / base / "prep.yaml"), "prep"
+        )
+        assert [c.name for c in prep.corpora] == ["web", "replay"]
+    write_project(tmp_path / "none", "mpt-7b", "cs", replay=0.0)
+    loader = _yaml(tmp_path / "none" / "train.yaml")["train_loader"]["dataset"]
+    assert "streams" not in loader and loader["local"] == "artifacts/mds/web"
+    assert "replay" not in (tmp_path / "none" / "prep.yaml").read_text()
+    res = CliRunner().invoke(
+        app,
+        ["init", str(tmp_path / "cli"), "--base", "mpt-7b", "--language", "cs", "--replay", "0.25"],
+    )
+    assert res.exit_code == 0, res.output
+    streams = _yaml(tmp_path / "cli" / "train.yaml")["train_loader"]["dataset"]["streams"]
+    assert streams["replay"]["proportion"] == 0.25 and streams["target"]["proportion"] == 0.75
