@@ -336,6 +336,14 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
         for label, value in report_rows(s.vocab_swap.report):
             table.add_row(label, value.replace(f"{workdir}/", ""))  # paths as the rows above
         table.add_row("Czech run starts from", short(s.vocab_swap.load_path))
+        x = s.vocab_swap.extension
+        if x is not None:
+            table.add_row(
+                "or: extension",
+                f"English tokenizer + {x.added} Czech tokens (csmpt tokenizer extend): Czech "
+                f"{x.fertility_before:.2f} -> {x.fertility_after:.2f} tokens per word, English "
+                "ids unchanged",
+            )
     table.add_row("run folder", run)
     table.add_row("checkpoints", ", ".join(p.name for p in s.checkpoints) or "none")
     table.add_row("metrics", f"{run}/metrics.jsonl")

@@ -4,7 +4,10 @@
    (``data_prep/en_sample.yaml``) on the English sample;
 2. train the tiny English MPT for a few steps (``yamls/tiny/mpt_en.yaml``);
 3. swap it to the demo's Czech tokenizer (``yamls/surgery/mpt_en_to_cs.yaml``), the new rows
-   initialised with FOCUS (fastText on the Czech sample).
+   initialised with FOCUS (fastText on the Czech sample);
+4. the other way to a Czech vocabulary: extend the English tokenizer with Czech tokens
+   (``data_prep/tokenizer/extend_sample.yaml``, ``csmpt tokenizer extend``): fertility before and
+   after, and the English sample's ids unchanged.
 
 The demo's Czech run then starts from ``SwapStage.load_path`` (``load_weights_only``).
 """
@@ -25,11 +28,13 @@ from csmpt.prep.run import prep_corpora
 from csmpt.run_folder import metric_series, read_metrics
 from csmpt.surgery.recipe import SurgeryConfig, run_surgery
 from csmpt.surgery.report import SurgeryReport
+from csmpt.tokenizer.extend import ExtendConfig, ExtendStats, extend_tokenizer
 from csmpt.tokenizer.train import TokenizerConfig, train_tokenizer
 
 __all__ = ["SwapStage", "run_swap_stage"]
 
 EN_TOKENIZER_YAML = "data_prep/tokenizer/en_sample.yaml"
+EXTEND_YAML = "data_prep/tokenizer/extend_sample.yaml"
 EN_PREP_YAML = "data_prep/en_sample.yaml"
 EN_TRAIN_YAML = "yamls/tiny/mpt_en.yaml"
 SURGERY_YAML = "yamls/surgery/mpt_en_to_cs.yaml"
@@ -45,6 +50,7 @@ class SwapStage:
     load_path: Path
     report: SurgeryReport
     seconds: float
+    extension: ExtendStats | None = None
 
     def overrides(self) -> list[str]:
         """Overrides that make a training run start from the swapped weights."""
@@ -123,6 +129,17 @@ def run_swap_stage(
     )
     console.print("swapping its vocabulary to the Czech tokenizer (csmpt surgery, FOCUS init)")
     out, report = run_surgery(cfg, force=True)
+    yaml = root / EXTEND_YAML
+    ext = build_structured(
+        ExtendConfig,
+        load_yaml_with_overrides(
+            yaml, [f"source={en_tok}", f"output_dir={workdir / 'tokenizer_en_cs'}"]
+        ),
+        yaml,
+    )
+    ext.inputs = [str(root / p) for p in ext.inputs]
+    ext.protect = [str(root / p) for p in ext.protect]
+    _, extension, _ = extend_tokenizer(ext)
     return SwapStage(
         english_run=run_dir,
         english_losses=(losses[0], losses[-1]),
@@ -130,4 +147,5 @@ def run_swap_stage(
         load_path=out / "model.pt",
         report=report,
         seconds=time.perf_counter() - t0,
+        extension=extension,
     )

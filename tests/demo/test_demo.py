@@ -53,6 +53,10 @@ def test_demo_trains_on_three_hot_swapped_corpora(tmp_path: Path) -> None:
     # the new rows start from FOCUS: weighted sums of shared tokens' English rows
     assert swap.report.focus is not None and swap.report.focus["combined"] > 0
     assert "FOCUS" in text and "shared tokens" in text
+    # ... or the English tokenizer extended with Czech tokens: fewer tokens per Czech word
+    x = swap.extension
+    assert x is not None and x.added == 512 and x.fertility_after < 0.8 * x.fertility_before
+    assert "English tokenizer + 512 Czech tokens" in " ".join(text.split())
     # cs_web packed as whole documents (packing: pad), its padding share reported
     assert summary.pad_share is not None and 0 < summary.pad_share < 0.5
     assert f"{100 * summary.pad_share:.1f}% padding" in text
