@@ -339,10 +339,9 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
         x = s.vocab_swap.extension
         if x is not None:
             table.add_row(
-                "or: extension",
-                f"English tokenizer + {x.added} Czech tokens (csmpt tokenizer extend): Czech "
-                f"{x.fertility_before:.2f} -> {x.fertility_after:.2f} tokens per word, English "
-                "ids unchanged",
+                "or: extend",
+                f"+{x.added} Czech tokens: {x.fertility_before:.2f} -> "
+                f"{x.fertility_after:.2f} tokens per Czech word",
             )
     table.add_row("run folder", run)
     table.add_row("checkpoints", ", ".join(p.name for p in s.checkpoints) or "none")
