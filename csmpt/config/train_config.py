@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TRAIN_KEYS", "TIME_UNITS", "value_problem"]
+__all__ = ["FSDP_VERSIONS", "TRAIN_KEYS", "TIME_UNITS", "fsdp_version_problem", "value_problem"]
 
 # llm-foundry 0.22.0's TrainConfig fields, less n_gpus and device_train_grad_accum (filled in by
 # llm-foundry, never by the user).
@@ -105,10 +105,13 @@ def _precision(value: Any) -> str | None:
     return None if value in PRECISIONS else " | ".join(PRECISIONS)
 
 
-def _fsdp_version(value: Any) -> str | None:
-    from csmpt.training.fsdp_version import version_problem
+FSDP_VERSIONS = ("1", "2")
 
-    return version_problem(value)
+
+def fsdp_version_problem(value: Any) -> str | None:
+    """None if ``value`` is an FSDP version (``fsdp_config.version``), else the allowed values."""
+    ok = not isinstance(value, bool) and str(value).strip() in FSDP_VERSIONS
+    return None if ok else "1 (FSDP1, Composer's default) or 2 (FSDP2: fully_shard, DCP)"
 
 
 # Dotted key -> check returning the allowed values when the value is not allowed.
@@ -137,7 +140,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "model.n_layers": _positive_int,
     "model.vocab_size": _positive_int,
     "train_loader.num_workers": _non_negative_int,
-    "fsdp_config.version": _fsdp_version,
+    "fsdp_config.version": fsdp_version_problem,
 }
 
 

@@ -22,6 +22,8 @@ import logging
 import os
 from typing import Any
 
+from csmpt.config.train_config import FSDP_VERSIONS as VERSIONS
+from csmpt.config.train_config import fsdp_version_problem as version_problem
 from csmpt.errors import ConfigError
 
 __all__ = ["ENV", "KEY", "VERSIONS", "fsdp_version", "version_problem"]
@@ -30,13 +32,6 @@ log = logging.getLogger(__name__)
 
 KEY = "fsdp_config.version"
 ENV = "FSDP_VERSION"
-VERSIONS = ("1", "2")
-
-
-def version_problem(value: Any) -> str | None:
-    """None if ``value`` names an FSDP version, else the allowed values."""
-    ok = not isinstance(value, bool) and str(value).strip() in VERSIONS
-    return None if ok else "1 (FSDP1, Composer's default) or 2 (FSDP2: fully_shard, DCP)"
 
 
 def fsdp_version(cfg: dict[str, Any]) -> dict[str, Any]:
