@@ -81,6 +81,11 @@ def word_counts(backend: Any, texts: Iterable[str]) -> Counter[str]:
     return counts
 
 
+def _base_split(backend: Any, word: str) -> list[str]:
+    """``word``'s tokens under the tokenizer's own merges."""
+    return [t.value for t in backend.model.tokenize(word)]
+
+
 def _pairs(word: list[str]) -> Iterable[Pair]:
     return zip(word, word[1:], strict=False)
 
@@ -201,8 +206,8 @@ class ExtendConfig:
     text_field: str = "text"
 
 
-def _texts(inputs: list[str], text_field: str) -> list[str]:
-    return [d.text for d in read_documents(expand_inputs(inputs), text_field)] if inputs else []
+def _texts(files: list[Path], text_field: str) -> list[str]:
+    return [d.text for d in read_documents(files, text_field)] if files else []
 
 
 def extend_tokenizer(cfg: ExtendConfig, force: bool = False) -> tuple[Path, ExtendStats, bool]:
@@ -236,11 +241,11 @@ def extend_tokenizer(cfg: ExtendConfig, force: bool = False) -> tuple[Path, Exte
         if old.get("fingerprint") == stamp:
             log.info("%s is up to date, not extended again", out)
             return out, ExtendStats(**old["stats"]), True
-    texts = _texts(cfg.inputs, cfg.text_field)
+    texts = _texts(files, cfg.text_field)
     tmp = make_temp_dir(out)
     try:
         stats = _extend(
-            src, texts, cfg.new_tokens, tmp, cfg.min_frequency, _texts(cfg.protect, cfg.text_field)
+            src, texts, cfg.new_tokens, tmp, cfg.min_frequency, _texts(protect, cfg.text_field)
         )
         body = {"fingerprint": stamp, "config": asdict(cfg), "stats": asdict(stats)}
         (tmp / RECORD).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", "utf-8")
@@ -274,10 +279,10 @@ def _extend(
         raise DataError("vocabulary extension: no target text to learn merges on")
     backend = Tokenizer.from_file(str(path))
     counts = word_counts(backend, texts)
-    split = {w: [t.value for t in backend.model.tokenize(w)] for w in counts}
+    split = {w: _base_split(backend, w) for w in counts}
     protected: set[Pair] = set()
     for word in word_counts(backend, protect):
-        protected.update(_pairs([t.value for t in backend.model.tokenize(word)]))
+        protected.update(_pairs(_base_split(backend, word)))
     vocab: dict[str, int] = dict(model["vocab"])
     merges, added, final = continue_merges(
         split, counts, set(vocab), new_tokens, min_frequency, protected
