@@ -40,6 +40,7 @@ __all__ = [
     "focus_init",
     "focus_pieces",
     "focus_weights",
+    "pieces_fallback",
     "sparsemax",
     "train_fasttext",
     "weighted_pieces",
@@ -296,16 +297,34 @@ def focus_init(
         (weighted pieces, the base init of the other rows, stats). With ``fallback: pieces``
         the fallback rows are in the weighted pieces too (equal weights: their mean).
     """
-    from csmpt.surgery.embed_init import source_pieces
-
     shared = {t: s for t, (s, method) in aligned.items() if method != "special"}
     combos, stats = focus_pieces(target_tok, texts, shared, set(aligned), n_target, cfg, seed)
     base = cfg.fallback
     if cfg.fallback == "pieces":
         base = "mean"
-        rest = source_pieces(target_tok, source_tok, dict(target_bytes), set(aligned) | set(combos))
-        ends = torch.cat([rest.offsets[1:], torch.tensor([len(rest.flat)])])
-        for t, lo, hi in zip(rest.rows.tolist(), rest.offsets.tolist(), ends.tolist(), strict=True):
-            ids = rest.flat[lo:hi].tolist()
-            combos[t] = (ids, [1.0 / len(ids)] * len(ids))
+        combos.update(
+            pieces_fallback(target_tok, source_tok, target_bytes, set(aligned) | set(combos))
+        )
     return weighted_pieces(combos), base, stats
+
+
+def pieces_fallback(
+    target_tok: Any, source_tok: Any, target_bytes: Mapping[int, bytes], skip: set[int]
+) -> dict[int, tuple[list[int], list[float]]]:
+    """The ``fallback: pieces`` rows: each other target token as its source pieces, equal weights.
+
+    Args:
+        target_tok: The target tokenizer.
+        source_tok: The source tokenizer (splits each token's bytes into its pieces).
+        target_bytes: Target id -> bytes.
+        skip: Target ids already initialised (aligned, special or combined).
+    """
+    from csmpt.surgery.embed_init import source_pieces
+
+    rest = source_pieces(target_tok, source_tok, dict(target_bytes), skip)
+    ends = torch.cat([rest.offsets[1:], torch.tensor([len(rest.flat)])])
+    out: dict[int, tuple[list[int], list[float]]] = {}
+    for t, lo, hi in zip(rest.rows.tolist(), rest.offsets.tolist(), ends.tolist(), strict=True):
+        ids = rest.flat[lo:hi].tolist()
+        out[t] = (ids, [1.0 / len(ids)] * len(ids))
+    return out

@@ -296,6 +296,7 @@ def run_surgery(
             weights, source_tok, target_tok, cfg.vocab_swap, counts, seed=cfg.seed, texts=texts
         )
         report.focus = asdict(swap.focus) if swap.focus else None
+        report.align = asdict(swap.align) if swap.align else None
         t_bytes, s_bytes = vocab_bytes(target_tok), vocab_bytes(source_tok)
         t_show = {**_special_names(target_tok), **t_bytes}
         s_show = {**_special_names(source_tok), **s_bytes}

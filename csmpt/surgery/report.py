@@ -79,6 +79,7 @@ class SurgeryReport:
     bpb_uniform: float | None = None
     bpb_unigram: float | None = None
     focus: dict[str, Any] | None = None
+    align: dict[str, Any] | None = None
     source_layers: int = 0
     layers: list[int] = field(default_factory=list)
     normalised: list[str] = field(default_factory=list)
@@ -318,6 +319,19 @@ def report_rows(r: SurgeryReport) -> list[tuple[str, str]]:
                     f"{f['combined']:,} tokens combined from {f['shared']:,} shared tokens "
                     f"({f['mean_support']:.1f} each on average); {f['fallback']:,} too rare for "
                     f"fastText -> {f['fallback_init']}",
+                )
+            )
+        if r.align:
+            a = r.align
+            rows.append(
+                (
+                    "alignment",
+                    f"{a['aligned']:,} tokens aligned with their top {a['top_k']} source "
+                    f"token(s) through {a['anchors']:,} anchors (mean similarity "
+                    f"{a['mean_similarity']:.3f}; {a['copied_shared']:,} copy a shared "
+                    f"token's row); {a['check_top1']:.1%} of {a['check_pairs']} held-out "
+                    f"anchors found their own pair; {a['fallback']:,} too rare for fastText "
+                    f"-> {a['fallback_init']}",
                 )
             )
         if r.coverage is not None:

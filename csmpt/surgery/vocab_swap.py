@@ -26,9 +26,10 @@ from csmpt.surgery.alignment import (
     special_pairs,
 )
 from csmpt.surgery.dictionary import DictionaryStats, dictionary_candidates, read_dictionary
-from csmpt.surgery.embed_init import build_embedding, padded_size, source_pieces
+from csmpt.surgery.embed_init import INIT_METHODS, build_embedding, padded_size, source_pieces
 from csmpt.surgery.focus import FocusConfig, FocusStats, focus_init
 from csmpt.surgery.io import ModelWeights
+from csmpt.surgery.tokalign import AlignConfig, AlignStats, align_init
 from csmpt.tokenizer.vocab_bytes import vocab_bytes
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 METHODS = ("exact", "dictionary")
+INITS = (*INIT_METHODS, "focus", "align")
 MODES = ("swap", "extend")
 # A model may have this many embedding rows beyond its tokenizer (vocabulary padding: MPT-7B
 # has 50432 rows for 50277 tokens); more means the tokenizer is not the model's.
@@ -62,9 +64,13 @@ class VocabSwapConfig:
         dictionary_top_k: Apply the dictionary to this many most frequent target tokens.
         max_aligned: Cap on aligned (non-special) tokens, most frequent first (null: none).
         init: Unaligned rows: ``mean``, ``mean_noise``, ``pieces``, ``focus`` (FOCUS:
-            fastText on ``target.corpus``; see :mod:`csmpt.surgery.focus`) or ``random`` (a
-            baseline: N(0, sigma^2) at the source rows' scale, seeded by the surgery's ``seed``).
+            fastText on ``target.corpus``; see :mod:`csmpt.surgery.focus`), ``align``
+            (TokAlign: each new token aligned with source tokens through fastText spaces of
+            both tokenizations of ``target.corpus``; see :mod:`csmpt.surgery.tokalign`) or
+            ``random`` (a baseline: N(0, sigma^2) at the source rows' scale, seeded by the
+            surgery's ``seed``).
         focus: FOCUS settings (fallback init, fastText min_count, dim, window, epochs).
+        align: Alignment settings (FOCUS's fastText keys, ``top_k``, ``max_anchors``).
         noise_scale: ``mean_noise``'s noise std, as a fraction of the source rows' std.
         special_tokens: Extra target -> source special-token pairs (EOS, BOS, PAD, UNK are
             mapped by role already).
@@ -79,6 +85,7 @@ class VocabSwapConfig:
     max_aligned: int | None = None
     init: str = "mean"
     focus: FocusConfig = field(default_factory=FocusConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
     noise_scale: float = 0.1
     special_tokens: dict[str, str] = field(default_factory=dict)
     pad_to_multiple_of: int = field(default=64, metadata=at_least(1))
@@ -94,6 +101,7 @@ class SwapResult:
     target_tokens: int
     vocab_size: int
     focus: FocusStats | None = None
+    align: AlignStats | None = None
 
 
 def check_tokenizer_fits(weights: ModelWeights, tokenizer: Any, name: str) -> None:
@@ -186,7 +194,7 @@ def swap_vocabulary(
         cfg: How to align and initialise.
         counts: Target token frequencies on a target corpus (orders the dictionary and the cap).
         seed: Seed of ``mean_noise``, ``random`` and FOCUS's fastText.
-        texts: The target corpus (``init: focus`` trains fastText on it).
+        texts: The target corpus (``init: focus`` and ``align`` train fastText on it).
 
     Raises:
         ConfigError: Unknown method, or a dictionary method without a dictionary file.
@@ -195,6 +203,8 @@ def swap_vocabulary(
     bad = [m for m in cfg.methods if m not in METHODS]
     if bad:
         raise ConfigError(f"key 'vocab_swap.methods': unknown {bad}; use {', '.join(METHODS)}")
+    if cfg.init not in INITS:
+        raise ConfigError(f"key 'vocab_swap.init' is {cfg.init!r}; use one of {', '.join(INITS)}")
     if cfg.mode not in MODES:
         raise ConfigError(f"key 'vocab_swap.mode' is {cfg.mode!r}; use {' or '.join(MODES)}")
     names = (
@@ -211,12 +221,17 @@ def swap_vocabulary(
     else:
         alignment, stats = _align(source_tok, target_tok, cfg, counts, t_bytes, s_bytes)
     t_ids, s_ids = (torch.from_numpy(a) for a in alignment.arrays())
-    pieces, init, focus = None, cfg.init, None
+    pieces, init, focus, align = None, cfg.init, None, None
     if cfg.init == "pieces":
         pieces = source_pieces(target_tok, source_tok, t_bytes, set(alignment.pairs))
     elif cfg.init == "focus":  # FOCUS rows as weighted pieces over the fallback init
         pieces, init, focus = focus_init(
             target_tok, source_tok, texts or [], alignment.pairs, t_bytes, n_target, cfg.focus,
+            seed,
+        )  # fmt: skip
+    elif cfg.init == "align":  # aligned source rows as weighted pieces over the fallback init
+        pieces, init, align = align_init(
+            target_tok, source_tok, texts or [], alignment.pairs, t_bytes, counts, cfg.align,
             seed,
         )  # fmt: skip
     n_rows = padded_size(n_target, cfg.pad_to_multiple_of)
@@ -235,4 +250,4 @@ def swap_vocabulary(
     out = ModelWeights(
         config=config, state=state, source=weights.source, code_files=weights.code_files
     )
-    return SwapResult(out, alignment, stats, n_target, n_rows, focus)
+    return SwapResult(out, alignment, stats, n_target, n_rows, focus, align)
