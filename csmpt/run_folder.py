@@ -38,6 +38,7 @@ from typing import IO, Any
 from csmpt.atomic import write_jsonl
 
 __all__ = [
+    "tokens_by_step",
     "EVENTS_FILE",
     "METRICS_FILE",
     "RUNS_FILE",
@@ -255,6 +256,37 @@ def metric_series(rows: Sequence[dict[str, Any]], name: str, finite: bool = Fals
         if v is not None and isinstance(step, int) and not isinstance(step, bool):
             by_step[step] = v
     return sorted((s, v) for s, v in by_step.items() if not finite or math.isfinite(v))
+
+
+def tokens_by_step(rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+    """Tokens trained on by the end of each logged step, from Composer's ``time/token``.
+
+    Composer logs ``time/batch`` and ``time/token`` (the counts so far) as each step starts, and
+    once more when training ends, at the last step. By the run folder's rule a step's value is
+    the last one logged, so each step gives one point: after ``time/batch`` batches,
+    ``time/token`` tokens. A step whose point was overwritten that way (the one before the
+    last) is interpolated between its neighbours; a last step without a final log is
+    extrapolated from the step before.
+    """
+    batches = dict(metric_series(rows, "time/batch", finite=True))
+    known: dict[int, int] = {}  # batches done -> tokens
+    for step, tokens in metric_series(rows, "time/token", finite=True):
+        known[int(batches.get(step, step - 1))] = int(tokens)
+    points = sorted(known.items())
+    out: dict[int, int] = {}
+    for step in sorted({s for s, _ in metric_series(rows, "time/token")}):
+        if step in known:
+            out[step] = known[step]
+            continue
+        below = [p for p in points if p[0] < step]
+        above = [p for p in points if p[0] > step]
+        if below and above:
+            (b0, t0), (b1, t1) = below[-1], above[0]
+            out[step] = t0 + round((t1 - t0) * (step - b0) / (b1 - b0))
+        elif len(below) >= 2:
+            (b0, t0), (b1, t1) = below[-2], below[-1]
+            out[step] = t1 + round((t1 - t0) * (step - b1) / (b1 - b0))
+    return out
 
 
 def metric_names(rows: Sequence[dict[str, Any]]) -> list[str]:

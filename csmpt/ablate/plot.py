@@ -93,6 +93,9 @@ def plot_ablation(spec: AblationSpec, checked: Sequence[CheckedRun]) -> list[Pat
         if not drawn:
             plt.close(fig)
             continue
+        for t in spec.targets:  # the value the "tokens to reach" table measures
+            if t.metric == metric:
+                ax.axhline(t.value, color="grey", ls="--", lw=0.8, label=f"target {t.value:g}")
         path = Path(spec.output_dir) / _file_name(metric)
         title = f"{metric}: mean ± {spec.level:.0%} CI over {len(spec.seeds)} seeds"
         save_figure(fig, ax, path, "step", metric, title)

@@ -7,6 +7,11 @@ seeds of a variant, :func:`csmpt.ablate.stats.mean_ci` gives ``mean ± half-widt
 :func:`csmpt.ablate.stats.compare_paired` says whether the variant differs from the baseline
 (the first variant): the interval of the per-seed differences excludes 0 (runs paired by seed),
 or, without two common seeds, the two intervals do not overlap.
+
+A spec's ``targets`` add the tokens each run trained on before a metric first reached a value
+(:func:`tokens_to_reach`: Composer's ``time/token``, interpolated linearly between the last
+evaluation short of the value and the first one at it), compared over seeds the same way; a
+variant whose runs did not all reach it gets "k of n reached" and no interval.
 """
 
 from __future__ import annotations
@@ -16,27 +21,33 @@ import io
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from csmpt.ablate.runner import CheckedRun
-from csmpt.ablate.spec import AblationSpec
+from csmpt.ablate.spec import AblationSpec, TargetSpec
 from csmpt.ablate.stats import Comparison, MeanCI, compare_paired, mean_ci
 from csmpt.atomic import write_text
-from csmpt.run_folder import metric_series, read_metrics
+from csmpt.run_folder import metric_series, read_metrics, tokens_by_step
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = [
     "TABLE_HEADER",
+    "TARGET_HEADER",
     "MetricSummary",
     "RunResult",
+    "TargetSummary",
     "conclude",
     "read_result",
     "summarize",
     "table_rows",
+    "target_label",
+    "target_rows",
+    "target_summaries",
+    "tokens_to_reach",
     "verdict_markdown",
     "verdict_sentence",
     "verdict_word",
@@ -56,6 +67,8 @@ class RunResult:
         step: The last step its ``metrics.jsonl`` logs.
         final: Each metric's value at its last logged step (None: never logged).
         step0: Each metric's value at step 0 (None: not logged at step 0).
+        reached: Tokens trained on when each target (:func:`target_label`) was first reached
+            (None: never).
     """
 
     variant: str
@@ -63,6 +76,29 @@ class RunResult:
     step: int
     final: dict[str, float | None]
     step0: dict[str, float | None]
+    reached: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    """One variant's tokens to reach one target, over its seeds.
+
+    Attributes:
+        variant: The variant.
+        target: The target's label (:func:`target_label`).
+        reached: Runs that reached it.
+        runs: Runs of the variant.
+        tokens: Mean ± CI of the tokens (None unless every run reached it).
+        vs_baseline: The tokens compared with the baseline's, paired by seed (None for the
+            baseline, or when either side has a run that did not reach it).
+    """
+
+    variant: str
+    target: str
+    reached: int
+    runs: int
+    tokens: MeanCI | None
+    vs_baseline: Comparison | None
 
 
 @dataclass(frozen=True)
@@ -85,8 +121,48 @@ class MetricSummary:
     vs_baseline: Comparison | None
 
 
-def read_result(checked: CheckedRun, metrics: Sequence[str]) -> RunResult:
-    """The final (and step-0) value of each metric in one run's ``metrics.jsonl``."""
+def target_label(target: TargetSpec, higher_is_better: bool = False) -> str:
+    """``METRIC <= VALUE`` (``>=`` when higher is better): a target's name in tables."""
+    return f"{target.metric} {'>=' if higher_is_better else '<='} {target.value:g}"
+
+
+def tokens_to_reach(
+    rows: Sequence[dict[str, Any]], metric: str, value: float, higher_is_better: bool = False
+) -> float | None:
+    """Tokens trained on when ``metric`` first reached ``value`` in a run's metric rows.
+
+    At or below ``value`` (at or above with ``higher_is_better``). Between the last evaluation
+    short of it, (tokens t0, value v0), and the first that reaches it, (t1, v1), the metric is
+    taken as linear in tokens: ``t0 + (t1 - t0) * (v0 - value) / (v0 - v1)``. 0 when the first
+    evaluation (step 0, before training) already reaches it; None when no evaluation does.
+    Tokens come from Composer's ``time/token`` (:func:`csmpt.run_folder.tokens_by_step`).
+    """
+    tokens = tokens_by_step(rows)
+    known = sorted(tokens)
+    rate = tokens[known[-1]] / known[-1] if known and known[-1] else 0.0
+
+    def at(step: int) -> float:
+        return 0.0 if step == 0 else float(tokens.get(step, step * rate))
+
+    before: tuple[float, float] | None = None
+    for step, v in metric_series(rows, metric, finite=True):
+        if (v >= value) if higher_is_better else (v <= value):
+            t1 = at(step)
+            if before is None:
+                return t1
+            t0, v0 = before
+            return t0 + (t1 - t0) * (v0 - value) / (v0 - v)
+        before = (at(step), v)
+    return None
+
+
+def read_result(
+    checked: CheckedRun,
+    metrics: Sequence[str],
+    targets: Sequence[TargetSpec] = (),
+    higher_is_better: bool = False,
+) -> RunResult:
+    """One run's final (and step-0) metric values and its tokens to reach each target."""
     rows = read_metrics(checked.metrics_file)
     final: dict[str, float | None] = {}
     step0: dict[str, float | None] = {}
@@ -97,7 +173,15 @@ def read_result(checked: CheckedRun, metrics: Sequence[str]) -> RunResult:
         if not series:
             log.warning("%s: no metric %s", checked.metrics_file, name)
     steps = [r["step"] for r in rows if isinstance(r.get("step"), int)]
-    return RunResult(checked.run.variant, checked.run.seed, max(steps, default=0), final, step0)
+    reached = {
+        target_label(t, higher_is_better): tokens_to_reach(
+            rows, t.metric, t.value, higher_is_better
+        )
+        for t in targets
+    }
+    return RunResult(
+        checked.run.variant, checked.run.seed, max(steps, default=0), final, step0, reached
+    )
 
 
 def _values(results: Sequence[RunResult], metric: str, at_step0: bool = False) -> list[float]:
@@ -140,13 +224,65 @@ def summarize(spec: AblationSpec, results: Sequence[RunResult]) -> list[MetricSu
     return out
 
 
+def target_summaries(spec: AblationSpec, results: Sequence[RunResult]) -> list[TargetSummary]:
+    """Tokens to reach each target per variant; each variant's vs the baseline's, by seed."""
+    baseline = spec.variants[0].name
+    out = []
+    for t in spec.targets:
+        label = target_label(t, spec.higher_is_better)
+        base = {r.seed: r.reached.get(label) for r in results if r.variant == baseline}
+        for v in spec.variants:
+            mine = {r.seed: r.reached.get(label) for r in results if r.variant == v.name}
+            got = {s: x for s, x in mine.items() if x is not None}
+            every = bool(mine) and len(got) == len(mine)
+            vs = None
+            if v.name != baseline and every and base and None not in base.values():
+                vs = compare_paired(
+                    {s: x for s, x in base.items() if x is not None}, got, spec.level
+                )
+            tokens = mean_ci(list(got.values()), spec.level) if every else None
+            out.append(TargetSummary(v.name, label, len(got), len(mine), tokens, vs))
+    return out
+
+
+def _tokens(x: float) -> str:
+    return f"{x / 1e3:,.1f}k"
+
+
+def target_rows(summaries: Sequence[TargetSummary], baseline: str) -> list[list[str]]:
+    """variant, target, tokens, Δ vs baseline, verdict: one row per variant x target."""
+    rows = []
+    for s in summaries:
+        delta = ""
+        if s.tokens is None:
+            cell, word = f"{s.reached} of {s.runs} reached", "n/a"
+        else:
+            half = s.tokens.half_width
+            cell = f"{_tokens(s.tokens.mean)} " + (
+                "(1 seed)" if math.isinf(half) else f"± {_tokens(half)}"
+            )
+            word = "baseline" if s.variant == baseline else "no baseline to compare"
+        if s.vs_baseline is not None:
+            p = s.vs_baseline.paired
+            delta = f"{s.vs_baseline.difference / 1e3:+,.1f}k"
+            if p is not None:
+                delta = f"{p.mean / 1e3:+,.1f}k ± {_tokens(p.half_width)}"
+            word = "different" if s.vs_baseline.separate else "within noise at this CI"
+        rows.append([s.variant, s.target, cell, delta, word])
+    return rows
+
+
+TARGET_HEADER = ["variant", "target", "tokens to reach", "Δ vs baseline", "verdict"]
+
+
 def _csv_columns(spec: AblationSpec, results: Sequence[RunResult]) -> list[str]:
     cols = ["variant", "seed", "step"]
     for m in spec.metrics:
         cols.append(m)
         if any(r.step0[m] is not None for r in results):
             cols.append(f"{m}@0")
-    return cols
+    labels = [target_label(t, spec.higher_is_better) for t in spec.targets]
+    return cols + [f"tokens to {label}" for label in labels]
 
 
 def write_csv(path: Path, spec: AblationSpec, results: Sequence[RunResult]) -> None:
@@ -161,6 +297,8 @@ def write_csv(path: Path, spec: AblationSpec, results: Sequence[RunResult]) -> N
             row[m] = "" if r.final[m] is None else repr(r.final[m])
             if f"{m}@0" in cols:
                 row[f"{m}@0"] = "" if r.step0[m] is None else repr(r.step0[m])
+        for label, tokens in r.reached.items():
+            row[f"tokens to {label}"] = "" if tokens is None else repr(tokens)
         writer.writerow(row)
     write_text(path, buf.getvalue())
 
@@ -230,7 +368,10 @@ def verdict_sentence(spec: AblationSpec, s: MetricSummary) -> str:
 
 
 def verdict_markdown(
-    spec: AblationSpec, summaries: Sequence[MetricSummary], spec_path: str | Path
+    spec: AblationSpec,
+    summaries: Sequence[MetricSummary],
+    spec_path: str | Path,
+    targets: Sequence[TargetSummary] = (),
 ) -> str:
     """``verdict.md``: the table as Markdown, then one sentence per variant on the first metric."""
     n = len(spec.seeds)
@@ -246,6 +387,19 @@ def verdict_markdown(
         "|---|---|---:|---:|---:|---|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(summaries)]
+    if targets:
+        lines += [
+            "",
+            "## Tokens to reach a target",
+            "",
+            "Tokens trained on when the metric first reached the value (linear between "
+            "evaluations); paired by seed vs the baseline; fewer is better.",
+            "",
+            "| " + " | ".join(TARGET_HEADER) + " |",
+            "|---|---|---:|---:|---|",
+        ]
+        rows = target_rows(targets, spec.variants[0].name)
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines += ["", "## Verdict", ""]
     first = [s for s in summaries if s.metric == spec.metrics[0]]
     lines += [f"- {verdict_sentence(spec, s)}" for s in first[1:]]
@@ -266,11 +420,12 @@ def conclude(
     from rich import box
     from rich.table import Table
 
-    results = [read_result(c, spec.metrics) for c in checked]
+    results = [read_result(c, spec.metrics, spec.targets, spec.higher_is_better) for c in checked]
     summaries = summarize(spec, results)
+    reach = target_summaries(spec, results)
     out = Path(spec.output_dir)
     write_csv(out / "ablation.csv", spec, results)
-    write_text(out / "verdict.md", verdict_markdown(spec, summaries, spec_path))
+    write_text(out / "verdict.md", verdict_markdown(spec, summaries, spec_path, reach))
     level = f"{spec.level:.0%}"
     for metric in spec.metrics[:tables]:
         rows = [r for r in table_rows(summaries) if r[1] == metric]
@@ -285,6 +440,15 @@ def conclude(
         table.add_column("verdict")
         for r in rows:
             table.add_row(r[0], *(r[2:] if with_step0 else r[3:]))
+        console.print(table)
+    for t in spec.targets:
+        label = target_label(t, spec.higher_is_better)
+        table = Table(box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+        table.title = f"tokens to reach {label}: mean ± {level} CI over {len(spec.seeds)} seeds"
+        for name in ("variant", "tokens", "Δ vs baseline", "verdict"):
+            table.add_column(name, justify="left" if name in ("variant", "verdict") else "right")
+        for r in target_rows([s for s in reach if s.target == label], spec.variants[0].name):
+            table.add_row(r[0], *r[2:])
         console.print(table)
     from csmpt.ablate.plot import plot_ablation
 

@@ -12,6 +12,8 @@
         overrides: [optimizer.lr=2.0e-3]
       - name: lr-6e-3
         overrides: [optimizer.lr=6.0e-3, "@my.overrides"]
+    targets:                                # optional: tokens each run took to reach a value
+      - {metric: metrics/eval/LanguageCrossEntropy, value: 7.5}
 
 Each variant x seed is one ``csmpt train`` run of ``recipe`` with the spec's overrides, the
 variant's, then ``seed=S`` and the run's own save folder ``OUTPUT_DIR/VARIANT/seed-S/``
@@ -48,6 +50,7 @@ __all__ = [
     "AblationRun",
     "AblationSpec",
     "SurgerySpec",
+    "TargetSpec",
     "VariantSpec",
     "has_surgery",
     "load_spec",
@@ -92,6 +95,20 @@ class SurgerySpec:
 
 
 @dataclass
+class TargetSpec:
+    """A value of a metric to reach: the table gives the tokens each run needed to reach it.
+
+    Attributes:
+        metric: One of the spec's ``metrics`` (an eval metric; evaluate often enough,
+            ``eval_interval``, for the figure to mean something).
+        value: The value to reach: at or below it (at or above with ``higher_is_better``).
+    """
+
+    metric: str = MISSING
+    value: float = MISSING
+
+
+@dataclass
 class AblationSpec:
     """What ``csmpt ablate`` runs and compares.
 
@@ -106,6 +123,7 @@ class AblationSpec:
         overrides: Overrides applied to every run, before the variant's.
         level: Confidence level of the intervals.
         surgery: The surgery each run starts from (none by default).
+        targets: Metric values to reach: tokens needed per run, mean ± CI over seeds.
     """
 
     recipe: str = MISSING
@@ -119,6 +137,7 @@ class AblationSpec:
     overrides: list[str] = field(default_factory=list)
     level: float = field(default=0.95, metadata=in_range(0.5, 1.0))
     surgery: SurgerySpec = field(default_factory=SurgerySpec)
+    targets: list[TargetSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -167,6 +186,12 @@ def _check(spec: AblationSpec, path: Path) -> None:
         raise ConfigError(f"{describe_key(path, 'seeds')}: a seed is listed twice: {spec.seeds}")
     if not spec.metrics:
         raise ConfigError(f"{describe_key(path, 'metrics')}: give at least one metric")
+    for i, t in enumerate(spec.targets):
+        if t.metric not in spec.metrics:
+            raise ConfigError(
+                f"{describe_key(path, f'targets.{i}.metric')} is {t.metric!r}, not one of the "
+                f"spec's metrics ({', '.join(spec.metrics)})"
+            )
     for i, v in enumerate(spec.variants):
         if v.surgery and (v.scratch or not spec.surgery.recipe):
             why = "it trains from scratch" if v.scratch else "the spec has no surgery.recipe"

@@ -16,15 +16,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from csmpt.atomic import write_text
 from csmpt.errors import ConfigError
 from csmpt.report.data import Curve, Marker, ReportData, build_report_data
 from csmpt.report.render import save_figure
-from csmpt.run_folder import METRICS_FILE, metric_names, metric_series, read_metrics
+from csmpt.run_folder import (
+    METRICS_FILE,
+    metric_names,
+    metric_series,
+    read_metrics,
+    tokens_by_step,
+)
 
-__all__ = ["Comparison", "RunSeries", "load_runs", "tokens_by_step", "write_comparison"]
+__all__ = ["Comparison", "RunSeries", "load_runs", "write_comparison"]
 
 log = logging.getLogger(__name__)
 
@@ -32,37 +37,6 @@ X_UNITS = ("steps", "tokens")
 _LINESTYLES = ("-", "--", ":", "-.")
 _MARKER_STYLES = {"swap": "--", "spike": ":", "stage": "-."}
 _EVAL_BPB = re.compile(r"^metrics/eval(?:/(?P<label>.+))?/BitsPerByte$")
-
-
-def tokens_by_step(rows: Sequence[dict[str, Any]]) -> dict[int, int]:
-    """Tokens trained on by the end of each logged step, from Composer's ``time/token``.
-
-    Composer logs ``time/batch`` and ``time/token`` (the counts so far) as each step starts, and
-    once more when training ends, at the last step. By the run folder's rule a step's value is
-    the last one logged, so each step gives one point: after ``time/batch`` batches,
-    ``time/token`` tokens. A step whose point was overwritten that way (the one before the
-    last) is interpolated between its neighbours; a last step without a final log is
-    extrapolated from the step before.
-    """
-    batches = dict(metric_series(rows, "time/batch", finite=True))
-    known: dict[int, int] = {}  # batches done -> tokens
-    for step, tokens in metric_series(rows, "time/token", finite=True):
-        known[int(batches.get(step, step - 1))] = int(tokens)
-    points = sorted(known.items())
-    out: dict[int, int] = {}
-    for step in sorted({s for s, _ in metric_series(rows, "time/token")}):
-        if step in known:
-            out[step] = known[step]
-            continue
-        below = [p for p in points if p[0] < step]
-        above = [p for p in points if p[0] > step]
-        if below and above:
-            (b0, t0), (b1, t1) = below[-1], above[0]
-            out[step] = t0 + round((t1 - t0) * (step - b0) / (b1 - b0))
-        elif len(below) >= 2:
-            (b0, t0), (b1, t1) = below[-2], below[-1]
-            out[step] = t1 + round((t1 - t0) * (step - b1) / (b1 - b0))
-    return out
 
 
 @dataclass

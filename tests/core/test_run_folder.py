@@ -108,7 +108,7 @@ def test_a_repeated_step_keeps_its_last_value_in_every_reader(tmp_path: Path) ->
 
 
 def test_tokens_per_step_follow_composers_final_log_of_the_last_step(tmp_path: Path) -> None:
-    from csmpt.report.compare import tokens_by_step
+    from csmpt.run_folder import tokens_by_step
 
     # Composer logs time/batch and time/token as each step starts (counts so far) and once
     # more at the end of training, at the last step. Step 4 trains a bigger batch (a ramp).
