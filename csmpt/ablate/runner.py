@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from csmpt.ablate.spec import AblationRun, AblationSpec
+from csmpt.ablate.spec import AblationRun, AblationSpec, plan_runs
 from csmpt.errors import ConfigError, CsmptError
 from csmpt.run_folder import RUNS_FILE, read_runs
 
@@ -204,6 +204,7 @@ def run_ablation(
     console: Console,
     verbose: bool = False,
     train: TrainOne = _train_quietly,
+    numbers: Sequence[int] | None = None,
 ) -> int:
     """Train every run that is not done, in order; return how many were (re)started.
 
@@ -213,14 +214,18 @@ def run_ablation(
         console: Where the one-line-per-run story goes.
         verbose: Print the libraries' output instead of logging it to each run's csmpt.log.
         train: The trainer of one run (tests count calls through it).
+        numbers: Each run's number in the spec's whole list (``--run I``: ``[I]``) and, as
+            the total, the list's length; default 1..len(checked).
 
     Raises:
         CsmptError: A run failed, or ended short of its ``max_duration``.
     """
     started = 0
-    for i, c in enumerate(checked, 1):
+    nums = list(numbers) if numbers is not None else list(range(1, len(checked) + 1))
+    total = len(plan_runs(spec)) if numbers is not None else len(checked)
+    for i, c in zip(nums, checked, strict=True):
         state = run_state(c)
-        head = f"[{i}/{len(checked)}] {c.run.variant} seed {c.run.seed}"
+        head = f"[{i}/{total}] {c.run.variant} seed {c.run.seed}"
         if state.done:
             console.print(f"{head}: done, skipped", highlight=False)
             continue

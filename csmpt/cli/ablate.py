@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from csmpt.cli.common import VERBOSE_HELP, console, is_verbose, setup_logging, user_errors
+from csmpt.errors import ConfigError, DataError
 
 __all__ = ["EPILOG", "ablate_command"]
 
@@ -24,7 +25,10 @@ EPILOG = (
     "when the spec has one. Rerun the same command after a kill: finished runs are "
     "skipped, an unfinished one resumes from its checkpoint. Writes OUTPUT_DIR/ablation.csv "
     "(one row per run) and OUTPUT_DIR/verdict.md (mean ± 95% CI per variant, each variant vs "
-    "the first)."
+    "the first).\n\n"
+    "On a cluster, one job per run: --run I trains the I-th run of --dry-run's list alone, "
+    "--table writes the table from the runs done so far; "
+    "csmpt/launch/templates/ablate_array.{slurm,pbs}.sh submit the array and the table job."
 )
 
 SPEC_OVERRIDES_HELP = (
@@ -39,6 +43,16 @@ def ablate_command(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Check every run's recipe, list the runs and which are done."
     ),
+    run_index: int = typer.Option(
+        0,
+        "--run",
+        help="Train only the I-th run of the --dry-run list (1-based; a job array's task), "
+        "no table.",
+        show_default=False,
+    ),
+    table_only: bool = typer.Option(
+        False, "--table", help="Train nothing: the table, csv and plots of the runs done so far."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
     """Train every variant of a recipe with every seed, then compare them (mean ± 95% CI).
@@ -51,8 +65,18 @@ def ablate_command(
     from csmpt.ablate.spec import load_spec, plan_runs
 
     setup_logging(is_verbose(verbose))
+    if sum((dry_run, bool(run_index), table_only)) > 1:
+        raise ConfigError("give one of --dry-run, --run and --table")
     spec = load_spec(spec_path, overrides or [])
-    checked = check_runs(spec, plan_runs(spec), spec_path)
+    runs = plan_runs(spec)
+    if run_index and not 1 <= run_index <= len(runs):
+        raise ConfigError(
+            f"--run {run_index}: {spec_path} has {len(runs)} runs (1 to {len(runs)}; --dry-run "
+            "lists them)"
+        )
+    if run_index:
+        runs = [runs[run_index - 1]]
+    checked = check_runs(spec, runs, spec_path)
     if dry_run:
         console.print(f"dry run: {len(checked)} runs in {spec.output_dir}/", highlight=False)
         table = Table()
@@ -68,10 +92,21 @@ def ablate_command(
             table.add_row(run, run_state(c).describe(), extra)
         console.print(table)
         return
+    if table_only:
+        done = [c for c in checked if run_state(c).done]
+        console.print(
+            f"{len(done)} of {len(checked)} runs done; the table holds those", highlight=False
+        )
+        if not done:
+            raise DataError(f"{spec.output_dir}: no run of {spec_path} is done yet")
+        conclude(spec, done, spec_path, console)
+        return
     console.print(
         f"csmpt ablate {spec_path}: {len(checked)} runs checked; loading llm-foundry ...",
         highlight=False,
     )
-    checked = check_runs(spec, plan_runs(spec), spec_path, deep=True)
-    run_ablation(spec, checked, console, is_verbose(verbose))
-    conclude(spec, checked, spec_path, console)
+    checked = check_runs(spec, runs, spec_path, deep=True)
+    numbers = [run_index] if run_index else None
+    run_ablation(spec, checked, console, is_verbose(verbose), numbers=numbers)
+    if not run_index:
+        conclude(spec, checked, spec_path, console)

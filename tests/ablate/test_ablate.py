@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,66 @@ def test_rerun_skips_finished_runs_and_resumes_a_killed_one(
     for a, b in zip(ref, got, strict=True):
         for key in (LCE, f"{LCE}@0", LOSS):
             assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-5), (key, a, b)
+
+
+def test_one_run_alone_is_that_run_of_the_sequence_and_the_table_takes_the_runs_done(
+    reference: Path,
+    tiny_overrides,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    """A job array's task: ``--run I`` trains the I-th run only; ``--table`` reads what is done."""
+    out = tmp_path / "out"
+    spec_path = _write_spec(tmp_path / "spec.yaml", out, tiny_overrides)
+    output = " ".join(_ablate(str(spec_path), "--run", "3").split())  # lr-6e-3 seed 1
+    assert "[3/4] lr-6e-3 seed 1: training" in output and "verdict" not in output
+    assert [p.relative_to(out).as_posix() for p in out.glob("*/seed-*")] == ["lr-6e-3/seed-1"]
+    assert _events(out / VARIANTS[1] / "seed-1") == [("start", 0), ("end", STEPS)]
+    assert "done, skipped" in _ablate(str(spec_path), "--run", "3")  # a resubmitted task
+    table = " ".join(_ablate(str(spec_path), "--table").split())
+    assert "1 of 4 runs done; the table holds those" in table
+    got, ref = _csv(out), _csv(reference)
+    assert [(r["variant"], r["seed"]) for r in got] == [(VARIANTS[1], "1")]
+    want = next(r for r in ref if (r["variant"], r["seed"]) == (VARIANTS[1], "1"))
+    for key in (LCE, f"{LCE}@0", LOSS):  # the same run as in the uninterrupted sequence
+        assert float(got[0][key]) == pytest.approx(float(want[key]), rel=1e-5), key
+    for args, words in [
+        (["--run", "5"], "--run 5: " + str(spec_path) + " has 4 runs"),
+        (["--run", "1", "--table"], "give one of --dry-run, --run and --table"),
+    ]:
+        res = CliRunner().invoke(app, ["ablate", str(spec_path), *args], terminal_width=200)
+        assert res.exit_code == 2 and words in " ".join(res.output.split()), res.output
+    empty = tmp_path / "spec2.yaml"
+    _write_spec(empty, tmp_path / "none", tiny_overrides)
+    res = CliRunner().invoke(app, ["ablate", str(empty), "--table"], terminal_width=200)
+    flat = " ".join(res.output.split())
+    assert res.exit_code != 0 and "no run of" in flat and "is done yet" in flat, res.output
+
+
+def test_ablate_array_templates_submit_the_runs_then_the_table(tmp_path: Path) -> None:
+    log = tmp_path / "calls.txt"
+    for tool, out in (("sbatch", "4242"), ("qsub", "4242[].pbs")):
+        fake = tmp_path / tool
+        fake.write_text(f'#!/bin/bash\necho "$@" >> {log}\ncat >> {log} || true\necho {out}\n')
+        fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "LOGS": str(tmp_path / "logs")}
+    for script in ("ablate_array.slurm.sh", "ablate_array.pbs.sh"):
+        path = REPO / "csmpt/launch/templates" / script
+        proc = subprocess.run(
+            ["bash", str(path), "yamls/ablate/x.yaml", "12"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "1-12" in proc.stdout
+    calls = [c for c in log.read_text().splitlines() if c.strip()]
+    slurm, pbs = calls[:2], calls[2:]
+    assert "--array=1-12" in slurm[0] and "--gpus-per-task=1" in slurm[0]
+    assert slurm[0].endswith("ablate yamls/ablate/x.yaml  --run $SLURM_ARRAY_TASK_ID")
+    assert "--dependency=afterany:4242" in slurm[1] and slurm[1].endswith("x.yaml  --table")
+    assert "-J 1-12" in pbs[0] and "ngpus=1" in pbs[0]
+    assert pbs[1].endswith("ablate yamls/ablate/x.yaml  --run $PBS_ARRAY_INDEX")
+    assert "depend=afterany:4242[].pbs" in pbs[2] and pbs[3].endswith("x.yaml  --table")
 
 
 def test_a_bad_variant_fails_before_any_run_starts(tiny_overrides, tmp_path: Path) -> None:  # noqa: ANN001
