@@ -12,7 +12,12 @@ folder (needs ``make demo``'s tokenizer and shards under artifacts/demo/):
 Prints each run's losses and whether FSDP2 equals DDP and the resumed run the uninterrupted one
 (bit for bit, and the largest difference).
 
-    python bench/fsdp2_cpu.py [--steps 6]
+``--freeze N`` adds an embeddings-first stage to every run (``csmpt_freeze``: only ``wte`` trains
+for the first N steps; the callback drops the other gradients after each backward pass), so the
+comparison covers csmpt's freeze under FSDP2's sharded gradients; the FSDP2 run's
+``events.jsonl`` must then hold the stage's start and the unfreeze.
+
+    python bench/fsdp2_cpu.py [--steps 6] [--freeze 3]
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ FSDP = (  # version: 2 -> csmpt_fsdp_version sets FSDP_VERSION=2 in each rank
 )
 
 
-def _launch(work: Path, run: Path, steps: int, port: int, fsdp2: bool) -> None:
+def _launch(work: Path, run: Path, steps: int, port: int, fsdp2: bool, extra: list[str]) -> None:
     env = dict(os.environ, TMPDIR=str(work / "tmp"))
     env.pop("FSDP_VERSION", None)  # the recipe key chooses
     cmd = [
@@ -51,6 +56,7 @@ def _launch(work: Path, run: Path, steps: int, port: int, fsdp2: bool) -> None:
         f"eval_interval={steps}ba",
         f"save_interval={steps // 2}ba",
         *([FSDP] if fsdp2 else []),
+        *extra,
     ]
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -77,21 +83,30 @@ def main() -> None:
     """Run the three launches and print the comparisons."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--freeze", type=int, default=0, help="embeddings-first steps (0: none)")
     args = ap.parse_args()
+    extra = (
+        [f'callbacks.csmpt_freeze={{"stages":[{{"until":"{args.freeze}ba","train":["wte"]}}]}}']
+        if args.freeze
+        else []
+    )
     with tempfile.TemporaryDirectory(prefix="fsdp2-") as tmp:
         work = Path(tmp)
         (work / "tmp").mkdir()
         for name in ("artifacts", "yamls", "data"):
             (work / name).symlink_to(REPO / name)
         ddp, fsdp2, resumed = work / "ddp", work / "fsdp2", work / "fsdp2-resumed"
-        _launch(work, ddp, args.steps, 29631, fsdp2=False)
-        _launch(work, fsdp2, args.steps, 29632, fsdp2=True)
+        _launch(work, ddp, args.steps, 29631, fsdp2=False, extra=extra)
+        _launch(work, fsdp2, args.steps, 29632, fsdp2=True, extra=extra)
         print("fsdp2 folder:", sorted(p.name for p in fsdp2.iterdir()))
         shutil.copytree(fsdp2, resumed, symlinks=True)
         shutil.rmtree(resumed / f"ep0-ba{args.steps}")
-        _launch(work, resumed, args.steps, 29633, fsdp2=True)
+        _launch(work, resumed, args.steps, 29633, fsdp2=True, extra=extra)
         history = [json.loads(x) for x in (resumed / "runs.jsonl").read_text().splitlines()]
         print("resumed run's history:", [(h["event"], h["step"]) for h in history])
+        if args.freeze:
+            events = [json.loads(x) for x in (fsdp2 / "events.jsonl").read_text().splitlines()]
+            print("fsdp2 freeze events:", [(e["event"], e["step"]) for e in events])
         for name, run in (("ddp", ddp), ("fsdp2", fsdp2)):
             print(f"{name} losses:", [round(v, 6) for _, v in sorted(_losses(run).items())])
         _compare("FSDP2 vs DDP", _losses(fsdp2), _losses(ddp))
