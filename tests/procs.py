@@ -33,3 +33,22 @@ def run_bench(script: str, *args: str, timeout: int = 600) -> str:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
+
+
+def run_with_fake_schedulers(script: Path, args: list[str], folder: Path) -> list[str]:
+    """Run a job-submitting bash ``script`` with fake ``sbatch`` and ``qsub`` on the PATH.
+
+    Each fake appends its arguments, then what it read on stdin (PBS job scripts), as lines
+    of ``folder/calls.txt`` and prints a job id (``4242``; ``4242[].pbs`` for qsub). Returns
+    the non-empty lines logged by this run; fails unless the script exits 0.
+    """
+    log = folder / "calls.txt"
+    for tool, out in (("sbatch", "4242"), ("qsub", "4242[].pbs")):
+        fake = folder / tool
+        fake.write_text(f'#!/bin/bash\necho "$@" >> {log}\ncat >> {log} || true\necho {out}\n')
+        fake.chmod(0o755)
+    before = log.read_text().splitlines() if log.exists() else []
+    env = {"PATH": f"{folder}:/usr/bin:/bin", "LOGS": str(folder / "logs")}
+    proc = subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return [c for c in log.read_text().splitlines()[len(before) :] if c.strip()]

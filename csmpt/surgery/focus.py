@@ -44,6 +44,7 @@ __all__ = [
     "sparsemax",
     "train_fasttext",
     "weighted_pieces",
+    "with_fallback",
 ]
 
 log = logging.getLogger(__name__)
@@ -299,13 +300,27 @@ def focus_init(
     """
     shared = {t: s for t, (s, method) in aligned.items() if method != "special"}
     combos, stats = focus_pieces(target_tok, texts, shared, set(aligned), n_target, cfg, seed)
-    base = cfg.fallback
-    if cfg.fallback == "pieces":
-        base = "mean"
-        combos.update(
-            pieces_fallback(target_tok, source_tok, target_bytes, set(aligned) | set(combos))
-        )
-    return weighted_pieces(combos), base, stats
+    rows, base = with_fallback(combos, cfg.fallback, target_tok, source_tok, target_bytes, aligned)
+    return rows, base, stats
+
+
+def with_fallback(
+    combos: dict[int, tuple[list[int], list[float]]],
+    fallback: str,
+    target_tok: Any,
+    source_tok: Any,
+    target_bytes: Mapping[int, bytes],
+    aligned: Mapping[int, Any],
+) -> tuple[Any, str]:
+    """The combined rows as weighted pieces, and the base init of the rows left.
+
+    With ``fallback: pieces`` the rows left join the weighted pieces (their source pieces,
+    equal weights) over a ``mean`` base; otherwise the fallback is the base init.
+    """
+    if fallback != "pieces":
+        return weighted_pieces(combos), fallback
+    combos.update(pieces_fallback(target_tok, source_tok, target_bytes, set(aligned) | set(combos)))
+    return weighted_pieces(combos), "mean"
 
 
 def pieces_fallback(

@@ -42,13 +42,7 @@ import torch
 
 from csmpt.config.schema import at_least
 from csmpt.errors import ConfigError, DataError
-from csmpt.surgery.focus import (
-    FocusConfig,
-    pieces_fallback,
-    sparsemax,
-    train_fasttext,
-    weighted_pieces,
-)
+from csmpt.surgery.focus import FocusConfig, sparsemax, train_fasttext, with_fallback
 
 __all__ = [
     "AlignConfig",
@@ -313,10 +307,5 @@ def align_init(
     combos, stats = align_pieces(
         target_tok, source_tok, texts, shared, set(aligned), counts, cfg, seed
     )
-    base = cfg.fallback
-    if cfg.fallback == "pieces":
-        base = "mean"
-        combos.update(
-            pieces_fallback(target_tok, source_tok, target_bytes, set(aligned) | set(combos))
-        )
-    return weighted_pieces(combos), base, stats
+    rows, base = with_fallback(combos, cfg.fallback, target_tok, source_tok, target_bytes, aligned)
+    return rows, base, stats

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -205,27 +204,16 @@ def test_one_run_alone_is_that_run_of_the_sequence_and_the_table_takes_the_runs_
 
 
 def test_ablate_array_templates_submit_the_runs_then_the_table(tmp_path: Path) -> None:
-    log = tmp_path / "calls.txt"
-    for tool, out in (("sbatch", "4242"), ("qsub", "4242[].pbs")):
-        fake = tmp_path / tool
-        fake.write_text(f'#!/bin/bash\necho "$@" >> {log}\ncat >> {log} || true\necho {out}\n')
-        fake.chmod(0o755)
-    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "LOGS": str(tmp_path / "logs")}
-    for script in ("ablate_array.slurm.sh", "ablate_array.pbs.sh"):
-        path = REPO / "csmpt/launch/templates" / script
-        proc = subprocess.run(
-            ["bash", str(path), "yamls/ablate/x.yaml", "12"],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        assert proc.returncode == 0, proc.stderr
-        assert "1-12" in proc.stdout
-    calls = [c for c in log.read_text().splitlines() if c.strip()]
-    slurm, pbs = calls[:2], calls[2:]
+    from tests.procs import run_with_fake_schedulers
+
+    templates = REPO / "csmpt/launch/templates"
+    args = ["yamls/ablate/x.yaml", "12"]
+    slurm = run_with_fake_schedulers(templates / "ablate_array.slurm.sh", args, tmp_path)
+    pbs = run_with_fake_schedulers(templates / "ablate_array.pbs.sh", args, tmp_path)
     assert "--array=1-12" in slurm[0] and "--gpus-per-task=1" in slurm[0]
     assert slurm[0].endswith("ablate yamls/ablate/x.yaml  --run $SLURM_ARRAY_TASK_ID")
     assert "--dependency=afterany:4242" in slurm[1] and slurm[1].endswith("x.yaml  --table")
+    # qsub: its arguments, then the job script it read on stdin
     assert "-J 1-12" in pbs[0] and "ngpus=1" in pbs[0]
     assert pbs[1].endswith("ablate yamls/ablate/x.yaml  --run $PBS_ARRAY_INDEX")
     assert "depend=afterany:4242[].pbs" in pbs[2] and pbs[3].endswith("x.yaml  --table")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -80,27 +78,6 @@ def test_a_corpus_too_small_for_min_count_is_a_one_line_error() -> None:
     with pytest.raises(DataError, match=r"min_count=3 times \(the most frequent occurs 1") as e:
         train_fasttext(sentences, FocusConfig(min_count=3), seed=0)
     assert "\n" not in str(e.value) and "give at least 3 occurrences" in str(e.value)
-
-
-@pytest.fixture(scope="module")
-def swap_inputs(en_tokenizer_dir: Path, tokenizer_dir: Path) -> dict[str, object]:
-    from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
-    from transformers import AutoTokenizer
-
-    from csmpt.surgery.io import ModelWeights
-
-    en = AutoTokenizer.from_pretrained(en_tokenizer_dir)
-    cs = AutoTokenizer.from_pretrained(tokenizer_dir)
-    torch.manual_seed(0)
-    cfg = MPTConfig(
-        d_model=32, n_heads=2, n_layers=1, expansion_ratio=2, max_seq_len=64,
-        vocab_size=len(en), no_bias=True, init_device="cpu",
-        attn_config={"attn_impl": "torch", "alibi": True},
-    )  # fmt: skip
-    weights = ModelWeights(cfg.to_dict(), dict(MPTForCausalLM(cfg).state_dict()), Path("en"))
-    with open("data/samples/cs_web.jsonl", encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for line in f][:120]
-    return {"en": en, "cs": cs, "weights": weights, "texts": texts}
 
 
 def test_focus_swap_rows_combine_shared_rows_and_runs_are_identical(

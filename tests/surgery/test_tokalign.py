@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +18,8 @@ from csmpt.surgery.tokalign import (
     align_weights,
     relative_representations,
 )
+from tests.surgery.conftest import cs_texts
+from tests.surgery.test_surgery import tiny_mpt
 
 
 def test_relative_representations_against_hand_computed_values() -> None:
@@ -81,27 +81,6 @@ def test_relative_representations_align_two_spaces_a_rotation_and_shift_apart() 
         @ torch.nn.functional.normalize(y[perm], dim=-1).T
     )
     assert (perm[raw.argmax(-1)] == torch.arange(20, 60)).sum() < 10
-
-
-@pytest.fixture(scope="module")
-def swap_inputs(en_tokenizer_dir: Path, tokenizer_dir: Path) -> dict[str, object]:
-    from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
-    from transformers import AutoTokenizer
-
-    from csmpt.surgery.io import ModelWeights
-
-    en = AutoTokenizer.from_pretrained(en_tokenizer_dir)
-    cs = AutoTokenizer.from_pretrained(tokenizer_dir)
-    torch.manual_seed(0)
-    cfg = MPTConfig(
-        d_model=32, n_heads=2, n_layers=1, expansion_ratio=2, max_seq_len=64,
-        vocab_size=len(en), no_bias=True, init_device="cpu",
-        attn_config={"attn_impl": "torch", "alibi": True},
-    )  # fmt: skip
-    weights = ModelWeights(cfg.to_dict(), dict(MPTForCausalLM(cfg).state_dict()), Path("en"))
-    with open("data/samples/cs_web.jsonl", encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for line in f][:120]
-    return {"en": en, "cs": cs, "weights": weights, "texts": texts}
 
 
 def test_align_swap_rows_are_their_aligned_source_rows_and_runs_are_identical(
@@ -190,22 +169,12 @@ def test_a_token_aligns_with_itself_when_both_tokenizers_are_one(
     """End to end with a known answer: the Czech tokenizer swapped to itself with only the 300
     most frequent tokens aligned (``max_aligned``). The two fastText spaces differ (seeds
     5 and 6), so every other token's right alignment is itself, found through the anchors."""
-    from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
-
     from csmpt.surgery.alignment import token_frequencies
-    from csmpt.surgery.io import ModelWeights
     from csmpt.surgery.vocab_swap import VocabSwapConfig, swap_vocabulary
 
     cs: Any = swap_inputs["cs"]
-    with open("data/samples/cs_web.jsonl", encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for line in f]  # 300 documents
-    torch.manual_seed(0)
-    mcfg = MPTConfig(
-        d_model=32, n_heads=2, n_layers=1, expansion_ratio=2, max_seq_len=64,
-        vocab_size=len(cs), no_bias=True, init_device="cpu",
-        attn_config={"attn_impl": "torch", "alibi": True},
-    )  # fmt: skip
-    weights = ModelWeights(mcfg.to_dict(), dict(MPTForCausalLM(mcfg).state_dict()), Path("cs"))
+    texts = cs_texts()  # 300 documents
+    weights = tiny_mpt(len(cs), 1)
     counts = token_frequencies(cs, texts, len(cs))
     cfg = VocabSwapConfig(methods=["exact"], max_aligned=300, init="align")
     res = swap_vocabulary(weights, cs, cs, cfg, counts, seed=5, texts=texts)
