@@ -55,7 +55,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 2048
+_CHUNK = 256  # target rows per block: a 256 x 50k-token similarity block is 100 MB
 _CHECK_PAIRS = 200
 _FALLBACKS = ("mean", "mean_noise", "pieces")
 
@@ -124,8 +124,10 @@ def align_weights(
     """
     sim = target_rel @ source_rel.T  # (n, m)
     k = min(top_k, source_rel.shape[0])
-    # a stable top-k: sort by (-similarity, index), so equal similarities pick the lower index
-    order = torch.sort(-sim, dim=-1, stable=True).indices[:, :k]
+    if k == 1:  # argmax returns the first of equal maxima
+        order = sim.argmax(dim=-1, keepdim=True)
+    else:  # a stable sort by -similarity: equal similarities keep the lower index first
+        order = torch.sort(-sim, dim=-1, stable=True).indices[:, :k]
     vals = sim.gather(-1, order)
     weights = torch.ones_like(vals) if k == 1 else sparsemax(vals)
     return order, weights, vals[:, 0]
