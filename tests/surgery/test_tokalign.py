@@ -135,8 +135,13 @@ def test_align_swap_rows_are_their_aligned_source_rows_and_runs_are_identical(
 
     rep = SurgeryReport("mpt", "en", "out", len(en), res.vocab_size, target_tokens=len(cs))  # type: ignore[arg-type]
     rep.align = vars(stats)
-    row = dict(report_rows(rep))["alignment"]  # the report's line
+    rows = dict(report_rows(rep))
+    row = rows["alignment"]  # the report's line
     assert f"{stats.aligned:,} tokens aligned" in row and f"{stats.anchors:,} anchors" in row
+    rep.align = {**vars(stats), "check_top1": 0.1, "check_pairs": 67}
+    assert dict(report_rows(rep))["alignment check"].startswith("WEAK: 10% of held-out")
+    rep.align = {**vars(stats), "check_top1": 0.9, "check_pairs": 67}
+    assert "alignment check" not in dict(report_rows(rep))
 
 
 def test_bad_alignment_settings_are_one_line_errors(swap_inputs: dict[str, object]) -> None:
