@@ -43,8 +43,8 @@ def ablate_command(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Check every run's recipe, list the runs and which are done."
     ),
-    run_index: int = typer.Option(
-        0,
+    run_index: int | None = typer.Option(
+        None,
         "--run",
         help="Train only the I-th run of the --dry-run list (1-based; a job array's task), "
         "no table.",
@@ -65,16 +65,16 @@ def ablate_command(
     from csmpt.ablate.spec import load_spec, plan_runs
 
     setup_logging(is_verbose(verbose))
-    if sum((dry_run, bool(run_index), table_only)) > 1:
+    if sum((dry_run, run_index is not None, table_only)) > 1:
         raise ConfigError("give one of --dry-run, --run and --table")
     spec = load_spec(spec_path, overrides or [])
     runs = plan_runs(spec)
-    if run_index and not 1 <= run_index <= len(runs):
+    if run_index is not None and not 1 <= run_index <= len(runs):
         raise ConfigError(
             f"--run {run_index}: {spec_path} has {len(runs)} runs (1 to {len(runs)}; --dry-run "
             "lists them)"
         )
-    if run_index:
+    if run_index is not None:
         runs = [runs[run_index - 1]]
     checked = check_runs(spec, runs, spec_path)
     if dry_run:
@@ -106,7 +106,7 @@ def ablate_command(
         highlight=False,
     )
     checked = check_runs(spec, runs, spec_path, deep=True)
-    numbers = [run_index] if run_index else None
+    numbers = None if run_index is None else [run_index]
     run_ablation(spec, checked, console, is_verbose(verbose), numbers=numbers)
-    if not run_index:
+    if run_index is None:
         conclude(spec, checked, spec_path, console)

@@ -192,6 +192,7 @@ def test_one_run_alone_is_that_run_of_the_sequence_and_the_table_takes_the_runs_
         assert float(got[0][key]) == pytest.approx(float(want[key]), rel=1e-5), key
     for args, words in [
         (["--run", "5"], "--run 5: " + str(spec_path) + " has 4 runs"),
+        (["--run", "0"], "--run 0: " + str(spec_path) + " has 4 runs (1 to 4"),  # 0-based typo
         (["--run", "1", "--table"], "give one of --dry-run, --run and --table"),
     ]:
         res = CliRunner().invoke(app, ["ablate", str(spec_path), *args], terminal_width=200)
