@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One prepared GPU check for one H100/H200, inside 5 minutes: FSDP + bf16 + hot swap + kill and
-# autoresume + LionW kernels + MFU. The results are one small folder, all that needs copying back:
+# One prepared GPU check for one H100/H200, inside 7 minutes: FSDP1 and FSDP2 + bf16 + hot swap +
+# kill and autoresume + LionW kernels + MFU + a real FSDP1 sharded checkpoint for the CPU tests. The results are one small folder, all that needs copying back:
 # OUT/rows.jsonl (every row, appended as it is measured), OUT/gpu_check.json, OUT/gpu_check.md (the
 # table, also printed last) and at most 5 logs. Big outputs (the installed wheels, the training
 # runs' checkpoints) go to WORK.
@@ -15,7 +15,7 @@
 #              them (bench/gpu_closure.py probe) and stops after the CUDA check: on a CPU machine,
 #              run it with PYTHON= a Python 3.12 that has the image's packages
 #
-# Steps, each under `timeout` within a 285 s budget ($GPU_CHECK_BUDGET_S); the caps leave ~20 s for
+# Steps, each under `timeout` within a 400 s budget ($GPU_CHECK_BUDGET_S); the caps leave ~30 s for
 # the install, and a step with no time left is skipped and reported as such:
 #   1. install the carried wheels into WORK/site (pip --no-deps --no-index --target, or unzip
 #      where the image has no pip); PYTHONPATH is the repository, then WORK/site (the carried csmpt
@@ -24,13 +24,17 @@
 #   3. kernels (torch only): bf16 matmul rate, attention fwd+bwd at the 350M shape for
 #      csmpt_flex_alibi / csmpt_sdpa_alibi / torch, LionW on 1B fp32 params vs the copy floor;
 #   4. pytest -m gpu, the tests that compile nothing;
-#   5. ~350M ALiBi MPT, bf16, FSDP FULL_SHARD on one GPU, per attention: tokens/s, MFU against
-#      the matmul rate of step 3, peak memory;
-#   6. the hot-swap recipe at 350M: 30 steps uninterrupted vs SIGKILL after step 21 + autoresume
-#      (sharded checkpoints every 10 steps): losses within bf16 noise, events identical, the step
-#      the kill landed on;
-#   7. pytest -m gpu, the flex tests (each compiles kernels: last, so they cannot eat 5's budget);
-#   8. OUT/gpu_check.json and the table, which names every missing row and why.
+#   5. ~350M ALiBi MPT, bf16, FSDP FULL_SHARD on one GPU, per attention, and csmpt_sdpa_alibi
+#      under Composer's FSDP2 path (`fsdp_config.version: 2`): tokens/s, MFU against the matmul
+#      rate of step 3, peak memory;
+#   6. a tiny MPT under FSDP1 with a sharded (DCP) save and its logits: OUT/fsdp1/, the fixture
+#      of tests/checkpoint/test_sharded_export.py (FSDP1 cannot run on CPU);
+#   7. the hot-swap recipe at 350M: 30 steps uninterrupted vs SIGKILL after step 21 + autoresume:
+#      losses within bf16 noise, events identical, the step the kill landed on (on one GPU
+#      llm-foundry's train drops fsdp_config - "not applicable for single-GPU training" - so
+#      this run is single-device with monolithic checkpoints, not FSDP);
+#   8. pytest -m gpu, the flex tests (each compiles kernels: last, so they cannot eat 5's budget);
+#   9. OUT/gpu_check.json and the table, which names every missing row and why.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,14 +42,14 @@ DRY=0
 OUT=""
 WORK="${GPU_CHECK_WORK:-}"
 WHEELS="${GPU_WHEELS:-$REPO/artifacts/gpu_wheels}"
-BUDGET="${GPU_CHECK_BUDGET_S:-285}"
+BUDGET="${GPU_CHECK_BUDGET_S:-400}"
 PY="${PYTHON:-python3}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --wheels) WHEELS="$2"; shift ;;
     --work) WORK="$2"; shift ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) OUT="$1" ;;
   esac
   shift
@@ -186,10 +190,11 @@ GPU_TESTS=$(grep -rl --include="test_*.py" "pytest.mark.gpu" tests | sort | tr '
 PYTEST=("$PY" -m pytest -m gpu -q -p no:cacheprovider --timeout 60)
 PLAN="   3. kernels: $PY bench/gpu_check_kernels.py --out $ROWS
    4. pytest -m gpu -k 'not flex': ${PYTEST[*]} $GPU_TESTS
-   5. throughput: $PY bench/gpu_check_train.py throughput (csmpt_sdpa_alibi, torch, csmpt_flex_alibi; 350M, bf16, FSDP FULL_SHARD)
-   6. resume: $PY bench/gpu_check_train.py resume --data $DATA --work $WORK/runs (30 steps, hot swap, SIGKILL after 21, autoresume)
-   7. pytest -m gpu -k flex (compiles)
-   8. report: $PY bench/gpu_check_report.py $OUT"
+   5. throughput: $PY bench/gpu_check_train.py throughput (csmpt_sdpa_alibi, torch, csmpt_sdpa_alibi@fsdp2, csmpt_flex_alibi; 350M, bf16, FSDP FULL_SHARD)
+   6. fsdp1 fixture: $PY bench/gpu_check_train.py fsdp1-fixture --fixture-out $OUT/fsdp1
+   7. resume: $PY bench/gpu_check_train.py resume --data $DATA --work $WORK/runs (30 steps, hot swap, SIGKILL after 21, autoresume)
+   8. pytest -m gpu -k flex (compiles)
+   9. report: $PY bench/gpu_check_report.py $OUT"
 if [ "$CUDA_OK" != 1 ]; then
   echo "== CUDA check: no CUDA device here ($("$PY" -c "import torch; print('torch', torch.__version__)" 2>&1 | tail -1))"
   if [ "$DRY" -eq 1 ]; then
@@ -209,8 +214,8 @@ if [ "$DRY" -eq 1 ]; then
   [ "$N_IMPORT_FAIL" -eq 0 ]; exit $?
 fi
 
-# --- 3..7 ---------------------------------------------------------------------------------------------
-# Caps: 60 + 30 + 80 + 70 + 25 = 265 s, leaving ~20 s of the 285 s budget for steps 1-2.
+# --- 3..8 ---------------------------------------------------------------------------------------------
+# Caps: 60 + 30 + 120 + 40 + 80 + 35 = 365 s, leaving ~35 s of the 400 s budget for steps 1-2.
 step kernels 60 kernels.log "$PY" bench/gpu_check_kernels.py --out "$ROWS"
 MATMUL=$("$PY" -c "import json,sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '\"matmul_bf16_tflops\"' in l]
@@ -224,14 +229,16 @@ pytest_rows() {  # group log: the pytest summary line of the last run as a row
 if [ -z "$NOT_IMPORTING" ]; then
   step pytest_quick 30 pytest.log "${PYTEST[@]}" -k "not flex" $GPU_TESTS
   pytest_rows quick pytest.log
-  step train 80 train.log "$PY" bench/gpu_check_train.py throughput --out "$ROWS" \
+  step train 120 train.log "$PY" bench/gpu_check_train.py throughput --out "$ROWS" \
     --matmul-tflops "$MATMUL"
-  step resume 70 resume.log "$PY" bench/gpu_check_train.py resume --out "$ROWS" --data "$DATA" \
+  step fsdp1_fixture 40 fixture.log "$PY" bench/gpu_check_train.py fsdp1-fixture --out "$ROWS" \
+    --fixture-out "$OUT/fsdp1"
+  step resume 80 resume.log "$PY" bench/gpu_check_train.py resume --out "$ROWS" --data "$DATA" \
     --work "$WORK/runs"
-  step pytest_flex 25 pytest.log "${PYTEST[@]}" -k flex $GPU_TESTS
+  step pytest_flex 35 pytest.log "${PYTEST[@]}" -k flex $GPU_TESTS
   pytest_rows flex pytest.log
 else
-  for part in pytest_quick train resume pytest_flex; do
+  for part in pytest_quick train fsdp1_fixture resume pytest_flex; do
     record "$part" "skipped: $NOT_IMPORTING" 0
   done
 fi

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ATTENTION = ("csmpt_flex_alibi", "csmpt_sdpa_alibi", "torch")
+TRAIN = (*ATTENTION, "csmpt_sdpa_alibi@fsdp2")  # the last under Composer's FSDP2 path
 LIONW = ("decoupled_lionw", "csmpt_lionw foreach", "csmpt_lionw triton")
 # part -> (step names, log): where a missing row's reason is found.
 STEPS = {
@@ -23,6 +24,7 @@ STEPS = {
     "pytest": (("pytest_quick", "pytest_flex"), "pytest.log"),
     "train": (("train",), "train.log"),
     "resume": (("resume",), "resume.log"),
+    "fsdp1_fixture": (("fsdp1_fixture",), "fixture.log"),
 }
 
 
@@ -103,7 +105,7 @@ def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
         if r is not None and not r.get("summary"):
             r = None
         add("pytest -m gpu", group, r, (r or {}).get("summary", "-"), "pytest")
-    for impl in ATTENTION:
+    for impl in TRAIN:
         r = _find(rows, part="train", impl=impl)
         mfu = (r or {}).get("mfu")
         v = (
@@ -112,6 +114,9 @@ def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
             f"{_num((r or {}).get('peak_mem_gib'), '.1f')} GiB peak"
         )
         add("350M FSDP bf16", impl, r, v, "train")
+    r = _find(rows, part="fsdp1_fixture")
+    v = f"{', '.join((r or {}).get('saved', []))} ({(r or {}).get('device', '-')})"
+    add("FSDP1 sharded fixture", "saved to OUT/fsdp1", r, v, "fsdp1_fixture")
     killed = _find(rows, part="resume", phase="killed")
     step = (killed or {}).get("killed_after_step")
     add("kill + autoresume", "SIGKILL landed after step", killed, str(step), "resume")

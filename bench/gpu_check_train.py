@@ -33,7 +33,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 # The compiled flex kernel last: its compile time cannot cost the other two their rows.
-IMPLS = ("csmpt_sdpa_alibi", "torch", "csmpt_flex_alibi")
+# "@fsdp2": the same model under Composer's FSDP2 path (issue 29's GPU row with MFU).
+IMPLS = ("csmpt_sdpa_alibi", "torch", "csmpt_sdpa_alibi@fsdp2", "csmpt_flex_alibi")
 MODEL = {"d_model": 1024, "n_layers": 24, "n_heads": 16, "expansion_ratio": 4}
 FSDP = {
     "sharding_strategy": "FULL_SHARD",
@@ -61,12 +62,21 @@ def _model(impl: str, seq: int, vocab: int, cpu: bool = False) -> Any:
 
 
 def throughput_child(
-    impl: str, steps: int, batch: int, seq: int, matmul_tflops: float, cpu: bool = False
+    impl: str,
+    steps: int,
+    batch: int,
+    seq: int,
+    matmul_tflops: float,
+    cpu: bool = False,
+    fsdp_version: int = 1,
 ) -> dict:
     """Train ``steps`` steps in this process; return tokens/s, MFU, peak memory, losses.
 
+    ``fsdp_version`` 2 is Composer's FSDP2 path (``fully_shard``), chosen as the recipe key
+    ``fsdp_config.version: 2`` chooses it: ``FSDP_VERSION=2`` before the ``Trainer`` is built.
     With ``cpu``, a tiny model in fp32 without FSDP: checks this code on a CPU machine.
     """
+    os.environ["FSDP_VERSION"] = str(fsdp_version)
     import torch
     from composer import Callback, Event, State, Trainer
     from composer.loggers import Logger
@@ -126,6 +136,7 @@ def throughput_child(
     flops = model.flops_per_batch({"input_ids": ids[:batch]})
     return {
         "impl": impl,
+        "fsdp_version": None if cpu else fsdp_version,
         "n_params": n_params,
         "tokens_per_step": batch * seq,
         "step_ms": step_s * 1e3,
@@ -152,29 +163,32 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     """
     model = TINY if args.cpu else MODEL
     results: dict[str, Any] = {"batch": args.batch, "seq": args.seq, "model": model}
-    impls = args.impls.split(",")
+    # Each run is an attention implementation under FSDP1, or one under FSDP2 ("impl@fsdp2").
+    runs = args.impls.split(",")
     deadline = time.monotonic() + args.timeout
-    for i, impl in enumerate(impls):
-        share = max(1.0, (deadline - time.monotonic()) / (len(impls) - i))
+    for i, run in enumerate(runs):
+        impl, _, fsdp = run.partition("@")
+        share = max(1.0, (deadline - time.monotonic()) / (len(runs) - i))
         cmd = [sys.executable, __file__, "throughput-child", "--impl", impl]
+        cmd += ["--fsdp-version", "2" if fsdp == "fsdp2" else "1"]
         cmd += ["--steps", str(args.steps), "--batch", str(args.batch), "--seq", str(args.seq)]
         cmd += ["--matmul-tflops", str(args.matmul_tflops or 0)] + (["--cpu"] if args.cpu else [])
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=share)
         except subprocess.TimeoutExpired as e:
-            results[impl] = {"error": f"timed out after {share:.0f}s", "timeout_s": share}
+            results[run] = {"error": f"timed out after {share:.0f}s", "timeout_s": share}
             tail = e.stderr or ""
             sys.stderr.write(tail.decode(errors="replace") if isinstance(tail, bytes) else tail)
         else:
             if proc.returncode == 0:
-                results[impl] = json.loads(proc.stdout.strip().split("\n")[-1])
+                results[run] = json.loads(proc.stdout.strip().split("\n")[-1])
             else:
                 last = proc.stderr.strip().split("\n")[-1:]
-                results[impl] = {"error": f"exit {proc.returncode}: {' '.join(last)}"[:500]}
+                results[run] = {"error": f"exit {proc.returncode}: {' '.join(last)}"[:500]}
                 sys.stderr.write(proc.stderr[-4000:])
         if args.out:
-            append_row(Path(args.out), {"part": "train", "model": model, **results[impl],
-                                        "impl": impl})  # fmt: skip
+            append_row(Path(args.out), {"part": "train", "model": model, **results[run],
+                                        "impl": run})  # fmt: skip
     # Same weights and batches: the first losses differ only by the attention kernels' rounding.
     first = {
         k: v["losses"][0] for k, v in results.items() if isinstance(v, dict) and v.get("losses")
@@ -216,13 +230,15 @@ def _resume_overrides(data: Path, run_dir: Path, impl: str, cpu: bool = False) -
     ]
 
 
-def _train_cmd(data: Path, run_dir: Path, impl: str, cpu: bool) -> list[str]:
+def _train_cmd(
+    data: Path, run_dir: Path, impl: str, cpu: bool, recipe: str = "yamls/tiny/mpt_hot_swap.yaml"
+) -> list[str]:
     code = (
         "import sys; from csmpt.training import run_training; "
         "run_training(sys.argv[1], sys.argv[2:])"
     )
     overrides = _resume_overrides(data, run_dir, impl, cpu)
-    return [sys.executable, "-c", code, "yamls/tiny/mpt_hot_swap.yaml", *overrides]
+    return [sys.executable, "-c", code, recipe, *overrides]
 
 
 def _losses(run_dir: Path) -> dict[int, float]:
@@ -318,12 +334,99 @@ def resume(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+FIXTURE_MODEL = {**TINY, "vocab": 512, "seq": 64, "batch": 4, "steps": 4}
+
+
+def fsdp1_fixture(out: Path, cpu: bool = False) -> dict[str, Any]:
+    """A real FSDP1 sharded checkpoint, small enough to keep as a CPU test's fixture.
+
+    FSDP1 cannot run on CPU (Composer calls ``torch.cuda.current_device()``) and llm-foundry's
+    ``train`` drops ``fsdp_config`` on one GPU ("not applicable for single-GPU training"), so
+    this builds Composer's ``Trainer`` itself, as :func:`throughput_child` does: a tiny ALiBi MPT
+    (d_model 64, 2 layers, vocab 512), fp32, FSDP1 FULL_SHARD, ``csmpt_lionw``, 4 steps,
+    ``state_dict_type: sharded``: the DCP folder ``ep0-ba4/`` with optimizer state. Then the
+    trained model's logits on fixed ids (fp32, TF32 off) - what a reader of that folder must
+    reproduce on CPU. Writes ``out/ep0-ba4/``, ``out/reference.pt`` (ids, logits, losses) and
+    ``out/fixture.json`` (model kwargs, versions). With ``cpu``: no FSDP, a monolithic
+    checkpoint (checks this code on a CPU machine).
+    """
+    import shutil
+
+    import composer
+    import torch
+    from composer import Trainer
+    from torch.utils.data import DataLoader
+
+    from csmpt.optim.lionw import LionW
+
+    os.environ["FSDP_VERSION"] = "1"
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    spec = FIXTURE_MODEL
+    torch.manual_seed(0)
+    model = _model("torch", spec["seq"], spec["vocab"], cpu=True)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, spec["vocab"], (spec["batch"] * spec["steps"], spec["seq"]), generator=g)
+    samples = [{"input_ids": r, "labels": r, "attention_mask": torch.ones_like(r)} for r in ids]
+    work = out / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    fsdp = {"sharding_strategy": "FULL_SHARD", "state_dict_type": "sharded"}
+    trainer = Trainer(
+        model=model,
+        train_dataloader=DataLoader(samples, batch_size=spec["batch"]),
+        optimizers=LionW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.0),
+        max_duration=f"{spec['steps']}ba",
+        precision="fp32",
+        parallelism_config=None if cpu else {"fsdp": fsdp},
+        device="cpu" if cpu else "gpu",
+        save_folder=str(work),
+        save_interval=f"{spec['steps']}ba",
+        save_filename="ep{epoch}-ba{batch}-rank{rank}.pt",
+        progress_bar=False,
+        log_to_console=False,
+        seed=17,
+    )
+    trainer.fit()
+    probe = torch.arange(2 * spec["seq"]).reshape(2, spec["seq"]) % spec["vocab"]
+    device = "cpu" if cpu else "cuda"
+    trainer.state.model.eval()
+    with torch.no_grad():
+        logits = trainer.state.model({"input_ids": probe.to(device)}).logits.float().cpu()
+    saved = sorted(work.iterdir())
+    for path in saved:
+        dest = out / path.name
+        if path.is_dir():
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(path, dest)
+        elif path.is_file() and not path.is_symlink():
+            shutil.copy2(path, dest)
+    shutil.rmtree(work, ignore_errors=True)
+    torch.save({"ids": probe, "logits": logits}, out / "reference.pt")
+    meta = {
+        "model": {k: v for k, v in spec.items() if k in TINY},
+        "vocab_size": spec["vocab"],
+        "max_seq_len": spec["seq"],
+        "attn_config": {"attn_impl": "torch", "alibi": True},
+        "fsdp": None if cpu else {"version": 1, **fsdp},
+        "saved": [p.name for p in saved],
+        "torch": torch.__version__,
+        "composer": composer.__version__,
+        "device": torch.cuda.get_device_name() if not cpu else "cpu",
+    }
+    (out / "fixture.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["throughput", "throughput-child", "resume"])
+    parser.add_argument(
+        "mode", choices=["throughput", "throughput-child", "resume", "fsdp1-fixture"]
+    )
+    parser.add_argument("--fixture-out", type=Path, default=Path("artifacts/gpu_check/fsdp1"))
     parser.add_argument("--out", help="JSONL file to append the rows to")
     parser.add_argument("--impl", default="csmpt_sdpa_alibi")
     parser.add_argument("--impls", default=",".join(IMPLS))
+    parser.add_argument("--fsdp-version", type=int, choices=(1, 2), default=1)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seq", type=int, default=2048)
@@ -342,12 +445,22 @@ def main() -> None:
     args = parser.parse_args()
     if args.mode == "throughput-child":
         result = throughput_child(
-            args.impl, args.steps, args.batch, args.seq, args.matmul_tflops, args.cpu
+            args.impl,
+            args.steps,
+            args.batch,
+            args.seq,
+            args.matmul_tflops,
+            args.cpu,
+            args.fsdp_version,
         )
         print(json.dumps(result))
         return
     if args.mode == "throughput":
         throughput(args)
+    elif args.mode == "fsdp1-fixture":
+        meta = fsdp1_fixture(args.fixture_out, args.cpu)
+        if args.out:
+            append_row(Path(args.out), {"part": "fsdp1_fixture", **meta})
     else:
         resume(args)
 

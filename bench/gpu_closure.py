@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,13 @@ PLATFORM = [
 # normal functioning of this module, but found huggingface-hub==1.33.0."
 _VERSION_CHECK = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*[<>=!~].* is required .* but found")
 _NO_ATTRIBUTE = re.compile(r"module '([\w.]+)' has no attribute")
+# Carried whatever the image has: llm-foundry 0.22.0 needs transformers 4.51 (the image's 5.x
+# imports, then fails in training: "'MPTConfig' object has no attribute 'pad_token_id'", the
+# first real GPU check, 2026-12-03), and transformers 4.51 needs its own tokenizers and hub.
+PINNED = ("transformers", "tokenizers", "huggingface-hub")
+# Parts of a carried wheel nothing imports, left out so the folder fits a device call's 64 MiB:
+# mlflow's web UI (23 MB of JavaScript; llm-foundry imports mlflow, never serves it).
+SLIM = {"mlflow": ("mlflow/server/js/",)}
 
 
 def gpu_test_files() -> list[Path]:
@@ -223,6 +231,38 @@ def fetch_wheel(requirement: str, wheels: Path) -> str:
     raise RuntimeError(f"{requirement}: no CPython 3.12 wheel and not pure Python")
 
 
+def slim_wheel(wheel: Path, prefixes: tuple[str, ...]) -> int:
+    """Rewrite ``wheel`` without the files under ``prefixes`` (and their RECORD lines).
+
+    Returns the bytes saved. pip installs such a wheel as any other (it checks no hashes of
+    files that are absent from both the archive and its RECORD).
+    """
+    before = wheel.stat().st_size
+    slim = wheel.with_suffix(".slim")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(slim, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename.startswith(prefixes):
+                continue
+            data = src.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines(keepends=True)
+                data = "".join(ln for ln in lines if not ln.startswith(prefixes)).encode()
+            dst.writestr(info, data)
+    slim.replace(wheel)
+    return before - wheel.stat().st_size
+
+
+def carry(requirement: str, wheels: Path) -> str:
+    """:func:`fetch_wheel`, then :func:`slim_wheel` where :data:`SLIM` names the distribution."""
+    how = fetch_wheel(requirement, wheels)
+    name = _norm(requirement.split("==")[0])
+    for wheel in wheels.glob("*.whl"):
+        if _norm(wheel.name.split("-")[0]) == name and name in SLIM:
+            saved = slim_wheel(wheel, SLIM[name])
+            how += f", {saved / 2**20:.0f} MB of {', '.join(SLIM[name])} left out"
+    return how
+
+
 def install(image_python: str, wheels: Path, target: Path) -> None:
     """``pip install --no-deps --no-index --target`` every wheel, as the GPU image will."""
     shutil.rmtree(target, ignore_errors=True)
@@ -249,6 +289,12 @@ def solve(args: argparse.Namespace) -> int:
     wheels: Path = args.wheels
     wheels.mkdir(parents=True, exist_ok=True)
     reasons: dict[str, str] = {}
+    for dist in PINNED:
+        if _norm(dist) not in _carried(wheels):
+            requirement = f"{dist}=={md.version(dist)}"
+            how = carry(requirement, wheels)
+            reasons[requirement] = "pinned: the image's own version does not train llm-foundry"
+            print(f"   + {requirement} [{how}]: {reasons[requirement]}", flush=True)
     for round_ in range(1, args.max_rounds + 1):
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / "site"
@@ -269,7 +315,7 @@ def solve(args: argparse.Namespace) -> int:
             if dist is None or _norm(dist) in carried:
                 continue
             requirement = f"{dist}=={md.version(dist)}"
-            how = fetch_wheel(requirement, wheels)
+            how = carry(requirement, wheels)
             carried.add(_norm(dist))
             reasons[requirement] = f"{row['module']}: {row['error'][:160]} ({row['where']})"
             print(f"   + {requirement} [{how}]: {reasons[requirement]}", flush=True)

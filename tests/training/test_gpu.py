@@ -123,7 +123,12 @@ def test_throughput_part_records_a_row_for_each_attention_even_when_each_times_o
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = _rows(rows_file)
-    assert [r["impl"] for r in rows] == ["csmpt_sdpa_alibi", "torch", "csmpt_flex_alibi"]
+    assert [r["impl"] for r in rows] == [
+        "csmpt_sdpa_alibi",
+        "torch",
+        "csmpt_sdpa_alibi@fsdp2",
+        "csmpt_flex_alibi",
+    ]
     assert all(r["part"] == "train" and r["error"].startswith("timed out") for r in rows)
 
 
@@ -150,7 +155,11 @@ def test_report_names_each_missing_row_and_why_and_shows_the_kill_step(tmp_path:
     assert "pytest -m gpu / quick: missing: the step never ran (the check stopped before it)" in (
         missing
     )
-    assert "350M FSDP bf16 / csmpt_sdpa_alibi" not in " ".join(missing)
+    assert "350M FSDP bf16 / csmpt_sdpa_alibi@fsdp2: missing: train timed out after 80s" in missing
+    assert "350M FSDP bf16 / csmpt_sdpa_alibi:" not in " ".join(missing)
+    assert "FSDP1 sharded fixture / saved to OUT/fsdp1: missing: the step never ran" in (
+        " ".join(missing)
+    )
 
 
 @pytest.mark.gpu
