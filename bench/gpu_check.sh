@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# One prepared GPU check for one H100/H200, inside 7 minutes: FSDP1 and FSDP2 + bf16 + hot swap +
+# One prepared GPU check for one H100/H200, inside 9 minutes: FSDP1 and FSDP2 + bf16 + hot swap +
 # kill and autoresume + LionW kernels + MFU + a real FSDP1 sharded checkpoint for the CPU tests. The results are one small folder, all that needs copying back:
 # OUT/rows.jsonl (every row, appended as it is measured), OUT/gpu_check.json, OUT/gpu_check.md (the
 # table, also printed last) and at most 5 logs. Big outputs (the installed wheels, the training
 # runs' checkpoints) go to WORK.
 #
 #   bench/gpu_wheels.sh                       # here, once: artifacts/gpu_wheels (carry it)
-#   bench/gpu_check.sh [OUT] [--wheels DIR] [--work DIR] [--dry-run]
+#   bench/gpu_check.sh [OUT] [--wheels DIR] [--work DIR] [--tar FILE] [--dry-run]
 #
 #   OUT        results folder (default artifacts/gpu_check/)
 #   --wheels   the folder bench/gpu_wheels.sh made (default artifacts/gpu_wheels, or $GPU_WHEELS)
 #   --work     big outputs (default $GPU_CHECK_WORK or a new folder under ${TMPDIR:-/tmp})
+#   --tar      also pack OUT into FILE (.tar.gz) at the end: a device call returns at most 8
+#              files, 2 folders down, so the check's ~12 files and the fixture's folder come back
+#              as one (the device call: `bench/gpu_check.sh /tmp/gc --tar $OUT/gpu_check.tar.gz`)
 #   --dry-run  installs the carried wheels into a temporary folder, imports the whole stack with
 #              them (bench/gpu_closure.py probe) and stops after the CUDA check: on a CPU machine,
 #              run it with PYTHON= a Python 3.12 that has the image's packages
 #
-# Steps, each under `timeout` within a 400 s budget ($GPU_CHECK_BUDGET_S); the caps leave ~30 s for
+# Steps, each under `timeout` within a 540 s budget ($GPU_CHECK_BUDGET_S); the caps leave ~50 s for
 # the install, and a step with no time left is skipped and reported as such:
 #   1. install the carried wheels into WORK/site (pip --no-deps --no-index --target, or unzip
 #      where the image has no pip); PYTHONPATH is the repository, then WORK/site (the carried csmpt
@@ -42,14 +45,16 @@ DRY=0
 OUT=""
 WORK="${GPU_CHECK_WORK:-}"
 WHEELS="${GPU_WHEELS:-$REPO/artifacts/gpu_wheels}"
-BUDGET="${GPU_CHECK_BUDGET_S:-400}"
+BUDGET="${GPU_CHECK_BUDGET_S:-540}"
+TAR=""
 PY="${PYTHON:-python3}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --wheels) WHEELS="$2"; shift ;;
     --work) WORK="$2"; shift ;;
-    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+    --tar) TAR="$2"; shift ;;
+    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
     *) OUT="$1" ;;
   esac
   shift
@@ -215,7 +220,9 @@ if [ "$DRY" -eq 1 ]; then
 fi
 
 # --- 3..8 ---------------------------------------------------------------------------------------------
-# Caps: 60 + 30 + 120 + 40 + 80 + 35 = 365 s, leaving ~35 s of the 400 s budget for steps 1-2.
+# Caps: 60 + 40 + 200 + 30 + 120 + 40 = 490 s, leaving ~50 s of the 540 s budget for steps 1-2
+# (the H200 image's first CUDA call took 33 s; a 350M throughput run needs ~45 s with its imports,
+# and 29 s shares timed out, 2026-12-04; the 30-step reference run took 49 s).
 step kernels 60 kernels.log "$PY" bench/gpu_check_kernels.py --out "$ROWS"
 MATMUL=$("$PY" -c "import json,sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '\"matmul_bf16_tflops\"' in l]
@@ -227,15 +234,15 @@ pytest_rows() {  # group log: the pytest summary line of the last run as a row
   printf '{"part": "pytest", "group": "%s", "summary": "%s"}\n' "$1" "${summary//\"/\'}" >> "$ROWS"
 }
 if [ -z "$NOT_IMPORTING" ]; then
-  step pytest_quick 30 pytest.log "${PYTEST[@]}" -k "not flex" $GPU_TESTS
+  step pytest_quick 40 pytest.log "${PYTEST[@]}" -k "not flex" $GPU_TESTS
   pytest_rows quick pytest.log
-  step train 120 train.log "$PY" bench/gpu_check_train.py throughput --out "$ROWS" \
+  step train 200 train.log "$PY" bench/gpu_check_train.py throughput --out "$ROWS" \
     --matmul-tflops "$MATMUL"
-  step fsdp1_fixture 40 fixture.log "$PY" bench/gpu_check_train.py fsdp1-fixture --out "$ROWS" \
+  step fsdp1_fixture 30 fixture.log "$PY" bench/gpu_check_train.py fsdp1-fixture --out "$ROWS" \
     --fixture-out "$OUT/fsdp1"
-  step resume 80 resume.log "$PY" bench/gpu_check_train.py resume --out "$ROWS" --data "$DATA" \
+  step resume 120 resume.log "$PY" bench/gpu_check_train.py resume --out "$ROWS" --data "$DATA" \
     --work "$WORK/runs"
-  step pytest_flex 35 pytest.log "${PYTEST[@]}" -k flex $GPU_TESTS
+  step pytest_flex 40 pytest.log "${PYTEST[@]}" -k flex $GPU_TESTS
   pytest_rows flex pytest.log
 else
   for part in pytest_quick train fsdp1_fixture resume pytest_flex; do
@@ -245,3 +252,6 @@ fi
 
 echo "== results ($SECONDS s): $OUT (gpu_check.json, gpu_check.md, rows.jsonl, logs); big outputs: $WORK"
 "$PY" bench/gpu_check_report.py "$OUT"
+if [ -n "$TAR" ]; then
+  tar czf "$TAR" -C "$(dirname "$OUT")" "$(basename "$OUT")" && echo "== packed: $TAR"
+fi

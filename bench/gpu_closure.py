@@ -55,6 +55,10 @@ MODULES = (
     "csmpt.models.alibi_attention",
     "csmpt.models.flex_attention",
     "csmpt.run_folder",
+    # Imported inside functions, so no module import above finds them: reading any JSONL corpus
+    # (the GPU tests train a tokenizer; the image lacks it: "No module named 'zstandard'",
+    # 2026-12-04).
+    "zstandard",
 )
 PLATFORM = [
     "--python-version", "3.12", "--implementation", "cp",
