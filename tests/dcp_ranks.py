@@ -5,6 +5,9 @@
 ranks, ``FileSystemWriter``, ``DefaultSavePlanner(dedup_save_to_lowest_rank=True)``).
 ``python tests/dcp_ranks.py load FOLDER OUT`` resolves ``FOLDER/latest-sharded-rank0`` as Composer's
 autoresume does, loads that folder on both ranks and saves the gathered weight and step to OUT.
+``python tests/dcp_ranks.py reshard CKPT FOLDER`` saves a monolithic Composer checkpoint's whole
+state as a sharded one (its model and optimizer tensors as DTensors split over the 2 ranks, the
+rest as Composer saves it): the folder FSDP would have written had the run been sharded.
 Each rank is a plain subprocess of its own (``rank R PORT ...``).
 """
 
@@ -89,6 +92,37 @@ def _load_ranks(rank: int, port: int, folder: str, out: str) -> None:
     _finish()
 
 
+def _reshard_ranks(rank: int, port: int, ckpt: str, folder: str) -> None:
+    """Save the monolithic checkpoint ``ckpt`` as a sharded one in ``folder`` (2 ranks)."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint import DefaultSavePlanner, FileSystemWriter
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    _init(rank, port)
+    mesh = init_device_mesh("cpu", (2,))
+    whole = torch.load(ckpt, map_location="cpu", weights_only=False)
+
+    def shard(obj: object) -> object:
+        if isinstance(obj, dict):
+            return {k: shard(v) for k, v in obj.items()}
+        if isinstance(obj, torch.Tensor) and obj.dim() >= 1 and obj.shape[0] >= 2:
+            return distribute_tensor(obj, mesh, [Shard(0)])  # FSDP's dim-0 split
+        return obj
+
+    state = whole["state"]
+    sharded = {k: shard(v) if k in ("model", "optimizers") else v for k, v in state.items()}
+    to_save: dict = {"state": sharded}
+    if rank == 0:
+        to_save["rng"] = whole["rng"]  # only rank 0 saves RNG (Composer)
+    dcp.save(
+        to_save,
+        storage_writer=FileSystemWriter(folder),
+        planner=DefaultSavePlanner(dedup_save_to_lowest_rank=True),
+    )
+    _finish()
+
+
 def port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,7 +130,7 @@ def port() -> int:
 
 
 def main() -> None:
-    """``save FOLDER`` or ``load FOLDER OUT`` on 2 ranks, each a process of its own.
+    """``save FOLDER``, ``load FOLDER OUT`` or ``reshard CKPT FOLDER`` on 2 ranks, each a process.
 
     Two plain subprocesses (``rank R PORT ...``), not ``torch.multiprocessing.spawn``: a spawned
     rank was seen never to start (the other waited in ``init_process_group`` until the test's
@@ -104,9 +138,9 @@ def main() -> None:
     """
     import subprocess
 
-    if sys.argv[1] == "rank":  # one rank: rank R PORT save|load FOLDER [OUT]
+    if sys.argv[1] == "rank":  # one rank: rank R PORT save|load|reshard ARGS...
         rank, the_port, what, folder, *rest = sys.argv[2:]
-        fn = _save_ranks if what == "save" else _load_ranks
+        fn = {"save": _save_ranks, "load": _load_ranks, "reshard": _reshard_ranks}[what]
         fn(int(rank), int(the_port), folder, *rest)
         return
     p = str(port())

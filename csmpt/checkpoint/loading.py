@@ -7,7 +7,8 @@ surgery`` (:func:`torch_load_mmap` reads its Composer and ``.bin`` sources).
 The first is a training recipe's model with a Composer checkpoint's weights; the second an
 export or a base model.
 
-A checkpoint series is a run folder's ``ep*-ba*-rank0.pt`` files, in step order.
+A checkpoint series is a run folder's ``ep*-ba*-rank0.pt`` files and sharded ``ep*-ba*/`` folders
+(:mod:`csmpt.checkpoint.sharded`), in step order.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from csmpt.checkpoint.sharded import is_sharded_checkpoint, sharded_model_weights
 from csmpt.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _CKPT = re.compile(r"^ep(\d+)-ba(\d+)-rank0\.pt$")
+_SHARDED = re.compile(r"^ep(\d+)-ba(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,10 @@ class Checkpoint:
 
 
 def find_checkpoints(folder: str | Path) -> list[Checkpoint]:
-    """The Composer checkpoints in ``folder`` (``ep{E}-ba{B}-rank0.pt``), in step order.
+    """The Composer checkpoints in ``folder``, in step order.
+
+    Monolithic files (``ep{E}-ba{B}-rank0.pt``) and sharded folders (``ep{E}-ba{B}/`` with DCP's
+    ``.metadata``; a folder without it is a save that did not finish and is left out).
 
     Raises:
         DataError: The folder does not exist or holds no checkpoint.
@@ -64,9 +70,13 @@ def find_checkpoints(folder: str | Path) -> list[Checkpoint]:
         m = _CKPT.match(f.name)
         if m and f.is_file() and not f.is_symlink():
             found.append(Checkpoint(int(m.group(2)), f))
+        m = _SHARDED.match(f.name)
+        if m and not f.is_symlink() and is_sharded_checkpoint(f):
+            found.append(Checkpoint(int(m.group(2)), f))
     if not found:
         raise DataError(
-            f"checkpoint folder '{p}' holds no Composer checkpoints (ep*-ba*-rank0.pt); "
+            f"checkpoint folder '{p}' holds no Composer checkpoints (ep*-ba*-rank0.pt or sharded "
+            "ep*-ba*/); "
             "point it at a run's save_folder"
         )
     return sorted(found, key=lambda c: c.step)
@@ -174,7 +184,9 @@ def load_checkpoint_weights(
 
     Args:
         model: The recipe's model (built on ``meta`` when ``assign``).
-        checkpoint: A Composer checkpoint file (a monolithic one, as FSDP ``full`` saves).
+        checkpoint: A Composer checkpoint: a monolithic file (FSDP ``full``, DDP, one device)
+            or a sharded (DCP) folder, as FSDP1 and FSDP2 save with ``sharded``: its model
+            tensors are gathered whole (allocated once, not memory-mapped).
         recipe: The recipe the model was built from (named in errors).
         assign: Make the checkpoint's (mmapped) tensors the model's parameters instead of
             copying into them: no second copy of the model; needed for a ``meta`` model.
@@ -183,14 +195,17 @@ def load_checkpoint_weights(
         DataError: Not a Composer checkpoint, or its weights do not fit the recipe's model.
     """
     ckpt = Path(checkpoint)
-    try:
-        obj = torch_load_mmap(ckpt, weights_only=False)
-        state = obj["state"]
-        weights = state["model"]
-    except (OSError, RuntimeError, KeyError, TypeError, EOFError) as e:
-        raise DataError(
-            f"{ckpt}: not a readable Composer checkpoint ({type(e).__name__})"
-        ) from None
+    if is_sharded_checkpoint(ckpt):
+        weights = sharded_model_weights(ckpt)
+    else:
+        try:
+            obj = torch_load_mmap(ckpt, weights_only=False)
+            state = obj["state"]
+            weights = state["model"]
+        except (OSError, RuntimeError, KeyError, TypeError, EOFError) as e:
+            raise DataError(
+                f"{ckpt}: not a readable Composer checkpoint ({type(e).__name__})"
+            ) from None
     target = model.state_dict()
     if set(weights) != set(target) or any(
         tuple(weights[k].shape) != tuple(v.shape) for k, v in target.items()

@@ -120,7 +120,9 @@ def validate_command(
 
 @user_errors
 def export_command(
-    checkpoint: Path = typer.Argument(..., help="Composer checkpoint (ep*-ba*-rank0.pt)."),
+    checkpoint: Path = typer.Argument(
+        ..., help="Composer checkpoint: ep*-ba*-rank0.pt, or a sharded (FSDP1/FSDP2) ep*-ba*/."
+    ),
     out_dir: Path = typer.Argument(..., help="The HF folder to write."),
     train_yaml: Path = typer.Option(..., "--train-yaml", help="The recipe the run trained with."),
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
@@ -134,12 +136,16 @@ def export_command(
     """
     import zipfile
 
+    from csmpt.checkpoint.sharded import is_sharded_checkpoint
     from csmpt.errors import DataError
     from csmpt.training.preflight import check_recipe_keys
 
-    if not checkpoint.is_file():
-        raise DataError(f"{checkpoint}: checkpoint file does not exist")
-    if not zipfile.is_zipfile(checkpoint):
+    sharded = is_sharded_checkpoint(checkpoint)
+    if not checkpoint.is_file() and not sharded:
+        from csmpt.export.hf import not_a_checkpoint
+
+        raise DataError(not_a_checkpoint(checkpoint))
+    if not sharded and not zipfile.is_zipfile(checkpoint):
         raise DataError(f"{checkpoint}: not a Composer checkpoint (a torch .pt zip file)")
     if out_dir.exists() and not overwrite:
         raise DataError(f"{out_dir} exists; pass --overwrite to replace it")

@@ -34,6 +34,7 @@ from csmpt.checkpoint.loading import (
     find_checkpoints,
     load_checkpoint_weights,
 )
+from csmpt.checkpoint.sharded import is_sharded_checkpoint
 from csmpt.errors import ConfigError, DataError
 from csmpt.eval.bpb import (
     BpbScore,
@@ -281,7 +282,8 @@ def validate_checkpoints(
     ckpts: list[Checkpoint] = []
     if checkpoints is not None:
         src = Path(checkpoints)
-        ckpts = [Checkpoint(_step_of(src), src)] if src.is_file() else find_checkpoints(src)
+        one = src.is_file() or is_sharded_checkpoint(src)
+        ckpts = [Checkpoint(_step_of(src), src)] if one else find_checkpoints(src)
     corpora = corpora or corpora_of_recipe(train_yaml, overrides)
     if not corpora:
         raise ConfigError(f"{train_yaml}: no eval_loader corpora; name them with --corpus NAME=DIR")
@@ -343,7 +345,9 @@ def validate_checkpoints(
 def _step_of(path: Path) -> int:
     import re
 
-    m = re.search(r"-ba(\d+)-", path.name)
+    m = re.search(r"-ba(\d+)(?:-|$)", path.name)
     if not m:
-        raise DataError(f"'{path}': cannot tell the step from the name (expected ep*-ba*-rank0.pt)")
+        raise DataError(
+            f"'{path}': cannot tell the step from the name (expected ep*-ba*-rank0.pt or ep*-ba*/)"
+        )
     return int(m.group(1))

@@ -36,10 +36,14 @@ def _base(recipe: Mapping[str, Any]) -> str | None:
 
 
 def _timestamp(checkpoint: Path) -> dict[str, int]:
-    """Batches, samples and tokens of a monolithic Composer checkpoint (empty if unreadable)."""
+    """Batches, samples and tokens of a Composer checkpoint (empty if unreadable)."""
     import torch
 
+    from csmpt.checkpoint.sharded import is_sharded_checkpoint, sharded_timestamp
+
     try:
+        if is_sharded_checkpoint(checkpoint):
+            return sharded_timestamp(checkpoint)
         state = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
         ts = state["state"]["timestamp"]["Timestamp"]
     except Exception:  # noqa: BLE001 - a card without the figure, not a failed export

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from csmpt.atomic import recover_dir, replace_dir
 from csmpt.checkpoint.hf_folder import write_hf_folder
-from csmpt.checkpoint.loading import build_recipe_model, load_checkpoint_weights, recipe_config
+from csmpt.checkpoint.loading import (
+    build_recipe_model,
+    find_checkpoints,
+    load_checkpoint_weights,
+    recipe_config,
+)
+from csmpt.checkpoint.sharded import is_sharded_checkpoint
 from csmpt.errors import CsmptError, DataError
 from csmpt.export.card import model_card
 
@@ -31,7 +37,14 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["ExportResult", "PARITY_TEXT", "TOLERANCE", "export_to_hf", "logits_parity"]
+__all__ = [
+    "ExportResult",
+    "PARITY_TEXT",
+    "TOLERANCE",
+    "export_to_hf",
+    "logits_parity",
+    "not_a_checkpoint",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +121,20 @@ def _load_export(out: Path, dtype: str) -> torch.nn.Module:
     return model.eval()
 
 
+def not_a_checkpoint(path: Path) -> str:
+    """Why ``path`` is no checkpoint to export, and the one the user likely meant."""
+    if not path.is_dir():
+        return f"checkpoint '{path}' does not exist"
+    try:
+        newest = find_checkpoints(path)[-1].path
+    except DataError:
+        return (
+            f"'{path}' is a folder but not a checkpoint (a sharded one holds a .metadata); "
+            "name a checkpoint: ep*-ba*-rank0.pt or a sharded ep*-ba*/"
+        )
+    return f"'{path}' is a run folder, not a checkpoint; its newest checkpoint is {newest}"
+
+
 def export_to_hf(
     checkpoint: str | Path,
     train_yaml: str | Path,
@@ -119,7 +146,8 @@ def export_to_hf(
     """Export a Composer checkpoint of a recipe's model to an HF folder and check its logits.
 
     Args:
-        checkpoint: A Composer checkpoint (``ep0-ba40-rank0.pt``).
+        checkpoint: A Composer checkpoint: ``ep0-ba40-rank0.pt``, or a sharded (DCP) folder
+            ``ep0-ba40/`` as FSDP1 and FSDP2 save it.
         train_yaml: The training recipe the run trained with (builds the model and tokenizer).
         out_dir: The HF folder to write (must not exist unless ``overwrite``).
         overrides: ``key=value`` overrides of the recipe.
@@ -139,8 +167,8 @@ def export_to_hf(
     if out.exists() and not overwrite:
         raise CsmptError(f"'{out}' exists; pass --overwrite to replace it")
     ckpt = Path(checkpoint)
-    if not ckpt.is_file():
-        raise DataError(f"checkpoint '{ckpt}' does not exist")
+    if not (ckpt.is_file() or is_sharded_checkpoint(ckpt)):
+        raise DataError(not_a_checkpoint(ckpt))
     rm = build_recipe_model(train_yaml, overrides, init_device="meta")
     recipe = recipe_config(train_yaml, overrides)
     load_checkpoint_weights(rm.model, ckpt, rm.recipe, assign=True)
