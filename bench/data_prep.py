@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ["data/samples/cs_web.jsonl", "data/samples/cs_crawl.jsonl"]
-CSMPT = "csmpt prep (tokenizer_backend=auto: tiktoken)"
+CSMPT = "csmpt prep, defaults (tokenizer_backend auto: tiktoken; workers unset: chosen)"
 
 
 def make_corpus(work: Path, mb: float, txt: bool = True) -> tuple[Path, Path, list[str]]:
@@ -97,7 +97,7 @@ def run_csmpt(
     jsonl: Path,
     out: Path,
     seq: int,
-    workers: int,
+    workers: int | None,
     backend: str = "auto",
     classifier: str | None = None,
 ) -> None:
@@ -162,7 +162,9 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=20.0, help="corpus size in MB of text")
     ap.add_argument("--max-seq-len", type=int, default=2048)
     ap.add_argument("--tokenizer", default=None, help="HF tokenizer folder (default: demo's)")
-    ap.add_argument("--workers", type=int, default=0, help="csmpt prep's workers setting")
+    ap.add_argument(
+        "--workers", type=int, default=None, help="csmpt prep's workers setting (default: unset)"
+    )
     ap.add_argument("--skip-text-to-mds", action="store_true", help="skip convert_text_to_mds")
     ap.add_argument(
         "--classifier",
@@ -196,7 +198,7 @@ def main() -> None:
             nonlocal tokens
             tokens = ceiling(tok_dir, texts, method)
 
-        def prep(name: str, workers: int, backend: str) -> Callable[[], object]:
+        def prep(name: str, workers: int | None, backend: str) -> Callable[[], object]:
             return lambda: run_csmpt(tok_dir, jsonl, work / name, seq, workers, backend)
 
         contenders: list[tuple[str, Callable[[], object]]] = [
@@ -205,6 +207,7 @@ def main() -> None:
             ("raw tiktoken (exact, one batch per core)", lambda: raw_tiktoken(tok_dir, texts)),
             (CSMPT, prep("csmpt", args.workers, "auto")),
             (f"csmpt prep, workers={cores}", prep("csmpt_workers", cores or 1, "auto")),
+            ("csmpt prep, workers=0 (threads)", prep("csmpt_threads", 0, "auto")),
             ("csmpt prep, tokenizer_backend=hf", prep("csmpt_hf", args.workers, "hf")),
             (
                 "llm-foundry convert_dataset_json",
@@ -230,7 +233,8 @@ def main() -> None:
         # convert_text_to_mds last: once it forks, HF tokenizers here stop using threads.
         rows = [(name, *measure(fn)) for name, fn in contenders]
         same = all(
-            same_shards(work / "csmpt", work / other) for other in ("csmpt_workers", "csmpt_hf")
+            same_shards(work / "csmpt", work / other)
+            for other in ("csmpt_workers", "csmpt_threads", "csmpt_hf")
         )
     rate = {name: tokens / wall for name, wall, _ in rows}
     best_foundry = max(r for n, r in rate.items() if n.startswith("llm-foundry"))

@@ -46,7 +46,7 @@ from csmpt.mds.doc_map import DocMapWriter, split_doc_map, write_doc_map
 from csmpt.mds.writer import ShardedSplitWriter, ShardFormat
 from csmpt.prep.concat import SampleConcatenator
 from csmpt.prep.config import PrepConfig, parse_size
-from csmpt.prep.encoders import BatchEncoder, Result, TextEncoder
+from csmpt.prep.encoders import BatchEncoder, Result, TextEncoder, choose_workers
 from csmpt.prep.long_docs import PIECE_CHARS, DocumentCutter, stream_ids
 from csmpt.prep.pad_packing import PadPacker
 
@@ -428,7 +428,12 @@ def build_corpus(
     file_ids = {path: i for i, path in enumerate(files)}
     scorer = filt.model if filt is not None else None
     signer = filt.signer if filt is not None else None
-    batch_encoder = BatchEncoder(encoder, cfg.workers, scorer, signer)
+    input_bytes = sum(Path(f).stat().st_size for f in files)
+    workers = choose_workers(cfg.workers, input_bytes)
+    if cfg.workers is None:
+        how = f"{workers} worker processes" if workers else "threads in this process"
+        log.info("tokenizing with %s (workers unset; %.1f MB of input)", how, input_bytes / 1e6)
+    batch_encoder = BatchEncoder(encoder, workers, scorer, signer)
     eos = np.asarray([eos_id], dtype=np.int32)
     inflight: deque[tuple[_Batch, Future[Result] | None]] = deque()
 
