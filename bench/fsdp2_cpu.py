@@ -17,7 +17,13 @@ for the first N steps; the callback drops the other gradients after each backwar
 comparison covers csmpt's freeze under FSDP2's sharded gradients; the FSDP2 run's
 ``events.jsonl`` must then hold the stage's start and the unfreeze.
 
-    python bench/fsdp2_cpu.py [--steps 6] [--freeze 3]
+``--recipe yamls/tiny/mpt_hot_swap.yaml --steps 30`` runs the hot-swap recipe instead (corpora
+swapped at steps 14 and 27; the resumed run restarts at step 15, after the first swap, and must
+replay the second): the script then also compares each run's hot-swap events. ``--data DIR``
+takes the tokenizer and shards from ``DIR/tokenizer`` and ``DIR/mds`` (e.g. the folder
+``bench/gpu_wheels.sh`` makes) instead of the demo's.
+
+    python bench/fsdp2_cpu.py [--steps 6] [--freeze 3] [--recipe R] [--data DIR]
 """
 
 from __future__ import annotations
@@ -38,7 +44,15 @@ FSDP = (  # version: 2 -> csmpt_fsdp_version sets FSDP_VERSION=2 in each rank
 )
 
 
-def _launch(work: Path, run: Path, steps: int, port: int, fsdp2: bool, extra: list[str]) -> None:
+def _launch(
+    work: Path,
+    run: Path,
+    steps: int,
+    port: int,
+    fsdp2: bool,
+    extra: list[str],
+    recipe: str = "yamls/tiny/mpt.yaml",
+) -> None:
     env = dict(os.environ, TMPDIR=str(work / "tmp"))
     env.pop("FSDP_VERSION", None)  # the recipe key chooses
     cmd = [
@@ -50,7 +64,7 @@ def _launch(work: Path, run: Path, steps: int, port: int, fsdp2: bool, extra: li
         "2",
         "--master-port",
         str(port),
-        "yamls/tiny/mpt.yaml",
+        recipe,
         f"variables.save_folder={run}",
         f"max_duration={steps}ba",
         f"eval_interval={steps}ba",
@@ -72,6 +86,16 @@ def _losses(run: Path) -> dict[int, float]:
     return out
 
 
+def _swaps(run: Path) -> list[tuple[str, int, str]]:
+    """(event, step, corpus) of the run's hot-swap events, in order."""
+    events = [json.loads(x) for x in (run / "events.jsonl").read_text().splitlines()]
+    return [
+        (e["event"], int(e["step"]), str(e.get("to") or e.get("corpus") or e.get("name", "")))
+        for e in events
+        if "swap" in e["event"]
+    ]
+
+
 def _compare(name: str, a: dict[int, float], b: dict[int, float]) -> None:
     steps = sorted(set(a) & set(b))
     diff = max(abs(a[s] - b[s]) for s in steps)
@@ -84,8 +108,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--freeze", type=int, default=0, help="embeddings-first steps (0: none)")
+    ap.add_argument("--recipe", default="yamls/tiny/mpt.yaml")
+    ap.add_argument("--data", type=Path, help="folder with tokenizer/ and mds/ (default: demo's)")
     args = ap.parse_args()
-    extra = (
+    data = (
+        [
+            f"variables.tokenizer_name={args.data.resolve() / 'tokenizer'}",
+            f"variables.data_root={args.data.resolve() / 'mds'}",
+            f"variables.data_local={args.data.resolve() / 'mds' / 'cs_web'}",
+        ]
+        if args.data
+        else []
+    )
+    extra = data + (
         [f'callbacks.csmpt_freeze={{"stages":[{{"until":"{args.freeze}ba","train":["wte"]}}]}}']
         if args.freeze
         else []
@@ -96,17 +131,23 @@ def main() -> None:
         for name in ("artifacts", "yamls", "data"):
             (work / name).symlink_to(REPO / name)
         ddp, fsdp2, resumed = work / "ddp", work / "fsdp2", work / "fsdp2-resumed"
-        _launch(work, ddp, args.steps, 29631, fsdp2=False, extra=extra)
-        _launch(work, fsdp2, args.steps, 29632, fsdp2=True, extra=extra)
+        _launch(work, ddp, args.steps, 29631, fsdp2=False, extra=extra, recipe=args.recipe)
+        _launch(work, fsdp2, args.steps, 29632, fsdp2=True, extra=extra, recipe=args.recipe)
         print("fsdp2 folder:", sorted(p.name for p in fsdp2.iterdir()))
         shutil.copytree(fsdp2, resumed, symlinks=True)
         shutil.rmtree(resumed / f"ep0-ba{args.steps}")
-        _launch(work, resumed, args.steps, 29633, fsdp2=True, extra=extra)
+        _launch(work, resumed, args.steps, 29633, fsdp2=True, extra=extra, recipe=args.recipe)
         history = [json.loads(x) for x in (resumed / "runs.jsonl").read_text().splitlines()]
         print("resumed run's history:", [(h["event"], h["step"]) for h in history])
         if args.freeze:
             events = [json.loads(x) for x in (fsdp2 / "events.jsonl").read_text().splitlines()]
             print("fsdp2 freeze events:", [(e["event"], e["step"]) for e in events])
+        if "hot_swap" in args.recipe:
+            swaps = {name: _swaps(run) for name, run in (("ddp", ddp), ("fsdp2", fsdp2))}
+            swaps["fsdp2-resumed"] = _swaps(resumed)
+            for name, rows in swaps.items():
+                print(f"{name} hot-swap events:", rows)
+            print("hot-swap events FSDP2 == DDP:", swaps["fsdp2"] == swaps["ddp"])
         for name, run in (("ddp", ddp), ("fsdp2", fsdp2)):
             print(f"{name} losses:", [round(v, 6) for _, v in sorted(_losses(run).items())])
         _compare("FSDP2 vs DDP", _losses(fsdp2), _losses(ddp))

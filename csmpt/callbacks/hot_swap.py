@@ -53,6 +53,28 @@ def zero_optimizer_state(state: State) -> None:
                     value.zero_()
 
 
+def run_tokenizer(state: State) -> Any:
+    """The run's tokenizer: the model's, through a DDP wrapper, else the training dataset's.
+
+    Under DDP Composer replaces ``state.model`` by ``DistributedDataParallel(model)``, which has
+    no ``tokenizer`` (the model is its ``module``): a multi-process run's first swap built the
+    next corpus' loader with ``None`` and died ("Tokenizer is required for text dataloader",
+    found by ``bench/fsdp2_cpu.py --recipe yamls/tiny/mpt_hot_swap.yaml`` on 2 processes).
+    """
+    model = state.model
+    for candidate in (model, getattr(model, "module", None)):
+        tokenizer = getattr(candidate, "tokenizer", None)
+        if tokenizer is not None:
+            return tokenizer
+    dataset = getattr(state.train_dataloader, "dataset", None)
+    tokenizer = getattr(dataset, "tokenizer", None)
+    if tokenizer is None:
+        raise RuntimeError(
+            "csmpt_hot_swap: neither the model nor the training dataset has a tokenizer"
+        )
+    return tokenizer
+
+
 class HotSwap(Callback):
     """Swap the training corpus at scheduled batches or tokens (``csmpt_hot_swap``).
 
@@ -153,8 +175,7 @@ class HotSwap(Callback):
 
         cfg = copy.deepcopy(self._loader_cfg)
         cfg["dataset"] = merged_dataset(self._loader_cfg["dataset"], self.swaps[segment - 1])
-        tokenizer = getattr(state.model, "tokenizer", None)
-        spec = build_dataloader(cfg, tokenizer, self._batch_size)
+        spec = build_dataloader(cfg, run_tokenizer(state), self._batch_size)
         loader = spec.dataloader
         if dataset_state is not None:
             loader.dataset.load_state_dict(dataset_state)

@@ -350,3 +350,21 @@ def test_schedule_in_tokens_and_lookup() -> None:
         parse_swaps([{"name": "b", "at": "5ba"}, {"name": "c", "at": "9000tok"}])
     with pytest.raises(ConfigError, match="'at: resume' swaps must come after"):
         parse_swaps([{"name": "b", "at": "resume"}, {"name": "c", "at": "9ba"}])
+
+
+def test_the_swap_finds_the_tokenizer_through_a_ddp_wrapper() -> None:
+    """Under DDP ``state.model`` is ``DistributedDataParallel(model)``: no ``tokenizer`` of its
+    own. The swap built the next loader with ``None`` and a 2-process run died at its first
+    swap; the tokenizer is the wrapped model's, else the training dataset's."""
+    from types import SimpleNamespace
+
+    from csmpt.callbacks.hot_swap import run_tokenizer
+
+    tok = object()
+    ddp = SimpleNamespace(module=SimpleNamespace(tokenizer=tok))  # what DDP exposes
+    assert run_tokenizer(SimpleNamespace(model=ddp, train_dataloader=None)) is tok  # type: ignore[arg-type]
+    loader = SimpleNamespace(dataset=SimpleNamespace(tokenizer=tok))
+    bare = SimpleNamespace(model=SimpleNamespace(), train_dataloader=loader)
+    assert run_tokenizer(bare) is tok  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="neither the model nor the training dataset"):
+        run_tokenizer(SimpleNamespace(model=SimpleNamespace(), train_dataloader=None))  # type: ignore[arg-type]
