@@ -102,7 +102,7 @@ compression: zstd
 size_limit: 64mb
 shard_multiple: 8
 strict: false
-workers: 0
+# workers: unset = one process per core from 8 MB of input (2+ cores), else threads
 tokenizer_backend: auto
 corpora:
   - name: web
