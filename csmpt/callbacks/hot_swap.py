@@ -34,6 +34,7 @@ from composer.core import Callback, State, Time, TimeUnit
 from composer.loggers import Logger
 from composer.utils import dist
 
+from csmpt.callbacks.packed_state import pack, unpack
 from csmpt.errors import ConfigError
 from csmpt.mds.streaming_threads import stop_streaming_threads
 from csmpt.recipe.swap_schedule import Swap, check_swaps, merged_dataset, parse_swaps, swaps_due
@@ -267,11 +268,16 @@ class HotSwap(Callback):
             if hasattr(dataset, "state_dict"):
                 num_samples = int(self._state.timestamp.sample_in_epoch)
                 dataset_state = dataset.state_dict(num_samples, True)  # type: ignore[union-attr]
-        return {"segment": self._segment, "history": self._history, "dataset_state": dataset_state}
+        # history and dataset_state change shape: packed, a sharded checkpoint resumes them
+        return {
+            "segment": self._segment,
+            "history": pack(self._history),
+            "dataset_state": pack(dataset_state),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the history; refuse a schedule whose past swaps differ from what happened."""
-        history = list(state.get("history", []))
+        history = list(unpack(state.get("history")) or [])
         for record in history:
             i = int(record["index"]) - 1
             if i >= len(self.swaps):
@@ -291,4 +297,4 @@ class HotSwap(Callback):
                 )
         self._history = history
         self._segment = int(state.get("segment", 0))
-        self._restored = state
+        self._restored = {**state, "dataset_state": unpack(state.get("dataset_state"))}

@@ -74,6 +74,7 @@ from composer.loggers import Logger
 from composer.utils import dist
 
 from csmpt.callbacks.hot_swap import HotSwap, zero_optimizer_state
+from csmpt.callbacks.packed_state import pack, unpack
 from csmpt.callbacks.spike_detect import RollingWindow, SpikeCheck, SpikeRule
 from csmpt.errors import ConfigError, CsmptError
 from csmpt.run_folder import EVENTS_FILE, append_event, read_events
@@ -517,7 +518,7 @@ class LossSpike(Callback):
             "losses": self.losses.state_dict(),
             "grad_norms": self.grad_norms.state_dict() if self.grad_norms else [],
             "count": self.count,
-            "rollbacks": self.rollbacks,
+            "rollbacks": pack(self.rollbacks),  # a list of records: packed for DCP
             "skip_until": self._skip_until,
             "corpus_start": self._corpus_start,
             "consecutive": self._consecutive,
@@ -529,7 +530,7 @@ class LossSpike(Callback):
         if self.grad_norms is not None:
             self.grad_norms.load_state_dict(state.get("grad_norms", []))
         self.count = int(state.get("count", 0))
-        self.rollbacks = list(state.get("rollbacks", []))
+        self.rollbacks = list(unpack(state.get("rollbacks")) or [])
         self._skip_until = int(state.get("skip_until", 0))
         self._consecutive = int(state.get("consecutive", 0))
         start = state.get("corpus_start")
