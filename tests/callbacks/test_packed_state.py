@@ -58,7 +58,10 @@ def test_a_swapped_hot_swap_and_a_rolled_back_spike_resume_from_a_sharded_checkp
     spiked = _loss_spike(tmp_path)
     spiked.rollbacks = [{"step": 9, "to": 5}]
     saved = {"HotSwap": swapped.state_dict(), "LossSpike": spiked.state_dict()}
-    fresh = {"HotSwap": _hot_swap(tmp_path).state_dict(), "LossSpike": _loss_spike(tmp_path).state_dict()}
+    fresh = {
+        "HotSwap": _hot_swap(tmp_path).state_dict(),
+        "LossSpike": _loss_spike(tmp_path).state_dict(),
+    }
     loaded = _roundtrip(saved, fresh, tmp_path / "ckpt")
     resumed, spike = _hot_swap(tmp_path), _loss_spike(tmp_path)
     resumed.load_state_dict(loaded["HotSwap"])
