@@ -93,6 +93,7 @@ def test_a_torn_sharded_checkpoint_is_left_out_or_named(
     with pytest.raises(DataError, match=r"ep0-ba18: a sharded checkpoint with a missing"):
         sharded_model_weights(run / "ep0-ba18")
     # The run folder given where a checkpoint belongs: which checkpoint to name instead.
-    with pytest.raises(DataError, match=r"is a run folder, not a checkpoint; its newest .*ep0-ba18"):
+    newest = r"is a run folder, not a checkpoint; its newest .*ep0-ba18"
+    with pytest.raises(DataError, match=newest):
         export_to_hf(run, "yamls/tiny/mpt.yaml", tmp_path / "hf", tiny_overrides(tmp_path / "u"))
     assert not (tmp_path / "hf").exists()
