@@ -24,20 +24,21 @@ def test_data_prep_benchmark_prints_ratios(tokenizer_dir: Path) -> None:
     )
     rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "contender" not in ln]
     names = [r.split("|")[1].strip() for r in rows]
-    assert names[:6] == [
+    assert names[:7] == [
         "raw encode_batch_fast",
         "raw encode_batch",
         "raw tiktoken (exact, one batch per core)",
-        "csmpt prep (tokenizer_backend=auto: tiktoken)",
+        "csmpt prep, defaults (tokenizer_backend auto: tiktoken; workers unset: chosen)",
         f"csmpt prep, workers={os.cpu_count()}",
+        "csmpt prep, workers=0 (threads)",
         "csmpt prep, tokenizer_backend=hf",
     ]
-    assert names[6] == "llm-foundry convert_dataset_json"
-    assert names[7].startswith("llm-foundry convert_text_to_mds")
+    assert names[7] == "llm-foundry convert_dataset_json"
+    assert names[8].startswith("llm-foundry convert_text_to_mds")
     for row in rows:
         assert float(row.split("|")[3].replace(",", "")) > 0  # tokens/s
     assert re.search(r"csmpt prep vs best llm-foundry: \d+\.\d\dx", out)
     assert re.search(r"csmpt prep vs the faster raw encode_batch \(ceiling\): \d+\.\d%", out)
     assert re.search(r"csmpt prep vs raw tiktoken \(its own backend's ceiling\): \d+", out)
-    # The three csmpt runs (two backends, threads and processes) wrote the same shards.
+    # The four csmpt runs (two backends, threads and processes) wrote the same shards.
     assert "shards byte-identical across backends and worker counts: True" in out
