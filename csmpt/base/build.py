@@ -256,6 +256,17 @@ def _vocab_rows(n: int, multiple: int = 64) -> int:
     return -(-n // multiple) * multiple
 
 
+def _vocab_key(recipe: str) -> str:
+    """The recipe key of the model's vocabulary size: an ``hf_causal_lm`` (the Llama twin) takes
+    it as a config override, llm-foundry's MPT as a model argument."""
+    from omegaconf import OmegaConf
+
+    model = OmegaConf.load(recipe).get("model") or {}
+    if model.get("name") == "hf_causal_lm":
+        return "model.config_overrides.vocab_size"
+    return "model.vocab_size"
+
+
 def _train(
     cfg: BaseConfig, out: Path, tokenizer: Path, vocab: int, key: str, extra: Sequence[str]
 ) -> tuple[Path, int, int, float]:
@@ -273,7 +284,7 @@ def _train(
             f"variables.data_root={out / 'mds'}",
             f"variables.tokenizer_name={tokenizer}",
             f"variables.save_folder={run}",
-            f"model.vocab_size={_vocab_rows(vocab)}",
+            f"{_vocab_key(cfg.recipe)}={_vocab_rows(vocab)}",
             f"seed={cfg.seed}",
             *cfg.overrides,
             *extra,

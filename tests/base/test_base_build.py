@@ -110,11 +110,46 @@ def test_a_bad_base_config_is_one_line(tmp_path: Path) -> None:
     assert "corpus.kind" in res.output and "'web'" in res.output and "Traceback" not in res.output
 
 
-@pytest.mark.parametrize("name", ["en", "cs", "pl"])
+@pytest.mark.parametrize("name", ["en", "en_llama", "cs", "pl"])
 def test_the_shipped_builds_load(name: str) -> None:
     cfg = load_base_config(REPO / f"yamls/base/builds/{name}.yaml")
     assert cfg.output_dir == f"artifacts/base/{name}"
     assert (cfg.recipe == "yamls/base/mpt.yaml") == (name == "en")
+    assert (cfg.recipe == "yamls/base/llama.yaml") == (name == "en_llama")
+
+
+def test_the_llama_twin_builds_with_its_vocabulary_as_a_config_override(
+    catalogs: Path, tmp_path: Path
+) -> None:
+    """The Llama recipe (``hf_causal_lm``) takes the BPE's vocabulary size through
+    ``model.config_overrides``: the built model's embedding and head have those rows."""
+    tiny = [
+        f"model.pretrained_model_name_or_path={REPO / 'yamls/base/llama-base'}",
+        "model.config_overrides.hidden_size=32",
+        "model.config_overrides.intermediate_size=64",
+        "model.config_overrides.num_attention_heads=2",
+        "model.config_overrides.num_key_value_heads=2",
+        "model.config_overrides.num_hidden_layers=1",
+        *TINY[3:],
+    ]
+    cfg = load_base_config(
+        (tmp_path / "l.yaml").write_text(
+            "output_dir: OUT\ncorpus: {kind: gettext, language: cs}\nheld_out: 0.2\n"
+            f"vocab_size: 400\nmax_seq_len: 64\nrecipe: {REPO / 'yamls/base/llama.yaml'}\n"
+        )
+        and tmp_path / "l.yaml",
+        [
+            f"output_dir={tmp_path / 'llama'}",
+            f"corpus.roots=[{catalogs}]",
+            f"overrides=[{','.join(tiny)}]",
+            "min_gain=-10",
+        ],
+    )
+    result = build_base(cfg)
+    weights = _weights(result.model)
+    rows = {k: v.shape[0] for k, v in weights.items() if k.endswith(("embed_tokens.weight", "lm_head.weight"))}
+    assert len(rows) == 2 and set(rows.values()) == {448}, rows  # 400 rounded up to 64s
+    assert result.parameters == sum(v.numel() for v in weights.values())
 
 
 def test_a_missing_recipe_is_one_line_naming_the_key(tmp_path: Path) -> None:
