@@ -257,12 +257,16 @@ def _vocab_rows(n: int, multiple: int = 64) -> int:
 
 
 def _vocab_key(recipe: str) -> str:
-    """The recipe key of the model's vocabulary size: an ``hf_causal_lm`` (the Llama twin) takes
-    it as a config override, llm-foundry's MPT as a model argument."""
-    from omegaconf import OmegaConf
+    """The recipe key that sets the model's vocabulary size.
 
-    model = OmegaConf.load(recipe).get("model") or {}
-    if model.get("name") == "hf_causal_lm":
+    An ``hf_causal_lm`` (the Llama twin) takes it as a config override, llm-foundry's MPT as a
+    model argument.
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    cfg = OmegaConf.load(recipe)
+    model = cfg.get("model") if isinstance(cfg, DictConfig) else None
+    if isinstance(model, DictConfig) and model.get("name") == "hf_causal_lm":
         return "model.config_overrides.vocab_size"
     return "model.vocab_size"
 

@@ -147,7 +147,11 @@ def test_the_llama_twin_builds_with_its_vocabulary_as_a_config_override(
     )
     result = build_base(cfg)
     weights = _weights(result.model)
-    rows = {k: v.shape[0] for k, v in weights.items() if k.endswith(("embed_tokens.weight", "lm_head.weight"))}
+    rows = {
+        k: v.shape[0]
+        for k, v in weights.items()
+        if k.endswith(("embed_tokens.weight", "lm_head.weight"))
+    }
     assert len(rows) == 2 and set(rows.values()) == {448}, rows  # 400 rounded up to 64s
     assert result.parameters == sum(v.numel() for v in weights.values())
 
