@@ -98,7 +98,10 @@ class InjectSpike(Callback):
             return
         batch = state.batch
         ids = batch["input_ids"]
-        hf_model: Any = state.model.model
+        composer_model: Any = state.model
+        if isinstance(composer_model, torch.nn.parallel.DistributedDataParallel):
+            composer_model = composer_model.module  # DDP wraps the Composer model; FSDP2 does not
+        hf_model: Any = composer_model.model
         vocab = int(hf_model.config.vocab_size)
         gen = torch.Generator().manual_seed(self.seed)
         low = self.low if self.low is not None else vocab // 2
