@@ -78,7 +78,7 @@ from csmpt.callbacks.packed_state import pack, unpack
 from csmpt.callbacks.spike_detect import RollingWindow, SpikeCheck, SpikeRule
 from csmpt.errors import ConfigError, CsmptError
 from csmpt.run_folder import EVENTS_FILE, append_event, read_events
-from csmpt.training.resume_guard import DEFAULT_FILENAME
+from csmpt.training.resume_guard import DEFAULT_FILENAME, checkpoint_names
 
 __all__ = ["LossSpike", "LossSpikeError", "NonFiniteLossError"]
 
@@ -93,6 +93,26 @@ class NonFiniteLossError(CsmptError):
 
 class LossSpikeError(CsmptError):
     """A rollback on a loss spike was impossible or too frequent."""
+
+
+def _saved_state(state: State, path: Path) -> dict[str, Any]:
+    """The model and optimizer state of a checkpoint, in the form ``state`` loads.
+
+    A monolithic checkpoint is one file; a sharded one (FSDP with ``state_dict_type: sharded``)
+    is a torch distributed checkpoint folder, which every rank reads into its own shards of the
+    current model's and optimizer's state dicts (all ranks roll back together).
+    """
+    if not path.is_dir():
+        return torch.load(path, map_location="cpu", weights_only=False)["state"]
+    from torch.distributed.checkpoint import FileSystemReader
+    from torch.distributed.checkpoint import load as dcp_load
+
+    wanted = {"model": state.get_model_state_dict(), "optimizers": state.get_optim_state_dict()}
+    holder = {"state": wanted}
+    planner = state.fsdp_config.load_planner if state.fsdp_config is not None else None
+    with torch.no_grad():  # the loaded values are copied into the live shards, as Composer does
+        dcp_load(holder, storage_reader=FileSystemReader(str(path)), planner=planner)
+    return holder["state"]
 
 
 class LossSpike(Callback):
@@ -192,6 +212,9 @@ class LossSpike(Callback):
         self._restarted_at: int | None = None  # the step max_consecutive last restarted at
         self._corpus_start: int | None = None  # the step the current corpus started at
         self.save_filename = str(train_config.get("save_filename") or DEFAULT_FILENAME)
+        names = checkpoint_names(train_config)
+        # a sharded run (FSDP, state_dict_type: sharded) saves DCP folders: roll back to those
+        self.sharded_dir = names.sharded_dir if names is not None else None
         if action == "rollback" and self.save_folder is None:
             raise ConfigError(f"{where}.action: rollback needs a local save_folder")
         self.rollbacks: list[dict[str, Any]] = []  # {"step", "to"} of every rollback
@@ -442,7 +465,7 @@ class LossSpike(Callback):
         assert self.save_folder is not None
         candidates = [
             c
-            for c in list_checkpoints(self.save_folder, self.save_filename)
+            for c in list_checkpoints(self.save_folder, self.save_filename, self.sharded_dir)
             if c.batch <= step - self.rollback_steps and checkpoint_problem(c.path) is None
         ]
         if not candidates:
@@ -452,7 +475,7 @@ class LossSpike(Callback):
                 "(rollback_steps; keep more with save_num_checkpoints_to_keep)"
             )
         target = candidates[-1]
-        saved = torch.load(target.path, map_location="cpu", weights_only=False)["state"]
+        saved = _saved_state(state, target.path)
         state.load_model_state(saved, logger, strict=True)
         state.load_optim_state(saved)
         # A reset_optimizer swap since that checkpoint: its reset was just undone; redo it.
