@@ -22,7 +22,7 @@ from csmpt.errors import CsmptError
 from csmpt.mds.streaming_threads import stop_streaming_threads
 from csmpt.run_events import events_files
 from csmpt.run_folder import RUNS_FILE, repair_torn_tail
-from csmpt.training import atomic_save, requeue
+from csmpt.training import atomic_save, gloo_average, requeue
 from csmpt.training.lease import acquire_lease
 from csmpt.training.preflight import preflight
 from csmpt.training.resume_guard import (
@@ -74,6 +74,7 @@ def run_training(
         prepare_run_folder(cfg, fresh)
         atomic_save.install()
         requeue.install()
+        gloo_average.install()  # FSDP2 on CPU processes: gradients averaged, as on NCCL
         from llmfoundry.command_utils import train
 
         # llm-foundry's train_from_yaml, with overrides that can address list items (icl_tasks.0.x)
