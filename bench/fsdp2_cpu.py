@@ -19,11 +19,17 @@ comparison covers csmpt's freeze under FSDP2's sharded gradients; the FSDP2 run'
 
 ``--recipe yamls/tiny/mpt_hot_swap.yaml --steps 30`` runs the hot-swap recipe instead (corpora
 swapped at steps 14 and 27; the resumed run restarts at step 15, after the first swap, and must
-replay the second): the script then also compares each run's hot-swap events. ``--data DIR``
+replay the second): the script then also compares each run's hot-swap events.
+
+``--override KEY=VALUE`` (repeatable) adds recipe overrides to every run: e.g. an AdamW
+optimizer (is the FSDP2-vs-DDP drift Lion's?), a spike injected and rolled back
+(``callbacks.csmpt_loss_spike`` with ``action: rollback``), or ``callbacks.csmpt_batch_ramp``;
+the script then prints each run's events (spikes, rollbacks) and ramped batch sizes. ``--data DIR``
 takes the tokenizer and shards from ``DIR/tokenizer`` and ``DIR/mds`` (e.g. the folder
 ``bench/gpu_wheels.sh`` makes) instead of the demo's.
 
-    python bench/fsdp2_cpu.py [--steps 6] [--freeze 3] [--recipe R] [--data DIR]
+    python bench/fsdp2_cpu.py [--steps 6] [--freeze 3] [--recipe R] [--data DIR] \
+        [--save-interval N] [--override KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ def _launch(
     fsdp2: bool,
     extra: list[str],
     recipe: str = "yamls/tiny/mpt.yaml",
+    save_interval: int = 0,
 ) -> None:
     env = dict(os.environ, TMPDIR=str(work / "tmp"))
     env.pop("FSDP_VERSION", None)  # the recipe key chooses
@@ -68,7 +75,7 @@ def _launch(
         f"variables.save_folder={run}",
         f"max_duration={steps}ba",
         f"eval_interval={steps}ba",
-        f"save_interval={steps // 2}ba",
+        f"save_interval={save_interval or steps // 2}ba",
         *([FSDP] if fsdp2 else []),
         *extra,
     ]
@@ -96,6 +103,31 @@ def _swaps(run: Path) -> list[tuple[str, int, str]]:
     ]
 
 
+def _events(run: Path) -> list[tuple[str, int] | tuple[str, int, int]]:
+    """(event, step[, to]) of the run's events file (spikes, rollbacks with the step they went
+    back to, swaps, stages), in order."""
+    path = run / "events.jsonl"
+    if not path.is_file():
+        return []
+    events = [json.loads(x) for x in path.read_text().splitlines()]
+    return [
+        (e["event"], int(e["step"]), int(e["to"]))
+        if isinstance(e.get("to"), int)
+        else (e["event"], int(e["step"]))
+        for e in events
+    ]
+
+
+def _batch_sizes(run: Path) -> dict[int, int]:
+    """Step -> the batch ramp's global batch size, where the run logged it."""
+    out = {}
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if "batch_ramp/global_batch_size" in r:
+            out[int(r["step"])] = int(r["batch_ramp/global_batch_size"])
+    return out
+
+
 def _compare(name: str, a: dict[int, float], b: dict[int, float]) -> None:
     steps = sorted(set(a) & set(b))
     diff = max(abs(a[s] - b[s]) for s in steps)
@@ -110,6 +142,8 @@ def main() -> None:
     ap.add_argument("--freeze", type=int, default=0, help="embeddings-first steps (0: none)")
     ap.add_argument("--recipe", default="yamls/tiny/mpt.yaml")
     ap.add_argument("--data", type=Path, help="folder with tokenizer/ and mds/ (default: demo's)")
+    ap.add_argument("--save-interval", type=int, default=0, help="steps (default: steps / 2)")
+    ap.add_argument("--override", action="append", default=[], help="KEY=VALUE, repeatable")
     args = ap.parse_args()
     data = (
         [
@@ -120,10 +154,14 @@ def main() -> None:
         if args.data
         else []
     )
-    extra = data + (
-        [f'callbacks.csmpt_freeze={{"stages":[{{"until":"{args.freeze}ba","train":["wte"]}}]}}']
-        if args.freeze
-        else []
+    extra = (
+        data
+        + (
+            [f'callbacks.csmpt_freeze={{"stages":[{{"until":"{args.freeze}ba","train":["wte"]}}]}}']
+            if args.freeze
+            else []
+        )
+        + args.override
     )
     with tempfile.TemporaryDirectory(prefix="fsdp2-") as tmp:
         work = Path(tmp)
@@ -131,12 +169,14 @@ def main() -> None:
         for name in ("artifacts", "yamls", "data"):
             (work / name).symlink_to(REPO / name)
         ddp, fsdp2, resumed = work / "ddp", work / "fsdp2", work / "fsdp2-resumed"
-        _launch(work, ddp, args.steps, 29631, fsdp2=False, extra=extra, recipe=args.recipe)
-        _launch(work, fsdp2, args.steps, 29632, fsdp2=True, extra=extra, recipe=args.recipe)
+        every = args.save_interval
+        launch = dict(extra=extra, recipe=args.recipe, save_interval=every)
+        _launch(work, ddp, args.steps, 29631, fsdp2=False, **launch)  # type: ignore[arg-type]
+        _launch(work, fsdp2, args.steps, 29632, fsdp2=True, **launch)  # type: ignore[arg-type]
         print("fsdp2 folder:", sorted(p.name for p in fsdp2.iterdir()))
         shutil.copytree(fsdp2, resumed, symlinks=True)
         shutil.rmtree(resumed / f"ep0-ba{args.steps}")
-        _launch(work, resumed, args.steps, 29633, fsdp2=True, extra=extra, recipe=args.recipe)
+        _launch(work, resumed, args.steps, 29633, fsdp2=True, **launch)  # type: ignore[arg-type]
         history = [json.loads(x) for x in (resumed / "runs.jsonl").read_text().splitlines()]
         print("resumed run's history:", [(h["event"], h["step"]) for h in history])
         if args.freeze:
@@ -148,6 +188,14 @@ def main() -> None:
             for name, rows in swaps.items():
                 print(f"{name} hot-swap events:", rows)
             print("hot-swap events FSDP2 == DDP:", swaps["fsdp2"] == swaps["ddp"])
+        runs = (("ddp", ddp), ("fsdp2", fsdp2), ("fsdp2-resumed", resumed))
+        if args.override:
+            for name, run in runs:
+                print(f"{name} events:", _events(run))
+            for name, run in runs:
+                sizes = _batch_sizes(run)
+                if sizes:
+                    print(f"{name} batch sizes:", [sizes[s] for s in sorted(sizes)])
         for name, run in (("ddp", ddp), ("fsdp2", fsdp2)):
             print(f"{name} losses:", [round(v, 6) for _, v in sorted(_losses(run).items())])
         _compare("FSDP2 vs DDP", _losses(fsdp2), _losses(ddp))

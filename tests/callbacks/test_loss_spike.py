@@ -580,7 +580,8 @@ def test_rollback_under_fsdp2_loads_the_sharded_checkpoint(
     spike = {**ROLLBACK, "callbacks.csmpt_inject_spike": "{at: 8, samples: [1], kind: adversarial}"}
     fsdp = "{version: 2, sharding_strategy: FULL_SHARD, state_dict_type: sharded}"
     cmd = [str(Path(sys.executable).parent / "csmpt"), "launch", "--scheduler", "local"]
-    cmd += ["--nproc", "2", "--master-port", str(_free_port()), "yamls/tiny/mpt.yaml"]
+    cmd += ["--nproc", "2", "--master-port", str(_free_port()), "--log-dir", str(tmp_path / "logs")]
+    cmd += ["yamls/tiny/mpt.yaml"]
     cmd += tiny_overrides(run_dir, **ROLLBACK_RUN, **spike, fsdp_config=fsdp)
     env = {k: v for k, v in os.environ.items() if k != "FSDP_VERSION"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
