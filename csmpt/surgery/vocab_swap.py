@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 METHODS = ("exact", "dictionary")
 INITS = (*INIT_METHODS, "focus", "align")
 MODES = ("swap", "extend")
+HEAD_INITS = ("mean", "mean_noise", "random")  # an untied head's own init (no pieces)
 # A model may have this many embedding rows beyond its tokenizer (vocabulary padding: MPT-7B
 # has 50432 rows for 50277 tokens); more means the tokenizer is not the model's.
 MAX_UNUSED_ROWS = 512
@@ -69,6 +70,9 @@ class VocabSwapConfig:
             both tokenizations of ``target.corpus``; see :mod:`csmpt.surgery.tokalign`) or
             ``random`` (a baseline: N(0, sigma^2) at the source rows' scale, seeded by the
             surgery's ``seed``).
+        head_init: Unaligned rows of an untied ``lm_head`` (Llama, Mistral): ``mean``,
+            ``mean_noise`` or ``random``; null (the default): as ``init``. The input embedding
+            keeps ``init``. A tied model (MPT) has one matrix: setting it there is an error.
         focus: FOCUS settings (fallback init, fastText min_count, dim, window, epochs).
         align: Alignment settings (FOCUS's fastText keys, ``top_k``, ``max_anchors``).
         noise_scale: ``mean_noise``'s noise std, as a fraction of the source rows' std.
@@ -84,6 +88,7 @@ class VocabSwapConfig:
     dictionary_top_k: int | None = 1000
     max_aligned: int | None = None
     init: str = "mean"
+    head_init: str | None = None
     focus: FocusConfig = field(default_factory=FocusConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     noise_scale: float = 0.1
@@ -207,6 +212,17 @@ def swap_vocabulary(
         raise ConfigError(f"key 'vocab_swap.init' is {cfg.init!r}; use one of {', '.join(INITS)}")
     if cfg.mode not in MODES:
         raise ConfigError(f"key 'vocab_swap.mode' is {cfg.mode!r}; use {' or '.join(MODES)}")
+    if cfg.head_init is not None:
+        if cfg.head_init not in HEAD_INITS:
+            raise ConfigError(
+                f"key 'vocab_swap.head_init' is {cfg.head_init!r}; use one of "
+                f"{', '.join(HEAD_INITS)} (or null: as vocab_swap.init)"
+            )
+        if "lm_head.weight" not in weights.embedding_keys():
+            raise ConfigError(
+                "key 'vocab_swap.head_init': this model's output projection is its input "
+                "embedding (tied), one matrix with vocab_swap.init; remove head_init"
+            )
     names = (
         str(getattr(source_tok, "name_or_path", "")),
         str(getattr(target_tok, "name_or_path", "")),
@@ -237,8 +253,12 @@ def swap_vocabulary(
     n_rows = padded_size(n_target, cfg.pad_to_multiple_of)
     state = dict(weights.state)
     for key in weights.embedding_keys():
+        if key == "lm_head.weight" and cfg.head_init is not None:  # the head's own init
+            key_init, key_pieces = cfg.head_init, None
+        else:
+            key_init, key_pieces = init, pieces
         state[key] = build_embedding(
-            weights.state[key], n_rows, t_ids, s_ids, init, pieces, cfg.noise_scale, seed
+            weights.state[key], n_rows, t_ids, s_ids, key_init, key_pieces, cfg.noise_scale, seed
         )
     if weights.tied and "lm_head.weight" in state:
         state["lm_head.weight"] = state[weights.embed_key]

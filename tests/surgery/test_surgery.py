@@ -455,3 +455,31 @@ def test_report_scores_held_out_text_beside_uniform_and_unigram(
     assert report.loss_unigram == pytest.approx(nats / 3)
     assert report.bpb_uniform == pytest.approx(3 * math.log(13) / (math.log(2) * 6))
     assert report.bpb_unigram == pytest.approx(nats / (math.log(2) * 6))
+
+
+def test_head_init_gives_an_untied_head_its_own_init(tokenizers) -> None:  # noqa: ANN001
+    """``head_init: mean``: the input embedding's new rows are the pieces' means, the head's the
+    mean row; aligned rows stay bit-identical in both. Refused on a tied model, one line."""
+    en, cs = tokenizers
+    src = tiny_llama(EN_VOCAB)
+    base = {"methods": ["exact"], "init": "pieces"}
+    both = swap_vocabulary(src, en, cs, VocabSwapConfig(**base)).weights.state
+    split = swap_vocabulary(src, en, cs, VocabSwapConfig(**base, head_init="mean"))
+    t_ids, s_ids = (torch.from_numpy(a) for a in split.alignment.arrays())
+    n_target = split.target_tokens
+    unaligned = torch.ones(n_target, dtype=torch.bool)
+    unaligned[t_ids] = False
+    embed, head = (
+        split.weights.state["model.embed_tokens.weight"],
+        split.weights.state["lm_head.weight"],
+    )
+    assert torch.equal(embed, both["model.embed_tokens.weight"])  # the input keeps pieces
+    assert torch.equal(head[t_ids], src.state["lm_head.weight"][s_ids])
+    new_head = head[:n_target][unaligned]
+    assert torch.equal(new_head, new_head[:1].expand_as(new_head))  # one row: the mean
+    assert not torch.equal(new_head, both["lm_head.weight"][:n_target][unaligned])
+
+    with pytest.raises(ConfigError, match="head_init.*tied"):
+        swap_vocabulary(tiny_mpt(EN_VOCAB), en, cs, VocabSwapConfig(**base, head_init="mean"))
+    with pytest.raises(ConfigError, match="'vocab_swap.head_init' is 'pieces'"):
+        swap_vocabulary(src, en, cs, VocabSwapConfig(**base, head_init="pieces"))
