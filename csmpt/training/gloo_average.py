@@ -67,14 +67,21 @@ def install() -> bool:
         )
         if factors != (None, None) or not _is_gloo(reduce_scatter_group):
             return factors
-        size = reduce_scatter_group.size()
+        size = _size(reduce_scatter_group)
         if all_reduce_group is not None:
-            size *= all_reduce_group.size()
+            size *= _size(all_reduce_group)
         return 1.0, float(size)
 
     setattr(divide_factors, _MARK, True)
     collectives._get_gradient_divide_factors = divide_factors  # noqa: SLF001
     return True
+
+
+def _size(group: Any) -> int:
+    """The number of ranks in a process group (``None``: the default group)."""
+    import torch.distributed as dist
+
+    return int(dist.get_world_size(group))
 
 
 def _is_gloo(group: Any) -> bool:
@@ -83,5 +90,5 @@ def _is_gloo(group: Any) -> bool:
 
     try:
         return str(dist.get_backend(group)) == "gloo"
-    except (RuntimeError, ValueError):
+    except (RuntimeError, ValueError, TypeError):  # not a process group, or none is up
         return False
