@@ -98,6 +98,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture
+def gloo_default_group(tmp_path: Path) -> Iterator[int]:
+    """A gloo default process group in this process (1 rank, made and destroyed here unless one is
+    already up); yields its world size. Skips when a non-gloo default group is up."""
+    import torch.distributed as dist
+
+    created = not dist.is_initialized()
+    if created:
+        store = dist.FileStore(str(tmp_path / "gloo_store"), 1)
+        dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        if dist.get_backend() != "gloo":
+            pytest.skip("a non-gloo default group is up in this process")
+        yield dist.get_world_size()
+    finally:
+        if created:
+            dist.destroy_process_group()
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

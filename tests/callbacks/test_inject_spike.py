@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from csmpt.callbacks.inject_spike import InjectSpike
@@ -39,19 +36,10 @@ def _inject(model: nn.Module, at: int, step: int) -> dict[str, torch.Tensor]:
     return batch
 
 
-def test_tokens_are_injected_through_a_ddp_wrapped_model(tmp_path: Path) -> None:
-    created = not dist.is_initialized()
-    if created:
-        store = dist.FileStore(str(tmp_path / "store"), 1)
-        dist.init_process_group("gloo", store=store, rank=0, world_size=1)
-    try:
-        if dist.get_backend() != "gloo":
-            pytest.skip("a non-gloo default group is up in this process")
-        bare = _inject(_ComposerModel(64), at=3, step=2)
-        wrapped = _inject(nn.parallel.DistributedDataParallel(_ComposerModel(64)), at=3, step=2)
-    finally:
-        if created:
-            dist.destroy_process_group()
+def test_tokens_are_injected_through_a_ddp_wrapped_model(gloo_default_group: int) -> None:
+    del gloo_default_group  # DDP needs a process group
+    bare = _inject(_ComposerModel(64), at=3, step=2)
+    wrapped = _inject(nn.parallel.DistributedDataParallel(_ComposerModel(64)), at=3, step=2)
     clean = torch.arange(24).reshape(4, 6) % 10
     for batch in (bare, wrapped):
         assert torch.equal(batch["input_ids"][[0, 2]], clean[[0, 2]]), "other samples untouched"
