@@ -19,6 +19,7 @@ Batching and the worker count change nothing in the output.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import queue
@@ -26,6 +27,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,6 +199,25 @@ class _SplitSink:
         self.doc_map.add(pos - skip, file, line)
         self._skip = skip
 
+    def feed_many(
+        self, docs: Sequence[tuple[int, int, int]], tokens: np.ndarray, lengths: np.ndarray
+    ) -> bool:
+        """Add whole documents at once (concat packing, none resumed); True if a shard was written.
+
+        ``docs`` holds (record, file, line) per document, ``tokens`` their tokens one after
+        another (EOS included), ``lengths`` each one's token count. Equal to :meth:`feed` per
+        document: every start is known before the tokens go in, so a shard written mid-way
+        resumes from the document it falls in.
+        """
+        assert self.pad is None and self._skip == 0
+        starts = self.base_tokens + self.concat.tokens_in + np.cumsum(lengths) - lengths
+        entry = self.doc_map.entries
+        for (doc, file, line), pos in zip(docs, starts.tolist(), strict=True):
+            self._starts.append((doc, pos, entry))
+            self.doc_map.add(pos, file, line)
+            entry += 1
+        return self.add(tokens)
+
     def add(self, tokens: np.ndarray) -> bool:
         """Add the next tokens of the document begun (pad: all of them at once)."""
         if self._skip:
@@ -217,6 +238,48 @@ class _SplitSink:
         doc, start, entry = self._starts[0]
         self.resume_entries = entry
         return doc, pos - start
+
+
+def _joined(
+    entries: Sequence[_Entry],
+    flat: np.ndarray,
+    lengths: np.ndarray,
+    ends: np.ndarray,
+    eos: np.ndarray,
+    file_ids: dict[Path, int],
+) -> tuple[list[tuple[int, int, int]], np.ndarray, np.ndarray]:
+    """Whole documents' (record, file, line), their tokens each followed by EOS, and counts.
+
+    ``flat``/``lengths``/``ends`` are a batch's encoded texts; each entry is one text of it.
+    """
+    at = np.fromiter((e.first_text for e in entries), np.int64, len(entries))
+    n = lengths[at]
+    if len(at) == len(lengths):  # every text of the batch, in order: no gather
+        body = flat
+    else:
+        offsets = np.cumsum(n) - n
+        body = flat[np.arange(int(n.sum())) + np.repeat(ends[at] - n - offsets, n)]
+    tokens = np.insert(body, np.cumsum(n), eos[0])
+    docs = [(e.doc, file_ids[e.source.path], e.source.line) for e in entries]
+    return docs, tokens.astype(np.int32, copy=False), n + 1
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Keep the collector's full passes off the objects that were there before the build.
+
+    A build creates objects enough for one full (generation 2) collection on 20 MB, and a full
+    pass walks every object of the process: 0.34-0.40 s of a 1.2 s build with torch imported
+    (measured), a quarter of the build. Frozen (:func:`gc.freeze`), the older objects are not
+    walked; what the build makes is still collected.
+    """
+    frozen = gc.get_freeze_count()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not frozen:
+            gc.unfreeze()
 
 
 def _background(items: Iterator[_Batch], maxsize: int = 8) -> Generator[_Batch, None, None]:
@@ -473,6 +536,20 @@ def build_corpus(
         ends = np.cumsum(lengths)
         wrote = False
         n_tokens = int(ends[-1]) if len(ends) else 0
+        fed = [e for e, verdict in zip(entries, verdicts, strict=True) if verdict is None]
+        concat = all(k.pad is None for k in sinks.values())
+        if concat and all(e.skip <= 0 and not e.long for e in fed):
+            for e in fed:  # the common batch: whole documents, concat packing
+                reader.kept(e)
+            for split, sink in sinks.items():
+                whole = [e for e in fed if e.skip == 0 and e.split == split]
+                if whole:
+                    wrote |= sink.feed_many(*_joined(whole, flat, lengths, ends, eos, file_ids))
+            if wrote:
+                save()
+            if on_progress is not None:
+                on_progress(batch.records, n_tokens)
+            return
         for e, verdict in zip(entries, verdicts, strict=True):
             if verdict is not None:
                 continue
@@ -495,15 +572,16 @@ def build_corpus(
 
     batches = _background(reader.batches(docs))
     try:
-        for batch in batches:
-            job = None
-            if batch.texts or batch.score or batch.sign:
-                job = batch_encoder.submit(batch.texts, batch.score, batch.sign)
-            inflight.append((batch, job))
-            if len(inflight) > batch_encoder.depth:
+        with _heap_frozen():
+            for batch in batches:
+                job = None
+                if batch.texts or batch.score or batch.sign:
+                    job = batch_encoder.submit(batch.texts, batch.score, batch.sign)
+                inflight.append((batch, job))
+                if len(inflight) > batch_encoder.depth:
+                    consume(*inflight.popleft())
+            while inflight:
                 consume(*inflight.popleft())
-        while inflight:
-            consume(*inflight.popleft())
     finally:
         batches.close()  # stops the reader thread
         batch_encoder.close()
