@@ -46,6 +46,7 @@ from csmpt.prep.corpus_build import (
     split_of,
 )
 from csmpt.prep.encoders import TextEncoder, make_encoder
+from csmpt.prep.heap import heap_frozen
 from csmpt.prep.long_docs import DocumentCutter
 from csmpt.prep.pad_packing import pad_share
 from csmpt.prep.part_dedup import part_verdicts
@@ -141,6 +142,7 @@ def _load_progress(work: Path, stamp: str, force: bool) -> dict[str, Any]:
     return {"fingerprint": stamp, "splits": {}}
 
 
+@heap_frozen()
 def prep_corpora(
     cfg: PrepConfig,
     only: Sequence[str] = (),
