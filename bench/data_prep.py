@@ -35,7 +35,6 @@ REPO = Path(__file__).resolve().parents[1]
 SOURCES = ["data/samples/cs_web.jsonl", "data/samples/cs_crawl.jsonl"]
 CSMPT = "csmpt prep, defaults (tokenizer_backend auto: tiktoken; workers unset: chosen)"
 TIKTOKEN = "raw tiktoken (exact, one batch per core)"
-REPEATED = {TIKTOKEN, CSMPT, "csmpt prep, workers=0 (threads)"}  # + workers=cores, in main()
 
 
 def make_corpus(work: Path, mb: float, txt: bool = True) -> tuple[Path, Path, list[str]]:
@@ -201,7 +200,6 @@ def main() -> None:
         print(f"max_seq_len {args.max_seq_len}, zstd shards, {cores} cores, load {_load()}")
         seq = args.max_seq_len
         tokens = 0
-        REPEATED.add(f"csmpt prep, workers={cores}")
         outs = {
             CSMPT: "csmpt",
             f"csmpt prep, workers={cores}": "csmpt_workers",
@@ -250,7 +248,7 @@ def main() -> None:
         # Round r starts the repeated rows' order at its r-th: each row follows each other
         # one (--repeat 4: raw tiktoken's garbage, the allocator's state) once.
         times: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in contenders}
-        repeated = [(name, fn) for name, fn in contenders if name in REPEATED]
+        repeated = [(name, fn) for name, fn in contenders if name == TIKTOKEN or name in outs]
         for rnd in range(args.repeat):
             first = rnd % len(repeated)
             for name, fn in repeated[first:] + repeated[:first] if rnd else contenders:
@@ -258,7 +256,7 @@ def main() -> None:
                     shutil.rmtree(work / outs[name])
                 times[name].append(measure(fn))
         rows = [(name, *_median(times[name])) for name, _ in contenders]
-        for name in REPEATED:
+        for name, _ in repeated:
             print(f"{name}: " + ", ".join(f"{w:.2f} s" for w, _ in times[name]))
         same = all(
             same_shards(work / "csmpt", work / other)

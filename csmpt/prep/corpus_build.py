@@ -47,7 +47,6 @@ from csmpt.mds.writer import ShardedSplitWriter, ShardFormat
 from csmpt.prep.concat import SampleConcatenator
 from csmpt.prep.config import PrepConfig, parse_size
 from csmpt.prep.encoders import BatchEncoder, Result, TextEncoder, choose_workers
-from csmpt.prep.heap import heap_frozen
 from csmpt.prep.long_docs import PIECE_CHARS, DocumentCutter, stream_ids
 from csmpt.prep.pad_packing import PadPacker
 
@@ -526,26 +525,22 @@ def build_corpus(
                 whole = [e for e in fed if e.skip == 0 and e.split == split]
                 if whole:
                     wrote |= sink.feed_many(*_joined(whole, flat, lengths, ends, eos, file_ids))
-            if wrote:
-                save()
-            if on_progress is not None:
-                on_progress(batch.records, n_tokens)
-            return
-        for e, verdict in zip(entries, verdicts, strict=True):
-            if verdict is not None:
-                continue
-            reader.kept(e)
-            if e.skip < 0:
-                continue
-            if e.long:
-                wrote_long, n = feed_long(e)
-                wrote, n_tokens = wrote | wrote_long, n_tokens + n
-                continue
-            a = int(ends[e.first_text] - lengths[e.first_text])
-            b = int(ends[e.first_text + e.n_texts - 1])
-            tokens = np.concatenate([flat[a:b], eos])
-            source = e.source
-            wrote |= sinks[e.split].feed(e.doc, tokens, e.skip, file_ids[source.path], source.line)
+        else:
+            for e in fed:
+                reader.kept(e)
+                if e.skip < 0:
+                    continue
+                if e.long:
+                    wrote_long, n = feed_long(e)
+                    wrote, n_tokens = wrote | wrote_long, n_tokens + n
+                    continue
+                a = int(ends[e.first_text] - lengths[e.first_text])
+                b = int(ends[e.first_text + e.n_texts - 1])
+                tokens = np.concatenate([flat[a:b], eos])
+                source = e.source
+                wrote |= sinks[e.split].feed(
+                    e.doc, tokens, e.skip, file_ids[source.path], source.line
+                )
         if wrote:
             save()
         if on_progress is not None:
@@ -553,16 +548,15 @@ def build_corpus(
 
     batches = _background(reader.batches(docs))
     try:
-        with heap_frozen():
-            for batch in batches:
-                job = None
-                if batch.texts or batch.score or batch.sign:
-                    job = batch_encoder.submit(batch.texts, batch.score, batch.sign)
-                inflight.append((batch, job))
-                if len(inflight) > batch_encoder.depth:
-                    consume(*inflight.popleft())
-            while inflight:
+        for batch in batches:
+            job = None
+            if batch.texts or batch.score or batch.sign:
+                job = batch_encoder.submit(batch.texts, batch.score, batch.sign)
+            inflight.append((batch, job))
+            if len(inflight) > batch_encoder.depth:
                 consume(*inflight.popleft())
+        while inflight:
+            consume(*inflight.popleft())
     finally:
         batches.close()  # stops the reader thread
         batch_encoder.close()

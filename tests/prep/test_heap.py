@@ -15,7 +15,7 @@ def test_the_heap_is_frozen_inside_and_given_back_after() -> None:
     assert gc.get_freeze_count() == 0
     with heap_frozen():
         assert gc.get_freeze_count() >= len(held)
-        with heap_frozen():  # nested (build_corpus inside prep_corpora): the outer unfreezes
+        with heap_frozen():  # nested: the outer one unfreezes
             pass
         assert gc.get_freeze_count() >= len(held)
         garbage: list[object] = []
