@@ -25,6 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from csmpt.ablate.merging import (
+    merge_markdown,
+    print_merges,
+    read_paths,
+    summarize_merges,
+    write_merge_csv,
+)
 from csmpt.ablate.runner import CheckedRun
 from csmpt.ablate.spec import AblationSpec, TargetSpec
 from csmpt.ablate.stats import Comparison, MeanCI, compare_paired, mean_ci
@@ -425,7 +432,13 @@ def conclude(
     reach = target_summaries(spec, results)
     out = Path(spec.output_dir)
     write_csv(out / "ablation.csv", spec, results)
-    write_text(out / "verdict.md", verdict_markdown(spec, summaries, spec_path, reach))
+    paths = read_paths(spec, [c.run for c in checked])
+    merges = summarize_merges(spec, paths)
+    verdict = verdict_markdown(spec, summaries, spec_path, reach)
+    if merges:
+        write_merge_csv(out / "merge.csv", paths)
+        verdict += "\n".join(merge_markdown(spec, merges)) + "\n"
+    write_text(out / "verdict.md", verdict)
     level = f"{spec.level:.0%}"
     for metric in spec.metrics[:tables]:
         rows = [r for r in table_rows(summaries) if r[1] == metric]
@@ -450,11 +463,13 @@ def conclude(
         for r in target_rows([s for s in reach if s.target == label], spec.variants[0].name):
             table.add_row(r[0], *r[2:])
         console.print(table)
+    print_merges(console, spec, merges)
     from csmpt.ablate.plot import plot_ablation
 
     plots = plot_ablation(spec, checked)
+    csvs = f"{out / 'ablation.csv'}, {out / 'merge.csv'}" if merges else f"{out / 'ablation.csv'}"
     console.print(
-        f"wrote {out / 'ablation.csv'}, {out / 'verdict.md'} and {len(plots)} plots "
+        f"wrote {csvs}, {out / 'verdict.md'} and {len(plots)} plots "
         f"({', '.join(p.name for p in plots)})",
         highlight=False,
     )

@@ -4,7 +4,9 @@ Before anything trains, every run's recipe + overrides passes ``csmpt train``'s 
 (:func:`check_runs`), so a typo in the last variant fails before the first one trains. A run
 whose ``runs.jsonl`` ends with an ``end`` line at its ``max_duration`` is done and skipped
 (:func:`run_state`); any other run is handed to :func:`csmpt.training.run_training`, which
-resumes it from its save folder's latest checkpoint (autoresume) or starts it.
+resumes it from its save folder's latest checkpoint (autoresume) or starts it. With a spec's
+``merge`` section, each finished run of a merged variant then gets its merge path
+(:mod:`csmpt.ablate.merging`), once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from typing import Any
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from csmpt.ablate.spec import AblationRun, AblationSpec, plan_runs
+from csmpt.ablate.merging import merge_done, merge_run
+from csmpt.ablate.spec import (
+    AblationRun,
+    AblationSpec,
+    check_merge_texts,
+    merge_alphas,
+    merged_variants,
+    plan_runs,
+)
 from csmpt.errors import ConfigError, CsmptError
 from csmpt.run_folder import RUNS_FILE, read_runs
 
@@ -38,11 +48,13 @@ class CheckedRun:
         run: The run.
         metrics_file: Its ``metrics.jsonl`` (the ``csmpt_jsonl`` logger's path).
         max_duration: Its ``max_duration`` as resolved (e.g. ``"12ba"``).
+        tokenizer: Its ``tokenizer.name`` as resolved (scores its merge path).
     """
 
     run: AblationRun
     metrics_file: Path
     max_duration: str
+    tokenizer: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,13 @@ def _check_one(spec: AblationSpec, run: AblationRun, spec_path: Path) -> Checked
             f"{spec_path}: recipe {spec.recipe} needs the csmpt_jsonl logger (with a path) and "
             "the csmpt_run_record callback: the ablation reads metrics.jsonl and runs.jsonl"
         )
-    return CheckedRun(run, Path(metrics), str(OmegaConf.select(cfg, "max_duration")))
+    tokenizer = OmegaConf.select(cfg, "tokenizer.name", default=None)
+    return CheckedRun(
+        run,
+        Path(metrics),
+        str(OmegaConf.select(cfg, "max_duration")),
+        tokenizer if isinstance(tokenizer, str) else "",
+    )
 
 
 def check_runs(
@@ -120,9 +138,11 @@ def check_runs(
         deep: Also check each variant's optimizer and scheduler kwargs (imports llm-foundry).
 
     Raises:
-        CsmptError: A run's recipe or data is invalid; the message names the variant.
+        CsmptError: A run's recipe or data is invalid (the message names the variant), or a
+            ``merge.texts`` file is missing.
     """
     path = Path(spec_path)
+    check_merge_texts(spec, path)
     checked = [_check_one(spec, run, path) for run in runs]
     if deep:
         from csmpt.training.preflight import preflight
@@ -223,23 +243,36 @@ def run_ablation(
     started = 0
     nums = list(numbers) if numbers is not None else list(range(1, len(checked) + 1))
     total = len(plan_runs(spec)) if numbers is not None else len(checked)
+    merged = set(merged_variants(spec))
+    texts: dict[str, list[str]] | None = None
     for i, c in zip(nums, checked, strict=True):
         state = run_state(c)
         head = f"[{i}/{total}] {c.run.variant} seed {c.run.seed}"
         if state.done:
             console.print(f"{head}: done, skipped", highlight=False)
-            continue
-        what = f"resuming after step {state.step}" if state.started else "training"
-        if c.run.surgery is not None and not surgery_done(c.run):
-            console.print(f"{head}: surgery in {c.run.variant}/surgery-{c.run.seed}/")
-            _surgery(spec, c.run, console, verbose)
-        console.print(f"{head}: {what} in {c.run.variant}/seed-{c.run.seed}/", highlight=False)
-        started += 1
-        train(spec.recipe, list(c.run.overrides), console, verbose)
-        after = run_state(c)
-        if not after.done:
-            raise CsmptError(
-                f"{c.run.folder}: the run stopped at step {after.step}, before its max_duration "
-                f"{c.max_duration}; rerun the same csmpt ablate command to resume it"
-            )
+        else:
+            what = f"resuming after step {state.step}" if state.started else "training"
+            if c.run.surgery is not None and not surgery_done(c.run):
+                console.print(f"{head}: surgery in {c.run.variant}/surgery-{c.run.seed}/")
+                _surgery(spec, c.run, console, verbose)
+            where = f"{c.run.variant}/seed-{c.run.seed}/"
+            console.print(f"{head}: {what} in {where}", highlight=False)
+            started += 1
+            train(spec.recipe, list(c.run.overrides), console, verbose)
+            after = run_state(c)
+            if not after.done:
+                raise CsmptError(
+                    f"{c.run.folder}: the run stopped at step {after.step}, before its "
+                    f"max_duration {c.max_duration}; rerun the same csmpt ablate command to "
+                    "resume it"
+                )
+        if c.run.variant in merged and not merge_done(c.run):
+            if texts is None:
+                from csmpt.surgery.merge import read_texts
+
+                texts = read_texts(spec.merge.texts)
+            alphas = ", ".join(f"{a:g}" for a in merge_alphas(spec))
+            where = f"{c.run.variant}/merge-{c.run.seed}/"
+            console.print(f"{head}: merge path (α {alphas}) in {where}", highlight=False)
+            merge_run(spec, c.run, texts, spec.merge.tokenizer or c.tokenizer)
     return started

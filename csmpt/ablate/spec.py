@@ -32,6 +32,16 @@ from random weights (the "train from scratch on the target text" baseline)::
         surgery: [vocab_swap.init=mean]
       - name: scratch
         scratch: true
+
+With a ``merge`` section, each surgery run's path from its surgery (α 0) to its trained model
+(α 1) is scored too (``csmpt merge --alpha``, :mod:`csmpt.ablate.merging`): bits per byte of
+each named text at each α, with the run's own tokenizer, mean ± CI over seeds and paired with
+α 1 in ``verdict.md`` and ``merge.csv``::
+
+    merge:
+      texts: {cs: heldout_cs.jsonl, en: heldout_en.jsonl}
+      alphas: [0, 0.25, 0.5, 0.75, 1]       # the default; α 1 is always scored
+      variants: [focus]                      # default: every variant with a surgery
 """
 
 from __future__ import annotations
@@ -43,17 +53,27 @@ from pathlib import Path
 
 from omegaconf import MISSING
 
-from csmpt.config import build_structured, describe_key, in_range, load_yaml_with_overrides
+from csmpt.config import (
+    at_least,
+    build_structured,
+    describe_key,
+    in_range,
+    load_yaml_with_overrides,
+)
 from csmpt.errors import ConfigError
 
 __all__ = [
     "AblationRun",
     "AblationSpec",
+    "MergeSpec",
     "SurgerySpec",
     "TargetSpec",
     "VariantSpec",
+    "check_merge_texts",
     "has_surgery",
     "load_spec",
+    "merge_alphas",
+    "merged_variants",
     "plan_runs",
     "run_overrides",
     "surgery_overrides",
@@ -109,6 +129,31 @@ class TargetSpec:
 
 
 @dataclass
+class MergeSpec:
+    """Score each surgery run's interpolation path, surgery (α 0) to trained model (α 1).
+
+    Attributes:
+        texts: Name -> a held-out file (``.jsonl``/``.txt``, as ``csmpt merge --text``) to
+            score in bits per byte; empty (the default): no merges.
+        alphas: The weights of the trained model, each in [0, 1]; α 1 is scored even when not
+            listed (every α is compared with it).
+        variants: The variants whose runs are merged; empty: every variant with a surgery.
+        tokenizer: The tokenizer that scores the texts; empty: each run's own
+            (``tokenizer.name`` of its recipe and overrides).
+        window: Tokens per scored window (capped by the model's position limit).
+        keep_models: Keep each merged model (``model.pt`` per α) beside ``merge.json``; by
+            default only the scores are kept (``csmpt merge`` writes a model worth keeping).
+    """
+
+    texts: dict[str, str] = field(default_factory=dict)
+    alphas: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    variants: list[str] = field(default_factory=list)
+    tokenizer: str = ""
+    window: int = field(default=512, metadata=at_least(16))
+    keep_models: bool = False
+
+
+@dataclass
 class AblationSpec:
     """What ``csmpt ablate`` runs and compares.
 
@@ -124,6 +169,7 @@ class AblationSpec:
         level: Confidence level of the intervals.
         surgery: The surgery each run starts from (none by default).
         targets: Metric values to reach: tokens needed per run, mean ± CI over seeds.
+        merge: The interpolation paths to score (none by default).
     """
 
     recipe: str = MISSING
@@ -138,6 +184,7 @@ class AblationSpec:
     level: float = field(default=0.95, metadata=in_range(0.5, 1.0))
     surgery: SurgerySpec = field(default_factory=SurgerySpec)
     targets: list[TargetSpec] = field(default_factory=list)
+    merge: MergeSpec = field(default_factory=MergeSpec)
 
 
 @dataclass(frozen=True)
@@ -162,6 +209,11 @@ class AblationRun:
     def surgery_dir(self) -> Path | None:
         """The surgery's output folder, ``OUTPUT_DIR/VARIANT/surgery-S`` (None: no surgery)."""
         return None if self.surgery is None else self.folder.parent / f"surgery-{self.seed}"
+
+    @property
+    def merge_dir(self) -> Path:
+        """Where its merge path goes: ``OUTPUT_DIR/VARIANT/merge-S`` (``merge.json``)."""
+        return self.folder.parent / f"merge-{self.seed}"
 
 
 def _check(spec: AblationSpec, path: Path) -> None:
@@ -199,6 +251,69 @@ def _check(spec: AblationSpec, path: Path) -> None:
                 f"{describe_key(path, f'variants.{i}.surgery')}: variant '{v.name}' lists "
                 f"surgery overrides but {why}"
             )
+    _check_merge(spec, path)
+
+
+def _check_merge(spec: AblationSpec, path: Path) -> None:
+    """The merge section: texts to score, α in [0, 1], named variants that have a surgery."""
+    m = spec.merge
+    if not m.texts:
+        if m.variants:
+            raise ConfigError(
+                f"{describe_key(path, 'merge.texts')}: give the texts to score the merges on "
+                "(e.g. {cs: heldout_cs.jsonl})"
+            )
+        return
+    for i, a in enumerate(m.alphas):
+        if not 0.0 <= a <= 1.0:
+            raise ConfigError(
+                f"{describe_key(path, f'merge.alphas.{i}')} is {a}; each alpha is in [0, 1] "
+                "(0 the surgery's model, 1 the trained one)"
+            )
+    by_name = {v.name: v for v in spec.variants}
+    for i, name in enumerate(m.variants):
+        if name not in by_name:
+            raise ConfigError(
+                f"{describe_key(path, f'merge.variants.{i}')} is '{name}', not a variant "
+                f"(the variants: {', '.join(by_name)})"
+            )
+        if not has_surgery(spec, by_name[name]):
+            raise ConfigError(
+                f"{describe_key(path, f'merge.variants.{i}')}: variant '{name}' has no surgery "
+                "to merge with (merges go from a run's surgery to its trained model)"
+            )
+    if not merged_variants(spec):
+        raise ConfigError(
+            f"{describe_key(path, 'merge')}: no variant starts from a surgery, so there is no "
+            "path to merge (give the spec a surgery.recipe)"
+        )
+
+
+def check_merge_texts(spec: AblationSpec, path: str | Path) -> None:
+    """Every ``merge.texts`` file exists.
+
+    Checked before the first run, not at load: a spec may name texts a build has yet to write.
+
+    Raises:
+        ConfigError: One line naming the key and the missing file.
+    """
+    for name, text in spec.merge.texts.items():
+        if not Path(text).exists():
+            raise ConfigError(f"{describe_key(path, f'merge.texts.{name}')}: {text} does not exist")
+
+
+def merged_variants(spec: AblationSpec) -> list[str]:
+    """The variants whose runs get a merge path (none when the spec has no ``merge.texts``)."""
+    if not spec.merge.texts:
+        return []
+    names = spec.merge.variants or [v.name for v in spec.variants]
+    by_name = {v.name: v for v in spec.variants}
+    return [n for n in names if n in by_name and has_surgery(spec, by_name[n])]
+
+
+def merge_alphas(spec: AblationSpec) -> list[float]:
+    """The spec's alphas, sorted, with 1 (the trained model) added when missing."""
+    return sorted({float(a) for a in spec.merge.alphas} | {1.0})
 
 
 def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> AblationSpec:

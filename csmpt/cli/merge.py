@@ -27,15 +27,15 @@ EPILOG = (
 
 
 def _texts(specs: list[str]) -> dict[str, list[str]]:
-    from csmpt.corpus.readers import expand_inputs, read_documents
+    from csmpt.surgery.merge import read_texts
 
-    out: dict[str, list[str]] = {}
+    files: dict[str, str] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise ConfigError(f"--text '{spec}': expected NAME=FILE (e.g. cs=heldout.jsonl)")
-        out[name] = [d.text for d in read_documents(expand_inputs([path]))]
-    return out
+        files[name] = path
+    return read_texts(files)
 
 
 @user_errors

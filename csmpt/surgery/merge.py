@@ -45,6 +45,7 @@ __all__ = [
     "interpolation_coefficients",
     "merge_states",
     "merge_weights",
+    "read_texts",
     "run_merge",
     "score_texts",
     "write_merged",
@@ -203,6 +204,16 @@ def score_texts(
     return {name: score_documents(model, tokenizer, docs, win).bpb for name, docs in texts.items()}
 
 
+def read_texts(files: Mapping[str, str | Path]) -> dict[str, list[str]]:
+    """Name -> the documents of a text file (``.jsonl``/``.txt``, as the corpus readers take)."""
+    from csmpt.corpus.readers import expand_inputs, read_documents
+
+    return {
+        name: [d.text for d in read_documents(expand_inputs([str(path)]))]
+        for name, path in files.items()
+    }
+
+
 def _inputs(inputs: Sequence[str | Path], last: int | None) -> list[Path]:
     """The model files/folders to merge: ``inputs``, or a run folder's last ``last`` checkpoints."""
     from csmpt.checkpoint.loading import find_checkpoints
@@ -235,6 +246,7 @@ def run_merge(
     tokenizer: Any | None = None,
     window: int = 512,
     force: bool = False,
+    write_models: bool = True,
 ) -> list[MergePoint]:
     """Merge models into ``out``: one interpolation per alpha, or one average.
 
@@ -254,6 +266,8 @@ def run_merge(
             when it is an HF folder with tokenizer files).
         window: Tokens per scored window (capped by the model's position limit).
         force: Replace an existing ``out``.
+        write_models: Write each merged model; False: only ``merge.json`` and its scores
+            (each point's ``path`` is then empty).
 
     Raises:
         ConfigError: Bad alpha, inputs or options, or ``out`` exists without ``force``.
@@ -281,9 +295,10 @@ def run_merge(
         for alpha, coefficients in plan:
             sub = tmp if len(plan) == 1 else tmp / f"alpha_{alpha:g}"
             merged = merge_weights(models, coefficients)
-            written = write_merged(merged, sub)
-            final = out / written.relative_to(tmp)
-            point = MergePoint(alpha, list(coefficients), str(final))
+            final = ""
+            if write_models:
+                final = str(out / write_merged(merged, sub).relative_to(tmp))
+            point = MergePoint(alpha, list(coefficients), final)
             if texts:
                 point.bpb = score_texts(merged, tokenizer, texts, window)
             log.info("merged %s -> %s %s", coefficients, final, point.bpb)
