@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from csmpt.ablate.merging import (
     merge_markdown,
+    plot_merges,
     print_merges,
     read_paths,
     summarize_merges,
@@ -466,7 +467,7 @@ def conclude(
     print_merges(console, spec, merges)
     from csmpt.ablate.plot import plot_ablation
 
-    plots = plot_ablation(spec, checked)
+    plots = [*plot_ablation(spec, checked), *plot_merges(spec, merges)]
     csvs = f"{out / 'ablation.csv'}, {out / 'merge.csv'}" if merges else f"{out / 'ablation.csv'}"
     console.print(
         f"wrote {csvs}, {out / 'verdict.md'} and {len(plots)} plots "

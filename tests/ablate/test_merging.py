@@ -147,6 +147,8 @@ def test_the_merge_table_pairs_each_alpha_with_the_trained_model(tmp_path: Path)
     assert rows[0] == "variant,seed,alpha,text,bpb" and len(rows) == 1 + 3 * 3 * 2
     assert "focus,2,0.5,cs,2.21" in rows
     assert "merge path" in console.file.getvalue()  # type: ignore[attr-defined]
+    for text in ("cs", "en"):
+        assert (out / f"merge_{text}.png").stat().st_size > 5000
 
 
 def test_an_interpolation_better_than_the_trained_model_is_named(tmp_path: Path) -> None:
