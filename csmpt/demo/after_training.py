@@ -5,7 +5,9 @@
 2. ``csmpt validate``: loss per corpus (cs_web, cs_crawl, cs_crawl_clean val) per checkpoint;
 3. ``csmpt export``: the last checkpoint to an HF folder, checked by logits, then
    ``transformers`` loads it and generates a Czech sentence;
-4. ``csmpt report``: the run's curves with swap and spike markers (PNGs + page).
+4. ``csmpt report``: the run's curves with swap and spike markers (PNGs + page);
+5. ``csmpt merge``: the path from the swapped weights (α 0) to the trained model (α 1), scored in
+   bits per byte on the cs_web documents held out of training (its val split).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class AfterTraining:
     seconds: float = 0.0
     validation: dict[str, float] = field(default_factory=dict)
     validation_csv: Path | None = None
+    merge_bpb: dict[float, float] = field(default_factory=dict)
+    merge_dir: Path | None = None
 
     @property
     def markdown(self) -> str:
@@ -93,10 +97,13 @@ def run_after_training(
     train_overrides: list[str],
     console: Console,
     short: Callable[[Path], str] = str,
+    swapped: Path | None = None,
+    tokenizer: Path | None = None,
 ) -> AfterTraining:
-    """Eval table, per-corpus validation, HF export + generation, report for a demo run.
+    """Eval table, per-corpus validation, HF export + generation, report, merge path.
 
-    ``short`` shortens the paths it prints.
+    ``swapped`` is the model the run started from (the merge path's α 0; none: no merge),
+    ``tokenizer`` the run's; ``short`` shortens the paths it prints.
     """
     t0 = time.perf_counter()
     train_yaml = str(root / "yamls/tiny/mpt_hot_swap.yaml")
@@ -104,7 +111,15 @@ def run_after_training(
     recipe = load_eval_recipe(root / EVAL_YAML, [f"variables.run={run_dir}"])
     recipe.train_yaml, recipe.train_overrides = train_yaml, ov
     recipe.icl_tasks[0]["dataset_uri"] = str(root / recipe.icl_tasks[0]["dataset_uri"])
-    ev = run_eval(recipe, progress=lambda msg: console.print(msg, highlight=False))
+    ev = run_eval(recipe, progress=log.info)  # every metric: csmpt.log and the eval table
+    for row in ev.rows:  # one line per checkpoint: lm-eval's acc_norm ± stderr and bpb
+        scores = [
+            f"{c} {v:.3f} ± {e:.3f}" for (c, m), (v, e) in row.scores.items() if m == DEFAULT_METRIC
+        ]
+        bpb = [f"{k} {v:.3f} bpb" for k, v in row.bpb.items()]
+        console.print(
+            f"step {row.step}: {DEFAULT_METRIC} " + ", ".join(scores + bpb), highlight=False
+        )
     val = validate_checkpoints(
         run_dir,
         train_yaml,
@@ -124,6 +139,13 @@ def run_after_training(
     console.print(f"transformers generates: {sentence}", highlight=False)
     rep = write_report(run_dir)
     assert rep.html is not None
+    merge_bpb: dict[float, float] = {}
+    merge_dir = workdir / "merge"
+    if swapped is not None and tokenizer is not None:
+        merge_bpb = _merge_path(
+            swapped, last.path, workdir / "mds" / "cs_web" / "val", tokenizer, merge_dir
+        )
+
     last_step = max((r.step for r in val if r.step is not None), default=None)
     return AfterTraining(
         validation={r.corpus: r.loss for r in val if r.step == last_step},
@@ -136,7 +158,35 @@ def run_after_training(
         report=rep.html,
         figures=list(rep.figures.values()),
         seconds=time.perf_counter() - t0,
+        merge_bpb=merge_bpb,
+        merge_dir=merge_dir if merge_bpb else None,
     )
+
+
+def _merge_path(
+    swapped: Path, trained: Path, held_out: Path, tokenizer: Path, out: Path
+) -> dict[float, float]:
+    """α -> bits per byte on the documents of the split ``held_out``.
+
+    ``csmpt merge SWAPPED TRAINED OUT --alpha 0 --alpha 0.5 --alpha 1 --text cs=...``, scores only.
+    """
+    from transformers import AutoTokenizer
+
+    from csmpt.mds.doc_map import split_texts
+    from csmpt.surgery.merge import run_merge
+
+    texts = {"cs": split_texts(held_out)}
+    tok = AutoTokenizer.from_pretrained(str(tokenizer))
+    points = run_merge(
+        [swapped, trained],
+        out,
+        [0.0, 0.5, 1.0],
+        texts=texts,
+        tokenizer=tok,
+        force=True,
+        write_models=False,
+    )
+    return {float(p.alpha or 0.0): p.bpb["cs"] for p in points}
 
 
 def after_training_rows(a: AfterTraining, short: Callable[[Path], str]) -> list[tuple[str, str]]:
@@ -150,9 +200,15 @@ def after_training_rows(a: AfterTraining, short: Callable[[Path], str]) -> list[
     rows = [("CS-HellaSwag (sample)", "\n".join(accs))]
     if a.validation_csv is not None:
         rows.append(("val loss, last step", f"{losses} ({short(a.validation_csv)})"))
-    return rows + [
+    rows += [
         ("eval table", f"{short(a.eval_table)} (+ .csv, accuracy.png)"),
         ("HF export", f"{short(a.hf_dir)} (logits max abs diff {a.export_diff:.2g})"),
         ("generated (transformers)", a.sentence),
         ("report", f"{short(a.report)} ({', '.join(p.name for p in a.figures)})"),
     ]
+    if a.merge_bpb and a.merge_dir is not None:
+        path = ", ".join(f"α {k:g} {v:.3f}" for k, v in a.merge_bpb.items())
+        rows.append(
+            ("merge swapped -> trained", f"held-out cs_web bpb {path} ({short(a.merge_dir)})")
+        )
+    return rows

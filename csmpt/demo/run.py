@@ -12,7 +12,8 @@
    checkpoints, and a loss spike injected at 5/6 of the steps that ``csmpt_loss_spike`` catches;
 5. after training (``csmpt.demo.after_training``): CS-HellaSwag 0/3-shot over the run's checkpoints
    (``eval/cs_hellaswag_tiny.yaml``), loss per corpus, the last checkpoint exported to HF and a
-   Czech sentence generated from it with ``transformers``, the report's PNGs;
+   Czech sentence generated from it with ``transformers``, the report's PNGs, and the merge path
+   from the swapped weights to the trained model on held-out Czech;
 6. an ablation (``csmpt ablate yamls/ablate/tiny.yaml``, ``csmpt.demo.ablation``): two learning
    rates x two seeds, each variant's mean ± 95% CI against the baseline;
 7. print where everything is, the swaps, the spike, and the loss at the start and end.
@@ -238,7 +239,9 @@ def _run_stages(
     seconds["training"] = time.perf_counter() - t0
 
     console.rule("[bold]5/6 CS-HellaSwag over the checkpoints, HF export, report")
-    after = run_after_training(root, workdir, run_dir, overrides, console, here)
+    after = run_after_training(
+        root, workdir, run_dir, overrides, console, here, swap.load_path, tok_dir
+    )
     seconds["eval+export+report"] = after.seconds
 
     console.rule("[bold]6/6 an ablation: two learning rates x two seeds, mean ± 95% CI")

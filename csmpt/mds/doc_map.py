@@ -33,6 +33,7 @@ __all__ = [
     "DOCMAP_DIR",
     "DocMapWriter",
     "DocumentMap",
+    "split_texts",
     "segments",
     "split_doc_map",
     "write_doc_map",
@@ -163,6 +164,11 @@ class DocumentMap:
         """Samples the map covers."""
         return len(self._a["sample_seg"]) - 1
 
+    def documents(self) -> list[tuple[str, int]]:
+        """Every document of the split, in order: (input path, line or row)."""
+        files, lines = self._a["doc_file"], self._a["doc_line"]
+        return [(self.inputs[int(f)], int(n)) for f, n in zip(files, lines, strict=True)]
+
     def pieces(self, index: int) -> list[dict[str, Any]]:
         """The documents of sample ``index``, in order: file, line, token offset, position."""
         a = self._a
@@ -184,3 +190,29 @@ class DocumentMap:
     def __call__(self, index: int) -> list[str]:
         """``file:line`` of each document sample ``index`` holds, in order."""
         return [f"{p['file']}:{p['line']}" for p in self.pieces(index)]
+
+
+def split_texts(folder: str | Path) -> list[str]:
+    """The texts of the documents of a split (``.../CORPUS/val``), read back from its inputs.
+
+    A split's own documents are what was held out of the others: ``val``'s texts are held-out
+    text for a model trained on ``train`` (scored in bits per byte by ``csmpt merge --text``).
+
+    Raises:
+        FileNotFoundError: The folder has no document map or manifest.
+        CsmptError: An input cannot be read.
+    """
+    from csmpt.corpus.readers import expand_inputs, read_documents
+    from csmpt.mds.manifest import SplitManifest
+
+    inputs = [i.path for i in SplitManifest.read(Path(folder)).inputs]
+    wanted: dict[str, set[int]] = {}
+    for path, line in DocumentMap(folder, inputs).documents():
+        wanted.setdefault(path, set()).add(line)
+    texts = []
+    for path in inputs:
+        lines = wanted.get(path)
+        if lines:
+            docs = read_documents(expand_inputs([path]))
+            texts += [d.text for d in docs if d.line in lines and d.problem is None]
+    return texts

@@ -83,6 +83,11 @@ def test_demo_trains_on_three_hot_swapped_corpora(tmp_path: Path) -> None:
     assert report.swap_steps == [4, 8] and 10 in report.spike_steps
     assert "CS-HellaSwag (sample)" in text and "step 12: cs_hellaswag/0-shot" in text
     assert "generated (transformers)" in text and "report.html" in text
+    # the merge path on the cs_web documents held out of training: the run moved the model
+    # (α 1 is the trained model, below the swapped weights at α 0 on held-out Czech)
+    assert sorted(after.merge_bpb) == [0.0, 0.5, 1.0]
+    assert after.merge_bpb[1.0] < after.merge_bpb[0.0], after.merge_bpb
+    assert "merge swapped -> trained" in text
     # the mixture recipe's shares, computed by streaming from the demo's shards
     assert set(summary.mixture) == {"cs_web", "en_web"}
     assert sum(summary.mixture.values()) == pytest.approx(1.0) and summary.mixture["cs_web"] > 0.7

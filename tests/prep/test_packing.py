@@ -12,7 +12,7 @@ import pytest
 
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError
-from csmpt.mds.doc_map import DOCMAP_DIR, DocumentMap
+from csmpt.mds.doc_map import DOCMAP_DIR, DocumentMap, split_texts
 from csmpt.mds.reader import iter_samples
 from csmpt.prep.config import CorpusSpec, PrepConfig
 from csmpt.prep.corpus_build import PROGRESS_NAME
@@ -151,6 +151,23 @@ def test_pad_samples_hold_whole_documents(
         got = [(p["line"], p["offset"], p["pos"]) for p in dmap.pieces(i)]
         assert got == want, f"sample {i}"
         at += len(s)
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_splits_texts_are_its_own_documents(
+    pad_dir: Path, tokenizer_dir: Path, inputs: list[str], split: str
+) -> None:
+    """``split_texts`` reads back exactly the documents the split holds (held-out text for
+    ``csmpt merge --text``): their encodings are the split's documents, in order."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    eos = tok.token_to_id("<|endoftext|>")
+    texts = split_texts(pad_dir / split)
+    want = [t.tolist() for t, _ in _documents(tokenizer_dir, inputs, split)]
+    assert [tok.encode(t, add_special_tokens=False).ids + [eos] for t in texts] == want
+    other = split_texts(pad_dir / ("val" if split == "train" else "train"))
+    assert texts and other and not set(texts) & set(other)
 
 
 def _snapshot(corpus: Path) -> dict[str, Any]:
