@@ -218,6 +218,22 @@ def _surgery(spec: AblationSpec, run: AblationRun, console: Console, verbose: bo
         run_surgery(cfg, force=True)
 
 
+def _merge(
+    spec: AblationSpec,
+    checked: CheckedRun,
+    texts: dict[str, list[str]],
+    console: Console,
+    verbose: bool,
+) -> None:
+    """The run's merge path, its library output in the variant folder's ``csmpt.log``."""
+    from csmpt.quiet import quiet_session
+
+    run = checked.run
+    log_file = run.merge_dir.parent / "csmpt.log"
+    with quiet_session(console, log_file, verbose, f"csmpt merge (the path of {run.folder})"):
+        merge_run(spec, run, texts, spec.merge.tokenizer or checked.tokenizer)
+
+
 def run_ablation(
     spec: AblationSpec,
     checked: Sequence[CheckedRun],
@@ -274,5 +290,5 @@ def run_ablation(
             alphas = ", ".join(f"{a:g}" for a in merge_alphas(spec))
             where = f"{c.run.variant}/merge-{c.run.seed}/"
             console.print(f"{head}: merge path (α {alphas}) in {where}", highlight=False)
-            merge_run(spec, c.run, texts, spec.merge.tokenizer or c.tokenizer)
+            _merge(spec, c, texts, console, verbose)
     return started
