@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,6 @@ __all__ = [
     "merge_markdown",
     "merge_rows",
     "merge_run",
-    "plot_merges",
     "print_merges",
     "read_paths",
     "summarize_merges",
@@ -152,8 +150,10 @@ class MergeSummary:
         c = self.vs_trained
         if c is None:
             return "trained model"
-        if c.b.n < 2 or not c.separate:
-            return "within noise at this CI" if c.b.n >= 2 else "one seed: no claim"
+        if c.b.n < 2:
+            return "one seed: no claim"
+        if not c.separate:
+            return "within noise at this CI"
         return "better" if c.difference < 0 else "worse"
 
 
@@ -165,11 +165,11 @@ def summarize_merges(spec: AblationSpec, paths: Paths) -> list[MergeSummary]:
         if not seeds:
             continue
         for text in spec.merge.texts:
+            trained = {s: p[1.0][text] for s, p in seeds.items() if text in p.get(1.0, {})}
             for alpha in merge_alphas(spec):
                 at = {s: p[alpha][text] for s, p in seeds.items() if text in p.get(alpha, {})}
                 if not at:
                     continue
-                trained = {s: p[1.0][text] for s, p in seeds.items() if text in p.get(1.0, {})}
                 vs = None if alpha == 1.0 else compare_paired(trained, at, spec.level)
                 out.append(
                     MergeSummary(variant, text, alpha, mean_ci(list(at.values()), spec.level), vs)
@@ -178,12 +178,7 @@ def summarize_merges(spec: AblationSpec, paths: Paths) -> list[MergeSummary]:
 
 
 def _delta(s: MergeSummary) -> str:
-    c = s.vs_trained
-    if c is None:
-        return ""
-    if c.paired is None:
-        return f"{c.difference:+.4f}"
-    return f"{c.paired.mean:+.4f} ± {c.paired.half_width:.4f}"
+    return "" if s.vs_trained is None else s.vs_trained.difference_text()
 
 
 MERGE_HEADER = ["variant", "text", "α", "bpb", "Δ vs α 1 (trained)", "verdict"]
@@ -264,39 +259,3 @@ def print_merges(console: Console, spec: AblationSpec, summaries: Sequence[Merge
         for r in rows:
             table.add_row(*r[1:])
         console.print(table)
-
-
-def plot_merges(spec: AblationSpec, summaries: Sequence[MergeSummary]) -> list[Path]:
-    """One PNG per text in ``spec.output_dir`` (``merge_<text>.png``); return their paths.
-
-    Bits per byte against α for each variant: the mean over seeds and its CI band.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from csmpt.report.render import save_figure
-
-    written = []
-    for text in dict.fromkeys(s.text for s in summaries):
-        fig, ax = plt.subplots(figsize=(8, 5))
-        for i, variant in enumerate(dict.fromkeys(s.variant for s in summaries)):
-            rows = [s for s in summaries if s.variant == variant and s.text == text]
-            xs = [s.alpha for s in rows]
-            mean = [s.bpb.mean for s in rows]
-            half = [0.0 if s.bpb.n < 2 else s.bpb.half_width for s in rows]
-            color = plt.get_cmap("tab10")(i % 10)
-            ax.plot(xs, mean, color=color, marker="o", ms=3, label=variant)
-            lo = [m - h for m, h in zip(mean, half, strict=True)]
-            hi = [m + h for m, h in zip(mean, half, strict=True)]
-            ax.fill_between(xs, lo, hi, color=color, alpha=0.2, lw=0)
-        path = Path(spec.output_dir) / f"merge_{_safe(text)}.png"
-        title = f"{text}: surgery (α 0) to trained (α 1), mean ± {spec.level:.0%} CI over seeds"
-        save_figure(fig, ax, path, "α (weight of the trained model)", "bits per byte", title)
-        written.append(path)
-    return written
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "text"

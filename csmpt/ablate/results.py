@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from csmpt.ablate.merging import (
     merge_markdown,
-    plot_merges,
     print_merges,
     read_paths,
     summarize_merges,
@@ -324,12 +323,7 @@ def verdict_word(s: MetricSummary) -> str:
 
 def _delta(s: MetricSummary) -> str:
     """The difference from the baseline, with its paired interval when there is one."""
-    if s.vs_baseline is None:
-        return ""
-    paired = s.vs_baseline.paired
-    if paired is None:
-        return f"{s.vs_baseline.difference:+.4f}"
-    return f"{paired.mean:+.4f} ± {paired.half_width:.4f}"
+    return "" if s.vs_baseline is None else s.vs_baseline.difference_text()
 
 
 def table_rows(summaries: Sequence[MetricSummary]) -> list[list[str]]:
@@ -465,7 +459,7 @@ def conclude(
             table.add_row(r[0], *r[2:])
         console.print(table)
     print_merges(console, spec, merges)
-    from csmpt.ablate.plot import plot_ablation
+    from csmpt.ablate.plot import plot_ablation, plot_merges
 
     plots = [*plot_ablation(spec, checked), *plot_merges(spec, merges)]
     csvs = f"{out / 'ablation.csv'}, {out / 'merge.csv'}" if merges else f"{out / 'ablation.csv'}"

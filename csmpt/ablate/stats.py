@@ -79,6 +79,12 @@ class Comparison:
     difference: float
     paired: MeanCI | None = None
 
+    def difference_text(self) -> str:
+        """``+d ± h`` from the paired interval; the plain ``+d`` when not paired."""
+        if self.paired is None:
+            return f"{self.difference:+.4f}"
+        return f"{self.paired.mean:+.4f} ± {self.paired.half_width:.4f}"
+
 
 def _t_quantile(p: float, df: int) -> float:
     """Student's t quantile (scipy is a dependency of scikit-learn, which csmpt requires)."""
