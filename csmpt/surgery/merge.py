@@ -208,10 +208,22 @@ def read_texts(files: Mapping[str, str | Path]) -> dict[str, list[str]]:
     """Name -> the documents of a text file (``.jsonl``/``.txt``, as the corpus readers take)."""
     from csmpt.corpus.readers import expand_inputs, read_documents
 
-    return {
-        name: [d.text for d in read_documents(expand_inputs([str(path)]))]
-        for name, path in files.items()
-    }
+    texts: dict[str, list[str]] = {}
+    for name, path in files.items():
+        found = expand_inputs([str(path)])
+        if len(found) > 1:
+            # A corpus folder often holds train and held-out files side by side: scoring both
+            # mixes text the model trained on into the score, so say what is read.
+            log.warning(
+                "text '%s': %s holds %d files, all scored as one text (%s); name one file to "
+                "score held-out text alone",
+                name,
+                path,
+                len(found),
+                ", ".join(f.name for f in found[:4]) + (", ..." if len(found) > 4 else ""),
+            )
+        texts[name] = [d.text for d in read_documents(found)]
+    return texts
 
 
 def _inputs(inputs: Sequence[str | Path], last: int | None) -> list[Path]:

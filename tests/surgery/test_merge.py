@@ -153,3 +153,23 @@ def test_merge_of_hf_folders_scores_each_point_of_the_path(
     assert [p["alpha"] for p in points] == [0.0, 1.0]
     assert [p["bpb"]["cs"] for p in points] == pytest.approx(direct, rel=1e-5)
     assert AutoTokenizer.from_pretrained(out / "alpha_1")("Praha")["input_ids"]  # HF folder
+
+
+def test_read_texts_warns_when_a_folder_mixes_files(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from csmpt.surgery.merge import read_texts
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "train.jsonl").write_text(json.dumps({"text": "trained on"}) + "\n")
+    (corpus / "held_out.jsonl").write_text(json.dumps({"text": "held out"}) + "\n")
+    with caplog.at_level("WARNING", logger="csmpt.surgery.merge"):
+        one = read_texts({"cs": corpus / "held_out.jsonl"})
+    assert one == {"cs": ["held out"]}
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="csmpt.surgery.merge"):
+        both = read_texts({"cs": corpus})
+    assert sorted(both["cs"]) == ["held out", "trained on"]
+    [record] = caplog.records
+    assert "2 files" in record.getMessage() and "train.jsonl" in record.getMessage()
