@@ -302,15 +302,35 @@ def same_shards(a: Path, b: Path) -> bool:
     return bool(files) and all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
 
 
+def _server_children_cpu() -> float:
+    """CPU seconds of the finished processes forked from this process's worker server.
+
+    ``csmpt prep``'s workers are the server's children, not this process's: the server reaps
+    them, so their time is in its children's times (the server's own start is not counted).
+    """
+    from multiprocessing import forkserver
+
+    import psutil
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if not pid:
+        return 0.0
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(t.children_user + t.children_system)
+
+
 def measure(fn: Callable[[], object]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (this process and its finished children) of ``fn()``."""
+    """Wall seconds and CPU seconds (this process and its finished workers) of ``fn()``."""
 
     def cpu() -> float:
         own, kids = (
             resource.getrusage(resource.RUSAGE_SELF),
             resource.getrusage(resource.RUSAGE_CHILDREN),
         )
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + _server_children_cpu()
 
     c0, t0 = cpu(), time.perf_counter()
     fn()

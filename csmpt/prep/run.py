@@ -45,7 +45,12 @@ from csmpt.prep.corpus_build import (
     build_corpus,
     split_of,
 )
-from csmpt.prep.encoders import TextEncoder, make_encoder
+from csmpt.prep.encoders import (
+    TextEncoder,
+    choose_workers,
+    make_encoder,
+    start_worker_server,
+)
 from csmpt.prep.heap import heap_frozen
 from csmpt.prep.long_docs import DocumentCutter
 from csmpt.prep.pad_packing import pad_share
@@ -210,6 +215,8 @@ def prep_corpora(
             kept = {s: SplitManifest.read(corpus_dir / s) for s in splits}
             results.append(CorpusResult(spec.name, corpus_dir, True, kept))
             continue
+        if choose_workers(cfg.workers, sum(p.stat().st_size for p in files)) > 0:
+            start_worker_server()  # it starts while the encoder is built and checked
         if encoder is None:
             encoder, backend = make_encoder(tok_file, cfg.tokenizer_backend)
             log.info("tokenizing with %s", backend)
