@@ -87,7 +87,7 @@ class PrepConfig:
         batch_size: Documents per tokenizer batch (does not change the output).
         workers: unset (the default): one worker process per core when a corpus's input files
             hold at least 8 MB and the machine has 2 or more cores, else threads
-            (:func:`csmpt.prep.encoders.choose_workers`: processes reach 79-94% of raw
+            (:func:`csmpt.prep.encoders.choose_workers`: processes reach 80-95% of raw
             tiktoken's rate on 20-60 MB where threads reach 62-65%; below ~7 MB starting the
             processes costs more than it saves); 0: the tokenizer's threads in this process;
             N: N worker processes. Does not change the output.
