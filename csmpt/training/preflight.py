@@ -101,9 +101,13 @@ def _check_data_folders(cfg: dict[str, Any], path: Path) -> None:
         for sub, folder in local_mds_folders(dataset):
             reason = missing_reason(folder)
             if reason:
+                from csmpt.base.config import build_making
+
+                build = build_making(folder)
+                how = f"csmpt base build {build}" if build else "csmpt prep <data_prep config>"
                 raise DataError(
                     f"{describe_key(path, f'{key}.{sub}')}: data folder '{folder}' {reason}; "
-                    "build it with `csmpt prep <data_prep config>` or fix the path"
+                    f"build it with `{how}` or fix the path"
                 )
 
 

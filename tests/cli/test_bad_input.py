@@ -65,6 +65,31 @@ def test_missing_data_folder(tiny_overrides, tmp_path: Path) -> None:
     assert f"'{tmp_path}/nowhere/train' does not exist" in msg and "csmpt prep" in msg
 
 
+def test_missing_base_build_folder_names_the_build_that_makes_it(
+    tiny_overrides, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A spec run before its `csmpt base build`: the hint is that build, not `csmpt prep`.
+    from csmpt.base import config as base_config
+
+    assert base_config.build_making("artifacts/base/cs_extend/mds/train") == Path(
+        "yamls/base/builds/cs_extend.yaml"
+    )
+    assert base_config.build_making("artifacts/base/cs/mds/train") == Path(
+        "yamls/base/builds/cs.yaml"
+    )
+    builds = tmp_path / "builds"
+    builds.mkdir()
+    (builds / "xx.yaml").write_text(f"output_dir: {tmp_path}/base/xx\n")
+    (builds / "broken.yaml").write_text("output_dir: [\n")  # skipped, not an error
+    monkeypatch.setattr(base_config, "BUILDS_DIR", builds)
+    overrides = [*tiny_overrides(tmp_path / "run"), f"variables.data_local={tmp_path}/base/xx/mds"]
+    with pytest.raises(DataError) as e:
+        preflight(MPT, overrides)
+    msg = str(e.value)
+    assert f"'{tmp_path}/base/xx/mds/train' does not exist" in msg
+    assert f"build it with `csmpt base build {builds / 'xx.yaml'}`" in msg
+
+
 def test_missing_load_path_is_refused_at_start_unless_the_run_resumes(
     tiny_overrides, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
