@@ -15,11 +15,9 @@ from csmpt.config import build_structured, describe_key, in_range, load_yaml_wit
 from csmpt.config.schema import at_least
 from csmpt.errors import ConfigError, DataError
 
-__all__ = ["BUILDS_DIR", "BaseConfig", "CorpusSource", "build_making", "load_base_config"]
+__all__ = ["BaseConfig", "CorpusSource", "load_base_config"]
 
 SOURCES = ("docstrings", "gettext")
-# The shipped builds (relative to the working directory, as the recipes' paths are).
-BUILDS_DIR = Path("yamls/base/builds")
 
 
 @dataclass
@@ -116,23 +114,3 @@ def load_base_config(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     if cfg.held_out <= 0:
         raise ConfigError(f"{describe_key(path, 'held_out')}: hold out some text (e.g. 0.1)")
     return cfg
-
-
-def build_making(folder: str | Path, builds_dir: Path | None = None) -> Path | None:
-    """The build YAML whose ``output_dir`` holds ``folder``, if one does.
-
-    ``builds_dir`` defaults to :data:`BUILDS_DIR`.
-    For an error about a missing folder: a recipe that trains on ``artifacts/base/cs/mds`` is
-    answered with the ``csmpt base build`` that makes it, not with ``csmpt prep``.
-    """
-    import yaml
-
-    want = Path(folder).expanduser().resolve()
-    for build in sorted((builds_dir or BUILDS_DIR).glob("*.yaml")):
-        try:
-            out = (yaml.safe_load(build.read_text(encoding="utf-8")) or {}).get("output_dir")
-        except (OSError, yaml.YAMLError, AttributeError):
-            continue
-        if isinstance(out, str) and out and want.is_relative_to(Path(out).expanduser().resolve()):
-            return build
-    return None

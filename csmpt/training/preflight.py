@@ -40,7 +40,14 @@ from csmpt.mds.folders import local_mds_folders, missing_reason
 from csmpt.tokenizer.folder import check_tokenizer_dir, tokenizer_size
 from csmpt.training.pad_check import check_pad_shards
 
-__all__ = ["check_recipe_keys", "preflight", "train_config_keys", "WHERE_IT_BELONGS"]
+__all__ = [
+    "BASE_BUILDS_DIR",
+    "WHERE_IT_BELONGS",
+    "base_build_making",
+    "check_recipe_keys",
+    "preflight",
+    "train_config_keys",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +103,36 @@ def _loader_datasets(cfg: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
             yield f"{key}.dataset", loader["dataset"]
 
 
+# `csmpt base build`'s shipped builds (relative to the working directory, as recipes' paths are).
+BASE_BUILDS_DIR = Path("yamls/base/builds")
+
+
+def base_build_making(folder: str | Path, builds_dir: Path | None = None) -> Path | None:
+    """The build YAML whose ``output_dir`` holds ``folder``, if one does.
+
+    ``builds_dir`` defaults to :data:`BASE_BUILDS_DIR`.
+    For an error about a missing folder: a recipe that trains on ``artifacts/base/cs/mds`` is
+    answered with the ``csmpt base build`` that makes it, not with ``csmpt prep``.
+    """
+    import yaml
+
+    want = Path(folder).expanduser().resolve()
+    for build in sorted((builds_dir or BASE_BUILDS_DIR).glob("*.yaml")):
+        try:
+            out = (yaml.safe_load(build.read_text(encoding="utf-8")) or {}).get("output_dir")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        if isinstance(out, str) and out and want.is_relative_to(Path(out).expanduser().resolve()):
+            return build
+    return None
+
+
 def _check_data_folders(cfg: dict[str, Any], path: Path) -> None:
     for key, dataset in _loader_datasets(cfg):
         for sub, folder in local_mds_folders(dataset):
             reason = missing_reason(folder)
             if reason:
-                from csmpt.base.config import build_making
-
-                build = build_making(folder)
+                build = base_build_making(folder)
                 how = f"csmpt base build {build}" if build else "csmpt prep <data_prep config>"
                 raise DataError(
                     f"{describe_key(path, f'{key}.{sub}')}: data folder '{folder}' {reason}; "

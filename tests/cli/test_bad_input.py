@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -69,19 +70,19 @@ def test_missing_base_build_folder_names_the_build_that_makes_it(
     tiny_overrides, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A spec run before its `csmpt base build`: the hint is that build, not `csmpt prep`.
-    from csmpt.base import config as base_config
+    checks = importlib.import_module("csmpt.training.preflight")  # not the function
 
-    assert base_config.build_making("artifacts/base/cs_extend/mds/train") == Path(
+    assert checks.base_build_making("artifacts/base/cs_extend/mds/train") == Path(
         "yamls/base/builds/cs_extend.yaml"
     )
-    assert base_config.build_making("artifacts/base/cs/mds/train") == Path(
+    assert checks.base_build_making("artifacts/base/cs/mds/train") == Path(
         "yamls/base/builds/cs.yaml"
     )
     builds = tmp_path / "builds"
     builds.mkdir()
     (builds / "xx.yaml").write_text(f"output_dir: {tmp_path}/base/xx\n")
     (builds / "broken.yaml").write_text("output_dir: [\n")  # skipped, not an error
-    monkeypatch.setattr(base_config, "BUILDS_DIR", builds)
+    monkeypatch.setattr(checks, "BASE_BUILDS_DIR", builds)
     overrides = [*tiny_overrides(tmp_path / "run"), f"variables.data_local={tmp_path}/base/xx/mds"]
     with pytest.raises(DataError) as e:
         preflight(MPT, overrides)
