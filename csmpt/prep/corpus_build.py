@@ -46,7 +46,7 @@ from csmpt.mds.doc_map import DocMapWriter, split_doc_map, write_doc_map
 from csmpt.mds.writer import ShardedSplitWriter, ShardFormat
 from csmpt.prep.concat import SampleConcatenator
 from csmpt.prep.config import PrepConfig, parse_size
-from csmpt.prep.encoders import BatchEncoder, Result, TextEncoder, choose_workers
+from csmpt.prep.encoders import BatchEncoder, Result, TextEncoder
 from csmpt.prep.long_docs import PIECE_CHARS, DocumentCutter, stream_ids
 from csmpt.prep.pad_packing import PadPacker
 
@@ -406,6 +406,7 @@ def build_corpus(
     on_progress: ProgressFn | None = None,
     cutter: DocumentCutter | None = None,
     part: tuple[int, int] = (0, 1),
+    workers: int = 0,
 ) -> tuple[dict[str, SplitStats], CorpusCounts]:
     """Write every split of one corpus into ``work_dir/<split>``, resuming from ``progress``.
 
@@ -422,6 +423,8 @@ def build_corpus(
         on_progress: Called with (records read, tokens written) after every batch.
         cutter: Cuts documents longer than ``max_doc_chars`` (default: of ``cfg.tokenizer``).
         part: ``(i, n)``: build only part ``i`` (0-based) of ``n`` of the records.
+        workers: Worker processes to encode with, 0 for threads (chosen by the caller:
+            :func:`csmpt.prep.encoders.choose_workers`).
 
     Returns:
         Per-split stats (each split folder also gets its document map) and the counts of
@@ -471,11 +474,6 @@ def build_corpus(
     file_ids = {path: i for i, path in enumerate(files)}
     scorer = filt.model if filt is not None else None
     signer = filt.signer if filt is not None else None
-    input_bytes = sum(Path(f).stat().st_size for f in files)
-    workers = choose_workers(cfg.workers, input_bytes)
-    if cfg.workers is None:
-        how = f"{workers} worker processes" if workers else "threads in this process"
-        log.info("tokenizing with %s (workers unset; %.1f MB of input)", how, input_bytes / 1e6)
     batch_encoder = BatchEncoder(encoder, workers, scorer, signer)
     eos = np.asarray([eos_id], dtype=np.int32)
     inflight: deque[tuple[_Batch, Future[Result] | None]] = deque()

@@ -215,7 +215,12 @@ def prep_corpora(
             kept = {s: SplitManifest.read(corpus_dir / s) for s in splits}
             results.append(CorpusResult(spec.name, corpus_dir, True, kept))
             continue
-        if choose_workers(cfg.workers, sum(p.stat().st_size for p in files)) > 0:
+        input_bytes = sum(p.stat().st_size for p in files)
+        workers = choose_workers(cfg.workers, input_bytes)
+        if cfg.workers is None:
+            how = f"{workers} worker processes" if workers else "threads in this process"
+            log.info("tokenizing with %s (workers unset; %.1f MB of input)", how, input_bytes / 1e6)
+        if workers:
             start_worker_server()  # it starts while the encoder is built and checked
         if encoder is None:
             encoder, backend = make_encoder(tok_file, cfg.tokenizer_backend)
@@ -239,6 +244,7 @@ def prep_corpora(
                 on_progress,
                 cutter,
                 part,
+                workers,
             )
             skipped = counts.skipped
             if filt is not None:
