@@ -25,10 +25,17 @@ def clean_command(
     """List (and with --yes remove) the leftovers of a run folder or an output folder."""
     from csmpt.training.leftovers import find_leftovers, remove_leftovers
 
+    where = "give a run's save folder or an output folder"
     if not path.exists() and not path.parent.is_dir():
-        raise DataError(f"'{path}' does not exist (give a run's save folder or an output folder)")
+        raise DataError(f"'{path}' does not exist ({where})")
     found = find_leftovers(path)
     if not found:
+        # A missing output folder may still have leftovers beside it (a killed surgery or
+        # export); with none, a missing path or a file is a mistyped argument, not a clean run.
+        if not path.exists():
+            raise DataError(f"'{path}' does not exist and nothing was left beside it ({where})")
+        if not path.is_dir():
+            raise DataError(f"'{path}' is a file, not a folder ({where})")
         console.print(f"{path}: nothing to clean")
         return
     for item in found:

@@ -31,8 +31,8 @@ def launch_command(
     scheduler: str = typer.Option("local", help="local | slurm | pbs."),
     nodes: int = typer.Option(1, help="Nodes (slurm / pbs)."),
     gpus_per_node: int = typer.Option(8, help="GPUs per node."),
-    nproc: int = typer.Option(
-        0,
+    nproc: int | None = typer.Option(
+        None,
         help="Training processes per node (on CPU any number).",
         show_default="--gpus-per-node",
     ),
@@ -93,7 +93,7 @@ def launch_command(
         job_name=name,
         nodes=nodes,
         gpus_per_node=gpus_per_node,
-        nproc=nproc or None,
+        nproc=nproc,
         workdir=str(workdir.resolve()),
         python=python,
         composer=composer_path(),

@@ -87,19 +87,28 @@ class LaunchSpec:
     @property
     def procs_per_node(self) -> int:
         """Processes per node."""
-        return self.nproc or self.gpus_per_node
+        return self.gpus_per_node if self.nproc is None else self.nproc
 
     def check(self) -> None:
         """Raise ConfigError on an impossible launch."""
         if self.scheduler not in TEMPLATES:
             raise ConfigError(f"--scheduler {self.scheduler!r}: choose one of {sorted(TEMPLATES)}")
-        if self.nodes < 1 or self.procs_per_node < 1:
-            raise ConfigError("--nodes and --nproc/--gpus-per-node must be at least 1")
+        if self.nodes < 1:
+            raise ConfigError(f"--nodes {self.nodes}: must be at least 1")
+        if self.nproc is not None and self.nproc < 1:
+            raise ConfigError(f"--nproc {self.nproc}: must be at least 1")
+        if self.gpus_per_node < 0 or self.procs_per_node < 1:  # 0 GPUs: a CPU job, --nproc set
+            raise ConfigError(
+                f"--gpus-per-node {self.gpus_per_node}: must be at least 1, or 0 with --nproc "
+                "(processes per node on CPU)"
+            )
         if self.scheduler == "local" and self.nodes != 1:
             raise ConfigError(
                 f"--scheduler local runs on this machine only, not {self.nodes} nodes: "
                 "use --scheduler slurm or pbs"
             )
+        if not 0 < self.master_port < 65536:
+            raise ConfigError(f"--master-port {self.master_port}: a TCP port is 1-65535")
         if self.rdzv:
             check_rdzv_url(self.rdzv)
         if self.scheduler != "local" and not 0 < self.signal_seconds < walltime_seconds(self.time):

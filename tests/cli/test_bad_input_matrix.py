@@ -118,6 +118,15 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["max_seq_len", "positive integer"],
     ),
     ("launch-scheduler", ["launch", "--scheduler", "lsf", MPT], ["choose one of"]),
+    # --nproc 0 once meant "unset": a dry run printed 8 processes and exited 0
+    ("launch-nproc-0", ["launch", "--dry-run", "--nproc", "0", MPT], ["--nproc 0", "at least 1"]),
+    ("launch-nodes-0", ["launch", "--scheduler", "pbs", "--nodes", "0", MPT], ["--nodes 0"]),
+    (
+        "launch-gpus-0",
+        ["launch", "--scheduler", "slurm", "--gpus-per-node", "0", MPT],
+        ["--gpus-per-node 0", "--nproc"],
+    ),
+    ("launch-port", ["launch", "--master-port", "99999", MPT], ["--master-port 99999", "65535"]),
     ("ablate-unknown-key", ["ablate", ABLATE, "seedz=[1,2]"], ["seedz", "allowed here"]),
     ("ablate-no-variants", ["ablate", ABLATE, "variants=[]"], ["variants", "at least one"]),
     ("ablate-seed-not-int", ["ablate", ABLATE, "seeds=[1,x]"], ["seeds.1", "Integer"]),

@@ -84,6 +84,13 @@ def test_csmpt_clean_lists_then_removes(tmp_path: Path) -> None:
     assert (run / "ep0-ba40-rank0.pt").exists()
     missing = CliRunner().invoke(app, ["clean", str(tmp_path / "no" / "such")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+    # A tired user's typo of the run's name, or its checkpoint file: an error, not "clean".
+    typo = CliRunner().invoke(app, ["clean", str(tmp_path / "rnu"), "--yes"])
+    assert typo.exit_code == 2 and "'" + str(tmp_path / "rnu") + "' does not exist" in typo.output
+    ckpt = CliRunner().invoke(app, ["clean", str(run / "ep0-ba40-rank0.pt")])
+    assert ckpt.exit_code == 2 and "is a file" in ckpt.output
+    clean = CliRunner().invoke(app, ["clean", str(run)])
+    assert clean.exit_code == 0 and "nothing to clean" in " ".join(clean.output.split())
 
 
 def test_the_run_record_applies_the_retention_rule_at_each_start(tmp_path: Path) -> None:
