@@ -27,12 +27,13 @@ import os
 import secrets
 import shutil
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
     "PARTIAL_PREFIX",
+    "check_replaceable",
     "commit",
     "copy_file",
     "dead_writer",
@@ -301,13 +302,50 @@ def _fsync_tree(folder: Path) -> None:
         fsync_dir(Path(root))
 
 
-def replace_dir(new: Path, target: Path) -> None:
+def check_replaceable(target: Path, marks: Sequence[str], what: str, kind: str) -> None:
+    """Refuse a ``target`` that writing an output there (replacing it whole) would lose.
+
+    ``target`` may be absent, an empty folder, or an earlier output of the same kind: a folder
+    holding one of ``marks`` (the files every such output has). A file, or a folder of other
+    things (the project's ``data/``, ``.``: a tired user's ``output_dir``), is refused.
+
+    Args:
+        target: The output folder.
+        marks: File or folder names an earlier output of this kind has.
+        what: How the user named it (``filter config: output_dir``, ``--out``), for the message.
+        kind: What the output is (``classifier``, ``tokenizer``), for the message.
+
+    Raises:
+        DataError: ``target`` is a file, or a non-empty folder with none of ``marks``.
+    """
+    from csmpt.errors import DataError
+
+    target = Path(target)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise DataError(
+            f"{what} '{target}' is a file, not a folder; name a new folder "
+            f"(or an earlier {kind} folder to replace)"
+        )
+    if any((target / m).exists() for m in marks) or not any(target.iterdir()):
+        return
+    raise DataError(
+        f"{what} '{target}' is a folder with other files and no {kind} in it; writing the "
+        f"{kind} would replace it whole: name a new folder"
+    )
+
+
+def replace_dir(new: Path, target: Path, marks: Sequence[str], kind: str) -> None:
     """Move ``new`` to ``target``; an older ``target`` is removed only once ``new`` is in place.
 
     ``new`` must be on the same file system as ``target`` (a temp folder beside it), so each
     move is an atomic rename: a reader sees the old folder or the new one, never a mix. Every
-    file in ``new`` is ``fsync``-ed before the move and the parent folder after it.
+    file in ``new`` is ``fsync``-ed before the move and the parent folder after it. A ``target``
+    that is not an earlier output of this kind (``marks``, ``kind``: :func:`check_replaceable`,
+    which callers also call before their work) is refused, never replaced.
     """
+    check_replaceable(target, marks, "output folder", kind)
     _fsync_tree(new)
     if target.exists():
         old = target.with_name(f".{target.name}{_OLD_MARK}{_host()}-{os.getpid()}")

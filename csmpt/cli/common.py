@@ -6,6 +6,7 @@ import functools
 import logging
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import typer
@@ -20,6 +21,7 @@ __all__ = [
     "VERBOSE_HELP",
     "console",
     "err_console",
+    "file_in_the_way",
     "is_verbose",
     "quiet_known_warnings",
     "setup_logging",
@@ -60,10 +62,26 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The file at ``path`` or above it where a folder was needed, if there is one."""
+    p = Path(path)
+    for q in (p, *p.parents):
+        if q.exists() and not q.is_dir():
+            return q
+    return None
+
+
+def _error_line(message: str) -> None:
+    message = escape(message)  # keep '[NAME.yaml]' and other brackets as written
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Print a CsmptError as one red line and exit with status 2 (no traceback).
 
-    An :class:`Interrupted` (SIGTERM/SIGINT, once the command has cleaned up) is one yellow line
+    So is a folder that could not be made because a file is in its place (an output folder
+    named after an existing file: ``--out notes.txt``): the line names the file. An
+    :class:`Interrupted` (SIGTERM/SIGINT, once the command has cleaned up) is one yellow line
     and status 128 + the signal's number: 143 for SIGTERM, 130 for SIGINT.
     """
 
@@ -72,8 +90,13 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except CsmptError as e:
-            message = escape(str(e))  # keep '[NAME.yaml]' and other brackets as written
-            err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+            _error_line(str(e))
+            raise typer.Exit(code=2) from None
+        except (FileExistsError, NotADirectoryError) as e:
+            blocker = file_in_the_way(e.filename) if e.filename else None
+            if blocker is None:
+                raise
+            _error_line(f"'{blocker}' is a file where a folder is needed (writing '{e.filename}')")
             raise typer.Exit(code=2) from None
         except Interrupted as e:
             message = escape(str(e))

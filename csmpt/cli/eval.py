@@ -147,11 +147,14 @@ def export_command(
         raise DataError(not_a_checkpoint(checkpoint))
     if not sharded and not zipfile.is_zipfile(checkpoint):
         raise DataError(f"{checkpoint}: not a Composer checkpoint (a torch .pt zip file)")
+    from csmpt.atomic import check_replaceable
+    from csmpt.export.hf import EXPORT_MARKS, export_to_hf
+
+    check_replaceable(out_dir, EXPORT_MARKS, "output", "HF export")  # before OUT.log is made
     if out_dir.exists() and not overwrite:
         raise DataError(f"{out_dir} exists; pass --overwrite to replace it")
     check_recipe_keys(train_yaml, overrides or [])
     console.print(f"exporting {checkpoint} ...", highlight=False)
-    from csmpt.export.hf import export_to_hf
     from csmpt.quiet import quiet_session
 
     log_file = out_dir.with_name(f"{out_dir.name}.log")

@@ -41,12 +41,16 @@ def surgery_command(
 
     Quiet unless --verbose: library output goes to OUT.log beside the output folder OUT.
     """
+    from csmpt.atomic import check_replaceable
     from csmpt.quiet import quiet_session
-    from csmpt.surgery.recipe import SurgeryConfig, run_surgery
+    from csmpt.surgery.recipe import OUTPUT_MARKS, SurgeryConfig, run_surgery
     from csmpt.surgery.report import report_rows
 
     cfg = build_structured(SurgeryConfig, load_yaml_with_overrides(config, overrides or []), config)
     out_dir = Path(cfg.output.dir)
+    check_replaceable(
+        out_dir, OUTPUT_MARKS, "key 'output.dir':", "surgery output"
+    )  # before OUT.log
     log_file = out_dir.with_name(out_dir.name + ".log")  # OUT itself is replaced atomically
     try:
         with (

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from csmpt.atomic import recover_dir, replace_dir
+from csmpt.atomic import check_replaceable, recover_dir, replace_dir
 from csmpt.checkpoint.hf_folder import write_hf_folder
 from csmpt.checkpoint.loading import (
     build_recipe_model,
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 __all__ = [
+    "EXPORT_MARKS",
     "ExportResult",
     "PARITY_TEXT",
     "TOLERANCE",
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+EXPORT_MARKS = ("config.json",)  # what every HF export folder holds
 
 # The fixed input of the parity check (Czech, as the models are).
 PARITY_TEXT = "Nejznámějším českým spisovatelem je Karel Čapek, který napsal hru R.U.R."
@@ -164,6 +167,7 @@ def export_to_hf(
     out = Path(out_dir)
     for line in recover_dir(out):  # a killed earlier export's hidden copies
         log.warning("%s", line)
+    check_replaceable(out, EXPORT_MARKS, "output", "HF export")
     if out.exists() and not overwrite:
         raise CsmptError(f"'{out}' exists; pass --overwrite to replace it")
     ckpt = Path(checkpoint)
@@ -199,7 +203,7 @@ def export_to_hf(
             )
         card = model_card(out, ckpt, recipe, model_type, len(tokenizer), diff, tokenizer)
         (tmp / "README.md").write_text(card, encoding="utf-8")
-        replace_dir(tmp, out)
+        replace_dir(tmp, out, EXPORT_MARKS, "HF export")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("exported %s to %s, max abs logit diff %.3g", ckpt, out, diff)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from csmpt.atomic import make_temp_dir, replace_dir
+from csmpt.atomic import check_replaceable, make_temp_dir, replace_dir
 from csmpt.corpus.fingerprint import fingerprint, sha256_file
 from csmpt.corpus.readers import expand_inputs
 from csmpt.errors import DataError
@@ -270,12 +270,13 @@ def train_classifier(
         raise DataError(
             f"filter config: held_out_fraction must be in (0, 1), got {cfg.held_out_fraction}"
         )
+    out = Path(cfg.output_dir)
+    check_replaceable(out, (CARD_NAME, MODEL_NAME), "filter config: output_dir", "classifier")
     files = expand_inputs(cfg.inputs, base_dir)
     inputs = [{"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files]
     data_hash = fingerprint([i["sha256"] for i in inputs])
     settings = asdict(cfg) | {"output_dir": None, "inputs": None}
     stamp = fingerprint({"config": settings, "data": data_hash, "format": FORMAT})
-    out = Path(cfg.output_dir)
     card_path = out / CARD_NAME
     if not force and card_path.is_file() and (out / MODEL_NAME).is_file():
         try:
@@ -343,7 +344,7 @@ def train_classifier(
         (tmp / CARD_NAME).write_text(
             json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        replace_dir(tmp, out)
+        replace_dir(tmp, out, (CARD_NAME, MODEL_NAME), "classifier")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -19,6 +19,7 @@ from csmpt.errors import ConfigError, DataError
 from csmpt.filter.document_filter import FilterSpec
 
 __all__ = [
+    "CORPUS_MARKS",
     "PACKINGS",
     "SPLITS",
     "TAIL_NAME",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 SPLITS = ("train", "val")
+CORPUS_MARKS = SPLITS  # a corpus folder of an earlier build holds its split folders
 TAIL_NAME = "csmpt_tail.npy"  # a --part's dropped tail (concat; empty for pad), for --merge
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

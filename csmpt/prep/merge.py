@@ -51,6 +51,7 @@ from csmpt.mds.doc_map import DOCMAP_DIR, segments, write_doc_map
 from csmpt.mds.manifest import SplitManifest
 from csmpt.mds.writer import INDEX_NAME, ShardedSplitWriter, ShardFormat
 from csmpt.prep.config import (
+    CORPUS_MARKS,
     SPLITS,
     TAIL_NAME,
     PrepConfig,
@@ -300,7 +301,7 @@ def merge_parts(
                 )
             m.write(work / split)
             manifests[split] = m
-        replace_dir(work, corpus_dir)
+        replace_dir(work, corpus_dir, CORPUS_MARKS, "corpus")
         if filt is not None and filt.removed_path is not None:
             _join_side_files(filt.removed_path, n)
         log.info("merged %d parts into %s", n, corpus_dir)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from csmpt.atomic import replace_dir
+from csmpt.atomic import check_replaceable, replace_dir
 from csmpt.corpus.fingerprint import input_size, sha256_file
 from csmpt.corpus.readers import expand_inputs
 from csmpt.errors import DataError
@@ -31,6 +31,7 @@ from csmpt.filter.document_filter import DocumentFilter
 from csmpt.mds.manifest import MANIFEST_NAME, InputFile, SplitManifest, TokenizerStamp
 from csmpt.mds.writer import INDEX_NAME, remove_unlisted_shards
 from csmpt.prep.config import (
+    CORPUS_MARKS,
     SPLITS,
     TAIL_NAME,
     PrepConfig,
@@ -170,6 +171,9 @@ def prep_corpora(
         DataError: Missing tokenizer or input, malformed corpus file, a bad document with
             ``strict``, too little data.
     """
+    out_root = Path(cfg.output_dir)
+    if out_root.exists() and not out_root.is_dir():
+        raise DataError(f"data_prep config: output_dir '{out_root}' is a file, not a folder")
     check_tokenizer_dir(cfg.tokenizer)
     base_cfg = cfg
     names = [c.name for c in cfg.corpora]
@@ -185,7 +189,6 @@ def prep_corpora(
     tok_hash = tokenizer_fingerprint(cfg.tokenizer)
     eos_id = _eos_id(cfg.tokenizer)
     splits = [s for s in SPLITS if s == "train" or cfg.val_fraction > 0]
-    out_root = Path(cfg.output_dir)
     tok_file = Path(cfg.tokenizer) / "tokenizer.json"
     results = []
     encoder: TextEncoder | None = None
@@ -208,6 +211,7 @@ def prep_corpora(
         stamp = build_fingerprint(cfg, spec, files, tok_hash, filt_hash, part)
         folder = part_folder(spec.name, part) if part[1] > 1 else spec.name
         corpus_dir = out_root / folder
+        check_replaceable(corpus_dir, CORPUS_MARKS, "data_prep config: output_dir's", "corpus")
         if not force and _is_up_to_date(corpus_dir, stamp, splits, cfg.strict):
             log.info("%s is up to date, not rebuilt", corpus_dir)
             for s in splits:
@@ -298,7 +302,7 @@ def prep_corpora(
             manifests[split].write(work / split)
             (work / f"{split}.docmap.bin").unlink(missing_ok=True)
         (work / PROGRESS_NAME).unlink(missing_ok=True)
-        replace_dir(work, corpus_dir)
+        replace_dir(work, corpus_dir, CORPUS_MARKS, "corpus")
         for split in splits:
             remove_unlisted_shards(corpus_dir / split)
         resumed = sum(st.resumed_shards for st in stats.values())

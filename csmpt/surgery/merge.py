@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from csmpt.atomic import make_temp_dir, replace_dir
+from csmpt.atomic import check_replaceable, make_temp_dir, replace_dir
 from csmpt.errors import ConfigError, DataError
 from csmpt.surgery.io import ModelWeights, load_source, write_composer_checkpoint, write_hf_dir
 
@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_MARKS = ("merge.json",)  # what every merge output folder holds
 
 _TOKENIZER_FILES = (
     "tokenizer.json",
@@ -285,6 +287,7 @@ def run_merge(
         ConfigError: Bad alpha, inputs or options, or ``out`` exists without ``force``.
         DataError: An input is not a model, or the models differ in tensors or shapes.
     """
+    check_replaceable(out, _MARKS, "output", "merge")
     if out.exists() and not force:
         raise ConfigError(f"output '{out}' already exists; pass --force to replace it")
     paths = _inputs(inputs, last)
@@ -317,7 +320,7 @@ def run_merge(
             points.append(point)
             del merged
         write_path(points, [str(p) for p in paths], tmp)
-        replace_dir(tmp, out)
+        replace_dir(tmp, out, _MARKS, "merge")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

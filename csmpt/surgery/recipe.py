@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from csmpt.atomic import make_temp_dir, recover_dir, replace_dir
+from csmpt.atomic import check_replaceable, make_temp_dir, recover_dir, replace_dir
 from csmpt.checkpoint.surgery_shapes import SHAPES_NAME
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError, DataError
@@ -47,9 +47,11 @@ from csmpt.surgery.vocab_swap import VocabSwapConfig, check_tokenizer_fits, swap
 from csmpt.tokenizer.folder import check_tokenizer_dir
 from csmpt.tokenizer.vocab_bytes import vocab_bytes
 
-__all__ = ["SHAPES_NAME", "SurgeryConfig", "run_surgery", "split_held_out"]
+__all__ = ["OUTPUT_MARKS", "SHAPES_NAME", "SurgeryConfig", "run_surgery", "split_held_out"]
 
 log = logging.getLogger(__name__)
+
+OUTPUT_MARKS = ("report.json",)  # what every surgery output folder holds
 
 
 @dataclass
@@ -246,6 +248,7 @@ def run_surgery(
     out = Path(cfg.output.dir)
     for line in recover_dir(out):  # a killed earlier surgery's hidden copies
         log.warning("%s", line)
+    check_replaceable(out, OUTPUT_MARKS, "key 'output.dir':", "surgery output")
     if out.exists() and not force:
         raise ConfigError(f"key 'output.dir': '{out}' already exists; pass --force to replace it")
     if not (cfg.output.hf or cfg.output.composer):
@@ -337,7 +340,7 @@ def run_surgery(
     try:
         _write(tmp, weights, out_tok, cfg)
         report.write(tmp / "report.json")
-        replace_dir(tmp, out)
+        replace_dir(tmp, out, OUTPUT_MARKS, "surgery output")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

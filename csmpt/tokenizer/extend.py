@@ -28,7 +28,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from csmpt.atomic import make_temp_dir, replace_dir
+from csmpt.atomic import check_replaceable, make_temp_dir, replace_dir
 from csmpt.config.schema import at_least
 from csmpt.corpus.fingerprint import fingerprint, input_stats, sha256_file
 from csmpt.corpus.readers import expand_inputs, read_documents
@@ -43,6 +43,7 @@ Pair = tuple[str, str]
 # the model (rewritten), a slow tokenizer's vocabulary (stale), the source's training record
 _NOT_COPIED = ("tokenizer.json", "vocab.json", "merges.txt", "csmpt_tokenizer.json")
 RECORD = "csmpt_extend.json"  # settings, input fingerprint and what was added
+_MARKS = (RECORD, "tokenizer.json")  # what a tokenizer folder this replaces holds
 
 
 @dataclass
@@ -235,6 +236,7 @@ def extend_tokenizer(cfg: ExtendConfig, force: bool = False) -> tuple[Path, Exte
             "protect": input_stats(protect),
         }
     )
+    check_replaceable(out, _MARKS, "extend config: output_dir", "tokenizer")
     record = out / RECORD
     if not force and record.is_file():
         old = json.loads(record.read_text(encoding="utf-8"))
@@ -249,7 +251,7 @@ def extend_tokenizer(cfg: ExtendConfig, force: bool = False) -> tuple[Path, Exte
         )
         body = {"fingerprint": stamp, "config": asdict(cfg), "stats": asdict(stats)}
         (tmp / RECORD).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        replace_dir(tmp, out)
+        replace_dir(tmp, out, _MARKS, "tokenizer")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from csmpt.atomic import make_temp_dir, replace_dir
+from csmpt.atomic import check_replaceable, make_temp_dir, replace_dir
 from csmpt.config.schema import at_least
 from csmpt.corpus.fingerprint import fingerprint, input_stats, sha256_file
 from csmpt.corpus.readers import expand_inputs
@@ -64,30 +64,7 @@ class TokenizerConfig:
     extra_special_tokens: list[str] = field(default_factory=list)
 
 
-def _check_output_dir(out: Path) -> None:
-    """Refuse an ``output_dir`` that training would replace but that holds no tokenizer.
-
-    The new folder replaces ``out`` whole: a file there, or a folder of other things, would be
-    lost (a file used to end up hidden as ``.NAME.old-PID``).
-
-    Raises:
-        DataError: ``out`` is a file, or a non-empty folder with no tokenizer in it.
-    """
-    if out.exists() and not out.is_dir():
-        raise DataError(
-            f"tokenizer config: output_dir '{out}' is a file, not a folder; "
-            "name a new folder (or an earlier tokenizer folder to replace)"
-        )
-    if (
-        out.is_dir()
-        and not (out / RECORD_NAME).is_file()
-        and not (out / "tokenizer.json").is_file()
-    ):
-        if any(out.iterdir()):
-            raise DataError(
-                f"tokenizer config: output_dir '{out}' is a folder with other files and no "
-                "tokenizer; training would replace it whole: name a new folder"
-            )
+_MARKS = (RECORD_NAME, "tokenizer.json")  # what a tokenizer folder this replaces holds
 
 
 def train_tokenizer(
@@ -119,7 +96,8 @@ def train_tokenizer(
             f"at least {_BYTES + len(specials) + 1}"
         )
     out = Path(cfg.output_dir)
-    _check_output_dir(out)
+    # the new folder replaces it whole: a file, or a folder of other things, would be lost
+    check_replaceable(out, _MARKS, "tokenizer config: output_dir", "tokenizer")
     files = expand_inputs(cfg.inputs, base_dir)
     stamp = fingerprint(
         {"config": asdict(cfg) | {"output_dir": None}, "inputs": input_stats(files)}
@@ -154,7 +132,7 @@ def train_tokenizer(
                 encoding="utf-8",
             )
             stop.finishing()  # a signal from here on lets the rename complete
-            replace_dir(tmp, out)
+            replace_dir(tmp, out, _MARKS, "tokenizer")
         except Interrupted as e:
             kept = "keeps the previous tokenizer" if had_tokenizer else "was not written"
             raise Interrupted(e.signum, f"tokenizer not trained; {out} {kept}") from None

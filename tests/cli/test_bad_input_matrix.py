@@ -170,6 +170,29 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("init-onto-file", ["init", "{T}/notes.txt", "--base", "mpt-7b", "--language", "sk"], ["file"]),
     ("mixture-missing", ["mixture", "{T}/nope.yaml"], ["does not exist"]),
     ("filter-unknown-key", ["filter", "train", FILTER, "cc=1.0"], ["cc"]),
+    # An output folder named after a file, or the project folder itself: replacing it whole
+    # once deleted the file (and would have deleted the folder), exit 0.
+    (
+        "filter-out-file",
+        ["filter", "train", FILTER, "output_dir={T}/notes.txt"],
+        ["output_dir", "notes.txt", "is a file"],
+    ),
+    (
+        "filter-out-project",
+        ["filter", "train", FILTER, "output_dir={T}"],
+        ["output_dir", "other files and no classifier", "new folder"],
+    ),
+    (
+        "export-overwrite-project",
+        ["export", "{T}/ckpt.pt", "{T}", "--train-yaml", MPT, "--overwrite"],
+        ["other files and no HF export"],
+    ),
+    ("prep-out-file", ["prep", PREP, "output_dir={T}/notes.txt"], ["output_dir", "is a file"]),
+    (
+        "eval-out-file",
+        ["eval", EVAL, "output_dir={T}/notes.txt"],
+        ["notes.txt' is a file where a folder is needed"],
+    ),
     ("report-missing", ["report", "{T}/nope"], ["nope"]),
     ("inspect-missing", ["inspect-batch", "--run", "{T}/nope", "--step", "1"], ["nope"]),
 ]

@@ -122,7 +122,7 @@ def test_modes_follow_the_umask(tmp_path: Path, umask_027: None) -> None:
     new = make_temp_dir(tmp_path / "tokenizer")
     assert new.stat().st_mode & 0o777 == 0o750  # tempfile.mkdtemp would give 0700
     (new / "tokenizer.json").write_text("{}")
-    replace_dir(new, tmp_path / "tokenizer")
+    replace_dir(new, tmp_path / "tokenizer", ("tokenizer.json",), "tokenizer")
     assert (tmp_path / "tokenizer").stat().st_mode & 0o777 == 0o750
 
 
@@ -203,3 +203,40 @@ def test_a_replace_killed_between_its_renames_is_restored_by_the_next_writer(
     stale.mkdir()
     assert recover_dir(out) == [f"removed {stale} (left by a killed writer)"]
     assert (out / "config.json").exists() and not stale.exists()
+
+
+def test_replace_dir_never_replaces_a_file_or_a_folder_of_other_things(tmp_path: Path) -> None:
+    """A tired user's output_dir (a file, the project folder) is refused, and left as it was."""
+    from csmpt.atomic import check_replaceable
+    from csmpt.errors import DataError
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "corpus.jsonl").write_text("{}\n")
+    for target, words in ((notes, "is a file"), (project, "other files and no classifier")):
+        with pytest.raises(DataError, match=words):
+            check_replaceable(target, ("card.json",), "output_dir", "classifier")
+        new = make_temp_dir(target)
+        (new / "card.json").write_text("{}")
+        with pytest.raises(DataError, match=words):
+            replace_dir(new, target, ("card.json",), "classifier")
+    assert notes.read_text() == "mine\n"
+    assert (project / "data" / "corpus.jsonl").read_text() == "{}\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "notes.txt",
+        "project",
+    ]
+    # Absent, empty, or an earlier output of the kind (it has a mark): replaced.
+    for target in (tmp_path / "new", tmp_path / "empty", tmp_path / "old"):
+        if target.name == "empty":
+            target.mkdir()
+        if target.name == "old":
+            target.mkdir()
+            (target / "card.json").write_text("old")
+        check_replaceable(target, ("card.json",), "output_dir", "classifier")
+        new = make_temp_dir(target)
+        (new / "card.json").write_text("new")
+        replace_dir(new, target, ("card.json",), "classifier")
+        assert (target / "card.json").read_text() == "new"

@@ -92,7 +92,7 @@ def test_replace_dir_fsyncs_every_file_and_folder_before_the_move(
     (new / "sub").mkdir()
     (new / "a.mds").write_bytes(b"a" * 10)
     (new / "sub" / "b.mds").write_bytes(b"b" * 20)
-    atomic.replace_dir(new, tmp_path / "shards")
+    atomic.replace_dir(new, tmp_path / "shards", ("a.mds",), "shards")
     rename_at = [kind for kind, _ in calls].index("rename")
     before = calls[:rename_at]
     assert sorted(v for k, v in before if k == "fsync_file") == [b"a" * 10, b"b" * 20]
