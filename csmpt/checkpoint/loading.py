@@ -127,9 +127,13 @@ def build_recipe_model(
     """
     from llmfoundry.utils.builders import build_composer_model, build_tokenizer
 
+    from csmpt.config.yaml_lines import describe_key
+    from csmpt.tokenizer.folder import check_named_tokenizer
+
     path = Path(recipe)
     cfg = _recipe_parts(path, overrides)
     tok_cfg = cfg["tokenizer"]
+    check_named_tokenizer(str(tok_cfg["name"]), describe_key(path, "tokenizer.name"))
     tokenizer = build_tokenizer(tok_cfg["name"], tok_cfg.get("kwargs", {}))
     model_cfg = copy.deepcopy(cfg["model"])
     name = model_cfg.pop("name")

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from csmpt.cli.common import OVERRIDES_HELP, VERBOSE_HELP, console, is_verbose, user_errors
+from csmpt.cli.common import (
+    OVERRIDES_HELP,
+    VERBOSE_HELP,
+    console,
+    file_in_the_way,
+    is_verbose,
+    user_errors,
+)
+from csmpt.errors import DataError
 
 __all__ = ["eval_command", "export_command", "report_command", "validate_command"]
 
@@ -25,6 +33,13 @@ def eval_command(
     from csmpt.quiet import LOG_NAME, quiet_session
 
     cfg = load_eval_recipe(recipe, overrides or [])
+    blocker = file_in_the_way(cfg.output_dir)
+    if blocker is not None:
+        raise DataError(f"{recipe}: output_dir: '{blocker}' is a file, not a folder")
+    if cfg.checkpoints:  # a mistyped folder: one line, before OUTPUT_DIR/csmpt.log is made
+        from csmpt.checkpoint.loading import find_checkpoints
+
+        find_checkpoints(cfg.checkpoints)
     log_file = Path(cfg.output_dir) / LOG_NAME
     with quiet_session(console, log_file, is_verbose(verbose), f"csmpt eval {recipe}"):
         out = run_eval(cfg, progress=lambda msg: console.print(msg, highlight=False))
@@ -137,7 +152,6 @@ def export_command(
     import zipfile
 
     from csmpt.checkpoint.sharded import is_sharded_checkpoint
-    from csmpt.errors import DataError
     from csmpt.training.preflight import check_recipe_keys
 
     sharded = is_sharded_checkpoint(checkpoint)

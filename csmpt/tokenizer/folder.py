@@ -8,7 +8,14 @@ from pathlib import Path
 from csmpt.corpus.fingerprint import sha256_file
 from csmpt.errors import DataError
 
-__all__ = ["check_tokenizer_dir", "same_encoding", "tokenizer_fingerprint", "tokenizer_size"]
+__all__ = [
+    "check_named_tokenizer",
+    "check_tokenizer_dir",
+    "looks_local",
+    "same_encoding",
+    "tokenizer_fingerprint",
+    "tokenizer_size",
+]
 
 # The parts of tokenizer.json that decide which ids a text gets (not its decoder or templates).
 _ENCODING_PARTS = ("model", "added_tokens", "normalizer", "pre_tokenizer")
@@ -22,6 +29,40 @@ def check_tokenizer_dir(path: str | Path, what: str = "tokenizer") -> Path:
     if not (p / "tokenizer.json").is_file() and not (p / "tokenizer_config.json").is_file():
         raise DataError(f"{what} folder '{path}' has no tokenizer.json or tokenizer_config.json")
     return p
+
+
+def looks_local(name: str) -> bool:
+    """Whether a recipe's ``tokenizer.name`` means a local folder rather than a hub id.
+
+    It does when it starts with ``.``, ``/`` or ``~``, exists, has more than two parts, or has
+    two and its first is a folder here (``artifacts/tokenizer``; ``org/name`` is a hub id).
+    """
+    p = Path(name).expanduser()
+    return (
+        name.startswith((".", "/", "~"))
+        or p.exists()
+        or (len(p.parts) > 2 or (len(p.parts) == 2 and Path(p.parts[0]).is_dir()))
+    )
+
+
+def check_named_tokenizer(name: str, where: str) -> None:
+    """A recipe's local ``tokenizer.name`` that is no tokenizer folder here: one DataError.
+
+    A hub id is not checked. A relative path starts where the command runs, which the message
+    says (a recipe run from another folder than the project's).
+
+    Args:
+        name: ``tokenizer.name``, resolved.
+        where: Where it was read (``recipe.yaml:35: key 'tokenizer.name'``), for the message.
+    """
+    if not looks_local(name):
+        return
+    p = Path(name).expanduser()
+    try:
+        check_tokenizer_dir(p)
+    except DataError as e:
+        here = "" if p.is_absolute() else f" (relative to {Path.cwd()})"
+        raise DataError(f"{where}: {e}{here}") from None
 
 
 def tokenizer_size(path: str | Path) -> int:

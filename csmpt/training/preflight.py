@@ -37,7 +37,12 @@ from csmpt.config.train_config import TRAIN_KEYS, value_problem
 from csmpt.config.yaml_lines import describe_key
 from csmpt.errors import ConfigError, DataError
 from csmpt.mds.folders import local_mds_folders, missing_reason
-from csmpt.tokenizer.folder import check_tokenizer_dir, tokenizer_size
+from csmpt.tokenizer.folder import (
+    check_named_tokenizer,
+    check_tokenizer_dir,
+    looks_local,
+    tokenizer_size,
+)
 from csmpt.training.pad_check import check_pad_shards
 
 __all__ = [
@@ -146,12 +151,7 @@ def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
     if not isinstance(name, str):
         raise ConfigError(f"{describe_key(path, 'tokenizer.name')} is missing")
     p = Path(name).expanduser()
-    looks_local = (
-        name.startswith((".", "/", "~"))
-        or p.exists()
-        or (len(p.parts) > 2 or (len(p.parts) == 2 and Path(p.parts[0]).is_dir()))
-    )
-    if not looks_local:
+    if not looks_local(name):
         _check_hub_tokenizer(name, path)
         return
     try:
@@ -387,10 +387,13 @@ def _check_model_keys(cfg: dict[str, Any], path: Path, overrides: Sequence[str])
 
 
 def check_recipe_keys(yaml_path: str | Path, overrides: Sequence[str] = ()) -> None:
-    """Check a recipe's top-level and ``model:`` keys only (``csmpt export`` / ``validate``).
+    """Check a recipe's top-level and ``model:`` keys and its local tokenizer folder only.
+
+    For ``csmpt export`` / ``validate``, which build the recipe's model and tokenizer.
 
     Raises:
         ConfigError: An unknown key, in the YAML or an override.
+        DataError: A local ``tokenizer.name`` that is no tokenizer folder here.
     """
     path = Path(yaml_path)
     cfg = load_yaml_with_overrides(path, overrides)
@@ -399,6 +402,12 @@ def check_recipe_keys(yaml_path: str | Path, overrides: Sequence[str] = ()) -> N
     raw = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(raw, dict)
     _check_model_keys({str(k): v for k, v in raw.items()}, path, expanded)
+    try:
+        name = OmegaConf.select(cfg, "tokenizer.name", default=None)
+    except OmegaConfBaseException:
+        name = None  # an interpolation that does not resolve: building the model says so
+    if isinstance(name, str):
+        check_named_tokenizer(name, describe_key(path, "tokenizer.name"))
 
 
 def preflight(

@@ -167,6 +167,16 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["model.d_modle"],
     ),
     ("validate-missing", ["validate", "{T}/nope", "--train-yaml", MPT], ["no such checkpoint"]),
+    (  # run from another folder: the recipe's relative tokenizer path is not there
+        "validate-tokenizer-elsewhere",
+        ["validate", "{T}/ckpt.pt", "--train-yaml", MPT],
+        ["tokenizer.name", "does not exist", "relative to"],
+    ),
+    (
+        "eval-checkpoints-missing",
+        ["eval", EVAL, "checkpoints={T}/nope"],
+        ["checkpoint folder", "nope' does not exist"],
+    ),
     ("init-onto-file", ["init", "{T}/notes.txt", "--base", "mpt-7b", "--language", "sk"], ["file"]),
     ("mixture-missing", ["mixture", "{T}/nope.yaml"], ["does not exist"]),
     ("filter-unknown-key", ["filter", "train", FILTER, "cc=1.0"], ["cc"]),
@@ -191,7 +201,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     (
         "eval-out-file",
         ["eval", EVAL, "output_dir={T}/notes.txt"],
-        ["notes.txt' is a file where a folder is needed"],
+        ["output_dir", "notes.txt' is a file"],
     ),
     ("report-missing", ["report", "{T}/nope"], ["nope"]),
     ("inspect-missing", ["inspect-batch", "--run", "{T}/nope", "--step", "1"], ["nope"]),
