@@ -24,7 +24,7 @@ import logging
 import queue
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,40 +262,50 @@ def _joined(
     return docs, tokens.astype(np.int32, copy=False), n + 1
 
 
-def _background(items: Iterator[_Batch], maxsize: int = 8) -> Generator[_Batch, None, None]:
-    """Run ``items`` in a thread, handing its results (and its exception) over a queue."""
-    q: queue.Queue[Any] = queue.Queue(maxsize)
-    stop = threading.Event()
-    done = object()
+class _Background:
+    """Run ``items`` in a thread from construction on, its results handed over a queue.
 
-    def put(item: object) -> bool:
-        while not stop.is_set():
+    Reading starts while the caller goes on (the encoder's workers start); an exception in the
+    thread is raised by the iteration. Iterate once; :meth:`close` stops the thread (at its
+    next hand-over) and waits for it.
+    """
+
+    def __init__(self, items: Iterator[_Batch], maxsize: int = 8) -> None:
+        self._q: queue.Queue[Any] = queue.Queue(maxsize)
+        self._stop = threading.Event()
+        self._done = object()
+        self._thread = threading.Thread(target=self._run, args=(items,), name="csmpt-read")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
             try:
-                q.put(item, timeout=0.1)
+                self._q.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def run() -> None:
+    def _run(self, items: Iterator[_Batch]) -> None:
         try:
             for item in items:
-                if not put(item):
+                if not self._put(item):
                     return
-            put(done)
+            self._put(self._done)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            put(e)
+            self._put(e)
 
-    thread = threading.Thread(target=run, name="csmpt-read", daemon=True)
-    thread.start()
-    try:
-        while (item := q.get()) is not done:
+    def __iter__(self) -> Iterator[_Batch]:
+        while (item := self._q.get()) is not self._done:
             if isinstance(item, BaseException):
                 raise item
             yield item
-    finally:
-        stop.set()
-        thread.join()
+
+    def close(self) -> None:
+        """Stop the reading thread and wait for it."""
+        self._stop.set()
+        self._thread.join()
 
 
 class _Reader:
@@ -474,7 +484,12 @@ def build_corpus(
     file_ids = {path: i for i, path in enumerate(files)}
     scorer = filt.model if filt is not None else None
     signer = filt.signer if filt is not None else None
-    batch_encoder = BatchEncoder(encoder, workers, scorer, signer)
+    batches = _Background(reader.batches(docs))  # reading starts while the workers start
+    try:
+        batch_encoder = BatchEncoder(encoder, workers, scorer, signer)
+    except BaseException:
+        batches.close()
+        raise
     eos = np.asarray([eos_id], dtype=np.int32)
     inflight: deque[tuple[_Batch, Future[Result] | None]] = deque()
 
@@ -544,7 +559,6 @@ def build_corpus(
         if on_progress is not None:
             on_progress(batch.records, n_tokens)
 
-    batches = _background(reader.batches(docs))
     try:
         for batch in batches:
             job = None
