@@ -14,7 +14,7 @@ corpus's token count (EOS included) divided by that wall time. It prints the rat
 llm-foundry and to the ceiling.
 
     .venv/bin/python bench/data_prep.py [--mb 20] [--max-seq-len 2048] [--repeat 4]
-        [--skip-text-to-mds]
+        [--skip-text-to-mds] [--fresh ROUNDS]
         [--classifier artifacts/demo/filter/classifier]
 """
 
@@ -179,10 +179,22 @@ def main() -> None:
         help="also time csmpt prep with this corpus-filter classifier (+ dedup), threads and "
         "worker processes (e.g. artifacts/demo/filter/classifier)",
     )
+    ap.add_argument(
+        "--fresh",
+        type=int,
+        default=0,
+        help="also time ROUNDS single builds, each in a fresh interpreter (raw tiktoken and "
+        "csmpt prep's defaults alternated; startup and the worker server's start included)",
+    )
+    ap.add_argument("--one", choices=["raw", "prep"], help=argparse.SUPPRESS)  # --fresh's child
+    ap.add_argument("--corpus", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    if args.one:
+        one_build(args.one, Path(args.corpus), Path(args.tokenizer), args.max_seq_len)
+        return
     os.environ["TQDM_DISABLE"] = "1"  # llm-foundry's progress bars would flood the output
     with tempfile.TemporaryDirectory(prefix="csmpt-bench-prep-") as tmp:
         work = Path(tmp)
@@ -262,6 +274,7 @@ def main() -> None:
             same_shards(work / "csmpt", work / other)
             for other in ("csmpt_workers", "csmpt_threads", "csmpt_hf")
         )
+        fresh = fresh_builds(jsonl, tok_dir, seq, args.fresh) if args.fresh else None
     rate = {name: tokens / wall for name, wall, _ in rows}
     best_foundry = max(r for n, r in rate.items() if n.startswith("llm-foundry"))
     top = max(r for n, r in rate.items() if n.startswith("raw encode"))  # the issue's ceiling
@@ -280,6 +293,13 @@ def main() -> None:
     print(f"csmpt prep vs the faster raw encode_batch (ceiling): {csmpt / top:.1%} (target >= 85%)")
     print(f"csmpt prep vs raw tiktoken (its own backend's ceiling): {csmpt / tik:.1%}")
     print(f"shards byte-identical across backends and worker counts: {same}")
+    if fresh is not None:
+        (raw_s, prep_s) = fresh
+        print(
+            f"one build in a fresh interpreter ({args.fresh} rounds, medians): raw tiktoken "
+            f"{statistics.median(raw_s):.2f} s, csmpt prep {statistics.median(prep_s):.2f} s: "
+            f"{statistics.median(raw_s) / statistics.median(prep_s):.1%} of raw tiktoken"
+        )
     print(f"load after: {_load()}")
 
 
@@ -294,6 +314,50 @@ def raw_tiktoken(tok_dir: Path, texts: list[str]) -> int:
     batches = [texts[i : i + 512] for i in range(0, len(texts), 512)]
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         return sum(len(flat) + len(n) for flat, n in pool.map(exact.encode_flat, batches))
+
+
+def one_build(kind: str, jsonl: Path, tok_dir: Path, seq: int) -> None:
+    """``--fresh``'s child: time one raw tiktoken pass or one ``csmpt prep`` build; print it.
+
+    The clock starts after the imports and, for raw tiktoken, after the texts are in memory
+    (``csmpt prep`` reads them inside its time).
+    """
+    import csmpt.prep.run  # noqa: F401  (import time is not measured)
+
+    if kind == "raw":
+        with jsonl.open(encoding="utf-8") as f:
+            texts = [json.loads(line)["text"] for line in f]
+        start = time.perf_counter()
+        raw_tiktoken(tok_dir, texts)
+    else:
+        out = Path(tempfile.mkdtemp(prefix="fresh-", dir=jsonl.parent))
+        start = time.perf_counter()
+        run_csmpt(tok_dir, jsonl, out, seq, None)
+    print(f"seconds {time.perf_counter() - start:.4f}")
+
+
+def fresh_builds(
+    jsonl: Path, tok_dir: Path, seq: int, rounds: int
+) -> tuple[list[float], list[float]]:
+    """Seconds of ``rounds`` raw tiktoken passes and ``csmpt prep`` builds, each in a fresh
+    interpreter, alternated (raw first in even rounds, prep first in odd ones)."""
+    import subprocess
+    import sys
+
+    def one(kind: str) -> float:
+        cmd = [sys.executable, __file__, "--one", kind, "--corpus", str(jsonl)]
+        cmd += ["--tokenizer", str(tok_dir), "--max-seq-len", str(seq)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        return float(out.split("seconds ")[-1])
+
+    raw: list[float] = []
+    prep: list[float] = []
+    for r in range(rounds):
+        for kind in ("raw", "prep") if r % 2 == 0 else ("prep", "raw"):
+            (raw if kind == "raw" else prep).append(one(kind))
+    print("fresh raw tiktoken: " + ", ".join(f"{x:.2f} s" for x in raw))
+    print("fresh csmpt prep: " + ", ".join(f"{x:.2f} s" for x in prep))
+    return raw, prep
 
 
 def same_shards(a: Path, b: Path) -> bool:

@@ -21,6 +21,8 @@ def test_data_prep_benchmark_prints_ratios(tokenizer_dir: Path) -> None:
         "128",
         "--tokenizer",
         str(tokenizer_dir),
+        "--fresh",
+        "1",
     )
     rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "contender" not in ln]
     names = [r.split("|")[1].strip() for r in rows]
@@ -40,5 +42,7 @@ def test_data_prep_benchmark_prints_ratios(tokenizer_dir: Path) -> None:
     assert re.search(r"csmpt prep vs best llm-foundry: \d+\.\d\dx", out)
     assert re.search(r"csmpt prep vs the faster raw encode_batch \(ceiling\): \d+\.\d%", out)
     assert re.search(r"csmpt prep vs raw tiktoken \(its own backend's ceiling\): \d+", out)
+    # --fresh: one build of each in its own interpreter, and their ratio
+    assert re.search(r"one build in a fresh interpreter \(1 rounds, medians\): .* \d+\.\d% of", out)
     # The four csmpt runs (two backends, threads and processes) wrote the same shards.
     assert "shards byte-identical across backends and worker counts: True" in out
