@@ -37,6 +37,7 @@ __all__ = [
     "commit",
     "copy_file",
     "dead_writer",
+    "file_in_the_way",
     "fsync_dir",
     "make_temp_dir",
     "open_atomic",
@@ -300,6 +301,15 @@ def _fsync_tree(folder: Path) -> None:
             finally:
                 os.close(fd)
         fsync_dir(Path(root))
+
+
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The file at ``path`` or above it where a folder was needed, if there is one."""
+    p = Path(path)
+    for q in (p, *p.parents):
+        if q.exists() and not q.is_dir():
+            return q
+    return None
 
 
 def check_replaceable(target: Path, marks: Sequence[str], what: str, kind: str) -> None:

@@ -6,7 +6,6 @@ import functools
 import logging
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import typer
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
+from csmpt.atomic import file_in_the_way
 from csmpt.errors import CsmptError, Interrupted
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "VERBOSE_HELP",
     "console",
     "err_console",
-    "file_in_the_way",
     "is_verbose",
     "quiet_known_warnings",
     "setup_logging",
@@ -60,15 +59,6 @@ def setup_logging(verbose: bool = False) -> None:
 def quiet_known_warnings() -> None:
     """Hide warnings about the pinned stack that a user can do nothing about."""
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-
-
-def file_in_the_way(path: str | Path) -> Path | None:
-    """The file at ``path`` or above it where a folder was needed, if there is one."""
-    p = Path(path)
-    for q in (p, *p.parents):
-        if q.exists() and not q.is_dir():
-            return q
-    return None
 
 
 def _error_line(message: str) -> None:

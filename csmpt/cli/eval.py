@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
+from csmpt.atomic import file_in_the_way
 from csmpt.cli.common import (
     OVERRIDES_HELP,
     VERBOSE_HELP,
     console,
-    file_in_the_way,
     is_verbose,
     user_errors,
 )

@@ -97,6 +97,16 @@ def _duration(value: Any) -> str | None:
     return f"a positive integer or a time such as 10ba ({', '.join(TIME_UNITS)})"
 
 
+def _time_from_zero(value: Any) -> str | None:
+    """A time that may be 0 (a warmup, a decay): ``0ba``, ``4ba``, ``0.1dur``; never negative."""
+    n = _int(value)
+    if n is not None:
+        return None if n >= 0 else "a time >= 0 such as 0ba or 100ba"
+    if isinstance(value, str) and _TIME.match(value) is not None:
+        return None  # the pattern has no sign: never negative
+    return f"a time >= 0 such as 0ba or 100ba ({', '.join(TIME_UNITS)})"
+
+
 def _bool(value: Any) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
@@ -125,6 +135,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "seed": _non_negative_int,
     "max_duration": _duration,
     "eval_interval": _duration,
+    "save_interval": _duration,  # 0ba never saved: a preempted run lost everything
     "precision": _precision,
     "autoresume": _bool,
     "save_overwrite": _bool,
@@ -135,6 +146,9 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "optimizer.weight_decay": _non_negative_number,
     "optimizer.eps": _non_negative_number,
     "scheduler.alpha_f": _non_negative_number,
+    "scheduler.t_warmup": _time_from_zero,  # -5ba trained as if no warmup, exit 0
+    "scheduler.t_decay": _time_from_zero,
+    "scheduler.t_max": _duration,
     "model.d_model": _positive_int,
     "model.n_heads": _positive_int,
     "model.n_layers": _positive_int,

@@ -274,6 +274,22 @@ def _resumable(cfg: dict[str, Any]) -> bool:
     return bool(list_checkpoints(names.folder, names.filename, names.sharded_dir))
 
 
+def _check_save_folder(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
+    """Refuse a local ``save_folder`` with a file in its place (or above it) now.
+
+    Not after llm-foundry has loaded (seconds), as the folder's first write would.
+    """
+    from csmpt.atomic import file_in_the_way
+
+    save = cfg.get("save_folder")
+    if not isinstance(save, str) or not save or not _is_local_path(save):
+        return
+    blocker = file_in_the_way(Path(save).expanduser())
+    if blocker is not None:
+        where = _where(path, "save_folder", overrides)
+        raise ConfigError(f"{where}: '{blocker}' is a file, not a folder; name a run folder")
+
+
 def _check_load_path(
     cfg: dict[str, Any], path: Path, overrides: Sequence[str], starting: bool
 ) -> None:
@@ -451,6 +467,7 @@ def preflight(
     resolved = surgery_shapes(resolved)
     expanded = expand_overrides(path, overrides)
     _check_values(resolved, path, expanded)
+    _check_save_folder(resolved, path, expanded)
     _check_load_path(resolved, path, expanded, starting)
     if deep:
         _check_model_keys(resolved, path, expanded)

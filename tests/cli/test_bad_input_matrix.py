@@ -92,6 +92,18 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["optimizer.name", "unknown optimizer", "decoupled_lionw"],
     ),
     ("train-model-key", ["train", MPT, "{TRAIN}", "model.d_modle=8"], ["model.d_modle"]),
+    # these three trained with exit 0: no checkpoint ever, or a negative warmup
+    ("train-save-0", ["train", MPT, "{TRAIN}", "save_interval=0ba"], ["save_interval", "10ba"]),
+    (
+        "train-warmup-neg",
+        ["train", MPT, "{TRAIN}", "scheduler.t_warmup=-5ba"],
+        ["scheduler.t_warmup", "a time >= 0"],
+    ),
+    (
+        "train-save-folder-file",
+        ["train", MPT, "{TRAIN}", "save_folder={T}/notes.txt/run"],
+        ["save_folder", "notes.txt' is a file"],
+    ),
     (
         "train-load-path-text",
         ["train", MPT, "{TRAIN}", "load_path={T}/notes.txt"],
