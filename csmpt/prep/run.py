@@ -29,13 +29,14 @@ from csmpt.corpus.readers import expand_inputs
 from csmpt.errors import DataError
 from csmpt.filter.document_filter import DocumentFilter
 from csmpt.mds.manifest import MANIFEST_NAME, InputFile, SplitManifest, TokenizerStamp
-from csmpt.mds.writer import INDEX_NAME, remove_unlisted_shards
+from csmpt.mds.writer import INDEX_NAME, ShardFormat, remove_unlisted_shards
 from csmpt.prep.config import (
     CORPUS_MARKS,
     SPLITS,
     TAIL_NAME,
     PrepConfig,
     build_fingerprint,
+    parse_size,
     part_folder,
     with_packing,
 )
@@ -174,6 +175,8 @@ def prep_corpora(
     out_root = Path(cfg.output_dir)
     if out_root.exists() and not out_root.is_dir():
         raise DataError(f"data_prep config: output_dir '{out_root}' is a file, not a folder")
+    # a bad codec or shard size fails now, not after a corpus's work folder is made
+    ShardFormat(cfg.compression, parse_size(cfg.size_limit), cfg.max_seq_len)
     check_tokenizer_dir(cfg.tokenizer)
     base_cfg = cfg
     names = [c.name for c in cfg.corpora]

@@ -34,6 +34,9 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("prep-val-frac", ["prep", PREP, "val_fraction=1.5"], ["val_fraction", "[0, 1)"]),
     ("prep-index-past-end", ["prep", PREP, "corpora.9.inputs=[a]"], ["corpora", "index 0.."]),
     ("prep-unknown-key", ["prep", PREP, "max_seq_lenn=8"], ["max_seq_lenn", "allowed here"]),
+    # a bad codec or shard size once failed after the output folder was made
+    ("prep-codec", ["prep", PREP, "output_dir={T}/mds", "compression=zstd2"], ["zstd2"]),
+    ("prep-size", ["prep", PREP, "output_dir={T}/mds", "size_limit=64XB"], ["64XB"]),
     ("prep-missing-yaml", ["prep", "{T}/nope.yaml"], ["does not exist"]),
     ("prep-empty-yaml", ["prep", "{T}/empty.yaml"], ["expected a mapping"]),
     ("prep-missing-at-file", ["prep", PREP, "@{T}/nope.overrides"], ["does not exist"]),
