@@ -77,7 +77,7 @@ class BaseConfig:
     overrides: list[str] = field(default_factory=list)
     encode: dict[str, str] = field(default_factory=dict)
     min_gain: float = field(default=0.25, metadata=in_range(-100.0, 1.0))
-    seed: int = 17
+    seed: int = field(default=17, metadata=at_least(0))
 
 
 def load_base_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> BaseConfig:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from csmpt.atomic import check_replaceable, make_temp_dir, replace_dir
+from csmpt.config.schema import at_least
 from csmpt.corpus.fingerprint import fingerprint, sha256_file
 from csmpt.corpus.readers import expand_inputs
 from csmpt.errors import DataError
@@ -72,7 +73,7 @@ class ClassifierTrainConfig:
     text_field: str = "text"
     label_field: str = "label"
     held_out_fraction: float = 0.2
-    seed: int = 0
+    seed: int = field(default=0, metadata=at_least(0))
     word_ngrams: list[int] = field(default_factory=lambda: [1, 2])
     char_ngrams: list[int] = field(default_factory=list)
     n_features: int = 2**18

@@ -29,6 +29,7 @@ import torch
 
 from csmpt.atomic import check_replaceable, make_temp_dir, recover_dir, replace_dir
 from csmpt.checkpoint.surgery_shapes import SHAPES_NAME
+from csmpt.config.schema import at_least
 from csmpt.corpus.readers import expand_inputs, read_documents
 from csmpt.errors import ConfigError, DataError
 from csmpt.surgery.alignment import frequency_order, token_frequencies
@@ -123,7 +124,7 @@ class SurgeryConfig:
     downcycle: DowncycleConfig = field(default_factory=DowncycleConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
-    seed: int = 17
+    seed: int = field(default=17, metadata=at_least(0))
 
 
 def _load_tokenizer(path: str, key: str) -> Any:

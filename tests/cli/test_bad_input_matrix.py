@@ -58,6 +58,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["surgery", SURGERY, "vocab_swap.pad_to_multiple_of=-64"],
         ["vocab_swap.pad_to_multiple_of", ">= 1"],
     ),
+    ("surgery-seed-neg", ["surgery", SURGERY, "seed=-1"], ["seed", ">= 0"]),  # a traceback
     (
         "eval-batch-neg",
         ["eval", EVAL, "device_eval_batch_size=-1"],
@@ -195,6 +196,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("init-onto-file", ["init", "{T}/notes.txt", "--base", "mpt-7b", "--language", "sk"], ["file"]),
     ("mixture-missing", ["mixture", "{T}/nope.yaml"], ["does not exist"]),
     ("filter-unknown-key", ["filter", "train", FILTER, "cc=1.0"], ["cc"]),
+    ("filter-seed-neg", ["filter", "train", FILTER, "seed=-1"], ["seed", ">= 0"]),
     # An output folder named after a file, or the project folder itself: replacing it whole
     # once deleted the file (and would have deleted the folder), exit 0.
     (
