@@ -36,6 +36,7 @@ from csmpt.ablate.runner import CheckedRun
 from csmpt.ablate.spec import AblationSpec, TargetSpec
 from csmpt.ablate.stats import Comparison, MeanCI, compare_paired, mean_ci
 from csmpt.atomic import write_text
+from csmpt.errors import ConfigError
 from csmpt.run_folder import metric_series, read_metrics, tokens_by_step
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def read_result(
         final[name] = series[-1][1] if series else None
         step0[name] = series[0][1] if series and series[0][0] == 0 else None
         if not series:
-            log.warning("%s: no metric %s", checked.metrics_file, name)
+            log.debug("%s: no metric %s", checked.metrics_file, name)  # warned by the caller
     steps = [r["step"] for r in rows if isinstance(r.get("step"), int)]
     reached = {
         target_label(t, higher_is_better): tokens_to_reach(
@@ -408,6 +409,48 @@ def verdict_markdown(
     return "\n".join(lines) + "\n"
 
 
+def check_metrics_logged(
+    spec: AblationSpec,
+    checked: Sequence[CheckedRun],
+    results: Sequence[RunResult],
+    spec_path: Path,
+) -> None:
+    """Refuse a metric that no run logged (a typo in ``metrics:``), before any file is written.
+
+    Otherwise the table is all ``n/a`` and the command exits 0. The runs are kept: fix the
+    spec and rerun with ``--table``. A metric that only some runs lack is a warning per run.
+
+    Raises:
+        ConfigError: Names the metric, and the closest one the runs logged.
+    """
+    import difflib
+
+    from csmpt.config.yaml_lines import describe_key
+
+    absent = [m for m in spec.metrics if results and all(r.final[m] is None for r in results)]
+    if not absent:
+        for c, r in zip(checked, results, strict=True):  # some runs have it: their cells say n/a
+            for m in (m for m in spec.metrics if r.final[m] is None):
+                log.warning("%s: no metric %s (other runs have it)", c.metrics_file, m)
+        return
+    logged = sorted(
+        {
+            str(k)
+            for c in checked
+            if c.metrics_file.is_file()
+            for row in read_metrics(c.metrics_file)
+            for k, v in row.items()
+            if k != "step" and isinstance(v, int | float) and not isinstance(v, bool)
+        }
+    )
+    close = difflib.get_close_matches(absent[0], logged, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"they logged {', '.join(logged) or 'none'}"
+    raise ConfigError(
+        f"{describe_key(spec_path, 'metrics')}: '{absent[0]}' is in no run's metrics.jsonl; "
+        f"{hint} (the runs are kept: fix it and rerun csmpt ablate --table)"
+    )
+
+
 def conclude(
     spec: AblationSpec,
     checked: Sequence[CheckedRun],
@@ -423,6 +466,7 @@ def conclude(
     from rich.table import Table
 
     results = [read_result(c, spec.metrics, spec.targets, spec.higher_is_better) for c in checked]
+    check_metrics_logged(spec, checked, results, spec_path)
     summaries = summarize(spec, results)
     reach = target_summaries(spec, results)
     out = Path(spec.output_dir)

@@ -79,7 +79,8 @@ def ablate_command(
         )
     if run_index is not None:
         runs = [runs[run_index - 1]]
-    checked = check_runs(spec, runs, spec_path)
+    # a dry run checks what a real run checks (optimizer and scheduler keys: llm-foundry)
+    checked = check_runs(spec, runs, spec_path, deep=dry_run)
     if dry_run:
         console.print(f"dry run: {len(checked)} runs in {spec.output_dir}/", highlight=False)
         table = Table()

@@ -97,9 +97,10 @@ def validate_command(
     src = Path(checkpoints) if checkpoints else None
     if src is not None and not src.exists():
         raise ConfigError(f"{src}: no such checkpoint or run folder")
-    from csmpt.training.preflight import check_recipe_keys
+    from csmpt.training.preflight import check_recipe_keys, check_recipe_tokenizer
 
     check_recipe_keys(train_yaml, overrides)
+    check_recipe_tokenizer(train_yaml, overrides)
     console.print("validating ...", highlight=False)
     from csmpt.eval.validate import validate_checkpoints
 
@@ -152,7 +153,7 @@ def export_command(
     import zipfile
 
     from csmpt.checkpoint.sharded import is_sharded_checkpoint
-    from csmpt.training.preflight import check_recipe_keys
+    from csmpt.training.preflight import check_recipe_keys, check_recipe_tokenizer
 
     sharded = is_sharded_checkpoint(checkpoint)
     if not checkpoint.is_file() and not sharded:
@@ -168,6 +169,7 @@ def export_command(
     if out_dir.exists() and not overwrite:
         raise DataError(f"{out_dir} exists; pass --overwrite to replace it")
     check_recipe_keys(train_yaml, overrides or [])
+    check_recipe_tokenizer(train_yaml, overrides or [])
     console.print(f"exporting {checkpoint} ...", highlight=False)
     from csmpt.quiet import quiet_session
 

@@ -50,6 +50,7 @@ __all__ = [
     "WHERE_IT_BELONGS",
     "base_build_making",
     "check_recipe_keys",
+    "check_recipe_tokenizer",
     "preflight",
     "train_config_keys",
 ]
@@ -403,13 +404,10 @@ def _check_model_keys(cfg: dict[str, Any], path: Path, overrides: Sequence[str])
 
 
 def check_recipe_keys(yaml_path: str | Path, overrides: Sequence[str] = ()) -> None:
-    """Check a recipe's top-level and ``model:`` keys and its local tokenizer folder only.
-
-    For ``csmpt export`` / ``validate``, which build the recipe's model and tokenizer.
+    """Check a recipe's top-level and ``model:`` keys only (``csmpt export`` / ``validate``).
 
     Raises:
         ConfigError: An unknown key, in the YAML or an override.
-        DataError: A local ``tokenizer.name`` that is no tokenizer folder here.
     """
     path = Path(yaml_path)
     cfg = load_yaml_with_overrides(path, overrides)
@@ -418,6 +416,19 @@ def check_recipe_keys(yaml_path: str | Path, overrides: Sequence[str] = ()) -> N
     raw = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(raw, dict)
     _check_model_keys({str(k): v for k, v in raw.items()}, path, expanded)
+
+
+def check_recipe_tokenizer(yaml_path: str | Path, overrides: Sequence[str] = ()) -> None:
+    """Check that a recipe's local ``tokenizer.name`` is a tokenizer folder here.
+
+    For ``csmpt export`` / ``validate``, which build the recipe's tokenizer: a relative path read
+    from another folder than the project's would otherwise reach the HF hub as a repo id.
+
+    Raises:
+        DataError: A local ``tokenizer.name`` that is no tokenizer folder here.
+    """
+    path = Path(yaml_path)
+    cfg = load_yaml_with_overrides(path, overrides)
     try:
         name = OmegaConf.select(cfg, "tokenizer.name", default=None)
     except OmegaConfBaseException:

@@ -226,11 +226,26 @@ def test_a_bad_variant_fails_before_any_run_starts(tiny_overrides, tmp_path: Pat
     for extra, words in [
         (["variants.1.overrides=[max_seq_len=-1]"], ["lr-6e-3", "max_seq_len"]),
         (["variants.1.overrides=[optimizer.betaz=1]"], ["lr-6e-3", "optimizer.betaz"]),
+        # the dry run a user trusts before a job array checks what a real run checks
+        (["variants.1.overrides=[optimizer.lrr=6e-3]", "--dry-run"], ["lr-6e-3", "optimizer.lrr"]),
     ]:
         res = CliRunner().invoke(app, ["ablate", str(spec_path), *extra])
         assert res.exit_code == 2, res.output
         assert all(w in res.output for w in words), res.output
         assert not out.exists(), "a run started before every variant was checked"
+
+
+def test_a_metric_no_run_logged_is_named_with_the_closest_one(reference: Path) -> None:
+    """A typo in ``metrics:`` once gave an all-n/a table and exit 0."""
+    spec = reference.parent / "spec.yaml"
+    verdict = (reference / "verdict.md").read_text()
+    typo = "metrics=[metrics/eval/LanguageCrossEntropi]"
+    res = CliRunner().invoke(app, ["ablate", str(spec), "--table", typo], terminal_width=200)
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2, res.output
+    assert "LanguageCrossEntropi' is in no run's metrics.jsonl" in flat
+    assert f"did you mean '{LCE}'?" in flat and "WARNING" not in flat
+    assert (reference / "verdict.md").read_text() == verdict  # nothing rewritten
 
 
 SPECS = sorted((REPO / "yamls/ablate").glob("*.yaml"))
