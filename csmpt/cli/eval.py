@@ -100,7 +100,6 @@ def validate_command(
     from csmpt.training.preflight import check_recipe_keys, check_recipe_tokenizer
 
     check_recipe_keys(train_yaml, overrides)
-    check_recipe_tokenizer(train_yaml, overrides)
     console.print("validating ...", highlight=False)
     from csmpt.eval.validate import validate_checkpoints
 
@@ -110,6 +109,7 @@ def validate_command(
         out = (src if src.is_dir() else src.parent) / "validation.csv"
     else:
         raise ConfigError("--csv is needed when no checkpoint or run folder is given")
+    check_recipe_tokenizer(train_yaml, overrides)  # after the arguments' own consistency
     from csmpt.quiet import LOG_NAME, quiet_session
 
     with quiet_session(console, out.parent / LOG_NAME, is_verbose(verbose), "csmpt validate"):

@@ -145,7 +145,10 @@ def mixture_shares(dataset: Mapping[str, Any], where: str = "dataset") -> list[S
         folders.append(folder)
         weights.append(_weight(cfg))
         kwargs = {k: v for k, v in cfg.items() if k in _WEIGHT_KEYS and v is not None}
-        built.append(Stream(local=str(cfg["local"]), split=stream_split, **kwargs))
+        try:
+            built.append(Stream(local=str(cfg["local"]), split=stream_split, **kwargs))
+        except ValueError as e:  # two weights, a negative one
+            raise ConfigError(f"{key}: {e}") from None
     epoch_size = dataset.get("epoch_size")
     if isinstance(epoch_size, str):
         epoch_size = number_abbrev_to_int(epoch_size)

@@ -492,4 +492,20 @@ def preflight(
     assert isinstance(raw, dict)
     _check_icl_tasks(resolved, path, {str(k): v for k, v in raw.items()})
     _check_hot_swap(resolved, path)
+    _check_mixtures(resolved, path)
     return cfg
+
+
+def _check_mixtures(cfg: dict[str, Any], path: Path) -> None:
+    """Check each mixture's stream weights as streaming will apply them.
+
+    Two weights on a stream, a negative one, or ``proportion`` beside ``repeat`` fail now, not
+    in every rank's data loader.
+    """
+    from csmpt.recipe.mixture import mixture_shares, recipe_mixtures
+
+    for label, dataset in recipe_mixtures(cfg):
+        try:
+            mixture_shares(dataset, label)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None

@@ -78,6 +78,25 @@ def test_proportions_and_bad_mixtures(shards_dir: Path, tmp_path: Path) -> None:
         mixture_shares({"split": "train", "streams": missing})
     with pytest.raises(ConfigError, match=r"streams.cs_web: unknown key\(s\) \['weight'\]"):
         mixture_shares({"split": "train", "streams": {"cs_web": {"local": "x", "weight": 2}}})
+    two = _streams(shards_dir, cs_web="repeat=2", en_web="repeat=1")
+    two["cs_web"]["proportion"] = 0.5  # streaming's own ValueError was a traceback
+    with pytest.raises(ConfigError, match=r"streams.cs_web: At most one of `proportion`"):
+        mixture_shares({"split": "train", "streams": two}, "train_loader.dataset")
+    negative = _streams(shards_dir, cs_web="repeat=-2", en_web="repeat=1")
+    with pytest.raises(ConfigError, match=r"streams.cs_web: `repeat` must be non-negative"):
+        mixture_shares({"split": "train", "streams": negative}, "train_loader.dataset")
+
+
+def test_train_preflight_checks_the_mixtures_weights(shards_dir: Path, tokenizer_dir: Path) -> None:
+    """A bad weight fails before llm-foundry loads, not in every rank's data loader."""
+    import importlib
+
+    preflight = importlib.import_module("csmpt.training.preflight").preflight
+    data = [f"variables.data_root={shards_dir}", f"variables.tokenizer_name={tokenizer_dir}"]
+    preflight(RECIPE, data, deep=False)  # as shipped: fine
+    bad = "train_loader.dataset.streams.cs_web.proportion=0.5"
+    with pytest.raises(ConfigError, match=r"mpt_mixture.yaml: train_loader.dataset.streams.cs_w"):
+        preflight(RECIPE, [*data, bad], deep=False)
 
 
 @pytest.mark.slow
