@@ -48,9 +48,8 @@ def surgery_command(
 
     cfg = build_structured(SurgeryConfig, load_yaml_with_overrides(config, overrides or []), config)
     out_dir = Path(cfg.output.dir)
-    check_replaceable(
-        out_dir, OUTPUT_MARKS, "key 'output.dir':", "surgery output"
-    )  # before OUT.log
+    # before OUT.log is made beside it (run_surgery checks again, for its other callers)
+    check_replaceable(out_dir, OUTPUT_MARKS, "key 'output.dir':", "surgery output")
     log_file = out_dir.with_name(out_dir.name + ".log")  # OUT itself is replaced atomically
     try:
         with (

@@ -39,7 +39,6 @@ from csmpt.errors import ConfigError, DataError
 from csmpt.mds.folders import local_mds_folders, missing_reason
 from csmpt.tokenizer.folder import (
     check_named_tokenizer,
-    check_tokenizer_dir,
     looks_local,
     tokenizer_size,
 )
@@ -155,10 +154,7 @@ def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
     if not looks_local(name):
         _check_hub_tokenizer(name, path)
         return
-    try:
-        check_tokenizer_dir(p, what="tokenizer")
-    except DataError as e:
-        raise DataError(f"{describe_key(path, 'tokenizer.name')}: {e}") from None
+    check_named_tokenizer(name, describe_key(path, "tokenizer.name"))
     model = cfg.get("model") or {}
     vocab = model.get("vocab_size")
     if vocab is None and isinstance(model.get("config_overrides"), dict):
