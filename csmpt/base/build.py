@@ -322,14 +322,26 @@ def build_base(
         on_stage: Called with a short description as each stage starts.
 
     Raises:
-        DataError: A package or catalog is missing, too little text, or the model is not a
-            language model (held-out bpb not ``min_gain`` below the unigram's).
+        ConfigError: An override of the recipe that names no key of it.
+        DataError: A package, catalog or text to ``encode`` is missing, too little text, or the
+            model is not a language model (held-out bpb not ``min_gain`` below the unigram's).
     """
     from transformers import AutoTokenizer
 
     t0 = time.perf_counter()
     say = on_stage or (lambda s: log.info("%s", s))
     out = Path(cfg.output_dir)
+    if cfg.recipe:  # a typo in the recipe's overrides fails now, not after the tokenizer
+        from csmpt.training.preflight import check_recipe_keys
+
+        check_recipe_keys(cfg.recipe, cfg.overrides)
+    for name, text in cfg.encode.items():  # another build's text: say which build makes it
+        if not Path(text).is_file():
+            from csmpt.training.preflight import base_build_making
+
+            build = base_build_making(text)
+            how = f"; build it with `csmpt base build {build}`" if build else ""
+            raise DataError(f"key 'encode.{name}': '{text}' does not exist{how}")
     say(f"collecting the {cfg.corpus.kind} corpus")
     corpus = _write_corpus(cfg, out / "corpus")
     key = _key(cfg, corpus["sha256"])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from csmpt.errors import ConfigError
 from csmpt.scaffold.bases import BaseModel, base_model, batch_plan, launch_shape
+from csmpt.scaffold.languages import check_language
 from csmpt.scaffold.templates import (
     README,
     eval_yaml,
@@ -133,8 +134,7 @@ def write_project(
     model = base_model(base)
     if scheduler not in SCHEDULERS:
         raise ConfigError(f"--scheduler {scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
-    if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)?", language):
-        raise ConfigError(f"--language {language!r}: an ISO 639 code such as cs, sk, pl, eu")
+    check_language(language)
     if not 0.0 <= replay < 1.0:
         raise ConfigError(f"--replay {replay}: a share of the training samples in [0, 1)")
     if vocab < 512:

@@ -164,3 +164,27 @@ def test_a_missing_recipe_is_one_line_naming_the_key(tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output
     assert "recipe" in res.output and "nope.yaml" in res.output and "does not exist" in res.output
     assert "Traceback" not in res.output
+
+
+def test_a_build_checks_its_inputs_before_the_corpus(catalogs: Path, tmp_path: Path) -> None:
+    """A typo in the recipe's overrides, or another build's text not built yet, fails before
+    the corpus, tokenizer and shards (minutes on the real builds), naming the key."""
+    res = CliRunner().invoke(
+        app,
+        [
+            "base",
+            "build",
+            str(REPO / "yamls/base/builds/cs.yaml"),
+            f"output_dir={tmp_path / 'cs'}",
+            f"encode.en_held_out={tmp_path / 'nope.jsonl'}",
+        ],
+    )
+    assert res.exit_code == 2, res.output  # data missing: exit 2, as every DataError
+    assert "key 'encode.en_held_out'" in res.output and "nope.jsonl' does not exist" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "cs/corpus").exists()
+
+    from csmpt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'model.d_modl' is not a setting"):
+        build_base(_config(tmp_path, catalogs, "typo", "overrides=[model.d_modl=3]"))
+    assert not (tmp_path / "typo/corpus").exists()

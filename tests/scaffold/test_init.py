@@ -148,6 +148,9 @@ def test_batch_plan_and_bad_input(tmp_path: Path) -> None:
         ({"scheduler": "lsf"}, "--scheduler 'lsf'"),
         ({"gpus": 12}, "whole nodes"),
         ({"language": "Czech"}, "ISO 639"),
+        ({"language": "cz"}, "a country code; the language code is 'cs'"),
+        ({"language": "xx"}, "not an ISO 639-1 code"),
+        ({"language": "ces"}, "csmpt names this language 'cs'"),
         ({"replay": 1.5}, "--replay 1.5"),
         ({"replay": -0.1}, "--replay -0.1"),
     ]:
