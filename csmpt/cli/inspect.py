@@ -19,17 +19,25 @@ def inspect_batch_command(
     step: int = typer.Option(..., "--step", help="The 1-based training step."),
     tokens: bool = typer.Option(False, "--tokens", help="Also print every sample's token ids."),
     as_json: bool = typer.Option(False, "--json", help="Print the batch as JSON."),
-    world_size: int = typer.Option(0, help="Ranks (default: from runs.jsonl)."),
-    ranks_per_node: int = typer.Option(0, help="Ranks per node (default: all on one node)."),
+    world_size: int | None = typer.Option(None, help="Ranks (default: from runs.jsonl)."),
+    ranks_per_node: int | None = typer.Option(
+        None, help="Ranks per node (default: all on one node)."
+    ),
     doc_ids: bool = typer.Option(True, help="Look up source document ids (data_prep manifest)."),
 ) -> None:
     """Reconstruct the batch a run trained on at a step: corpus, shard, sample, documents, text.
 
     Works for any step (spike or not), after hot swaps and resumes, for any number of ranks.
     """
+    from csmpt.errors import ConfigError
     from csmpt.forensics.inspect import inspect_batch
 
-    view = inspect_batch(run, step, world_size or None, ranks_per_node or None, doc_ids)
+    for flag, value in (("--world-size", world_size), ("--ranks-per-node", ranks_per_node)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} {value}: at least 1")
+    if run.is_file():
+        raise ConfigError(f"--run {run}: a file; give the run folder (its save_folder)")
+    view = inspect_batch(run, step, world_size, ranks_per_node, doc_ids)
     if as_json:
         out = {
             "step": view.step,

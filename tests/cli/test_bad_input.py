@@ -252,3 +252,30 @@ def test_prep_cli_error_is_one_line(tmp_path: Path, tokenizer_dir: Path) -> None
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {bad}:2: expected a JSON object, got list"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--world-size", "-2"], "--world-size -2: at least 1"),
+        (["--ranks-per-node", "0"], "--ranks-per-node 0: at least 1"),
+        (["--file"], "a file; give the run folder"),
+    ],
+)
+def test_inspect_batch_rank_counts_and_a_checkpoint_for_the_run(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """A negative rank count ended in torch's ValueError traceback; a checkpoint given as
+    ``--run`` was read as a folder."""
+    from typer.testing import CliRunner
+
+    from csmpt.cli import app
+
+    run = tmp_path / "run"
+    run.mkdir()
+    if args == ["--file"]:
+        run, args = run / "latest-rank0.pt", []
+        run.write_bytes(b"x")
+    res = CliRunner().invoke(app, ["inspect-batch", "--run", str(run), "--step", "3", *args])
+    assert res.exit_code != 0 and message in res.output, res.output
+    assert "Traceback" not in res.output
