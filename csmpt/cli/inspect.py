@@ -29,14 +29,8 @@ def inspect_batch_command(
 
     Works for any step (spike or not), after hot swaps and resumes, for any number of ranks.
     """
-    from csmpt.errors import ConfigError
     from csmpt.forensics.inspect import inspect_batch
 
-    for flag, value in (("--world-size", world_size), ("--ranks-per-node", ranks_per_node)):
-        if value is not None and value < 1:
-            raise ConfigError(f"{flag} {value}: at least 1")
-    if run.is_file():
-        raise ConfigError(f"--run {run}: a file; give the run folder (its save_folder)")
     view = inspect_batch(run, step, world_size, ranks_per_node, doc_ids)
     if as_json:
         out = {

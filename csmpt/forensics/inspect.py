@@ -133,9 +133,15 @@ def inspect_batch(
         doc_ids: Look up the source document ids (reads each sample folder once).
 
     Raises:
-        CsmptError: No such run, step out of range, or a train loader that is not streaming.
+        CsmptError: No such run (or a file given for it), step or rank count out of range, or
+            a train loader that is not streaming.
     """
     run_dir = Path(run_dir)
+    for flag, value in (("--world-size", world_size), ("--ranks-per-node", ranks_per_node)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} {value}: at least 1")
+    if run_dir.is_file():
+        raise ConfigError(f"--run {run_dir}: a file; give the run folder (its save_folder)")
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.is_file():
         raise ConfigError(
@@ -152,8 +158,8 @@ def inspect_batch(
         raise CsmptError(f"--step {step}: the run ended at step {records[-1]['step']}")
     events = read_run_events(run_dir, config)
     segment = [s for s in run_segments(config, events) if s.start < step][-1]
-    world = world_size or _world_size(run_dir, step)
-    per_node = ranks_per_node or world
+    world = world_size if world_size is not None else _world_size(run_dir, step)
+    per_node = ranks_per_node if ranks_per_node is not None else world
     if world % per_node:
         raise CsmptError(f"--ranks-per-node {per_node} does not divide the world size {world}")
     global_batch = int(config["global_train_batch_size"])
