@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from csmpt.checkpoint.saved_tokenizer import check_saved_tokenizer
 from csmpt.checkpoint.sharded import is_sharded_checkpoint, sharded_model_weights
 from csmpt.errors import ConfigError, DataError
 
@@ -196,7 +197,9 @@ def load_checkpoint_weights(
             copying into them: no second copy of the model; needed for a ``meta`` model.
 
     Raises:
-        DataError: Not a Composer checkpoint, or its weights do not fit the recipe's model.
+        DataError: Not a Composer checkpoint, its weights do not fit the recipe's model, or it
+            was saved with another tokenizer than the recipe's (:func:`csmpt.checkpoint.
+            saved_tokenizer.check_saved_tokenizer`).
     """
     ckpt = Path(checkpoint)
     if is_sharded_checkpoint(ckpt):
@@ -210,6 +213,14 @@ def load_checkpoint_weights(
             raise DataError(
                 f"{ckpt}: not a readable Composer checkpoint ({type(e).__name__})"
             ) from None
+        integrations = state.get("integrations") if isinstance(state, dict) else None
+        tokenizer = getattr(model, "tokenizer", None)
+        check_saved_tokenizer(
+            integrations or {},
+            tokenizer,
+            ckpt,
+            f"the tokenizer of {recipe} ({getattr(tokenizer, 'name_or_path', '?')})",
+        )
     target = model.state_dict()
     if set(weights) != set(target) or any(
         tuple(weights[k].shape) != tuple(v.shape) for k, v in target.items()

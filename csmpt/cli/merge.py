@@ -53,7 +53,11 @@ def merge_command(
     text: list[str] = typer.Option(
         None, "--text", help="NAME=FILE: score each merge in bits per byte on FILE's documents."
     ),
-    tokenizer: Path = typer.Option(None, help="The models' tokenizer (for --text)."),
+    tokenizer: Path = typer.Option(
+        None,
+        help="The models' tokenizer (for --text; default: the one the checkpoints were saved "
+        "with, or an HF input's).",
+    ),
     window: int = typer.Option(512, help="Tokens per scored window."),
     force: bool = typer.Option(False, "--force", help="Replace an existing OUT."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),

@@ -151,6 +151,17 @@ def _table_curves(path: Path) -> list[Curve]:
     return curves
 
 
+def _run_hint(path: Path) -> str:
+    """Where the run folder is, when ``path`` is its metrics file or a folder above it."""
+    if path.name == METRICS_FILE and path.is_file():
+        return f"give its folder, '{path.parent}'"
+    below = sorted(p.parent for p in path.glob(f"*/{METRICS_FILE}")) if path.is_dir() else []
+    if below:
+        shown = ", ".join(f"'{p}'" for p in below[:3]) + (", ..." if len(below) > 3 else "")
+        return f"the run folders in it: {shown}"
+    return "point csmpt report at a run's save_folder"
+
+
 def build_report_data(run_dir: str | Path) -> ReportData:
     """Collect a run folder's curves and markers.
 
@@ -160,7 +171,7 @@ def build_report_data(run_dir: str | Path) -> ReportData:
     run = Path(run_dir)
     metrics_path = run / METRICS_FILE
     if not metrics_path.is_file():
-        raise DataError(f"'{run}' has no metrics.jsonl; point csmpt report at a run's save_folder")
+        raise DataError(f"'{run}' has no metrics.jsonl; {_run_hint(run)}")
     rows = read_metrics(metrics_path)
     train = metric_series(rows, TRAIN_LOSS, finite=True)
     if not train:

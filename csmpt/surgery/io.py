@@ -55,6 +55,8 @@ class ModelWeights:
         code_files: Custom-code files of a (non-MPT) source HF folder, copied to an HF output.
         normalised: Config keys dropped or ignored (:func:`csmpt.checkpoint.hf_config.
             normalise_config`).
+        integrations: A Composer source's ``state.integrations`` (its saved tokenizer,
+            :mod:`csmpt.checkpoint.saved_tokenizer`); empty for HF folders.
     """
 
     config: dict[str, Any]
@@ -62,6 +64,7 @@ class ModelWeights:
     source: Path
     code_files: list[Path] = field(default_factory=list)
     normalised: list[str] = field(default_factory=list)
+    integrations: dict[str, Any] = field(default_factory=dict)
 
     @property
     def family(self) -> str:
@@ -150,7 +153,13 @@ def _load_composer(path: Path) -> ModelWeights:
             "('state.integrations.huggingface'); was it saved by llm-foundry?"
         ) from None
     weights = {k.removeprefix("model."): v for k, v in model.items()}
-    return ModelWeights(config=dict(config), state=weights, source=path)
+    integrations = state.get("integrations")
+    return ModelWeights(
+        config=dict(config),
+        state=weights,
+        source=path,
+        integrations=dict(integrations) if isinstance(integrations, dict) else {},
+    )
 
 
 def load_source(path: str | Path) -> ModelWeights:
@@ -213,12 +222,17 @@ def write_hf_dir(weights: ModelWeights, out: Path, tokenizer: Any | None) -> Non
 def write_composer_checkpoint(weights: ModelWeights, path: Path) -> None:
     """Write a Composer checkpoint holding only the model (``state.model``) and its HF config.
 
+    The tokenizer the weights were saved with travels too, when they came with one (a merge).
+
     A training run loads it with ``load_path: PATH`` and ``load_weights_only: true``. Tensors
     are written as they are (mmapped ones streamed from their files).
     """
     model = {f"model.{k}": v.contiguous() for k, v in weights.state.items()}
     config = dict(weights.config, tie_word_embeddings=weights.tied)
-    integrations = {"huggingface": {"model": {"config": {"content": config}}}}
+    integrations: dict[str, Any] = {"huggingface": {"model": {"config": {"content": config}}}}
+    saved = weights.integrations.get("huggingface", {}).get("tokenizer")
+    if saved:  # a merge of checkpoints keeps the tokenizer they were saved with
+        integrations["huggingface"]["tokenizer"] = saved
     torch.save({"state": {"model": model, "integrations": integrations}}, path)
 
 

@@ -36,6 +36,12 @@ from typing import Any
 import torch
 
 from csmpt.atomic import check_replaceable, make_temp_dir, replace_dir
+from csmpt.checkpoint.saved_tokenizer import (
+    check_saved_tokenizer,
+    saved_tokenizer,
+    saved_vocab,
+    vocab_conflicts,
+)
 from csmpt.errors import ConfigError, DataError
 from csmpt.surgery.io import ModelWeights, load_source, write_composer_checkpoint, write_hf_dir
 
@@ -121,6 +127,25 @@ def check_compatible(models: Sequence[ModelWeights]) -> None:
                     f"{other.source}: tensor '{key}' has shape {tuple(other.state[key].shape)}, "
                     f"{first.source} has {tuple(t.shape)}; merged models need the same shapes"
                 )
+    _check_same_vocabulary(models)
+
+
+def _check_same_vocabulary(models: Sequence[ModelWeights]) -> None:
+    """Raise when two Composer inputs were saved with different tokenizers.
+
+    The English base and its Czech-trained descendant have the same shapes, but row ``i`` of
+    their embeddings is another token: the merge would average unrelated rows. (A surgery
+    output saves no tokenizer and is not compared.)
+    """
+    saved = [(m, v) for m in models if (v := saved_vocab(m.integrations)) is not None]
+    for (m, v), (n, w) in zip(saved, saved[1:], strict=False):
+        bad = vocab_conflicts(v, w)
+        if bad:
+            raise DataError(
+                f"{n.source}: saved with another tokenizer than {m.source} ({len(bad)} token "
+                f"ids differ, e.g. id {bad[0]}: {v[bad[0]]!r} vs {w[bad[0]]!r}); merge models "
+                "of one vocabulary (after a vocabulary swap: the surgery output, not the base)"
+            )
 
 
 def merge_states(
@@ -164,7 +189,11 @@ def merge_weights(models: Sequence[ModelWeights], coefficients: Sequence[float])
     check_compatible(models)
     state = merge_states([m.state for m in models], coefficients)
     first = models[0]
-    return ModelWeights(first.config, state, first.source, first.code_files, first.normalised)
+    # The saved tokenizer travels (they all agree): export and validate then check it too.
+    integrations = next((m.integrations for m in models if saved_vocab(m.integrations)), {})
+    return ModelWeights(
+        first.config, state, first.source, first.code_files, first.normalised, integrations
+    )
 
 
 def _tokenizer_of(src: Path) -> Any | None:
@@ -276,8 +305,9 @@ def run_merge(
         alphas: Weights of the second input; empty: average.
         last: Average the last ``last`` checkpoints of the run folder ``inputs[0]``.
         texts: Name -> documents to score each merge on (bits per byte).
-        tokenizer: The models' tokenizer (needed with ``texts``; default: the first input's,
-            when it is an HF folder with tokenizer files).
+        tokenizer: The models' tokenizer (needed with ``texts``; default: the first input's
+            tokenizer files (HF) or the tokenizer a Composer input was saved with). Checked
+            against the inputs' saved tokenizers.
         window: Tokens per scored window (capped by the model's position limit).
         force: Replace an existing ``out``.
         write_models: Write each merged model; False: only ``merge.json`` and its scores
@@ -295,15 +325,18 @@ def run_merge(
         raise ConfigError(
             f"--alpha interpolates two models; got {len(paths)} (without --alpha they are averaged)"
         )
+    repeated = sorted({a for a in alphas if list(alphas).count(a) > 1})
+    if repeated:
+        raise ConfigError(f"--alpha {repeated[0]:g} is given twice; each alpha writes one merge")
     plan = [(float(a), interpolation_coefficients(a)) for a in alphas]
     if not plan:
         plan = [(None, [1.0 / len(paths)] * len(paths))]  # type: ignore[list-item]
-    if texts and tokenizer is None:
-        tokenizer = _tokenizer_of(paths[0])
-        if tokenizer is None:
-            raise ConfigError("--text needs --tokenizer (the first input has no tokenizer files)")
+    if texts and window < 2:
+        raise ConfigError(f"--window {window}: need at least 2 tokens per scored window")
     models = load_all(paths)
     check_compatible(models)
+    if texts:
+        tokenizer = _scoring_tokenizer(models, tokenizer)
     tmp = make_temp_dir(out)
     points: list[MergePoint] = []
     try:
@@ -325,6 +358,28 @@ def run_merge(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return points
+
+
+def _scoring_tokenizer(models: Sequence[ModelWeights], tokenizer: Any | None) -> Any:
+    """The tokenizer that scores the texts.
+
+    The given one, checked against each input's saved tokenizer; else the first HF input's
+    tokenizer files or a Composer input's saved tokenizer.
+
+    Raises:
+        ConfigError: None given and no input holds one.
+        DataError: The given tokenizer is not the one the inputs were saved with.
+    """
+    if tokenizer is not None:
+        for m in models:
+            check_saved_tokenizer(m.integrations, tokenizer, m.source, "--tokenizer")
+        return tokenizer
+    found = _tokenizer_of(models[0].source)
+    for m in models:
+        found = found or saved_tokenizer(m.integrations)
+    if found is None:
+        raise ConfigError("--text needs --tokenizer (no input holds its tokenizer)")
+    return found
 
 
 def write_path(points: Sequence[MergePoint], inputs: Sequence[str], folder: Path) -> None:

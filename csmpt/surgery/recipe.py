@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from csmpt.atomic import check_replaceable, make_temp_dir, recover_dir, replace_dir
+from csmpt.checkpoint.saved_tokenizer import check_saved_tokenizer
 from csmpt.checkpoint.surgery_shapes import SHAPES_NAME
 from csmpt.config.schema import at_least
 from csmpt.corpus.readers import expand_inputs, read_documents
@@ -258,6 +259,12 @@ def run_surgery(
     weights = load_source(cfg.source.model)
     source_tok = _load_tokenizer(cfg.source.tokenizer, "source.tokenizer")
     check_tokenizer_fits(weights, source_tok, cfg.source.tokenizer)
+    check_saved_tokenizer(
+        weights.integrations,
+        source_tok,
+        cfg.source.model,
+        f"key 'source.tokenizer' ({cfg.source.tokenizer})",
+    )
     total = int(weights.config[weights.layers_key])
     keep = choose_layers(total, cfg.downcycle)
     if len(keep) != total:

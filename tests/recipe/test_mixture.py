@@ -157,6 +157,14 @@ def test_mixture_command_prints_the_shares(shards_dir: Path, tokenizer_dir: Path
     )
     assert bad.returncode == 2
     assert "has no `streams`" in bad.stderr and "Traceback" not in bad.stderr
+    # A misspelt override changed nothing and printed the recipe's own mixture, exit 0.
+    typo = subprocess.run(
+        [CSMPT, "mixture", RECIPE, f"variables.data_root={shards_dir}", "train_loadr.x=1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert typo.returncode == 2 and "'train_loadr=...' is not a top-level key" in typo.stderr
 
 
 def test_the_mixture_recipe_is_mpt_with_streams(repo: Path) -> None:

@@ -63,8 +63,16 @@ def test_report_marks_swaps_and_spikes_at_their_steps(tiny_mpt_run: Path, tmp_pa
 def test_report_of_a_folder_without_metrics_is_a_one_line_error(tmp_path: Path) -> None:
     from csmpt.report.render import write_report
 
-    with pytest.raises(CsmptError, match="has no metrics.jsonl"):
+    with pytest.raises(CsmptError, match="has no metrics.jsonl; point csmpt report at a run"):
         write_report(tmp_path)
+    # The tired user's two near misses: the metrics file itself, the folder above the run.
+    run = tmp_path / "runs" / "cs"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"step": 1, "loss/train/total": 2.0}\n')
+    with pytest.raises(CsmptError, match=f"give its folder, '{run}'"):
+        write_report(run / "metrics.jsonl")
+    with pytest.raises(CsmptError, match=f"the run folders in it: '{run}'"):
+        write_report(tmp_path / "runs")
 
 
 def _overrides_file(name: str) -> list[str]:
