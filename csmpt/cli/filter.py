@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from csmpt.cli.common import OVERRIDES_HELP, console, user_errors
+from csmpt.errors import ConfigError
 
 __all__ = ["filter_app"]
 
@@ -82,11 +83,20 @@ def filter_score_command(
     """Score documents with a filter classifier, to inspect what it would remove."""
     from csmpt.corpus.readers import expand_inputs
     from csmpt.filter.classifier import LinearTextClassifier
-    from csmpt.filter.score import score_documents, write_scores
+    from csmpt.filter.score import check_scores_path, score_documents, write_scores
 
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(
+            f"--threshold {threshold}: scores are probabilities in [0, 1]; a threshold outside "
+            "removes nothing or everything"
+        )
+    if top < 0:
+        raise ConfigError(f"--top {top}: give how many documents to show (0: none)")
     model = LinearTextClassifier(classifier)
     cut = model.suggested_threshold if threshold is None else threshold
     files = expand_inputs(inputs)
+    if output is not None:
+        check_scores_path(output, files)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("scoring"),
@@ -108,6 +118,8 @@ def filter_score_command(
         f"{len(rows)} documents, [bold]{removed}[/] score above {cut} (would be removed)"
         + (f"; scores -> {output}" if output is not None else "")
     )
+    if top == 0:
+        return
     table = Table(title=f"highest scores ({classifier})")
     for col in ("id", "score", "remove", "text"):
         table.add_column(col, overflow="fold" if col == "text" else "ellipsis")

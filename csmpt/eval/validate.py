@@ -51,6 +51,7 @@ from csmpt.recipe.swap_schedule import hot_swap_spec
 __all__ = [
     "FIELDS",
     "ValRow",
+    "check_validation_csv",
     "corpora_of_recipe",
     "read_validation",
     "validate_checkpoints",
@@ -208,6 +209,28 @@ def read_validation(csv_path: str | Path) -> list[ValRow]:
     return out
 
 
+def check_validation_csv(csv_path: Path) -> None:
+    """Refuse a CSV path that holds something else: appending would rewrite it.
+
+    An existing non-empty file must start with a validation header (this csmpt's, or an older
+    one without ``bytes``/``bpb``); ``--csv README.md`` used to replace the README by a table.
+
+    Raises:
+        ConfigError: ``csv_path`` is a folder, or a file that is not a validation CSV.
+    """
+    if csv_path.is_dir():
+        raise ConfigError(f"--csv '{csv_path}' is a folder; give a file (e.g. validation.csv)")
+    if not csv_path.is_file() or csv_path.stat().st_size == 0:
+        return
+    with csv_path.open(encoding="utf-8", errors="replace") as f:
+        header = f.readline().strip().split(",")
+    if header[:6] != FIELDS[:6]:
+        raise ConfigError(
+            f"--csv '{csv_path}' exists and is not a validation CSV (its first line is not "
+            f"'{','.join(FIELDS)}'); rows are appended to a validation CSV: give another file"
+        )
+
+
 def _done(csv_path: Path) -> set[tuple[str, str]]:
     return {_key(r.step, r.checkpoint, r.corpus) for r in read_validation(csv_path)}
 
@@ -288,6 +311,7 @@ def validate_checkpoints(
     if not corpora:
         raise ConfigError(f"{train_yaml}: no eval_loader corpora; name them with --corpus NAME=DIR")
     out = Path(csv_path)
+    check_validation_csv(out)
     done = _done(out)
     rm = build_recipe_model(train_yaml, overrides)
     texts = {n: validation_documents(corpora[n], rm.tokenizer, max_samples) for n in corpora}

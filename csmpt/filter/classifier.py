@@ -78,7 +78,7 @@ class ClassifierTrainConfig:
     char_ngrams: list[int] = field(default_factory=list)
     n_features: int = 2**18
     c: float = 10.0
-    max_iter: int = 1000
+    max_iter: int = field(default=1000, metadata=at_least(1))
 
 
 @dataclass
@@ -238,6 +238,8 @@ def _features(cfg: ClassifierTrainConfig) -> dict[str, Any]:
         raise DataError("filter config: word_ngrams and char_ngrams are both empty; enable one")
     if cfg.n_features < 1:
         raise DataError(f"filter config: n_features must be positive, got {cfg.n_features}")
+    if not cfg.c > 0:  # scikit-learn's InvalidParameterError was a traceback
+        raise DataError(f"filter config: c (inverse regularisation) must be > 0, got {cfg.c}")
     return {
         "word_ngrams": list(cfg.word_ngrams),
         "char_ngrams": list(cfg.char_ngrams),

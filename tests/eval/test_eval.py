@@ -294,6 +294,24 @@ def test_validation_csv_of_an_older_csmpt_gains_the_bpb_columns(tmp_path: Path) 
     assert (new.step, new.checkpoint, new.bpb) == (None, "mistral", 0.72)
 
 
+def test_validate_never_rewrites_a_csv_path_that_holds_something_else(
+    tiny_mpt_run: Path, tiny_overrides, shards_dir: Path, tmp_path: Path
+) -> None:
+    """``--csv README.md`` used to replace the README by a validation table, exit 0."""
+    from csmpt.errors import ConfigError
+    from csmpt.eval.validate import validate_checkpoints
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("# my notes\nstep one, step two\n")
+    corpora = {"cs_web": shards_dir / "cs_web" / "val"}
+    for path, why in ((notes, "is not a validation CSV"), (tmp_path, "is a folder")):
+        with pytest.raises(ConfigError, match=why):
+            validate_checkpoints(
+                tiny_mpt_run, "yamls/tiny/mpt.yaml", path, corpora, tiny_overrides(tmp_path)
+            )
+    assert notes.read_text() == "# my notes\nstep one, step two\n"
+
+
 def test_english_multiple_choice_sample_regenerates_and_has_cs_hellaswags_format(
     tmp_path: Path,
 ) -> None:

@@ -232,6 +232,34 @@ def test_cli_train_and_score(classifier_dir: Path, tmp_path: Path) -> None:
     flagged = {r["id"] for r in rows if r["remove"]}
     assert flagged == {r["id"] for r in _crawl() if r["source"] in BAD_SOURCES}
 
+    # A tired user's flags: one line each, and nothing overwritten (--output onto the corpus
+    # being scored used to replace its documents by their scores).
+    corpus = tmp_path / "crawl.jsonl"
+    shutil.copy(SAMPLES / "cs_crawl.jsonl", corpus)
+    before = corpus.read_bytes()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me\n")
+    for flags, message in (
+        (["--output", str(corpus)], "is one of the files being scored"),
+        (["--output", str(notes)], "is not an earlier scores file"),
+        (["--output", str(tmp_path)], "is a folder"),
+        (["--threshold", "1.5"], "--threshold 1.5: scores are probabilities in [0, 1]"),
+        (["--top", "-3"], "--top -3"),
+    ):
+        res = CliRunner().invoke(app, ["filter", "score", str(classifier_dir), str(corpus), *flags])
+        assert res.exit_code == 2 and message in " ".join(res.output.split()), (flags, res.output)
+    assert corpus.read_bytes() == before and notes.read_text() == "keep me\n"
+    res = CliRunner().invoke(  # an earlier scores file is replaced
+        app,
+        ["filter", "score", str(classifier_dir), str(corpus), "--threshold", "0.5", "--output"]
+        + [str(scores)],
+    )
+    assert res.exit_code == 0 and _read_side(scores) == rows, res.output
+    res = CliRunner().invoke(
+        app, ["filter", "train", "data_prep/filter/sample.yaml", "c=-1", f"output_dir={tmp_path}/c"]
+    )
+    assert res.exit_code == 2 and "c (inverse regularisation) must be > 0" in res.output
+
 
 def test_prep_makes_corpus_3_from_corpus_2(
     shards_dir: Path, tokenizer_dir: Path, classifier_dir: Path, tmp_path: Path
