@@ -39,10 +39,17 @@ def tokenizer_train_command(
     )
     with console.status(f"training a {cfg.vocab_size}-token byte-level BPE ..."):
         out, skipped = train_tokenizer(cfg, force=force)
+    size = tokenizer_size(out)
     if skipped:
         console.print(f"[yellow]{out} is up to date[/] (same settings and inputs); nothing to do")
     else:
-        console.print(f"[green]tokenizer[/] with {tokenizer_size(out)} tokens -> {out}")
+        console.print(f"[green]tokenizer[/] with {size} tokens -> {out}")
+    if size < cfg.vocab_size:  # the BPE ran out of pairs: a model sized for vocab_size wastes rows
+        console.print(
+            f"[yellow]warning[/]: {size:,} tokens, not the {cfg.vocab_size:,} asked for: the "
+            f"inputs hold no more pairs seen {cfg.min_frequency}+ times (more text, or a lower "
+            "min_frequency)"
+        )
 
 
 @tokenizer_app.command(

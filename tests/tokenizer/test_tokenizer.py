@@ -69,3 +69,22 @@ def test_missing_input_is_named(tmp_path: Path) -> None:
     cfg = TokenizerConfig(inputs=["nope/missing.jsonl"], output_dir=str(tmp_path / "t"))
     with pytest.raises(DataError, match="nope/missing.jsonl: corpus input does not exist"):
         train_tokenizer(cfg)
+
+
+def test_a_vocab_size_the_text_cannot_fill_is_said(tmp_path: Path) -> None:
+    """``vocab_size=1000000`` on a little text gave ~10k tokens and only the count said so."""
+    from typer.testing import CliRunner
+
+    from csmpt.cli.app import app
+
+    src = tmp_path / "c.jsonl"
+    src.write_text("\n".join(json.dumps({"text": f"Věta {i}: kočka leží."}) for i in range(40)))
+    args = ["tokenizer", "train", "data_prep/tokenizer/sample.yaml", f"inputs=[{src}]"]
+    args.append(f"output_dir={tmp_path / 'tok'}")
+    res = CliRunner().invoke(app, [*args, "vocab_size=5000"])
+    assert res.exit_code == 0, res.output
+    size = tokenizer_size(tmp_path / "tok")
+    said = " ".join(res.output.split())
+    assert size < 5000 and f"warning: {size:,} tokens, not the 5,000 asked for" in said
+    res = CliRunner().invoke(app, [*args, f"vocab_size={size}"])
+    assert res.exit_code == 0 and "warning" not in res.output, res.output
