@@ -224,7 +224,8 @@ class NearDedupIndex:
         spec: The near-dedup settings.
 
     Raises:
-        ValueError: ``threshold`` outside (0, 1] (the message names the key and the value).
+        ValueError: ``threshold`` outside (0, 1], ``num_perm`` or ``ngram`` below 1, ``seed``
+            outside [0, 2**32) (the message names the key and the value).
     """
 
     def __init__(self, spec: NearDedupSpec) -> None:
@@ -235,6 +236,8 @@ class NearDedupIndex:
                 f"near_dedup.num_perm and near_dedup.ngram must be >= 1, got "
                 f"{spec.num_perm} and {spec.ngram}"
             )
+        if not 0 <= spec.seed < 2**32:  # numpy's RandomState: a traceback in the prep worker
+            raise ValueError(f"near_dedup.seed must be in [0, 2**32), got {spec.seed}")
         self.spec = spec
         self.bands, self.rows = lsh_bands(spec.threshold, spec.num_perm)
         self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]

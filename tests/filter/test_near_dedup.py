@@ -163,3 +163,11 @@ def test_signature_files_of_another_scheme_are_refused(tmp_path: Path) -> None:
     np.savez(old, where=np.zeros((2, 2), np.int64), hash=np.zeros(32, np.uint8), sig=sig)
     with pytest.raises(DataError, match=r"part-001-of-001.npz: signatures of MinHash scheme"):
         global_dedup(cfg, spec, 1)
+
+
+@pytest.mark.parametrize("seed", [-2, 2**32])
+def test_a_seed_numpy_refuses_names_the_key(seed: int) -> None:
+    """A negative seed ended in numpy's traceback inside the prep worker."""
+    with pytest.raises(DataError) as e:
+        DocumentFilter(FilterSpec(near_dedup=NearDedupSpec(seed=seed)))
+    assert str(e.value) == f"filter.near_dedup.seed must be in [0, 2**32), got {seed}"
