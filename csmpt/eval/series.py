@@ -15,7 +15,7 @@ tasks, in memory (:mod:`csmpt.eval.lm_eval_backend`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ class BpbText:
     label: str
     path: str
     text_field: str = "text"
-    max_documents: int = 200
+    max_documents: int = field(default=200, metadata=at_least(1))
 
 
 @dataclass
@@ -102,7 +102,7 @@ class EvalRecipe:
     models: list[HFModelSpec] = field(default_factory=list)
     max_seq_len: int = field(default=128, metadata=at_least(1))
     device_eval_batch_size: int = field(default=8, metadata=at_least(1))
-    icl_subset_num_batches: int | None = None
+    icl_subset_num_batches: int | None = field(default=None, metadata=at_least(1))
     precision: str = "fp32"
     output_dir: str = "artifacts/eval"
     bpb_texts: list[BpbText] = field(default_factory=list)
@@ -119,11 +119,41 @@ class EvalOutputs:
     plot: Path
 
 
+_ICL_TASK_TYPES = ("multiple_choice", "schema", "language_modeling", "generation_task_with_answers")
+
+
+def _check_icl_tasks(path: str | Path, tasks: Sequence[Mapping[str, Any]]) -> None:
+    """The ``icl_tasks`` keys llm-foundry would otherwise reject with a traceback.
+
+    ``icl_task_type`` one of llm-foundry 0.22's; ``num_fewshot`` whole numbers >= 0, each once
+    (a negative one was int('')'s traceback, a repeated one two identical columns).
+
+    Raises:
+        ConfigError: One line naming ``icl_tasks.N.key`` and the value.
+    """
+    for i, task in enumerate(tasks):
+        kind = task.get("icl_task_type")
+        if kind not in _ICL_TASK_TYPES:
+            raise ConfigError(
+                f"{path}: icl_tasks.{i}.icl_task_type is {kind!r}; use one of "
+                f"{', '.join(_ICL_TASK_TYPES)}"
+            )
+        shots = task.get("num_fewshot", [0])
+        shots = list(shots) if isinstance(shots, list | tuple) else [shots]
+        bad = [n for n in shots if not isinstance(n, int) or isinstance(n, bool) or n < 0]
+        if bad or not shots or len(set(shots)) != len(shots):
+            raise ConfigError(
+                f"{path}: icl_tasks.{i}.num_fewshot is {shots}; give distinct whole numbers "
+                ">= 0 (e.g. [0, 3])"
+            )
+
+
 def load_eval_recipe(path: str | Path, overrides: Sequence[str] = ()) -> EvalRecipe:
     """Load and check an eval recipe with ``key=value`` overrides."""
     recipe = build_structured(EvalRecipe, load_yaml_with_overrides(path, overrides), path)
     if not recipe.icl_tasks and not recipe.lm_eval_tasks:
         raise ConfigError(f"{path}: no task; name at least one in icl_tasks or lm_eval_tasks")
+    _check_icl_tasks(path, recipe.icl_tasks)
     if recipe.lm_eval_tasks:
         require_lm_eval(f"{path}: lm_eval_tasks")
     if recipe.checkpoints and not recipe.train_yaml:

@@ -363,3 +363,24 @@ def test_bpb_columns_score_checkpoints_and_hf_models_alike(
         rows = list(csv.DictReader(f))
     assert float(rows[2]["cs_web/bpb"]) == pytest.approx(bpb[("run", 18)], abs=1e-4)
     assert "cs_web/bpb" in res.markdown.read_text()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("icl_tasks.0.num_fewshot=[-1]", "icl_tasks.0.num_fewshot is [-1]; give distinct whole"),
+        ("icl_tasks.0.num_fewshot=[0,0]", "icl_tasks.0.num_fewshot is [0, 0]"),
+        ("icl_tasks.0.icl_task_type=multiple_choise", "icl_task_type is 'multiple_choise'; use"),
+        ("bpb_texts.0.max_documents=-5", "key 'bpb_texts.0.max_documents' is -5; expected a"),
+        ("icl_subset_num_batches=0", "key 'icl_subset_num_batches' is 0; expected a number >= 1"),
+    ],
+)
+def test_an_eval_recipe_mistake_is_one_line_before_any_model(override: str, message: str) -> None:
+    """Each was llm-foundry's traceback after the model loaded, or (max_documents=-5: all but
+    the last 5 documents scored) a quietly wrong table."""
+    from csmpt.eval.series import load_eval_recipe
+
+    load_eval_recipe("eval/cs_hellaswag_tiny.yaml")
+    with pytest.raises(CsmptError) as e:
+        load_eval_recipe("eval/cs_hellaswag_tiny.yaml", [override])
+    assert message in str(e.value) and "\n" not in str(e.value)
