@@ -7,8 +7,9 @@ another tokenizer of the same vocabulary size loads without a shape error and gi
 embeddings) with exit 0: a recipe with the wrong ``tokenizer.name`` or a ``--tokenizer`` of the
 other language is the mistake. :func:`check_saved_tokenizer` compares token ids and refuses.
 
-Surgery outputs carry no tokenizer (nothing to compare); sharded (DCP) checkpoints are not read
-here.
+``csmpt train``'s preflight compares a local ``load_path`` with the recipe's local tokenizer
+folder the same way (the English base given where its surgery output was meant). Surgery outputs
+carry no tokenizer (nothing to compare); sharded (DCP) checkpoints are not read here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from typing import Any
 
 from csmpt.errors import DataError
 
-__all__ = ["check_saved_tokenizer", "saved_tokenizer", "saved_vocab", "vocab_conflicts"]
+__all__ = [
+    "check_saved_tokenizer",
+    "check_vocab_match",
+    "saved_tokenizer",
+    "saved_vocab",
+    "tokenizer_json_vocab",
+    "vocab_conflicts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +43,11 @@ def _tokenizer_state(integrations: Mapping[str, Any]) -> Mapping[str, Any] | Non
     return files if isinstance(files, Mapping) and files else None
 
 
-def saved_vocab(integrations: Mapping[str, Any]) -> dict[int, str] | None:
-    """Id -> token of the ``tokenizer.json`` in a checkpoint's ``state.integrations`` (or None).
+def tokenizer_json_vocab(content: Any) -> dict[int, str] | None:
+    """Id -> token of a ``tokenizer.json``'s content: its model's vocabulary and added tokens.
 
-    The model's vocabulary and its added tokens, as ``tokenizer.get_vocab()`` gives them.
+    None when it has no id -> token table (a Unigram model's list, not a ``tokenizer.json``).
     """
-    files = _tokenizer_state(integrations)
-    entry = files.get("tokenizer.json") if files else None
-    content = entry.get("content") if isinstance(entry, Mapping) else None
     if not isinstance(content, Mapping):
         return None
     model = content.get("model")
@@ -53,6 +58,16 @@ def saved_vocab(integrations: Mapping[str, Any]) -> dict[int, str] | None:
     for added in content.get("added_tokens") or []:
         ids[int(added["id"])] = str(added["content"])
     return ids
+
+
+def saved_vocab(integrations: Mapping[str, Any]) -> dict[int, str] | None:
+    """Id -> token of the ``tokenizer.json`` in a checkpoint's ``state.integrations`` (or None).
+
+    The model's vocabulary and its added tokens, as ``tokenizer.get_vocab()`` gives them.
+    """
+    files = _tokenizer_state(integrations)
+    entry = files.get("tokenizer.json") if files else None
+    return tokenizer_json_vocab(entry.get("content") if isinstance(entry, Mapping) else None)
 
 
 def vocab_conflicts(saved: Mapping[int, str], given: Mapping[int, str]) -> list[int]:
@@ -79,6 +94,21 @@ def check_saved_tokenizer(
     if saved is None or tokenizer is None or not hasattr(tokenizer, "get_vocab"):
         return
     mine = {int(i): str(t) for t, i in tokenizer.get_vocab().items()}
+    check_vocab_match(saved, mine, checkpoint, given)
+
+
+def check_vocab_match(
+    saved: Mapping[int, str],
+    mine: Mapping[int, str],
+    checkpoint: str | Path,
+    given: str,
+    advice: str = "give the tokenizer the run trained with",
+) -> None:
+    """Refuse ``mine`` (id -> token) where it gives an id of ``saved`` another token.
+
+    Raises:
+        DataError: :func:`check_saved_tokenizer`'s one line.
+    """
     bad = vocab_conflicts(saved, mine)
     if not bad:
         return
@@ -86,7 +116,7 @@ def check_saved_tokenizer(
     raise DataError(
         f"{checkpoint}: saved with another tokenizer than {given}: {len(bad)} of "
         f"{len(saved.keys() & mine.keys())} token ids differ (id {first} is {saved[first]!r} "
-        f"in the checkpoint, {mine[first]!r} in yours); give the tokenizer the run trained with"
+        f"in the checkpoint, {mine[first]!r} in yours); {advice}"
     )
 
 

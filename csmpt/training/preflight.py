@@ -319,6 +319,48 @@ def _check_load_path(
         )
 
 
+def _check_load_path_tokenizer(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
+    """A local ``load_path`` saved with another tokenizer than the recipe's is refused.
+
+    The English base's checkpoint where its surgery output was meant has the same shapes (one
+    vocabulary size): the run would train Czech text on English embedding rows, silently. Only
+    a monolithic checkpoint that saved its tokenizer, a local tokenizer folder with a
+    ``tokenizer.json``, and a run that will not autoresume (Composer then ignores ``load_path``).
+    """
+    load = cfg.get("load_path")
+    name = (cfg.get("tokenizer") or {}).get("name")
+    if not (isinstance(load, str) and load and _is_local_path(load)) or not isinstance(name, str):
+        return
+    ckpt, tok_json = Path(load).expanduser(), Path(name).expanduser() / "tokenizer.json"
+    if not (ckpt.is_file() and zipfile.is_zipfile(ckpt) and tok_json.is_file()) or _resumable(cfg):
+        return
+    import json
+
+    from csmpt.checkpoint.loading import torch_load_mmap
+    from csmpt.checkpoint.saved_tokenizer import (
+        check_vocab_match,
+        saved_vocab,
+        tokenizer_json_vocab,
+    )
+
+    try:
+        state = torch_load_mmap(ckpt, weights_only=False).get("state", {})
+    except Exception:  # noqa: BLE001 - an unreadable checkpoint is Composer's error to give
+        return
+    saved = saved_vocab(state.get("integrations") or {}) if isinstance(state, dict) else None
+    mine = tokenizer_json_vocab(json.loads(tok_json.read_text(encoding="utf-8")))
+    if saved is not None and mine is not None:
+        where = _where(path, "load_path", overrides)
+        check_vocab_match(
+            saved,
+            mine,
+            f"{where}: {load}",
+            f"tokenizer.name ({name})",
+            "point load_path at a checkpoint of this vocabulary (after a vocabulary swap: the "
+            "surgery's model.pt, not the base model)",
+        )
+
+
 def _check_kwargs(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
     """The optimizer's and scheduler's kwargs against their classes' signatures (llm-foundry)."""
     from llmfoundry import registry
@@ -479,6 +521,7 @@ def preflight(
     if deep:
         _check_model_keys(resolved, path, expanded)
         _check_kwargs(resolved, path, expanded)
+        _check_load_path_tokenizer(resolved, path, expanded)
     _check_data_folders(resolved, path)
     _check_tokenizer(resolved, path)
     _check_corpus_tokenizer(resolved, path)

@@ -111,6 +111,33 @@ def test_missing_load_path_is_refused_at_start_unless_the_run_resumes(
     preflight(MPT, sharded, deep=False)
 
 
+def test_a_load_path_saved_with_another_tokenizer_is_refused(
+    tiny_mpt_run: Path, tiny_overrides, en_tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    """The English base where its surgery output was meant: one vocabulary size, other ids."""
+    import torch
+
+    from csmpt.surgery.io import load_source, write_composer_checkpoint
+
+    ours = tiny_mpt_run / "ep0-ba18-rank0.pt"
+    overrides = [*tiny_overrides(tmp_path / "run"), f"load_path={ours}", "load_weights_only=true"]
+    preflight(MPT, overrides)  # the run's own checkpoint: its tokenizer, accepted
+    english = json.loads((en_tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    base = load_source(ours)
+    files = {"tokenizer.json": {"file_extension": ".json", "content": english}}
+    base.integrations = {"huggingface": {"tokenizer": files}}
+    other = tmp_path / "en_base.pt"
+    write_composer_checkpoint(base, other)
+    assert torch.load(other, weights_only=False)["state"]["integrations"]["huggingface"]
+    wrong = [*tiny_overrides(tmp_path / "run"), f"load_path={other}", "load_weights_only=true"]
+    with pytest.raises(DataError) as e:
+        preflight(MPT, wrong)
+    msg = str(e.value)
+    assert f"override 'load_path={other}'" in msg and "saved with another tokenizer" in msg
+    assert "the surgery's model.pt, not the base model" in msg and "\n" not in msg
+    preflight(MPT, wrong, deep=False)  # the quick check (launch's first pass) reads no checkpoint
+
+
 def test_missing_tokenizer_folder(tiny_overrides, tmp_path: Path) -> None:
     overrides = [*tiny_overrides(tmp_path / "run"), f"variables.tokenizer_name={tmp_path}/tok"]
     with pytest.raises(
