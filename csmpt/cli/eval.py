@@ -92,6 +92,13 @@ def validate_command(
         overrides.insert(0, checkpoints)  # no checkpoints given: that was an override
         checkpoints = None
     corpora, models = pairs(corpus, "--corpus"), pairs(model, "--model")
+    if max_samples < 1:  # 0 scored an empty text as a row, a negative one nothing, exit 0
+        raise ConfigError(f"--max-samples {max_samples}: give how many samples to read (>= 1)")
+    from csmpt.tokenizer.folder import looks_local
+
+    for name, folder in models.items():  # a mistyped local folder reached the hub's id check
+        if looks_local(str(folder)) and not (folder / "config.json").is_file():
+            raise ConfigError(f"--model {name}={folder}: not an HF model folder (no config.json)")
     if not checkpoints and not models:
         raise ConfigError("nothing to validate: give a checkpoint or run folder, or --model")
     src = Path(checkpoints) if checkpoints else None

@@ -162,7 +162,9 @@ def validation_documents(
     from csmpt.mds.reader import iter_samples
 
     if not (folder / "index.json").is_file():
-        raise DataError(f"validation folder '{folder}' has no index.json; build it with csmpt prep")
+        splits = [d.name for d in (folder / "val", folder / "train") if (d / "index.json").exists()]
+        hint = f"give its split, '{folder / splits[0]}'" if splits else "build it with csmpt prep"
+        raise DataError(f"validation folder '{folder}' has no index.json; {hint}")
     check_same_tokenizer(folder, tokenizer)
     stream: list[int] = []
     eos, seen_eos = tokenizer.eos_token_id, False

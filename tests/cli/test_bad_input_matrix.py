@@ -183,6 +183,26 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["model.d_modle"],
     ),
     ("validate-missing", ["validate", "{T}/nope", "--train-yaml", MPT], ["no such checkpoint"]),
+    (  # 0 scored an empty text as a row, a negative number nothing: exit 0 both
+        "validate-max-samples-0",
+        ["validate", "{T}/ckpt.pt", "--train-yaml", MPT, "--max-samples", "0"],
+        ["--max-samples 0", ">= 1"],
+    ),
+    (  # a mistyped local folder went to the hub's repo-id check: a traceback
+        "validate-model-missing",
+        ["validate", "--train-yaml", MPT, "--model", "hf={T}/nope", "--csv", "{T}/v.csv"],
+        ["--model hf=", "no config.json"],
+    ),
+    (
+        "mixture-typo-override",
+        ["mixture", MIXTURE, "train_loadr.x=1"],
+        ["train_loadr", "not a top-level key"],
+    ),
+    (
+        "eval-negative-shots",
+        ["eval", EVAL, "icl_tasks.0.num_fewshot=[-1]", "output_dir={T}/ev"],
+        ["icl_tasks.0.num_fewshot"],
+    ),
     (  # run from another folder: the recipe's relative tokenizer path is not there
         "validate-tokenizer-elsewhere",
         ["validate", "{T}/ckpt.pt", "--train-yaml", MPT],

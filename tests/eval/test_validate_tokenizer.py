@@ -19,6 +19,8 @@ def test_a_corpus_of_another_tokenizer_is_refused_naming_both(
     split = shards_dir / "cs_web" / "val"
     czech, english = (AutoTokenizer.from_pretrained(d) for d in (tokenizer_dir, en_tokenizer_dir))
     check_same_tokenizer(split, czech)  # the tokenizer that built it: fine
+    with pytest.raises(DataError, match=f"give its split, '{split}'"):  # the corpus folder
+        validation_documents(split.parent, czech, 4)
     stream, docs = validation_documents(split, czech, 4)
     assert stream and docs
     with pytest.raises(DataError) as e:
