@@ -177,7 +177,9 @@ def load_source(path: str | Path) -> ModelWeights:
     if p.is_dir():
         cfg_path = p / "config.json"
         if not cfg_path.is_file():
-            raise DataError(f"{p}: not an HF model folder (no config.json)")
+            ckpts = sorted(p.glob("*-rank0.pt"))  # a run's save_folder: name one checkpoint
+            hint = f"; a run folder: give one of its checkpoints, e.g. {ckpts[-1]}" if ckpts else ""
+            raise DataError(f"{p}: not an HF model folder (no config.json){hint}")
         # The config first: a refused key costs no weight loading.
         norm = normalise_config(json.loads(cfg_path.read_text(encoding="utf-8")), cfg_path)
         weights = ModelWeights(

@@ -330,6 +330,11 @@ def test_bad_inputs_fail_in_one_line(
         load_source(tmp_path / "no_weights")
     with pytest.raises(DataError, match="does not exist"):
         load_source(tmp_path / "nothing.pt")
+    run = tmp_path / "run"  # a run's save_folder where one of its checkpoints was meant
+    run.mkdir()
+    (run / "ep0-ba4-rank0.pt").write_bytes(b"")
+    with pytest.raises(DataError, match="a run folder: give one of its checkpoints, e.g. .*ba4"):
+        load_source(run)
     bad_dict = tmp_path / "bad.tsv"
     bad_dict.write_text("house\tdům\nno tab here\n", encoding="utf-8")
     cfg.source.tokenizer = str(d["en"])
