@@ -263,12 +263,7 @@ def _check_values(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> 
 
 def _resumable(cfg: dict[str, Any]) -> bool:
     """Whether Composer's autoresume will find a checkpoint in the local save folder."""
-    from csmpt.training.resume_guard import checkpoint_names, list_checkpoints
-
-    names = checkpoint_names(cfg)
-    if not cfg.get("autoresume") or names is None or not names.folder.is_dir():
-        return False
-    return bool(list_checkpoints(names.folder, names.filename, names.sharded_dir))
+    return _resume_checkpoint(cfg) is not None
 
 
 def _check_save_folder(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
@@ -319,20 +314,48 @@ def _check_load_path(
         )
 
 
-def _check_load_path_tokenizer(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
-    """A local ``load_path`` saved with another tokenizer than the recipe's is refused.
+def _resume_checkpoint(cfg: dict[str, Any]) -> Path | None:
+    """The checkpoint Composer's autoresume will load from the local save folder (or None)."""
+    from csmpt.training.resume_guard import checkpoint_names, list_checkpoints
 
-    The English base's checkpoint where its surgery output was meant has the same shapes (one
-    vocabulary size): the run would train Czech text on English embedding rows, silently. Only
-    a monolithic checkpoint that saved its tokenizer, a local tokenizer folder with a
-    ``tokenizer.json``, and a run that will not autoresume (Composer then ignores ``load_path``).
+    names = checkpoint_names(cfg)
+    if not cfg.get("autoresume") or names is None or not names.folder.is_dir():
+        return None
+    found = list_checkpoints(names.folder, names.filename, names.sharded_dir)
+    return found[-1].path if found else None
+
+
+def _check_checkpoint_tokenizer(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
+    """The checkpoint the run starts from, saved with another tokenizer: refused.
+
+    That is the one autoresume finds in ``save_folder`` (a folder reused from a run of another
+    language), else a local ``load_path`` (the English base's checkpoint where its surgery
+    output was meant). Either has the same shapes (one vocabulary size): the run would train
+    Czech text on English embedding rows, silently. Compared: a monolithic checkpoint that
+    saved its tokenizer, against a local tokenizer folder's ``tokenizer.json``.
     """
-    load = cfg.get("load_path")
     name = (cfg.get("tokenizer") or {}).get("name")
-    if not (isinstance(load, str) and load and _is_local_path(load)) or not isinstance(name, str):
+    tok_json = Path(name).expanduser() / "tokenizer.json" if isinstance(name, str) else None
+    if tok_json is None or not tok_json.is_file():
         return
-    ckpt, tok_json = Path(load).expanduser(), Path(name).expanduser() / "tokenizer.json"
-    if not (ckpt.is_file() and zipfile.is_zipfile(ckpt) and tok_json.is_file()) or _resumable(cfg):
+    ckpt = _resume_checkpoint(cfg)
+    if ckpt is not None:
+        where = f"{_where(path, 'save_folder', overrides)}: its checkpoint {ckpt.name}"
+        advice = (
+            "it holds a run of another vocabulary: name another save_folder (or archive that "
+            "run with csmpt train --fresh)"
+        )
+    else:
+        load = cfg.get("load_path")
+        if not (isinstance(load, str) and load and _is_local_path(load)):
+            return
+        ckpt = Path(load).expanduser()
+        where = f"{_where(path, 'load_path', overrides)}: {load}"
+        advice = (
+            "point load_path at a checkpoint of this vocabulary (after a vocabulary swap: the "
+            "surgery's model.pt, not the base model)"
+        )
+    if not (ckpt.is_file() and zipfile.is_zipfile(ckpt)):
         return
     import json
 
@@ -345,20 +368,12 @@ def _check_load_path_tokenizer(cfg: dict[str, Any], path: Path, overrides: Seque
 
     try:
         state = torch_load_mmap(ckpt, weights_only=False).get("state", {})
-    except Exception:  # noqa: BLE001 - an unreadable checkpoint is Composer's error to give
+    except Exception:  # noqa: BLE001 - an unreadable checkpoint is the resume guard's to handle
         return
     saved = saved_vocab(state.get("integrations") or {}) if isinstance(state, dict) else None
     mine = tokenizer_json_vocab(json.loads(tok_json.read_text(encoding="utf-8")))
     if saved is not None and mine is not None:
-        where = _where(path, "load_path", overrides)
-        check_vocab_match(
-            saved,
-            mine,
-            f"{where}: {load}",
-            f"tokenizer.name ({name})",
-            "point load_path at a checkpoint of this vocabulary (after a vocabulary swap: the "
-            "surgery's model.pt, not the base model)",
-        )
+        check_vocab_match(saved, mine, where, f"tokenizer.name ({name})", advice)
 
 
 def _check_kwargs(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
@@ -521,7 +536,7 @@ def preflight(
     if deep:
         _check_model_keys(resolved, path, expanded)
         _check_kwargs(resolved, path, expanded)
-        _check_load_path_tokenizer(resolved, path, expanded)
+        _check_checkpoint_tokenizer(resolved, path, expanded)
     _check_data_folders(resolved, path)
     _check_tokenizer(resolved, path)
     _check_corpus_tokenizer(resolved, path)

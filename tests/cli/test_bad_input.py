@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,10 +112,11 @@ def test_missing_load_path_is_refused_at_start_unless_the_run_resumes(
     preflight(MPT, sharded, deep=False)
 
 
-def test_a_load_path_saved_with_another_tokenizer_is_refused(
+def test_a_start_checkpoint_saved_with_another_tokenizer_is_refused(
     tiny_mpt_run: Path, tiny_overrides, en_tokenizer_dir: Path, tmp_path: Path
 ) -> None:
-    """The English base where its surgery output was meant: one vocabulary size, other ids."""
+    """The English base where its surgery output was meant, or a save folder reused from a run
+    of another language: one vocabulary size, other ids, so nothing else noticed."""
     import torch
 
     from csmpt.surgery.io import load_source, write_composer_checkpoint
@@ -136,6 +138,16 @@ def test_a_load_path_saved_with_another_tokenizer_is_refused(
     assert f"override 'load_path={other}'" in msg and "saved with another tokenizer" in msg
     assert "the surgery's model.pt, not the base model" in msg and "\n" not in msg
     preflight(MPT, wrong, deep=False)  # the quick check (launch's first pass) reads no checkpoint
+    # A save_folder reused from a run of another vocabulary: autoresume would load it.
+    reused = tmp_path / "reused"
+    reused.mkdir()
+    shutil.copy(other, reused / "ep0-ba4-rank0.pt")
+    with pytest.raises(DataError) as e:
+        preflight(MPT, tiny_overrides(reused))
+    msg = str(e.value)
+    assert "save_folder" in msg and "its checkpoint ep0-ba4-rank0.pt" in msg
+    assert "saved with another tokenizer" in msg and "csmpt train --fresh" in msg
+    preflight(MPT, [*tiny_overrides(reused), "autoresume=false"])  # it will not be loaded
 
 
 def test_missing_tokenizer_folder(tiny_overrides, tmp_path: Path) -> None:
