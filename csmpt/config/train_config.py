@@ -97,6 +97,18 @@ def _duration(value: Any) -> str | None:
     return f"a positive integer or a time such as 10ba ({', '.join(TIME_UNITS)})"
 
 
+def _max_duration(value: Any) -> str | None:
+    """A positive time with its unit: a bare ``100`` is 100 epochs to Composer, not batches."""
+    if _int(value) is not None:
+        return (
+            "a time with its unit, such as 100ba or 1ep (a bare number is epochs to Composer: "
+            f"{value} would train {value} epochs)"
+        )
+    if _duration(value) is None:
+        return None
+    return f"a positive time with its unit, such as 100ba or 1ep ({', '.join(TIME_UNITS)})"
+
+
 def _time_from_zero(value: Any) -> str | None:
     """A time that may be 0 (a warmup, a decay): ``0ba``, ``4ba``, ``0.1dur``; never negative."""
     n = _int(value)
@@ -133,7 +145,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "device_train_microbatch_size": _microbatch,
     "icl_seq_len": _positive_int,
     "seed": _non_negative_int,
-    "max_duration": _duration,
+    "max_duration": _max_duration,
     "eval_interval": _duration,
     "save_interval": _duration,  # 0ba never saved: a preempted run lost everything
     "precision": _precision,

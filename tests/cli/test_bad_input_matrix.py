@@ -71,7 +71,12 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["global_train_batch_size", "positive integer"],
     ),
     ("train-seq-abc", ["train", MPT, "{TRAIN}", "max_seq_len=abc"], ["max_seq_len", "'abc'"]),
-    ("train-duration", ["train", MPT, "{TRAIN}", "max_duration=10steps"], ["max_duration", "10ba"]),
+    ("train-duration", ["train", MPT, "{TRAIN}", "max_duration=10steps"], ["max_duration", "100ba"]),
+    (  # a bare number is epochs to Composer: 100 meant as batches trained 100 epochs
+        "train-duration-bare",
+        ["train", MPT, "{TRAIN}", "max_duration=100"],
+        ["max_duration", "100ba", "100 epochs"],
+    ),
     ("train-precision", ["train", MPT, "{TRAIN}", "precision=bf17"], ["precision", "amp_bf16"]),
     ("train-lr-neg", ["train", MPT, "{TRAIN}", "optimizer.lr=-1"], ["optimizer.lr", "positive"]),
     (
