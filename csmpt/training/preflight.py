@@ -145,6 +145,28 @@ def _check_data_folders(cfg: dict[str, Any], path: Path) -> None:
                 )
 
 
+def _warn_eval_on_train(cfg: dict[str, Any], path: Path) -> None:
+    """Warn when an eval loader reads a folder the train loader trains on.
+
+    A train_loader copied to eval_loader with ``split: train`` left as it was: every eval
+    number is then training loss, not held-out, and nothing else says so.
+    """
+    datasets = list(_loader_datasets(cfg))
+    train = {f.resolve() for key, d in datasets if key.startswith("train_loader") for _, f in
+             local_mds_folders(d)}  # fmt: skip
+    for key, dataset in datasets:
+        if key.startswith("train_loader"):
+            continue
+        for sub, folder in local_mds_folders(dataset):
+            if folder.resolve() in train:
+                log.warning(
+                    "%s: '%s' is also what train_loader trains on: its eval numbers are "
+                    "training loss, not held-out text (a val split: split: val)",
+                    describe_key(path, f"{key}.{sub}"),
+                    folder,
+                )
+
+
 def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
     tok = cfg.get("tokenizer") or {}
     name = tok.get("name") if isinstance(tok, dict) else None
@@ -538,6 +560,7 @@ def preflight(
         _check_kwargs(resolved, path, expanded)
         _check_checkpoint_tokenizer(resolved, path, expanded)
     _check_data_folders(resolved, path)
+    _warn_eval_on_train(resolved, path)
     _check_tokenizer(resolved, path)
     _check_corpus_tokenizer(resolved, path)
     tok = resolved.get("tokenizer") or {}  # pad-packed shards: a pad token that is not EOS

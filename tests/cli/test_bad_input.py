@@ -318,3 +318,14 @@ def test_inspect_batch_rank_counts_and_a_checkpoint_for_the_run(
     res = CliRunner().invoke(app, ["inspect-batch", "--run", str(run), "--step", "3", *args])
     assert res.exit_code != 0 and message in res.output, res.output
     assert "Traceback" not in res.output
+
+
+def test_an_eval_loader_on_the_training_split_is_warned(
+    tiny_overrides, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """train_loader copied to eval_loader with ``split: train`` left: eval = training loss."""
+    preflight(MPT, tiny_overrides(tmp_path / "run"), deep=False)
+    assert "training loss, not held-out" not in caplog.text
+    preflight(MPT, [*tiny_overrides(tmp_path / "run"), "eval_loader.dataset.split=train"], deep=False)
+    assert "key 'eval_loader.dataset.local'" in caplog.text
+    assert "is also what train_loader trains on" in caplog.text
