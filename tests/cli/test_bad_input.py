@@ -326,6 +326,7 @@ def test_an_eval_loader_on_the_training_split_is_warned(
     """train_loader copied to eval_loader with ``split: train`` left: eval = training loss."""
     preflight(MPT, tiny_overrides(tmp_path / "run"), deep=False)
     assert "training loss, not held-out" not in caplog.text
-    preflight(MPT, [*tiny_overrides(tmp_path / "run"), "eval_loader.dataset.split=train"], deep=False)
+    same = [*tiny_overrides(tmp_path / "run"), "eval_loader.dataset.split=train"]
+    preflight(MPT, same, deep=False)
     assert "key 'eval_loader.dataset.local'" in caplog.text
     assert "is also what train_loader trains on" in caplog.text

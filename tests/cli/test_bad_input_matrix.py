@@ -71,7 +71,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["global_train_batch_size", "positive integer"],
     ),
     ("train-seq-abc", ["train", MPT, "{TRAIN}", "max_seq_len=abc"], ["max_seq_len", "'abc'"]),
-    ("train-duration", ["train", MPT, "{TRAIN}", "max_duration=10steps"], ["max_duration", "100ba"]),
+    ("train-duration", ["train", MPT, "{TRAIN}", "max_duration=10steps"], ["max_duration", "1ep"]),
     (  # a bare number is epochs to Composer: 100 meant as batches trained 100 epochs
         "train-duration-bare",
         ["train", MPT, "{TRAIN}", "max_duration=100"],
