@@ -18,5 +18,8 @@ def mixture_command(
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
 ) -> None:
     """Print what each stream of a recipe's mixture contributes per epoch (streaming's weights)."""
+    from csmpt.training.preflight import check_recipe_keys
+
+    check_recipe_keys(recipe, overrides or [])  # a misspelt override would change nothing
     for table, _ in mixture_tables(recipe, overrides or []):
         console.print(table)

@@ -202,12 +202,8 @@ def mixture_tables(recipe: Path, overrides: list[str]) -> list[tuple[Table, list
     """One rich table (and its :class:`~csmpt.recipe.mixture.StreamShare` rows) per mixture.
 
     Raises:
-        ConfigError: An unknown recipe key (a typo in an override), the recipe mixes nothing,
-            or streaming refuses its weights.
+        ConfigError: The recipe mixes nothing, or streaming refuses its weights.
     """
-    from csmpt.training.preflight import check_recipe_keys
-
-    check_recipe_keys(recipe, overrides)  # a misspelt override would change nothing, silently
     cfg = load_yaml_with_overrides(recipe, overrides)
     resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     mixtures = recipe_mixtures(resolved)
