@@ -7,14 +7,14 @@ another tokenizer of the same vocabulary size loads without a shape error and gi
 embeddings) with exit 0: a recipe with the wrong ``tokenizer.name`` or a ``--tokenizer`` of the
 other language is the mistake. :func:`check_saved_tokenizer` compares token ids and refuses.
 
-``csmpt train``'s preflight compares a local ``load_path`` with the recipe's local tokenizer
-folder the same way (the English base given where its surgery output was meant). Surgery outputs
-carry no tokenizer (nothing to compare); sharded (DCP) checkpoints are not read here.
+``csmpt train``'s preflight compares the checkpoint a run starts from (autoresume's, else a local
+``load_path``) with the recipe's local tokenizer folder the same way (:func:`check_vocab_match`).
+Surgery outputs carry no tokenizer (nothing to compare); sharded (DCP) checkpoints are not read
+here.
 """
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,8 +30,6 @@ __all__ = [
     "tokenizer_json_vocab",
     "vocab_conflicts",
 ]
-
-log = logging.getLogger(__name__)
 
 
 def _tokenizer_state(integrations: Mapping[str, Any]) -> Mapping[str, Any] | None:

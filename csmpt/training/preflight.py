@@ -151,12 +151,14 @@ def _warn_eval_on_train(cfg: dict[str, Any], path: Path) -> None:
     A train_loader copied to eval_loader with ``split: train`` left as it was: every eval
     number is then training loss, not held-out, and nothing else says so.
     """
-    datasets = list(_loader_datasets(cfg))
-    train = {f.resolve() for key, d in datasets if key.startswith("train_loader") for _, f in
-             local_mds_folders(d)}  # fmt: skip
-    for key, dataset in datasets:
+    train: set[Path] = set()
+    evals: list[tuple[str, dict[str, Any]]] = []
+    for key, dataset in _loader_datasets(cfg):
         if key.startswith("train_loader"):
-            continue
+            train.update(f.resolve() for _, f in local_mds_folders(dataset))
+        else:
+            evals.append((key, dataset))
+    for key, dataset in evals:
         for sub, folder in local_mds_folders(dataset):
             if folder.resolve() in train:
                 log.warning(
