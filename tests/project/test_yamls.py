@@ -42,6 +42,9 @@ def test_recipe_parses_and_builds_on_meta(
     from csmpt.training import preflight
 
     overrides = [f"tokenizer.name={tokenizer_dir}", f"variables.data_root={shards_dir}"]
+    # Not the recipe's own save_folder: after `make demo` it holds a run of the demo's tokenizer,
+    # which preflight rightly refuses to resume with the session's.
+    overrides.append(f"save_folder={tmp_path / 'run'}")
     if yaml_path.parts[:2] == ("yamls", "base"):  # csmpt base build's folders: one corpus each
         for name in ("train", "held_out", "en_held_out", "en_train"):
             (tmp_path / name).symlink_to(shards_dir / "cs_web")
