@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from csmpt.checkpoint.saved_tokenizer import check_saved_tokenizer
+from csmpt.checkpoint.saved_tokenizer import (
+    check_saved_tokenizer,
+    saved_vocab,
+    sharded_saved_vocab,
+)
 from csmpt.checkpoint.sharded import is_sharded_checkpoint, sharded_model_weights
 from csmpt.errors import ConfigError, DataError
 
@@ -202,7 +206,10 @@ def load_checkpoint_weights(
             saved_tokenizer.check_saved_tokenizer`).
     """
     ckpt = Path(checkpoint)
-    if is_sharded_checkpoint(ckpt):
+    tokenizer = getattr(model, "tokenizer", None)
+    given = f"the tokenizer of {recipe} ({getattr(tokenizer, 'name_or_path', '?')})"
+    if is_sharded_checkpoint(ckpt):  # the tokenizer first: a refusal reads no tensor
+        check_saved_tokenizer(sharded_saved_vocab(ckpt), tokenizer, ckpt, given)
         weights = sharded_model_weights(ckpt)
     else:
         try:
@@ -214,13 +221,7 @@ def load_checkpoint_weights(
                 f"{ckpt}: not a readable Composer checkpoint ({type(e).__name__})"
             ) from None
         integrations = state.get("integrations") if isinstance(state, dict) else None
-        tokenizer = getattr(model, "tokenizer", None)
-        check_saved_tokenizer(
-            integrations or {},
-            tokenizer,
-            ckpt,
-            f"the tokenizer of {recipe} ({getattr(tokenizer, 'name_or_path', '?')})",
-        )
+        check_saved_tokenizer(saved_vocab(integrations or {}), tokenizer, ckpt, given)
     target = model.state_dict()
     if set(weights) != set(target) or any(
         tuple(weights[k].shape) != tuple(v.shape) for k, v in target.items()

@@ -224,7 +224,8 @@ def write_hf_dir(weights: ModelWeights, out: Path, tokenizer: Any | None) -> Non
 def write_composer_checkpoint(weights: ModelWeights, path: Path) -> None:
     """Write a Composer checkpoint holding only the model (``state.model``) and its HF config.
 
-    The tokenizer the weights were saved with travels too, when they came with one (a merge).
+    The tokenizer in ``weights.integrations`` travels too: the one a merge's inputs were saved
+    with, or a surgery's output tokenizer.
 
     A training run loads it with ``load_path: PATH`` and ``load_weights_only: true``. Tensors
     are written as they are (mmapped ones streamed from their files).
@@ -233,7 +234,7 @@ def write_composer_checkpoint(weights: ModelWeights, path: Path) -> None:
     config = dict(weights.config, tie_word_embeddings=weights.tied)
     integrations: dict[str, Any] = {"huggingface": {"model": {"config": {"content": config}}}}
     saved = weights.integrations.get("huggingface", {}).get("tokenizer")
-    if saved:  # a merge of checkpoints keeps the tokenizer they were saved with
+    if saved:  # a merge's inputs' tokenizer, or a surgery's output one
         integrations["huggingface"]["tokenizer"] = saved
     torch.save({"state": {"model": model, "integrations": integrations}}, path)
 

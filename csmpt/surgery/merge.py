@@ -372,7 +372,7 @@ def _scoring_tokenizer(models: Sequence[ModelWeights], tokenizer: Any | None) ->
     """
     if tokenizer is not None:
         for m in models:
-            check_saved_tokenizer(m.integrations, tokenizer, m.source, "--tokenizer")
+            check_saved_tokenizer(saved_vocab(m.integrations), tokenizer, m.source, "--tokenizer")
         return tokenizer
     found = _tokenizer_of(models[0].source)
     for m in models:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from csmpt.atomic import check_replaceable, make_temp_dir, recover_dir, replace_dir
-from csmpt.checkpoint.saved_tokenizer import check_saved_tokenizer
+from csmpt.checkpoint.saved_tokenizer import check_saved_tokenizer, saved_vocab, tokenizer_files
 from csmpt.checkpoint.surgery_shapes import SHAPES_NAME
 from csmpt.config.schema import at_least
 from csmpt.corpus.readers import expand_inputs, read_documents
@@ -223,8 +223,10 @@ def _write(out: Path, weights: ModelWeights, tokenizer: Any, cfg: SurgeryConfig)
     tokenizer.save_pretrained(str(out / "tokenizer"))  # tokenizer files only, never weights
     if cfg.output.hf:
         write_hf_dir(weights, out / "hf", tokenizer)
-    if cfg.output.composer:
-        write_composer_checkpoint(weights, out / "model.pt")
+    if cfg.output.composer:  # with its tokenizer, as Composer saves one: later uses compare it
+        saved = {"huggingface": {"tokenizer": tokenizer_files(out / "tokenizer")}}
+        with_tok = dataclasses.replace(weights, integrations=saved)
+        write_composer_checkpoint(with_tok, out / "model.pt")
     shapes = {
         "family": weights.family,
         "vocab_size": int(weights.state[weights.embed_key].shape[0]),
@@ -260,7 +262,7 @@ def run_surgery(
     source_tok = _load_tokenizer(cfg.source.tokenizer, "source.tokenizer")
     check_tokenizer_fits(weights, source_tok, cfg.source.tokenizer)
     check_saved_tokenizer(
-        weights.integrations,
+        saved_vocab(weights.integrations),
         source_tok,
         cfg.source.model,
         f"key 'source.tokenizer' ({cfg.source.tokenizer})",

@@ -379,22 +379,27 @@ def _check_checkpoint_tokenizer(cfg: dict[str, Any], path: Path, overrides: Sequ
             "point load_path at a checkpoint of this vocabulary (after a vocabulary swap: the "
             "surgery's model.pt, not the base model)"
         )
-    if not (ckpt.is_file() and zipfile.is_zipfile(ckpt)):
-        return
     import json
 
     from csmpt.checkpoint.loading import torch_load_mmap
     from csmpt.checkpoint.saved_tokenizer import (
         check_vocab_match,
         saved_vocab,
+        sharded_saved_vocab,
         tokenizer_json_vocab,
     )
+    from csmpt.checkpoint.sharded import is_sharded_checkpoint
 
+    saved: dict[int, str] | None = None
     try:
-        state = torch_load_mmap(ckpt, weights_only=False).get("state", {})
+        if is_sharded_checkpoint(ckpt):  # FSDP's sharded (DCP) folder: a sample of its vocabulary
+            saved = sharded_saved_vocab(ckpt)
+        elif ckpt.is_file() and zipfile.is_zipfile(ckpt):
+            state = torch_load_mmap(ckpt, weights_only=False).get("state", {})
+            integrations = state.get("integrations") if isinstance(state, dict) else None
+            saved = saved_vocab(integrations) if isinstance(integrations, dict) else None
     except Exception:  # noqa: BLE001 - an unreadable checkpoint is the resume guard's to handle
         return
-    saved = saved_vocab(state.get("integrations") or {}) if isinstance(state, dict) else None
     mine = tokenizer_json_vocab(json.loads(tok_json.read_text(encoding="utf-8")))
     if saved is not None and mine is not None:
         check_vocab_match(saved, mine, where, f"tokenizer.name ({name})", advice)

@@ -40,13 +40,15 @@ class _Tok:
 def test_saved_vocab_and_conflicts_on_a_toy_vocabulary() -> None:
     saved = _integrations({"a": 1, "b": 2, "ab": 3}, {"<eos>": 0})
     assert saved_vocab(saved) == {0: "<eos>", 1: "a", 2: "b", 3: "ab"}
-    assert saved_vocab({}) is None  # a surgery output: nothing saved, nothing compared
+    assert saved_vocab({}) is None  # an HF-only checkpoint: nothing saved, nothing compared
     assert vocab_conflicts({0: "x", 1: "a", 2: "b"}, {0: "x", 1: "b", 2: "a", 9: "z"}) == [1, 2]
     same = _Tok({"<eos>": 0, "a": 1, "b": 2, "ab": 3, "extra": 4})  # a superset agrees
-    check_saved_tokenizer(saved, same, "ck.pt", "--tokenizer")
-    check_saved_tokenizer({}, _Tok({"q": 1}), "ck.pt", "--tokenizer")
+    check_saved_tokenizer(saved_vocab(saved), same, "ck.pt", "--tokenizer")
+    check_saved_tokenizer(None, _Tok({"q": 1}), "ck.pt", "--tokenizer")
     with pytest.raises(DataError) as e:
-        check_saved_tokenizer(saved, _Tok({"<eos>": 0, "b": 1, "a": 2, "ab": 3}), "ck.pt", "X")
+        check_saved_tokenizer(
+            saved_vocab(saved), _Tok({"<eos>": 0, "b": 1, "a": 2, "ab": 3}), "ck.pt", "X"
+        )
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith("ck.pt: saved with another tokenizer than X")
     assert "2 of 4 token ids differ (id 1 is 'a' in the checkpoint, 'b' in yours)" in msg

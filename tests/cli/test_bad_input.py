@@ -148,6 +148,19 @@ def test_a_start_checkpoint_saved_with_another_tokenizer_is_refused(
     assert "save_folder" in msg and "its checkpoint ep0-ba4-rank0.pt" in msg
     assert "saved with another tokenizer" in msg and "csmpt train --fresh" in msg
     preflight(MPT, [*tiny_overrides(reused), "autoresume=false"])  # it will not be loaded
+    # The same with the sharded (DCP) folder an FSDP run saves: its saved vocabulary is read.
+    whole = torch.load(ours, weights_only=False)
+    whole["state"]["integrations"]["huggingface"]["tokenizer"] = files
+    torch.save(whole, tmp_path / "en_whole.pt")
+    sharded = tmp_path / "reused_sharded"
+    script = Path(__file__).parents[1] / "dcp_ranks.py"
+    args = [sys.executable, str(script), "reshard", str(tmp_path / "en_whole.pt")]
+    proc = subprocess.run([*args, str(sharded / "ep0-ba4")], capture_output=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with pytest.raises(DataError) as e:
+        preflight(MPT, tiny_overrides(sharded))
+    msg = str(e.value)
+    assert "its checkpoint ep0-ba4:" in msg and "saved with another tokenizer" in msg
 
 
 def test_missing_tokenizer_folder(tiny_overrides, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from csmpt.config import build_structured, load_yaml_with_overrides
+from csmpt.errors import DataError
 from csmpt.run_folder import read_metrics
 from csmpt.surgery.io import ModelWeights, load_source, write_hf_dir
 from csmpt.surgery.recipe import SurgeryConfig, run_surgery
@@ -24,7 +25,10 @@ def test_surgery_output_continues_pretraining_and_the_loss_goes_down(
     tmp_path: Path,  # noqa: ANN001
 ) -> None:
     from llmfoundry.models.mpt import MPTConfig, MPTForCausalLM
+    from transformers import AutoTokenizer
 
+    from csmpt.checkpoint.saved_tokenizer import saved_tokenizer, saved_vocab
+    from csmpt.training import preflight
     from csmpt.training.run import run_training
 
     # An "English" MPT of mpt.yaml's width but 3 layers: the run (n_layers: 2 in the YAML, and
@@ -59,6 +63,17 @@ def test_surgery_output_continues_pretraining_and_the_loss_goes_down(
     )
     assert report.loss_swapped is not None and report.loss_random is not None
     swapped = load_source(out / "model.pt")
+    # The output carries its (target) tokenizer as Composer stores one: llm-foundry reads it
+    # back, and a run that starts from it with the source's tokenizer is refused up front.
+    want = AutoTokenizer.from_pretrained(str(tokenizer_dir)).get_vocab()
+    assert saved_tokenizer(swapped.integrations).get_vocab() == want
+    assert saved_vocab(swapped.integrations) == {i: t for t, i in want.items()}
+    start = [f"load_path={out / 'model.pt'}", "load_weights_only=true"]
+    preflight("yamls/tiny/mpt.yaml", [*tiny_overrides(tmp_path / "p"), *start])
+    english = f"variables.tokenizer_name={en_tokenizer_dir}"
+    wrong = [*tiny_overrides(tmp_path / "p"), *start, english]
+    with pytest.raises(DataError, match=r"model\.pt: saved with another tokenizer than tokenizer"):
+        preflight("yamls/tiny/mpt.yaml", wrong)
     run_dir = tmp_path / "run"
     trainer = run_training(
         "yamls/tiny/mpt.yaml",
