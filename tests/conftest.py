@@ -194,6 +194,29 @@ def shards_dir(
 
 
 @pytest.fixture(scope="session")
+def export_with_english_refused(tiny_overrides, en_tokenizer_dir: Path):  # noqa: ANN001, ANN201
+    """Run ``csmpt export CKPT`` of the tiny recipe named at the English tokenizer; assert the
+    one-line refusal (exit 2, no folder written) and return its output."""
+    from typer.testing import CliRunner
+
+    from csmpt.cli.app import app
+
+    def run(ckpt: Path, tmp_path: Path) -> str:
+        english = f"variables.tokenizer_name={en_tokenizer_dir}"
+        wrong = [*tiny_overrides(tmp_path / "unused"), english]
+        out = tmp_path / "hf"
+        args = ["export", str(ckpt), str(out), "--train-yaml", "yamls/tiny/mpt.yaml", *wrong]
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2, r.output
+        assert f"{ckpt}: saved with another tokenizer than the tokenizer of" in r.output
+        assert str(en_tokenizer_dir) in r.output and "Traceback" not in r.output
+        assert not out.exists()
+        return str(r.output)
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def tiny_overrides(tokenizer_dir: Path, shards_dir: Path):  # noqa: ANN201
     """Overrides that point a tiny recipe at the session's tokenizer, shards and a run folder."""
 
