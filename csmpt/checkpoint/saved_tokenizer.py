@@ -114,8 +114,9 @@ def sharded_saved_vocab(folder: str | Path, most: int = 1024) -> dict[int, str] 
     """Id -> token of the tokenizer a sharded (DCP) checkpoint was saved with (None: none).
 
     DCP stores a vocabulary as one entry per token (the token is in the entry's path, its id is
-    read), and each read costs ~0.2-0.7 ms: a 64k vocabulary would take 10-40 s. So at most
-    ``most`` tokens, evenly spread over the vocabulary, and every added token are read. Two
+    read): a 64k vocabulary read whole took ~14 s on 2 busy cores. So at most ``most`` tokens,
+    evenly spread over the vocabulary, and every added token are read (2-9 s there, mostly
+    DCP reading ``.metadata``). Two
     different tokenizers of one size differ at most ids (3,837 of 4,096 in the bilingual demo),
     so the sample finds them; the error counts the ids compared.
     """
