@@ -115,17 +115,18 @@ def sharded_saved_vocab(folder: str | Path, most: int = 1024) -> dict[int, str] 
 
     DCP stores a vocabulary as one entry per token (the token is in the entry's path, its id is
     read): a 64k vocabulary read whole took ~14 s on 2 busy cores. So at most ``most`` tokens,
-    evenly spread over the vocabulary, and every added token are read (2-9 s there, mostly
-    DCP reading ``.metadata``). Two
-    different tokenizers of one size differ at most ids (3,837 of 4,096 in the bilingual demo),
-    so the sample finds them; the error counts the ids compared.
+    evenly spread over the vocabulary, and every added token are read (2-9 s there, mostly DCP
+    reading ``.metadata``). Two different tokenizers of one size differ at most ids (3,837 of
+    4,096 in the bilingual demo), so the sample finds them; the error counts the ids compared.
     """
     from csmpt.checkpoint.sharded import sharded_integrations
 
     def choose(paths: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
         vocab = [p for p in paths if len(p) == len(_VOCAB) + 1 and p[: len(_VOCAB)] == _VOCAB]
+        if not vocab:  # no tokenizer.json saved: nothing to compare
+            return set()
         added = {p for p in paths if p[: len(_ADDED)] == _ADDED}
-        return set(vocab[:: -(-len(vocab) // max(1, most))]) | added if vocab else set()
+        return set(vocab[:: -(-len(vocab) // max(1, most))]) | added
 
     integrations = sharded_integrations(folder, choose)
     return saved_vocab(integrations)

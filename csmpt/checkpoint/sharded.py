@@ -183,10 +183,10 @@ def sharded_integrations(
         and tuple(path[:n]) == INTEGRATIONS_PATH
         and len(path) > n
     ]
-    wanted = saved if choose is None else set(choose([path[n:] for path in saved]))
+    chosen = None if choose is None else set(choose([path[n:] for path in saved]))
     state: dict[str, Any] = {}
     for path in saved:
-        if choose is None or path[n:] in wanted:
+        if chosen is None or path[n:] in chosen:
             _nest(state, path)
     if not state:
         return {}
