@@ -349,18 +349,43 @@ def _resume_checkpoint(cfg: dict[str, Any]) -> Path | None:
     return found[-1].path if found else None
 
 
+def _tokenizer_json(name: str) -> Path | None:
+    """The ``tokenizer.json`` a recipe's ``tokenizer.name`` means, if it is on this machine.
+
+    A local folder's own file; for a hub id, the copy in the HF cache (``_check_tokenizer``
+    has loaded it by then, so it is there whenever the run could load it), read without
+    network. None when there is none (a tokenizer without a fast ``tokenizer.json``).
+    """
+    if looks_local(name):
+        local = Path(name).expanduser() / "tokenizer.json"
+        return local if local.is_file() else None
+    from transformers.utils.hub import cached_file
+
+    try:
+        found = cached_file(
+            name,
+            "tokenizer.json",
+            local_files_only=True,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+        )
+    except (OSError, ValueError):  # not a repo id, or not in the cache
+        return None
+    return Path(found) if found else None
+
+
 def _check_checkpoint_tokenizer(cfg: dict[str, Any], path: Path, overrides: Sequence[str]) -> None:
     """The checkpoint the run starts from, saved with another tokenizer: refused.
 
     That is the one autoresume finds in ``save_folder`` (a folder reused from a run of another
     language), else a local ``load_path`` (the English base's checkpoint where its surgery
     output was meant). Either has the same shapes (one vocabulary size): the run would train
-    Czech text on English embedding rows, silently. Compared: a monolithic checkpoint that
-    saved its tokenizer, against a local tokenizer folder's ``tokenizer.json``.
+    Czech text on English embedding rows, silently. Compared: the vocabulary a checkpoint saved
+    (a sample of it from a sharded folder) against the recipe tokenizer's ``tokenizer.json``.
     """
     name = (cfg.get("tokenizer") or {}).get("name")
-    tok_json = Path(name).expanduser() / "tokenizer.json" if isinstance(name, str) else None
-    if tok_json is None or not tok_json.is_file():
+    tok_json = _tokenizer_json(name) if isinstance(name, str) else None
+    if tok_json is None:
         return
     ckpt = _resume_checkpoint(cfg)
     if ckpt is not None:
@@ -565,10 +590,11 @@ def preflight(
     if deep:
         _check_model_keys(resolved, path, expanded)
         _check_kwargs(resolved, path, expanded)
-        _check_checkpoint_tokenizer(resolved, path, expanded)
     _check_data_folders(resolved, path)
     _warn_eval_on_train(resolved, path)
-    _check_tokenizer(resolved, path)
+    _check_tokenizer(resolved, path)  # a hub tokenizer is in the HF cache after it
+    if deep:
+        _check_checkpoint_tokenizer(resolved, path, expanded)
     _check_corpus_tokenizer(resolved, path)
     tok = resolved.get("tokenizer") or {}  # pad-packed shards: a pad token that is not EOS
     check_pad_shards(_loader_datasets(resolved), tok.get("name"), str(path))

@@ -163,6 +163,51 @@ def test_a_start_checkpoint_saved_with_another_tokenizer_is_refused(
     assert "its checkpoint ep0-ba4:" in msg and "saved with another tokenizer" in msg
 
 
+_PREFLIGHT = """
+import sys
+from pathlib import Path
+from csmpt.errors import DataError
+from csmpt.training import preflight
+try:
+    preflight(Path("yamls/tiny/mpt.yaml"), sys.argv[1:])
+except DataError as e:
+    print(e)
+    sys.exit(3)
+"""
+
+
+def test_a_hub_tokenizer_is_compared_with_the_start_checkpoint(
+    tiny_mpt_run: Path, tiny_overrides, tokenizer_dir: Path, en_tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    """tokenizer.name left at a hub id (the English base's) while the run starts from a Czech
+    checkpoint: read from the HF cache, offline, and refused; the run's own one passes."""
+    import os
+
+    cache = tmp_path / "hub"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    for repo, folder in (("csmpt-test/cs", tokenizer_dir), ("csmpt-test/en", en_tokenizer_dir)):
+        entry = cache / f"models--{repo.replace('/', '--')}"
+        shutil.copytree(folder, entry / "snapshots" / revision)
+        (entry / "refs").mkdir()
+        (entry / "refs" / "main").write_text(revision)
+    env = {k: v for k, v in os.environ.items() if k not in ("TRANSFORMERS_CACHE", "HF_HOME")}
+    env.update(HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1")
+    ours = tiny_mpt_run / "ep0-ba18-rank0.pt"
+    start = [*tiny_overrides(tmp_path / "run"), f"load_path={ours}", "load_weights_only=true"]
+
+    def check(repo: str) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-c", _PREFLIGHT, *start, f"variables.tokenizer_name={repo}"]
+        return subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+
+    own = check("csmpt-test/cs")
+    assert own.returncode == 0, own.stdout + own.stderr[-3000:]
+    english = check("csmpt-test/en")
+    assert english.returncode == 3, english.stdout + english.stderr[-3000:]
+    line = english.stdout.strip()
+    assert f"override 'load_path={ours}'" in line and "saved with another tokenizer" in line
+    assert "tokenizer.name (csmpt-test/en)" in line and "\n" not in line
+
+
 def test_missing_tokenizer_folder(tiny_overrides, tmp_path: Path) -> None:
     overrides = [*tiny_overrides(tmp_path / "run"), f"variables.tokenizer_name={tmp_path}/tok"]
     with pytest.raises(
