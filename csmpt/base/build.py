@@ -391,11 +391,22 @@ def build_base(
     return result
 
 
+def gain_words(gain: float) -> str:
+    """A model's held-out bpb against the unigram's, in words.
+
+    "28.6% below the unigram", or "12.0% above the unigram (worse)" rather than a negative
+    share "below" it.
+    """
+    if gain >= 0:
+        return f"{gain:.1%} below the unigram"
+    return f"{-gain:.1%} above the unigram (worse)"
+
+
 def _check_gain(result: BaseResult, cfg: BaseConfig, record: Path) -> None:
     gain = result.gain_over_unigram
     if gain is not None and gain < cfg.min_gain:
         raise DataError(
             f"{cfg.output_dir}: not a language model yet: held-out {result.held_out_bpb:.3f} bits "
-            f"per byte vs the unigram's {result.unigram_bpb:.3f} ({gain:.1%} below; min_gain "
+            f"per byte vs the unigram's {result.unigram_bpb:.3f} ({gain_words(gain)}; min_gain "
             f"{cfg.min_gain:.0%}); train longer or on more text ({record})"
         )

@@ -36,7 +36,7 @@ def base_build_command(
     verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
     """Offline corpus -> tokenizer -> shards -> small MPT, held-out bpb vs unigram checked."""
-    from csmpt.base.build import build_base
+    from csmpt.base.build import build_base, gain_words
     from csmpt.base.config import load_base_config
     from csmpt.quiet import quiet_session
 
@@ -56,9 +56,9 @@ def base_build_command(
         f"held-out bits per byte: uniform {result.uniform_bpb:.3f}, unigram "
         f"{result.unigram_bpb:.3f}"
         + (
-            f", model {result.held_out_bpb:.3f} ({result.gain_over_unigram:.1%} below the "
-            f"unigram; {result.parameters:,} parameters, {result.tokens_seen:,} tokens)"
-            if result.held_out_bpb is not None
+            f", model {result.held_out_bpb:.3f} ({gain_words(result.gain_over_unigram)}; "
+            f"{result.parameters:,} parameters, {result.tokens_seen:,} tokens)"
+            if result.held_out_bpb is not None and result.gain_over_unigram is not None
             else ""
         )
     )

@@ -188,3 +188,11 @@ def test_a_build_checks_its_inputs_before_the_corpus(catalogs: Path, tmp_path: P
     with pytest.raises(ConfigError, match="'model.d_modl' is not a setting"):
         build_base(_config(tmp_path, catalogs, "typo", "overrides=[model.d_modl=3]"))
     assert not (tmp_path / "typo/corpus").exists()
+
+
+def test_a_model_worse_than_the_unigram_is_said_to_be_above_it() -> None:
+    """A smoke build (min_gain < 0) used to print "-28.6% below the unigram"."""
+    from csmpt.base.build import gain_words
+
+    assert gain_words(0.286) == "28.6% below the unigram"
+    assert gain_words(-0.286) == "28.6% above the unigram (worse)"
