@@ -44,7 +44,8 @@ LOG_NAME = "csmpt.log"
 # csmpt loggers whose INFO lines belong to the story (everything of csmpt at WARNING+ shows).
 STORY_LOGGERS = ("csmpt.callbacks.hot_swap",)
 
-# (pattern of the warning's first line, why it is harmless here). Each came from a `make demo`.
+# (pattern of the warning's first line, why it is harmless here). Each came from a `make demo`
+# unless its comment names the recipe.
 KNOWN_WARNINGS: tuple[tuple[str, str], ...] = (
     (
         r"exists and not empty\. But continue to mkdir since exist_ok",
@@ -101,6 +102,10 @@ KNOWN_WARNINGS: tuple[tuple[str, str], ...] = (
     (
         r"Propagating key_padding_mask to the attention module",
         "MPT's torch attention masks padded eval batches, as it should",
+    ),
+    (  # from the rotary bases (yamls/base/builds/en_rope.yaml and kin), not the demo
+        r"Unrecognized keys in `rope_scaling` for 'rope_type'='default': \{'factor'\}",
+        "MPT's rope_impl hf hands its unscaled rotary config's factor (1.0) to HF",
     ),
 )
 

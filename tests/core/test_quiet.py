@@ -106,3 +106,22 @@ def test_csmpt_train_is_quiet_unless_verbose(
     assert "unexplained" not in out and "library warnings by kind" in out
     assert len(out.strip().split("\n")) < 15, out
     assert "python_log_level" in log_file.read_text(encoding="utf-8")
+
+
+def test_the_rotary_mpt_warning_is_explained() -> None:
+    """llm-foundry's MPT with rope_impl hf (the rotary bases) makes transformers log this."""
+    import logging
+
+    from llmfoundry.models.mpt.modeling_mpt import gen_rotary_embedding
+
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    rope_log = logging.getLogger("transformers.modeling_rope_utils")
+    rope_log.addHandler(handler)
+    try:
+        hf = {"type": "no_scaling", "factor": 1.0}
+        gen_rotary_embedding("hf", 10000, {}, hf, max_seq_len=64, d_model=64, n_heads=4)
+    finally:
+        rope_log.removeHandler(handler)
+    assert seen and all(explain_warning(m) for m in seen), seen
