@@ -383,8 +383,13 @@ class SplitManifest:
         )
 
 
-def tokenizer_mismatch(folder: Path, tokenizer_dir: str | Path) -> str | None:
+def tokenizer_mismatch(
+    folder: Path, tokenizer_dir: str | Path, label: str | None = None
+) -> str | None:
     """Why the split in ``folder`` was not encoded by ``tokenizer_dir``'s tokenizer, or None.
+
+    ``label`` names that tokenizer in the message (a hub id whose files are in the HF cache);
+    default: ``tokenizer_dir``.
 
     The split's manifest names the tokenizer that encoded it and its SHA-256. A different hash
     is a mismatch only when that tokenizer's folder still exists and encodes differently
@@ -408,13 +413,14 @@ def tokenizer_mismatch(folder: Path, tokenizer_dir: str | Path) -> str | None:
             folder,
             built.path,
             built.sha256[:12],
-            own,
+            label or own,
         )
         return None
     if same_encoding(other, own):
         return None
     return (
-        f"was encoded by the tokenizer {built.path} (sha256 {built.sha256[:12]}), not {own} "
+        f"was encoded by the tokenizer {built.path} (sha256 {built.sha256[:12]}), "
+        f"not {label or own} "
         f"({tokenizer_fingerprint(own)[:12]}): its tokens would decode to other text"
     )
 

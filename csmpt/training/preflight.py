@@ -193,12 +193,17 @@ def _check_tokenizer(cfg: dict[str, Any], path: Path) -> None:
 
 
 def _check_corpus_tokenizer(cfg: dict[str, Any], path: Path) -> None:
-    """Every local data folder (loaders, hot swaps) was encoded by the recipe's tokenizer."""
+    """Every local data folder (loaders, hot swaps) was encoded by the recipe's tokenizer.
+
+    A local tokenizer folder or a hub id (its ``tokenizer.json`` from the HF cache): a recipe
+    left at the English hub tokenizer over Czech shards is refused, not trained.
+    """
     from csmpt.mds.manifest import tokenizer_mismatch
     from csmpt.recipe.swap_schedule import hot_swap_spec
 
     name = (cfg.get("tokenizer") or {}).get("name")
-    if not isinstance(name, str) or not (Path(name).expanduser() / "tokenizer.json").is_file():
+    found = _tokenizer_json(name) if isinstance(name, str) else None
+    if found is None:  # a hub tokenizer is read from the HF cache (_check_tokenizer filled it)
         return
     datasets = list(_loader_datasets(cfg))
     swaps = (hot_swap_spec(cfg) or {}).get("swaps") or []
@@ -209,7 +214,7 @@ def _check_corpus_tokenizer(cfg: dict[str, Any], path: Path) -> None:
     ]
     for key, dataset in datasets:
         for sub, folder in local_mds_folders(dataset):
-            why = tokenizer_mismatch(folder, name)
+            why = tokenizer_mismatch(folder, found.parent, label=name)
             if why:
                 raise DataError(
                     f"{describe_key(path, f'{key}.{sub}')}: data folder '{folder}' {why}; "

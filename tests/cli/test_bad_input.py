@@ -176,36 +176,59 @@ except DataError as e:
 """
 
 
-def test_a_hub_tokenizer_is_compared_with_the_start_checkpoint(
-    tiny_mpt_run: Path, tiny_overrides, tokenizer_dir: Path, en_tokenizer_dir: Path, tmp_path: Path
-) -> None:
-    """tokenizer.name left at a hub id (the English base's) while the run starts from a Czech
-    checkpoint: read from the HF cache, offline, and refused; the run's own one passes."""
+def _fake_hub(tmp_path: Path, cs: Path, en: Path) -> dict[str, str]:
+    """An offline HF cache holding ``cs`` as csmpt-test/cs and ``en`` as csmpt-test/en."""
     import os
 
     cache = tmp_path / "hub"
     revision = "0123456789abcdef0123456789abcdef01234567"
-    for repo, folder in (("csmpt-test/cs", tokenizer_dir), ("csmpt-test/en", en_tokenizer_dir)):
+    for repo, folder in (("csmpt-test/cs", cs), ("csmpt-test/en", en)):
         entry = cache / f"models--{repo.replace('/', '--')}"
         shutil.copytree(folder, entry / "snapshots" / revision)
         (entry / "refs").mkdir()
         (entry / "refs" / "main").write_text(revision)
     env = {k: v for k, v in os.environ.items() if k not in ("TRANSFORMERS_CACHE", "HF_HOME")}
     env.update(HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1")
+    return env
+
+
+def _preflight_in(env: dict[str, str], args: list[str]) -> subprocess.CompletedProcess[str]:
+    """``preflight`` of the tiny MPT recipe with ``args`` in a subprocess (exit 3: refused)."""
+    cmd = [sys.executable, "-c", _PREFLIGHT, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_hub_tokenizer_is_compared_with_the_start_checkpoint(
+    tiny_mpt_run: Path, tiny_overrides, tokenizer_dir: Path, en_tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    """tokenizer.name left at a hub id (the English base's) while the run starts from a Czech
+    checkpoint: read from the HF cache, offline, and refused; the run's own one passes."""
+    env = _fake_hub(tmp_path, tokenizer_dir, en_tokenizer_dir)
     ours = tiny_mpt_run / "ep0-ba18-rank0.pt"
     start = [*tiny_overrides(tmp_path / "run"), f"load_path={ours}", "load_weights_only=true"]
-
-    def check(repo: str) -> subprocess.CompletedProcess[str]:
-        args = [sys.executable, "-c", _PREFLIGHT, *start, f"variables.tokenizer_name={repo}"]
-        return subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
-
-    own = check("csmpt-test/cs")
+    own = _preflight_in(env, [*start, "variables.tokenizer_name=csmpt-test/cs"])
     assert own.returncode == 0, own.stdout + own.stderr[-3000:]
-    english = check("csmpt-test/en")
+    english = _preflight_in(env, [*start, "variables.tokenizer_name=csmpt-test/en"])
     assert english.returncode == 3, english.stdout + english.stderr[-3000:]
     line = english.stdout.strip()
     assert f"override 'load_path={ours}'" in line and "saved with another tokenizer" in line
     assert "tokenizer.name (csmpt-test/en)" in line and "\n" not in line
+
+
+def test_a_hub_tokenizer_is_compared_with_the_shards(
+    tiny_overrides, tokenizer_dir: Path, en_tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    """No start checkpoint, tokenizer.name left at the English hub id over shards a local
+    tokenizer encoded: the data folder is refused in one line (it trained with exit 0)."""
+    env = _fake_hub(tmp_path, tokenizer_dir, en_tokenizer_dir)
+    base = tiny_overrides(tmp_path / "run")
+    own = _preflight_in(env, [*base, "variables.tokenizer_name=csmpt-test/cs"])
+    assert own.returncode == 0, own.stdout + own.stderr[-3000:]
+    english = _preflight_in(env, [*base, "variables.tokenizer_name=csmpt-test/en"])
+    assert english.returncode == 3, english.stdout + english.stderr[-3000:]
+    line = english.stdout.strip()
+    assert "key 'train_loader.dataset.local'" in line and "was encoded by the tokenizer" in line
+    assert "not csmpt-test/en (" in line and "decode to other text" in line and "\n" not in line
 
 
 def test_missing_tokenizer_folder(tiny_overrides, tmp_path: Path) -> None:
