@@ -1,0 +1,224 @@
+"""Where an informed init's edge goes: the init ablation's rows, body and training loss.
+
+    .venv/bin/python bench/init_edge.py ABLATION_DIR [...] [--baseline mean] [--variants a,b]
+        [--corpus artifacts/base/cs/corpus/train.jsonl --tokenizer artifacts/base/cs/tokenizer]
+        [--windows 1-10,11-25,26-50,51-75,76-100]
+
+Reads folders that ``csmpt ablate`` wrote for a spec with surgery variants (each variant's
+``surgery-SEED/model.pt`` and ``seed-SEED/`` run; yamls/ablate/base_cs_rope.yaml and the like).
+Per folder and variant, over the seeds, mean ± 95% CI (:mod:`csmpt.ablate.stats`):
+
+* ``rows moved``: how far the new embedding rows (those the variant's surgery set differently
+  from the baseline's) moved from the surgery to the run's last checkpoint, L2 per row,
+  weighted by each token's share of ``--corpus`` (plain mean without one);
+* ``gap to baseline``: the same weighted distance between the variant's rows and the
+  baseline's (same seed), at the surgery and at the end, and its ratio (below 1: the rows
+  converge; above 1: they drift apart);
+* ``body moved``: ||W_end - W_0|| / ||W_0|| over the transformer blocks (0: frozen);
+* the training-loss gap to the baseline (``loss/train/total``, variant minus baseline, paired
+  by seed and step: the runs see the same batches) averaged over each step window.
+
+A Markdown table per folder goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from csmpt.ablate.stats import MeanCI, mean_ci
+
+log = logging.getLogger(__name__)
+
+_EMBED = ("transformer.wte.weight", "model.embed_tokens.weight")
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    """A checkpoint's (Composer's or a surgery's ``model.pt``) weights, names without ``model.``."""
+    state = torch.load(path, map_location="cpu", weights_only=False)["state"]["model"]
+    return {k.removeprefix("model."): v.float() for k, v in state.items()}
+
+
+def _embedding(weights: dict[str, torch.Tensor]) -> torch.Tensor:
+    for name in _EMBED:
+        if name in weights:
+            return weights[name]
+    raise KeyError(f"no input embedding among {sorted(weights)[:5]}...")
+
+
+def _body_moved(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor]) -> float:
+    """Relative change of the transformer blocks' weights (``blocks.`` / ``layers.``)."""
+    names = [k for k in start if ".blocks." in k or ".layers." in k]
+    w0 = torch.cat([start[k].flatten() for k in names])
+    w1 = torch.cat([end[k].flatten() for k in names])
+    return float((w1 - w0).norm() / w0.norm())
+
+
+def token_shares(corpus: Path, tokenizer: Path, size: int) -> torch.Tensor:
+    """Each token's share of the corpus's tokens (a JSONL of ``text``), shape (size,)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer / "tokenizer.json"))
+    counts = torch.zeros(size, dtype=torch.float64)
+    with corpus.open(encoding="utf-8") as f:
+        for line in f:
+            ids = torch.tensor(tok.encode(json.loads(line)["text"]).ids, dtype=torch.long)
+            counts += torch.bincount(ids[ids < size], minlength=size).double()
+    return counts / counts.sum()
+
+
+def _weighted(values: torch.Tensor, shares: torch.Tensor) -> float:
+    total = shares.sum()
+    if total <= 0:  # the new rows never occur: plain mean
+        return float(values.mean())
+    return float((values * shares).sum() / total)
+
+
+def _last_checkpoint(run: Path) -> Path:
+    latest = run / "latest-rank0.pt"
+    if latest.exists():
+        return latest
+    found = sorted(run.glob("ep*-ba*-rank0.pt"), key=lambda p: int(p.stem.split("-ba")[1][:-6]))
+    if not found:
+        raise FileNotFoundError(f"{run}: no checkpoint")
+    return found[-1]
+
+
+def _train_loss(run: Path) -> dict[int, float]:
+    from csmpt.run_folder import loss_curve
+
+    return dict(loss_curve(run / "metrics.jsonl"))
+
+
+def _seeds(folder: Path, variant: str) -> list[int]:
+    return sorted(int(p.name.split("-")[1]) for p in (folder / variant).glob("surgery-*"))
+
+
+def edge_rows(
+    folder: Path,
+    baseline: str,
+    shares: torch.Tensor | None,
+    windows: Sequence[tuple[int, int]],
+    only: Sequence[str] = (),
+) -> list[dict[str, object]]:
+    """One dict per variant (the baseline first): the table's cells as :class:`MeanCI`.
+
+    A variant's new rows are those its surgery set differently from the baseline's (same
+    seed); the baseline's, those any variant's surgery did. ``only``: compare these variants
+    with the baseline (default: every other variant with a surgery).
+    """
+    found = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("surgery-*")))
+    for name in [baseline, *only]:
+        if name not in found:
+            raise SystemExit(f"{folder}: no variant '{name}' with a surgery (found {found})")
+    variants = [v for v in (only or found) if v != baseline]
+    seeds = _seeds(folder, baseline)
+    start = {
+        (v, s): _weights(folder / v / f"surgery-{s}" / "model.pt")
+        for v in [baseline, *variants]
+        for s in seeds
+    }
+    differs = {
+        (v, s): ~(_embedding(start[v, s]) == _embedding(start[baseline, s])).all(1)
+        for v in variants
+        for s in seeds
+    }
+    for s in seeds:
+        union = torch.zeros(_embedding(start[baseline, s]).shape[0], dtype=torch.bool)
+        for v in variants:
+            union |= differs[v, s]
+        differs[baseline, s] = union
+    end_base = {s: _weights(_last_checkpoint(folder / baseline / f"seed-{s}")) for s in seeds}
+    loss_base = {s: _train_loss(folder / baseline / f"seed-{s}") for s in seeds}
+    out: list[dict[str, object]] = []
+    for variant in [baseline, *variants]:
+        cells: dict[str, list[float]] = {}
+        for s in seeds:
+            first = start[variant, s]
+            end = (
+                end_base[s]
+                if variant == baseline
+                else _weights(_last_checkpoint(folder / variant / f"seed-{s}"))
+            )
+            new = differs[variant, s]
+            e0, e1 = _embedding(first)[new], _embedding(end)[new]
+            w = shares[: new.shape[0]][new] if shares is not None else torch.ones(int(new.sum()))
+            cells.setdefault("rows moved", []).append(_weighted((e1 - e0).norm(dim=1), w))
+            cells.setdefault("body moved", []).append(_body_moved(first, end))
+            if variant == baseline:
+                continue
+            b0 = _embedding(start[baseline, s])[new]
+            b1 = _embedding(end_base[s])[new]
+            g0 = _weighted((e0 - b0).norm(dim=1), w)
+            g1 = _weighted((e1 - b1).norm(dim=1), w)
+            cells.setdefault("gap at 0", []).append(g0)
+            cells.setdefault("gap at end", []).append(g1)
+            cells.setdefault("gap ratio", []).append(g1 / g0)
+            loss, ref = _train_loss(folder / variant / f"seed-{s}"), loss_base[s]
+            for a, b in windows:
+                steps = [k for k in ref if a <= k <= b and k in loss]
+                if steps:
+                    diff = sum(loss[k] - ref[k] for k in steps) / len(steps)
+                    cells.setdefault(f"loss {a}-{b}", []).append(diff)
+        row: dict[str, object] = {"variant": variant}
+        row.update({k: mean_ci(v) for k, v in cells.items()})
+        out.append(row)
+    return out
+
+
+def _cell(value: object, signed: bool) -> str:
+    """``mean ± half-width`` (a sign on differences), or the text given."""
+    if not isinstance(value, MeanCI):
+        return str(value)
+    fmt = "+.3f" if signed else ".3f"
+    mean = format(value.mean, fmt)
+    return f"{mean} ± {value.half_width:.3f}" if value.n > 1 else mean
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    out = []
+    for part in text.split(","):
+        a, b = part.split("-")
+        out.append((int(a), int(b)))
+    return out
+
+
+def main() -> None:
+    """Print the table of every ablation folder given."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folders", type=Path, nargs="+", help="csmpt ablate output folders")
+    p.add_argument("--baseline", default="mean")
+    p.add_argument("--variants", default="", help="comma-separated variants (default: all)")
+    p.add_argument("--corpus", type=Path, default=None, help="JSONL whose token shares weight rows")
+    p.add_argument("--tokenizer", type=Path, default=None, help="tokenizer folder for --corpus")
+    p.add_argument("--windows", default="1-10,11-25,26-50,51-75,76-100")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    windows = _windows(args.windows)
+    for folder in args.folders:
+        shares = None
+        if args.corpus is not None:
+            tok = args.tokenizer or folder
+            size = _embedding(_weights(next(folder.glob("*/surgery-*/model.pt")))).shape[0]
+            shares = token_shares(args.corpus, tok, size)
+        only = [v for v in args.variants.split(",") if v]
+        rows = edge_rows(folder, args.baseline, shares, windows, only)
+        keys = [k for k in rows[-1] if k != "variant"]
+        print(f"\n{folder}\n")
+        print("| variant | " + " | ".join(keys) + " |")
+        print("|---|" + "---:|" * len(keys))
+        for row in rows:
+            print(
+                f"| {row['variant']} | "
+                + " | ".join(_cell(row.get(k, ""), k.startswith("loss")) for k in keys)
+                + " |"
+            )
+
+
+if __name__ == "__main__":
+    main()

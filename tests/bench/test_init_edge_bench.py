@@ -1,0 +1,131 @@
+"""bench/init_edge.py against values computed by hand on a toy ablation folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from procs import run_bench
+
+# 4 tokens x 2 dims; rows 2 and 3 are the ones the two inits set differently
+START = {
+    "mean": [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.5, 0.5]],
+    "focus": [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]],
+}
+END = {  # mean: row 2 moves 0.5, row 3 moves 1.0; focus: row 2 moves 1.0, row 3 stays
+    "mean": [[1.0, 0.0], [0.0, 1.0], [0.8, 0.9], [0.5, 1.5]],
+    "focus": [[1.0, 0.0], [0.0, 1.0], [1.6, 1.8], [0.0, 0.0]],
+}
+LOSS = {  # train loss at steps 1-4; focus's seed 18 is 0.5 lower over steps 1-2
+    ("mean", 17): [5.0, 4.0, 3.0, 2.0],
+    ("mean", 18): [5.0, 4.0, 3.0, 2.0],
+    ("focus", 17): [4.5, 3.5, 3.0, 2.5],
+    ("focus", 18): [4.0, 3.0, 3.0, 2.5],
+}
+
+
+def _save(path: Path, embedding: list[list[float]], block: list[float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = {
+        "model.transformer.wte.weight": torch.tensor(embedding),
+        "model.transformer.blocks.0.ffn.up_proj.weight": torch.tensor(block),
+    }
+    torch.save({"state": {"model": model}}, path)
+
+
+def _toy_ablation(root: Path) -> Path:
+    for variant in ("mean", "focus"):
+        for seed in (17, 18):
+            _save(root / variant / f"surgery-{seed}" / "model.pt", START[variant], [1.0] * 4)
+            run = root / variant / f"seed-{seed}"
+            _save(run / "ep1-ba4-rank0.pt", END[variant], [1.0, 1.0, 1.0, 2.0])
+            lines = [
+                {"step": step, "loss/train/total": value}
+                for step, value in enumerate(LOSS[variant, seed], 1)
+            ]
+            (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    return root
+
+
+def _table(out: str) -> dict[str, dict[str, str]]:
+    lines = [ln for ln in out.splitlines() if ln.startswith("|")]
+    head = [c.strip() for c in lines[0].split("|")[1:-1]]
+    rows = [[c.strip() for c in ln.split("|")[1:-1]] for ln in lines[2:]]
+    return {r[0]: dict(zip(head, r, strict=True)) for r in rows}
+
+
+def _word_tokenizer(folder: Path) -> Path:
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+
+    tok = Tokenizer(WordLevel({"a": 0, "b": 1, "c": 2, "d": 3}, unk_token="a"))
+    tok.pre_tokenizer = WhitespaceSplit()
+    folder.mkdir()
+    tok.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "by-corpus"])
+def test_rows_body_gap_and_loss_windows_are_the_hand_computed_values(
+    tmp_path: Path, weighted: bool
+) -> None:
+    folder = _toy_ablation(tmp_path / "abl")
+    args = [str(folder), "--windows", "1-2,3-4"]
+    if weighted:  # rows 2 and 3 are 3/4 and 1/4 of the corpus's tokens
+        corpus = tmp_path / "corpus.jsonl"
+        corpus.write_text(json.dumps({"text": "c c c d"}) + "\n")
+        args += ["--corpus", str(corpus), "--tokenizer", str(_word_tokenizer(tmp_path / "tok"))]
+    table = _table(run_bench("init_edge.py", *args, timeout=300))
+    w2, w3 = (0.75, 0.25) if weighted else (0.5, 0.5)
+    mean, focus = table["mean"], table["focus"]
+    assert mean["rows moved"] == f"{w2 * 0.5 + w3 * 1.0:.3f} ± 0.000"
+    assert focus["rows moved"] == f"{w2 * 1.0 + w3 * 0.0:.3f} ± 0.000"
+    assert mean["body moved"] == focus["body moved"] == "0.500 ± 0.000"  # |(0,0,0,1)| / 2
+    gap0 = 0.5**0.5  # both new rows start sqrt(0.5) from mean's
+    gap1 = w2 * 1.45**0.5 + w3 * 2.5**0.5  # (0.8, 0.9) and (0.5, 1.5) apart at the end
+    assert focus["gap at 0"] == f"{gap0:.3f} ± 0.000"
+    assert focus["gap at end"] == f"{gap1:.3f} ± 0.000"
+    assert focus["gap ratio"] == f"{gap1 / gap0:.3f} ± 0.000"
+    # steps 1-2: -0.5 and -1.0 by seed: mean -0.75, half-width t(0.975, 1) * 0.3536 / sqrt(2)
+    assert focus["loss 1-2"] == f"-0.750 ± {12.706204736 * 0.5**0.5 * 0.5 / 2**0.5:.3f}"
+    assert focus["loss 3-4"] == "+0.250 ± 0.000"  # (0 + 0.5) / 2 on both seeds
+    assert mean["loss 1-2"] == mean["gap at 0"] == ""  # the baseline has no gap to itself
+
+
+def test_a_folder_without_the_baseline_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = _toy_ablation(tmp_path / "abl")
+    proc = subprocess.run(
+        [sys.executable, "bench/init_edge.py", str(folder), "--baseline", "random"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"{folder}: no variant 'random' with a surgery (found ['focus', 'mean'])"
+    )
+
+
+def test_variants_picks_the_pairs_compared(tmp_path: Path) -> None:
+    import shutil
+
+    folder = _toy_ablation(tmp_path / "abl")
+    shutil.copytree(folder / "focus", folder / "focus-wte")  # a third variant, left out below
+    table = _table(run_bench("init_edge.py", str(folder), "--variants", "focus", timeout=300))
+    assert sorted(table) == ["focus", "mean"]
+    assert table["focus"]["gap at 0"] == f"{0.5**0.5:.3f} ± 0.000"
+    swapped = _table(
+        run_bench(
+            "init_edge.py",
+            *(str(folder), "--baseline", "focus", "--variants", "mean", "--windows", "3-4"),
+            timeout=300,
+        )
+    )
+    assert sorted(swapped) == ["focus", "mean"]
+    assert swapped["mean"]["loss 3-4"] == "-0.250 ± 0.000"  # mean minus focus now
