@@ -32,38 +32,29 @@ from pathlib import Path
 import torch
 
 from csmpt.ablate.stats import MeanCI, mean_ci
-
-log = logging.getLogger(__name__)
-
-_EMBED = ("transformer.wte.weight", "model.embed_tokens.weight")
-
-
-def _weights(path: Path) -> dict[str, torch.Tensor]:
-    """A checkpoint's (Composer's or a surgery's ``model.pt``) weights, names without ``model.``."""
-    state = torch.load(path, map_location="cpu", weights_only=False)["state"]["model"]
-    return {k.removeprefix("model."): v.float() for k, v in state.items()}
+from csmpt.checkpoint.loading import find_checkpoints
+from csmpt.errors import CsmptError
+from csmpt.surgery.io import ModelWeights, load_source
 
 
-def _embedding(weights: dict[str, torch.Tensor]) -> torch.Tensor:
-    for name in _EMBED:
-        if name in weights:
-            return weights[name]
-    raise KeyError(f"no input embedding among {sorted(weights)[:5]}...")
+def _embedding(weights: ModelWeights) -> torch.Tensor:
+    return weights.state[weights.embed_key].float()
 
 
-def _body_moved(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor]) -> float:
-    """Relative change of the transformer blocks' weights (``blocks.`` / ``layers.``)."""
-    names = [k for k in start if ".blocks." in k or ".layers." in k]
-    w0 = torch.cat([start[k].flatten() for k in names])
-    w1 = torch.cat([end[k].flatten() for k in names])
+def _body_moved(start: ModelWeights, end: ModelWeights) -> float:
+    """Relative change of the transformer blocks' weights."""
+    names = [k for k in start.state if k.startswith(start.layer_prefix)]
+    w0 = torch.cat([start.state[k].float().flatten() for k in names])
+    w1 = torch.cat([end.state[k].float().flatten() for k in names])
     return float((w1 - w0).norm() / w0.norm())
 
 
-def token_shares(corpus: Path, tokenizer: Path, size: int) -> torch.Tensor:
-    """Each token's share of the corpus's tokens (a JSONL of ``text``), shape (size,)."""
+def token_shares(corpus: Path, tokenizer: Path) -> torch.Tensor:
+    """Each token's share of the corpus's tokens (a JSONL of ``text``), one per vocabulary id."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(tokenizer / "tokenizer.json"))
+    size = tok.get_vocab_size()
     counts = torch.zeros(size, dtype=torch.float64)
     with corpus.open(encoding="utf-8") as f:
         for line in f:
@@ -79,14 +70,17 @@ def _weighted(values: torch.Tensor, shares: torch.Tensor) -> float:
     return float((values * shares).sum() / total)
 
 
-def _last_checkpoint(run: Path) -> Path:
-    latest = run / "latest-rank0.pt"
-    if latest.exists():
-        return latest
-    found = sorted(run.glob("ep*-ba*-rank0.pt"), key=lambda p: int(p.stem.split("-ba")[1][:-6]))
-    if not found:
-        raise FileNotFoundError(f"{run}: no checkpoint")
-    return found[-1]
+def _row_shares(shares: torch.Tensor, rows: int) -> torch.Tensor:
+    """``shares`` over an embedding of ``rows`` rows (padding rows: share 0)."""
+    out = torch.zeros(rows, dtype=shares.dtype)
+    n = min(rows, shares.shape[0])
+    out[:n] = shares[:n]
+    return out
+
+
+def _last_weights(run: Path) -> ModelWeights:
+    """The weights of a run folder's last checkpoint."""
+    return load_source(find_checkpoints(run)[-1].path)
 
 
 def _train_loss(run: Path) -> dict[int, float]:
@@ -112,6 +106,8 @@ def edge_rows(
     seed); the baseline's, those any variant's surgery did. ``only``: compare these variants
     with the baseline (default: every other variant with a surgery).
     """
+    if not folder.is_dir():
+        raise SystemExit(f"{folder}: no such ablation folder")
     found = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("surgery-*")))
     for name in [baseline, *only]:
         if name not in found:
@@ -119,7 +115,7 @@ def edge_rows(
     variants = [v for v in (only or found) if v != baseline]
     seeds = _seeds(folder, baseline)
     start = {
-        (v, s): _weights(folder / v / f"surgery-{s}" / "model.pt")
+        (v, s): load_source(folder / v / f"surgery-{s}" / "model.pt")
         for v in [baseline, *variants]
         for s in seeds
     }
@@ -133,7 +129,7 @@ def edge_rows(
         for v in variants:
             union |= differs[v, s]
         differs[baseline, s] = union
-    end_base = {s: _weights(_last_checkpoint(folder / baseline / f"seed-{s}")) for s in seeds}
+    end_base = {s: _last_weights(folder / baseline / f"seed-{s}") for s in seeds}
     loss_base = {s: _train_loss(folder / baseline / f"seed-{s}") for s in seeds}
     out: list[dict[str, object]] = []
     for variant in [baseline, *variants]:
@@ -143,11 +139,15 @@ def edge_rows(
             end = (
                 end_base[s]
                 if variant == baseline
-                else _weights(_last_checkpoint(folder / variant / f"seed-{s}"))
+                else _last_weights(folder / variant / f"seed-{s}")
             )
             new = differs[variant, s]
             e0, e1 = _embedding(first)[new], _embedding(end)[new]
-            w = shares[: new.shape[0]][new] if shares is not None else torch.ones(int(new.sum()))
+            w = (
+                _row_shares(shares, new.shape[0])[new]
+                if shares is not None
+                else torch.ones(len(e0))
+            )
             cells.setdefault("rows moved", []).append(_weighted((e1 - e0).norm(dim=1), w))
             cells.setdefault("body moved", []).append(_body_moved(first, end))
             if variant == baseline:
@@ -181,9 +181,12 @@ def _cell(value: object, signed: bool) -> str:
 
 
 def _windows(text: str) -> list[tuple[int, int]]:
+    """``1-10,11-25`` as ``[(1, 10), (11, 25)]``."""
     out = []
     for part in text.split(","):
-        a, b = part.split("-")
+        a, _, b = part.partition("-")
+        if not (a.isdigit() and b.isdigit() and int(a) <= int(b)):
+            raise argparse.ArgumentTypeError(f"'{part}' is not a step window FIRST-LAST (1-10)")
         out.append((int(a), int(b)))
     return out
 
@@ -196,18 +199,18 @@ def main() -> None:
     p.add_argument("--variants", default="", help="comma-separated variants (default: all)")
     p.add_argument("--corpus", type=Path, default=None, help="JSONL whose token shares weight rows")
     p.add_argument("--tokenizer", type=Path, default=None, help="tokenizer folder for --corpus")
-    p.add_argument("--windows", default="1-10,11-25,26-50,51-75,76-100")
+    p.add_argument("--windows", type=_windows, default="1-10,11-25,26-50,51-75,76-100")
     args = p.parse_args()
+    if (args.corpus is None) != (args.tokenizer is None):
+        p.error("--corpus and --tokenizer go together (the corpus's tokens weight the rows)")
     logging.basicConfig(level=logging.WARNING)
-    windows = _windows(args.windows)
+    shares = token_shares(args.corpus, args.tokenizer) if args.corpus is not None else None
+    only = [v for v in args.variants.split(",") if v]
     for folder in args.folders:
-        shares = None
-        if args.corpus is not None:
-            tok = args.tokenizer or folder
-            size = _embedding(_weights(next(folder.glob("*/surgery-*/model.pt")))).shape[0]
-            shares = token_shares(args.corpus, tok, size)
-        only = [v for v in args.variants.split(",") if v]
-        rows = edge_rows(folder, args.baseline, shares, windows, only)
+        try:
+            rows = edge_rows(folder, args.baseline, shares, args.windows, only)
+        except CsmptError as e:  # an unreadable or missing checkpoint: one line
+            raise SystemExit(str(e)) from None
         keys = [k for k in rows[-1] if k != "variant"]
         print(f"\n{folder}\n")
         print("| variant | " + " | ".join(keys) + " |")

@@ -27,12 +27,16 @@ LOSS = {  # train loss at steps 1-4; focus's seed 18 is 0.5 lower over steps 1-2
 
 
 def _save(path: Path, embedding: list[list[float]], block: list[float]) -> None:
+    """A Composer checkpoint as a surgery or a run writes it: weights and their HF config."""
+    from csmpt.surgery.io import ModelWeights, write_composer_checkpoint
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = {
-        "model.transformer.wte.weight": torch.tensor(embedding),
-        "model.transformer.blocks.0.ffn.up_proj.weight": torch.tensor(block),
+    state = {
+        "transformer.wte.weight": torch.tensor(embedding),
+        "transformer.blocks.0.ffn.up_proj.weight": torch.tensor(block),
     }
-    torch.save({"state": {"model": model}}, path)
+    config = {"model_type": "mpt", "tie_word_embeddings": True}
+    write_composer_checkpoint(ModelWeights(config=config, state=state, source=path), path)
 
 
 def _toy_ablation(root: Path) -> Path:
@@ -129,3 +133,38 @@ def test_variants_picks_the_pairs_compared(tmp_path: Path) -> None:
     )
     assert sorted(swapped) == ["focus", "mean"]
     assert swapped["mean"]["loss 3-4"] == "-0.250 ± 0.000"  # mean minus focus now
+
+
+@pytest.mark.parametrize(
+    ("mistake", "code", "says"),
+    [
+        ("corpus-without-tokenizer", 2, "--corpus and --tokenizer go together"),
+        ("bad-window", 2, "'10-1' is not a step window FIRST-LAST (1-10)"),
+        ("wrong-folder", 1, "no such ablation folder"),
+        ("run-without-checkpoint", 1, "holds no Composer checkpoints"),
+    ],
+)
+def test_a_users_mistake_is_one_line_and_no_table(
+    tmp_path: Path, mistake: str, code: int, says: str
+) -> None:
+    import subprocess
+    import sys
+
+    folder = _toy_ablation(tmp_path / "abl")
+    args = {
+        "corpus-without-tokenizer": [str(folder), "--corpus", str(tmp_path / "c.jsonl")],
+        "bad-window": [str(folder), "--windows", "1-2,10-1"],
+        "wrong-folder": [str(tmp_path / "ablx")],
+        "run-without-checkpoint": [str(folder)],
+    }[mistake]
+    if mistake == "run-without-checkpoint":  # a run killed before its first save
+        (folder / "focus" / "seed-18" / "ep1-ba4-rank0.pt").unlink()
+    proc = subprocess.run(
+        [sys.executable, "bench/init_edge.py", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == code, proc.stderr
+    assert says in proc.stderr and "Traceback" not in proc.stderr
+    assert "|" not in proc.stdout
