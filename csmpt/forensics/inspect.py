@@ -27,6 +27,7 @@ from csmpt.forensics.batch_trace import (
     prepare_order,
 )
 from csmpt.forensics.doc_ids import document_index, document_map
+from csmpt.mds import shm_prefix
 from csmpt.recipe.swap_schedule import hot_swap_spec, merged_dataset, parse_swaps
 from csmpt.run_events import read_run_events
 from csmpt.run_folder import RUNS_FILE, read_runs
@@ -106,6 +107,7 @@ def _dataset(config: dict[str, Any], segment: Segment, device_batch: int) -> Any
         from llmfoundry.data.dataloader import build_dataloader
         from llmfoundry.utils.builders import build_tokenizer
 
+        shm_prefix.install()  # beside a training run starting on this machine
         tok = config["tokenizer"]
         tokenizer = build_tokenizer(tok["name"], tok.get("kwargs") or {})
         cfg = copy.deepcopy(config["train_loader"])

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csmpt.config import apply_overrides, expand_overrides
 from csmpt.errors import CsmptError
+from csmpt.mds import shm_prefix
 from csmpt.mds.streaming_threads import stop_streaming_threads
 from csmpt.run_events import events_files
 from csmpt.run_folder import RUNS_FILE, repair_torn_tail
@@ -75,6 +76,7 @@ def run_training(
         atomic_save.install()
         requeue.install()
         gloo_average.install()  # FSDP2 on CPU processes: gradients averaged, as on NCCL
+        shm_prefix.install()  # two runs starting together on one machine: no shm clash
         from llmfoundry.command_utils import train
 
         # llm-foundry's train_from_yaml, with overrides that can address list items (icl_tasks.0.x)

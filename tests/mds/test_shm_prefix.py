@@ -1,0 +1,92 @@
+"""Two processes building StreamingDatasets at the same moment: no shared-memory clash.
+
+Streaming looks for a free shared-memory prefix, then creates it, with no lock between; each
+child here widens that window to 0.5 s (a sleep after the look), so two children started
+together both find prefix N free. Without csmpt's lock the second dies with streaming's
+``FileExistsError`` (the control case: the bug is real in the pinned streaming); with it, the
+second waits and takes the next prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHILD = r"""
+import sys, time
+from streaming.base.shared import prefix
+from streaming import StreamingDataset
+
+from pathlib import Path
+
+local, sync, lock = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "1"
+look = prefix._check_and_find
+
+def slow_look(*args, **kwargs):
+    found = look(*args, **kwargs)
+    time.sleep(0.5)  # the window between the look and the create, widened
+    return found
+
+prefix._check_and_find = slow_look
+if lock:
+    from csmpt.mds import shm_prefix
+    assert shm_prefix.install()
+(sync / Path(local).name).touch()  # ready: imports done
+while not (sync / "go").exists():  # both build at once
+    time.sleep(0.01)
+try:
+    ds = StreamingDataset(local=local, batch_size=1)
+except FileExistsError as e:
+    print("clash", e)
+    sys.exit(3)
+print("prefix", ds._shm_prefix_int, flush=True)
+time.sleep(1.5)  # hold the prefix while the other process registers
+"""
+
+
+def _write_shards(folder: Path) -> None:
+    from streaming import MDSWriter
+
+    with MDSWriter(out=str(folder), columns={"text": "str"}) as w:
+        for i in range(4):
+            w.write({"text": f"sample {i}"})
+
+
+def _start_two(folder: Path, lock: bool, tmp_path: Path) -> list[tuple[int, str]]:
+    sync = tmp_path / f"sync-{int(lock)}"
+    sync.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(folder / str(i)), str(sync), "1" if lock else "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for i in range(2)
+    ]
+    deadline = time.monotonic() + 120
+    while not all((sync / str(i)).exists() for i in range(2)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (sync / "go").touch()
+    return [(p.wait(timeout=120), p.stdout.read() if p.stdout else "") for p in procs]
+
+
+@pytest.mark.slow
+def test_two_datasets_built_together_take_different_prefixes(tmp_path: Path) -> None:
+    for i in range(2):
+        _write_shards(tmp_path / "mds" / str(i))
+    locked = _start_two(tmp_path / "mds", lock=True, tmp_path=tmp_path)
+    assert [rc for rc, _ in locked] == [0, 0], locked
+    prefixes = {out.split("prefix ")[1].split()[0] for _, out in locked}
+    assert len(prefixes) == 2, locked  # each its own shared memory
+    # The control: the same two children without the lock clash (streaming's open race).
+    unlocked = _start_two(tmp_path / "mds", lock=False, tmp_path=tmp_path)
+    assert sorted(rc for rc, _ in unlocked) == [0, 3], unlocked
+    assert any("File exists" in out for _, out in unlocked), unlocked
