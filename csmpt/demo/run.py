@@ -38,7 +38,7 @@ from csmpt.config import build_structured, load_yaml_with_overrides
 from csmpt.demo.ablation import AblationStage, ablation_rows, run_ablation_stage
 from csmpt.demo.after_training import AfterTraining, after_training_rows, run_after_training
 from csmpt.demo.spike import spike_events, spike_overrides, spike_rows
-from csmpt.demo.vocab_swap import SwapStage, run_swap_stage
+from csmpt.demo.vocab_swap import SwapStage, alignment_rows, run_swap_stage
 from csmpt.errors import CsmptError
 from csmpt.filter.classifier import train_from_yaml
 from csmpt.filter.document_filter import CLASSIFIER, DUPLICATE
@@ -339,6 +339,8 @@ def _print_summary(s: DemoSummary, console: Console) -> None:
         for label, value in report_rows(s.vocab_swap.report):
             table.add_row(label, value.replace(f"{workdir}/", ""))  # paths as the rows above
         table.add_row("Czech run starts from", short(s.vocab_swap.load_path))
+        for label, value in alignment_rows(s.vocab_swap):
+            table.add_row(label, value)
         x = s.vocab_swap.extension
         if x is not None:
             table.add_row(

@@ -53,6 +53,13 @@ def test_demo_trains_on_three_hot_swapped_corpora(tmp_path: Path) -> None:
     # the new rows start from FOCUS: weighted sums of shared tokens' English rows
     assert swap.report.focus is not None and swap.report.focus["combined"] > 0
     assert "FOCUS" in text and "shared tokens" in text
+    # the alignment init beside it: its check (held-out shared tokens finding their own pair)
+    # and its held-out bpb before training, next to FOCUS's; the run itself keeps FOCUS
+    a = swap.alignment
+    assert a is not None and a.align is not None and a.align["check_pairs"] > 0
+    assert a.align["aligned"] > 0 and a.bpb_swapped is not None
+    assert a.output != swap.report.output
+    assert "or: align (TokAlign)" in text and f"vs FOCUS {swap.report.bpb_swapped:.3f}" in text
     # ... or the English tokenizer extended with Czech tokens: fewer tokens per Czech word
     x = swap.extension
     assert x is not None and x.added == 512 and x.fertility_after < 0.8 * x.fertility_before
