@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/init_edge.py ABLATION_DIR [...] [--baseline mean] [--variants a,b]
         [--corpus artifacts/base/cs/corpus/train.jsonl --tokenizer artifacts/base/cs/tokenizer]
-        [--windows 1-10,11-25,26-50,51-75,76-100]
+        [--windows 1-10,11-25,26-50,51-75,76-100] [--eval-metric metrics/eval/cs/BitsPerByte]
 
 Reads folders that ``csmpt ablate`` wrote for a spec with surgery variants (each variant's
 ``surgery-SEED/model.pt`` and ``seed-SEED/`` run; yamls/ablate/base_cs_rope.yaml and the like).
@@ -16,7 +16,10 @@ Per folder and variant, over the seeds, mean ± 95% CI (:mod:`csmpt.ablate.stats
   converge; above 1: they drift apart);
 * ``body moved``: ||W_end - W_0|| / ||W_0|| over the transformer blocks (0: frozen);
 * the training-loss gap to the baseline (``loss/train/total``, variant minus baseline, paired
-  by seed and step: the runs see the same batches) averaged over each step window.
+  by seed and step: the runs see the same batches) averaged over each step window;
+* with ``--eval-metric``, that eval metric's gap to the baseline (variant minus baseline,
+  paired by seed) at every step both runs evaluated (``Δ @STEP``): where along a run an edge
+  opens or closes (yamls/ablate/base_cs_long.yaml evaluates every 50 steps).
 
 A Markdown table per folder goes to stdout.
 """
@@ -83,10 +86,10 @@ def _last_weights(run: Path) -> ModelWeights:
     return load_source(find_checkpoints(run)[-1].path)
 
 
-def _train_loss(run: Path) -> dict[int, float]:
+def _train_loss(run: Path, metric: str = "loss/train/total") -> dict[int, float]:
     from csmpt.run_folder import loss_curve
 
-    return dict(loss_curve(run / "metrics.jsonl"))
+    return dict(loss_curve(run / "metrics.jsonl", metric))
 
 
 def _seeds(folder: Path, variant: str) -> list[int]:
@@ -99,12 +102,14 @@ def edge_rows(
     shares: torch.Tensor | None,
     windows: Sequence[tuple[int, int]],
     only: Sequence[str] = (),
+    eval_metric: str | None = None,
 ) -> list[dict[str, object]]:
     """One dict per variant (the baseline first): the table's cells as :class:`MeanCI`.
 
     A variant's new rows are those its surgery set differently from the baseline's (same
     seed); the baseline's, those any variant's surgery did. ``only``: compare these variants
-    with the baseline (default: every other variant with a surgery).
+    with the baseline (default: every other variant with a surgery). ``eval_metric``: its
+    paired gap at every step both runs logged it (cells ``Δ @STEP``).
     """
     if not folder.is_dir():
         raise SystemExit(f"{folder}: no such ablation folder")
@@ -131,6 +136,16 @@ def edge_rows(
         differs[baseline, s] = union
     end_base = {s: _last_weights(folder / baseline / f"seed-{s}") for s in seeds}
     loss_base = {s: _train_loss(folder / baseline / f"seed-{s}") for s in seeds}
+    eval_base = {
+        s: _train_loss(folder / baseline / f"seed-{s}", eval_metric) if eval_metric else {}
+        for s in seeds
+    }
+    if eval_metric and not any(eval_base.values()):
+        from csmpt.run_folder import read_metrics
+
+        rows = read_metrics(folder / baseline / f"seed-{seeds[0]}" / "metrics.jsonl")
+        logged = sorted({k for r in rows for k in r if k.startswith("metrics/eval/")})
+        raise SystemExit(f"{folder}: '{baseline}' never logged {eval_metric} (logged: {logged})")
     out: list[dict[str, object]] = []
     for variant in [baseline, *variants]:
         cells: dict[str, list[float]] = {}
@@ -165,6 +180,10 @@ def edge_rows(
                 if steps:
                     diff = sum(loss[k] - ref[k] for k in steps) / len(steps)
                     cells.setdefault(f"loss {a}-{b}", []).append(diff)
+            if eval_metric:
+                evals = _train_loss(folder / variant / f"seed-{s}", eval_metric)
+                for step in sorted(set(evals) & set(eval_base[s])):
+                    cells.setdefault(f"Δ @{step}", []).append(evals[step] - eval_base[s][step])
         row: dict[str, object] = {"variant": variant}
         row.update({k: mean_ci(v) for k, v in cells.items()})
         out.append(row)
@@ -200,6 +219,11 @@ def main() -> None:
     p.add_argument("--corpus", type=Path, default=None, help="JSONL whose token shares weight rows")
     p.add_argument("--tokenizer", type=Path, default=None, help="tokenizer folder for --corpus")
     p.add_argument("--windows", type=_windows, default="1-10,11-25,26-50,51-75,76-100")
+    p.add_argument(
+        "--eval-metric",
+        default=None,
+        help="an eval metric of the runs' metrics.jsonl: its paired gap at every eval step",
+    )
     args = p.parse_args()
     if (args.corpus is None) != (args.tokenizer is None):
         p.error("--corpus and --tokenizer go together (the corpus's tokens weight the rows)")
@@ -208,7 +232,7 @@ def main() -> None:
     only = [v for v in args.variants.split(",") if v]
     for folder in args.folders:
         try:
-            rows = edge_rows(folder, args.baseline, shares, args.windows, only)
+            rows = edge_rows(folder, args.baseline, shares, args.windows, only, args.eval_metric)
         except CsmptError as e:  # an unreadable or missing checkpoint: one line
             raise SystemExit(str(e)) from None
         keys = [k for k in rows[-1] if k != "variant"]
@@ -218,7 +242,7 @@ def main() -> None:
         for row in rows:
             print(
                 f"| {row['variant']} | "
-                + " | ".join(_cell(row.get(k, ""), k.startswith("loss")) for k in keys)
+                + " | ".join(_cell(row.get(k, ""), k.startswith(("loss", "Δ"))) for k in keys)
                 + " |"
             )
 

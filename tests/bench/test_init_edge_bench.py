@@ -25,6 +25,13 @@ LOSS = {  # train loss at steps 1-4; focus's seed 18 is 0.5 lower over steps 1-2
     ("focus", 18): [4.0, 3.0, 3.0, 2.5],
 }
 
+EVAL = {  # held-out bpb: focus starts 0.2 lower; seed 18's edge widens to 0.4, seed 17's closes
+    ("mean", 17): {0: 4.0, 2: 3.0, 4: 2.5},
+    ("mean", 18): {0: 4.0, 2: 3.0, 4: 2.5},
+    ("focus", 17): {0: 3.8, 2: 2.9, 3: 2.7, 4: 2.5},
+    ("focus", 18): {0: 3.8, 2: 2.7, 3: 2.4, 4: 2.1},
+}
+
 
 def _save(path: Path, embedding: list[list[float]], block: list[float]) -> None:
     """A Composer checkpoint as a surgery or a run writes it: weights and their HF config."""
@@ -48,6 +55,10 @@ def _toy_ablation(root: Path) -> Path:
             lines = [
                 {"step": step, "loss/train/total": value}
                 for step, value in enumerate(LOSS[variant, seed], 1)
+            ]
+            lines += [  # held-out bpb at steps 0, 2 and 4 (the baseline's never at 3)
+                {"step": step, "metrics/eval/cs/BitsPerByte": value}
+                for step, value in EVAL[variant, seed].items()
             ]
             (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     return root
@@ -135,6 +146,22 @@ def test_variants_picks_the_pairs_compared(tmp_path: Path) -> None:
     assert swapped["mean"]["loss 3-4"] == "-0.250 ± 0.000"  # mean minus focus now
 
 
+def test_eval_metric_gap_at_every_step_both_runs_evaluated(tmp_path: Path) -> None:
+    folder = _toy_ablation(tmp_path / "abl")
+    metric = "metrics/eval/cs/BitsPerByte"
+    focus = _table(run_bench("init_edge.py", str(folder), "--eval-metric", metric, timeout=300))[
+        "focus"
+    ]
+    assert focus["Δ @0"] == "-0.200 ± 0.000"
+    # step 2: -0.1 and -0.3 by seed: mean -0.2, sd 0.1414, half-width t(0.975, 1) * sd / sqrt(2)
+    assert focus["Δ @2"] == f"-0.200 ± {12.706204736 * 0.1:.3f}"
+    # step 4: 0.0 and -0.4: mean -0.2, sd 0.2828, half-width t * 0.2
+    assert focus["Δ @4"] == f"-0.200 ± {12.706204736 * 0.2:.3f}"
+    assert "Δ @3" not in focus  # the baseline did not evaluate there
+    without = _table(run_bench("init_edge.py", str(folder), timeout=300))["focus"]
+    assert not any(k.startswith("Δ") for k in without)
+
+
 @pytest.mark.parametrize(
     ("mistake", "code", "says"),
     [
@@ -142,6 +169,7 @@ def test_variants_picks_the_pairs_compared(tmp_path: Path) -> None:
         ("bad-window", 2, "'10-1' is not a step window FIRST-LAST (1-10)"),
         ("wrong-folder", 1, "no such ablation folder"),
         ("run-without-checkpoint", 1, "holds no Composer checkpoints"),
+        ("metric-typo", 1, "never logged metrics/eval/cs/BitsPerbyte (logged: ["),
     ],
 )
 def test_a_users_mistake_is_one_line_and_no_table(
@@ -156,6 +184,7 @@ def test_a_users_mistake_is_one_line_and_no_table(
         "bad-window": [str(folder), "--windows", "1-2,10-1"],
         "wrong-folder": [str(tmp_path / "ablx")],
         "run-without-checkpoint": [str(folder)],
+        "metric-typo": [str(folder), "--eval-metric", "metrics/eval/cs/BitsPerbyte"],
     }[mistake]
     if mistake == "run-without-checkpoint":  # a run killed before its first save
         (folder / "focus" / "seed-18" / "ep1-ba4-rank0.pt").unlink()
