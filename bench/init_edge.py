@@ -86,7 +86,8 @@ def _last_weights(run: Path) -> ModelWeights:
     return load_source(find_checkpoints(run)[-1].path)
 
 
-def _train_loss(run: Path, metric: str = "loss/train/total") -> dict[int, float]:
+def _series(run: Path, metric: str = "loss/train/total") -> dict[int, float]:
+    """A run's ``metric`` by step (the training loss by default, or an eval metric)."""
     from csmpt.run_folder import loss_curve
 
     return dict(loss_curve(run / "metrics.jsonl", metric))
@@ -135,9 +136,9 @@ def edge_rows(
             union |= differs[v, s]
         differs[baseline, s] = union
     end_base = {s: _last_weights(folder / baseline / f"seed-{s}") for s in seeds}
-    loss_base = {s: _train_loss(folder / baseline / f"seed-{s}") for s in seeds}
+    loss_base = {s: _series(folder / baseline / f"seed-{s}") for s in seeds}
     eval_base = {
-        s: _train_loss(folder / baseline / f"seed-{s}", eval_metric) if eval_metric else {}
+        s: _series(folder / baseline / f"seed-{s}", eval_metric) if eval_metric else {}
         for s in seeds
     }
     if eval_metric and not any(eval_base.values()):
@@ -174,14 +175,14 @@ def edge_rows(
             cells.setdefault("gap at 0", []).append(g0)
             cells.setdefault("gap at end", []).append(g1)
             cells.setdefault("gap ratio", []).append(g1 / g0)
-            loss, ref = _train_loss(folder / variant / f"seed-{s}"), loss_base[s]
+            loss, ref = _series(folder / variant / f"seed-{s}"), loss_base[s]
             for a, b in windows:
                 steps = [k for k in ref if a <= k <= b and k in loss]
                 if steps:
                     diff = sum(loss[k] - ref[k] for k in steps) / len(steps)
                     cells.setdefault(f"loss {a}-{b}", []).append(diff)
             if eval_metric:
-                evals = _train_loss(folder / variant / f"seed-{s}", eval_metric)
+                evals = _series(folder / variant / f"seed-{s}", eval_metric)
                 for step in sorted(set(evals) & set(eval_base[s])):
                     cells.setdefault(f"Δ @{step}", []).append(evals[step] - eval_base[s][step])
         row: dict[str, object] = {"variant": variant}
