@@ -11,9 +11,16 @@ here: two ``csmpt ablate --run`` started in the same second, the second a traceb
 
 :func:`install` wraps ``get_shm_prefix`` (as ``streaming.base.dataset`` imported it) so that a
 node's local leader holds an exclusive ``filelock`` on a file beside the shared memory
-(``/dev/shm``, else the system's temporary folder) from the look to the create; other processes
-wait for it (milliseconds). Ranks other than the local leader look up what their leader
-registered, as before. Streaming versions without the function are left alone (logged once).
+(``/dev/shm``, else the system's temporary folder) from the look to the create; other jobs'
+leaders wait for it (milliseconds). In a multi-rank job the other ranks of a node look for the
+prefix on their own, before their leader registers it: the wrapper makes every rank wait at a
+barrier until its leader holds the lock, so no rank looks while another job on the node is
+between its look and its create (without that barrier a job whose leader waited for the lock
+dies with streaming's ``RuntimeError: ... shared memory registered does not match local
+leader``). Two multi-node jobs sharing two nodes could each hold one node's lock and wait for
+the other at that barrier: a leader waits at most :data:`WAIT_S` for the lock, then registers
+unlocked, as streaming does, with a warning. Streaming versions without the function are left
+alone (logged once).
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ log = logging.getLogger(__name__)
 
 _MARK = "_csmpt_shm_prefix_lock"
 LOCK_NAME = "csmpt_streaming_prefix.lock"
+WAIT_S = 300.0
+"""The longest a node's local leader waits for the lock before it registers unlocked."""
 
 
 def lock_path() -> Path:
@@ -60,21 +69,48 @@ def install() -> bool:
 
     @functools.wraps(original)
     def locked(streams_local: Any, streams_remote: Any, world: Any, *args: Any, **kw: Any) -> Any:
-        if not getattr(world, "is_local_leader", True):
-            return original(streams_local, streams_remote, world, *args, **kw)
-        from filelock import FileLock
+        lock = _acquire() if getattr(world, "is_local_leader", True) else None
+        try:
+            if _distributed():  # every rank looks only once its leader holds the node's lock
+                import torch.distributed as dist
 
-        try:
-            lock = FileLock(str(lock_path()), mode=0o666)
-            lock.acquire()
-        except OSError as e:  # a lock file another user made unwritable: streaming's own way
-            log.info("streaming prefix lock %s unavailable (%s); not locked", lock_path(), e)
-            return original(streams_local, streams_remote, world, *args, **kw)
-        try:
+                dist.barrier()
             return original(streams_local, streams_remote, world, *args, **kw)
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
 
     setattr(locked, _MARK, True)
     dataset.get_shm_prefix = locked
     return True
+
+
+def _distributed() -> bool:
+    """Whether torch.distributed has a process group (a multi-rank job)."""
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return False
+    return bool(dist.is_available() and dist.is_initialized())
+
+
+def _acquire() -> Any:
+    """The node's prefix lock, held; ``None`` where it cannot be had (streaming's own way)."""
+    from filelock import FileLock, Timeout
+
+    path = lock_path()
+    try:
+        lock = FileLock(str(path), mode=0o666)
+        lock.acquire(timeout=WAIT_S)
+    except Timeout:
+        log.warning(
+            "streaming prefix lock %s held for over %.0f s by another job; registering this "
+            "job's shared memory without it",
+            path,
+            WAIT_S,
+        )
+        return None
+    except OSError as e:  # a lock file another user made unwritable
+        log.info("streaming prefix lock %s unavailable (%s); not locked", path, e)
+        return None
+    return lock

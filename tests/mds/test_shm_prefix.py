@@ -5,11 +5,17 @@ child here widens that window to 0.5 s (a sleep after the look), so two children
 together both find prefix N free. Without csmpt's lock the second dies with streaming's
 ``FileExistsError`` (the control case: the bug is real in the pinned streaming); with it, the
 second waits and takes the next prefix.
+
+The same for two jobs of two ranks each (gloo process groups on one machine): every rank looks
+for the prefix, not only the leader, so the lock must hold the other ranks back too; the control
+there is the leader-only lock, under which the waiting job's second rank finds the other job's
+prefix and streaming raises.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -90,3 +96,97 @@ def test_two_datasets_built_together_take_different_prefixes(tmp_path: Path) -> 
     unlocked = _start_two(tmp_path / "mds", lock=False, tmp_path=tmp_path)
     assert sorted(rc for rc, _ in unlocked) == [0, 3], unlocked
     assert any("File exists" in out for _, out in unlocked), unlocked
+
+
+RANK_CHILD = r"""
+import os, sys, time
+from pathlib import Path
+
+import torch.distributed as dist
+from streaming.base.shared import prefix
+from streaming import StreamingDataset
+
+local, sync, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+look = prefix._check_and_find
+
+def slow_look(*args, **kwargs):
+    found = look(*args, **kwargs)
+    time.sleep(1.0)  # the window between the look and the create, widened
+    return found
+
+prefix._check_and_find = slow_look
+from csmpt.mds import shm_prefix
+
+assert shm_prefix.install()
+if mode == "leader":  # the control: the leader-only lock (no barrier for the other ranks)
+    shm_prefix._distributed = lambda: False
+dist.init_process_group("gloo")
+me = f"{Path(local).name}-{os.environ['RANK']}"
+(sync / me).touch()  # ready: imports done, process group up
+while not (sync / "go").exists():  # all four build at once
+    time.sleep(0.01)
+try:
+    ds = StreamingDataset(local=local, batch_size=1)
+except (FileExistsError, RuntimeError) as e:
+    print("clash", e, flush=True)
+    sys.exit(3)
+print("prefix", ds._shm_prefix_int, flush=True)
+time.sleep(2.0)  # hold the prefix while the other job registers
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_two_jobs(folder: Path, mode: str, tmp_path: Path) -> dict[str, tuple[int, str]]:
+    """Jobs 0 and 1, two ranks each, on one machine; ``{"JOB-RANK": (rc, output)}``."""
+    sync = tmp_path / f"sync-{mode}"
+    sync.mkdir()
+    procs = {}
+    for job in range(2):
+        port = _free_port()
+        for rank in range(2):
+            env = {
+                **os.environ,
+                "TMPDIR": str(tmp_path),
+                "OMP_NUM_THREADS": "1",
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "WORLD_SIZE": "2",
+                "RANK": str(rank),
+                "LOCAL_RANK": str(rank),
+                "LOCAL_WORLD_SIZE": "2",
+            }
+            procs[f"{job}-{rank}"] = subprocess.Popen(
+                [sys.executable, "-c", RANK_CHILD, str(folder / str(job)), str(sync), mode],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+            )
+    deadline = time.monotonic() + 180
+    while not all((sync / name).exists() for name in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (sync / "go").touch()
+    return {
+        name: (p.wait(timeout=180), p.stdout.read() if p.stdout else "")
+        for name, p in procs.items()
+    }
+
+
+@pytest.mark.slow
+def test_two_multi_rank_jobs_built_together_take_different_prefixes(tmp_path: Path) -> None:
+    for i in range(2):
+        _write_shards(tmp_path / "mds" / str(i))
+    done = _start_two_jobs(tmp_path / "mds", mode="all", tmp_path=tmp_path)
+    assert all(rc == 0 for rc, _ in done.values()), done
+    prefix = {name: out.split("prefix ")[1].split()[0] for name, (_, out) in done.items()}
+    assert prefix["0-0"] == prefix["0-1"] and prefix["1-0"] == prefix["1-1"], done
+    assert prefix["0-0"] != prefix["1-0"], done  # each job its own shared memory
+    # The control: a lock on the leaders only; the waiting job's other rank looked too early.
+    control = _start_two_jobs(tmp_path / "mds", mode="leader", tmp_path=tmp_path)
+    failed = [out for rc, out in control.values() if rc != 0]
+    assert failed and all("clash" in out for out in failed), control
