@@ -10,7 +10,9 @@ Per folder and variant, over the seeds, mean ± 95% CI (:mod:`csmpt.ablate.stats
 
 * ``rows moved``: how far the new embedding rows (those the variant's surgery set differently
   from the baseline's) moved from the surgery to the run's last checkpoint, L2 per row,
-  weighted by each token's share of ``--corpus`` (plain mean without one);
+  weighted by each token's share of ``--corpus`` (plain mean without one); left out, with
+  the gap columns, for a variant that trains the baseline's own surgery (``focus-embfirst``
+  against ``focus``: no row differs), whose training-loss and eval gaps are still given;
 * ``gap to baseline``: the same weighted distance between the variant's rows and the
   baseline's (same seed), at the surgery and at the end, and its ratio (below 1: the rows
   converge; above 1: they drift apart);
@@ -164,17 +166,19 @@ def edge_rows(
                 if shares is not None
                 else torch.ones(len(e0))
             )
-            cells.setdefault("rows moved", []).append(_weighted((e1 - e0).norm(dim=1), w))
+            if bool(new.any()):  # no row differs: the variant trains the baseline's surgery
+                cells.setdefault("rows moved", []).append(_weighted((e1 - e0).norm(dim=1), w))
             cells.setdefault("body moved", []).append(_body_moved(first, end))
             if variant == baseline:
                 continue
-            b0 = _embedding(start[baseline, s])[new]
-            b1 = _embedding(end_base[s])[new]
-            g0 = _weighted((e0 - b0).norm(dim=1), w)
-            g1 = _weighted((e1 - b1).norm(dim=1), w)
-            cells.setdefault("gap at 0", []).append(g0)
-            cells.setdefault("gap at end", []).append(g1)
-            cells.setdefault("gap ratio", []).append(g1 / g0)
+            if bool(new.any()):
+                b0 = _embedding(start[baseline, s])[new]
+                b1 = _embedding(end_base[s])[new]
+                g0 = _weighted((e0 - b0).norm(dim=1), w)
+                g1 = _weighted((e1 - b1).norm(dim=1), w)
+                cells.setdefault("gap at 0", []).append(g0)
+                cells.setdefault("gap at end", []).append(g1)
+                cells.setdefault("gap ratio", []).append(g1 / g0)
             loss, ref = _series(folder / variant / f"seed-{s}"), loss_base[s]
             for a, b in windows:
                 steps = [k for k in ref if a <= k <= b and k in loss]
@@ -236,7 +240,7 @@ def main() -> None:
             rows = edge_rows(folder, args.baseline, shares, args.windows, only, args.eval_metric)
         except CsmptError as e:  # an unreadable or missing checkpoint: one line
             raise SystemExit(str(e)) from None
-        keys = [k for k in rows[-1] if k != "variant"]
+        keys = list(dict.fromkeys(k for row in rows for k in row if k != "variant"))
         print(f"\n{folder}\n")
         print("| variant | " + " | ".join(keys) + " |")
         print("|---|" + "---:|" * len(keys))

@@ -162,6 +162,35 @@ def test_eval_metric_gap_at_every_step_both_runs_evaluated(tmp_path: Path) -> No
     assert not any(k.startswith("Δ") for k in without)
 
 
+def test_a_variant_on_the_baselines_own_surgery_gets_its_loss_and_eval_gaps(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    folder = _toy_ablation(tmp_path / "abl")
+    shutil.copytree(folder / "focus", folder / "focus-embfirst")  # same surgery, other training
+    for seed in (17, 18):  # 0.1 lower held-out bpb at step 4, 0.2 lower train loss at step 1
+        metrics = folder / "focus-embfirst" / f"seed-{seed}" / "metrics.jsonl"
+        rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+        for r in rows:
+            if r["step"] == 4 and "metrics/eval/cs/BitsPerByte" in r:
+                r["metrics/eval/cs/BitsPerByte"] -= 0.1
+            if r["step"] == 1 and "loss/train/total" in r:
+                r["loss/train/total"] -= 0.2
+        metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["--baseline", "focus", "--variants", "focus-embfirst", "--windows", "1-1"]
+    out = run_bench(
+        "init_edge.py",
+        *(str(folder), *args, "--eval-metric", "metrics/eval/cs/BitsPerByte"),
+        timeout=300,
+    )
+    row = _table(out)["focus-embfirst"]
+    assert row["loss 1-1"] == "-0.200 ± 0.000"
+    assert row["Δ @4"] == "-0.100 ± 0.000" and row["Δ @0"] == "+0.000 ± 0.000"
+    assert "rows moved" not in row and "gap at 0" not in row  # no row differs: no columns
+    assert row["body moved"] == "0.500 ± 0.000"
+
+
 @pytest.mark.parametrize(
     ("mistake", "code", "says"),
     [
