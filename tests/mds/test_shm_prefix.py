@@ -23,22 +23,27 @@ from pathlib import Path
 
 import pytest
 
-CHILD = r"""
-import sys, time
+SLOW_LOOK = r"""
+import os, sys, time
+from pathlib import Path
+
 from streaming.base.shared import prefix
 from streaming import StreamingDataset
 
-from pathlib import Path
-
-local, sync, lock = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "1"
 look = prefix._check_and_find
 
 def slow_look(*args, **kwargs):
     found = look(*args, **kwargs)
-    time.sleep(0.5)  # the window between the look and the create, widened
+    time.sleep(float(os.environ["WINDOW_S"]))  # the window between the look and the create
     return found
 
 prefix._check_and_find = slow_look
+"""
+
+CHILD = (
+    SLOW_LOOK
+    + r"""
+local, sync, lock = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "1"
 if lock:
     from csmpt.mds import shm_prefix
     assert shm_prefix.install()
@@ -53,6 +58,7 @@ except FileExistsError as e:
 print("prefix", ds._shm_prefix_int, flush=True)
 time.sleep(1.5)  # hold the prefix while the other process registers
 """
+)
 
 
 def _write_shards(folder: Path) -> None:
@@ -66,7 +72,7 @@ def _write_shards(folder: Path) -> None:
 def _start_two(folder: Path, lock: bool, tmp_path: Path) -> list[tuple[int, str]]:
     sync = tmp_path / f"sync-{int(lock)}"
     sync.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env = {**os.environ, "TMPDIR": str(tmp_path), "WINDOW_S": "0.5"}
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, str(folder / str(i)), str(sync), "1" if lock else "0"],
@@ -98,24 +104,13 @@ def test_two_datasets_built_together_take_different_prefixes(tmp_path: Path) -> 
     assert any("File exists" in out for _, out in unlocked), unlocked
 
 
-RANK_CHILD = r"""
-import os, sys, time
-from pathlib import Path
-
+RANK_CHILD = (
+    SLOW_LOOK
+    + r"""
 import torch.distributed as dist
-from streaming.base.shared import prefix
-from streaming import StreamingDataset
+from csmpt.mds import shm_prefix
 
 local, sync, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
-look = prefix._check_and_find
-
-def slow_look(*args, **kwargs):
-    found = look(*args, **kwargs)
-    time.sleep(1.0)  # the window between the look and the create, widened
-    return found
-
-prefix._check_and_find = slow_look
-from csmpt.mds import shm_prefix
 
 assert shm_prefix.install()
 if mode == "leader":  # the control: the leader-only lock (no barrier for the other ranks)
@@ -133,6 +128,7 @@ except (FileExistsError, RuntimeError) as e:
 print("prefix", ds._shm_prefix_int, flush=True)
 time.sleep(2.0)  # hold the prefix while the other job registers
 """
+)
 
 
 def _free_port() -> int:
@@ -152,6 +148,7 @@ def _start_two_jobs(folder: Path, mode: str, tmp_path: Path) -> dict[str, tuple[
             env = {
                 **os.environ,
                 "TMPDIR": str(tmp_path),
+                "WINDOW_S": "1.0",
                 "OMP_NUM_THREADS": "1",
                 "MASTER_ADDR": "127.0.0.1",
                 "MASTER_PORT": str(port),
