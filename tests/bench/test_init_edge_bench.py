@@ -1,13 +1,43 @@
-"""bench/init_edge.py against values computed by hand on a toy ablation folder."""
+"""bench/init_edge.py against values computed by hand on a toy ablation folder.
+
+The tables come from the script's ``main`` in this process (a subprocess per table cost ~8 s of
+imports each); the mistakes run it as a user does, in a subprocess, for the exit code and the
+one line on stderr.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import torch
-from procs import run_bench
+
+_SPEC = importlib.util.spec_from_file_location(
+    "init_edge_bench", Path(__file__).parents[2] / "bench" / "init_edge.py"
+)
+assert _SPEC is not None and _SPEC.loader is not None
+INIT_EDGE = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(INIT_EDGE)
+
+
+def run_bench(script: str, *args: str) -> str:
+    """``bench/init_edge.py ARGS``'s stdout, run in this process."""
+    assert script == "init_edge.py"
+    out = io.StringIO()
+    argv = sys.argv
+    sys.argv = [script, *args]
+    try:
+        with contextlib.redirect_stdout(out):
+            INIT_EDGE.main()
+    finally:
+        sys.argv = argv
+    return out.getvalue()
+
 
 # 4 tokens x 2 dims; rows 2 and 3 are the ones the two inits set differently
 START = {
@@ -93,7 +123,7 @@ def test_rows_body_gap_and_loss_windows_are_the_hand_computed_values(
         corpus = tmp_path / "corpus.jsonl"
         corpus.write_text(json.dumps({"text": "c c c d"}) + "\n")
         args += ["--corpus", str(corpus), "--tokenizer", str(_word_tokenizer(tmp_path / "tok"))]
-    table = _table(run_bench("init_edge.py", *args, timeout=300))
+    table = _table(run_bench("init_edge.py", *args))
     w2, w3 = (0.75, 0.25) if weighted else (0.5, 0.5)
     mean, focus = table["mean"], table["focus"]
     assert mean["rows moved"] == f"{w2 * 0.5 + w3 * 1.0:.3f} ± 0.000"
@@ -112,7 +142,6 @@ def test_rows_body_gap_and_loss_windows_are_the_hand_computed_values(
 
 def test_a_folder_without_the_baseline_is_one_line(tmp_path: Path) -> None:
     import subprocess
-    import sys
 
     folder = _toy_ablation(tmp_path / "abl")
     proc = subprocess.run(
@@ -132,14 +161,13 @@ def test_variants_picks_the_pairs_compared(tmp_path: Path) -> None:
 
     folder = _toy_ablation(tmp_path / "abl")
     shutil.copytree(folder / "focus", folder / "focus-wte")  # a third variant, left out below
-    table = _table(run_bench("init_edge.py", str(folder), "--variants", "focus", timeout=300))
+    table = _table(run_bench("init_edge.py", str(folder), "--variants", "focus"))
     assert sorted(table) == ["focus", "mean"]
     assert table["focus"]["gap at 0"] == f"{0.5**0.5:.3f} ± 0.000"
     swapped = _table(
         run_bench(
             "init_edge.py",
             *(str(folder), "--baseline", "focus", "--variants", "mean", "--windows", "3-4"),
-            timeout=300,
         )
     )
     assert sorted(swapped) == ["focus", "mean"]
@@ -149,16 +177,14 @@ def test_variants_picks_the_pairs_compared(tmp_path: Path) -> None:
 def test_eval_metric_gap_at_every_step_both_runs_evaluated(tmp_path: Path) -> None:
     folder = _toy_ablation(tmp_path / "abl")
     metric = "metrics/eval/cs/BitsPerByte"
-    focus = _table(run_bench("init_edge.py", str(folder), "--eval-metric", metric, timeout=300))[
-        "focus"
-    ]
+    focus = _table(run_bench("init_edge.py", str(folder), "--eval-metric", metric))["focus"]
     assert focus["Δ @0"] == "-0.200 ± 0.000"
     # step 2: -0.1 and -0.3 by seed: mean -0.2, sd 0.1414, half-width t(0.975, 1) * sd / sqrt(2)
     assert focus["Δ @2"] == f"-0.200 ± {12.706204736 * 0.1:.3f}"
     # step 4: 0.0 and -0.4: mean -0.2, sd 0.2828, half-width t * 0.2
     assert focus["Δ @4"] == f"-0.200 ± {12.706204736 * 0.2:.3f}"
     assert "Δ @3" not in focus  # the baseline did not evaluate there
-    without = _table(run_bench("init_edge.py", str(folder), timeout=300))["focus"]
+    without = _table(run_bench("init_edge.py", str(folder)))["focus"]
     assert not any(k.startswith("Δ") for k in without)
 
 
@@ -182,7 +208,6 @@ def test_a_variant_on_the_baselines_own_surgery_gets_its_loss_and_eval_gaps(
     out = run_bench(
         "init_edge.py",
         *(str(folder), *args, "--eval-metric", "metrics/eval/cs/BitsPerByte"),
-        timeout=300,
     )
     row = _table(out)["focus-embfirst"]
     assert row["loss 1-1"] == "-0.200 ± 0.000"
@@ -205,7 +230,6 @@ def test_a_users_mistake_is_one_line_and_no_table(
     tmp_path: Path, mistake: str, code: int, says: str
 ) -> None:
     import subprocess
-    import sys
 
     folder = _toy_ablation(tmp_path / "abl")
     args = {
