@@ -1,12 +1,21 @@
-"""Test helpers for subprocesses: run a bench script; wait for a training run to reach a step."""
+"""Test helpers for subprocesses: run a bench script; wait for a training run to reach a step;
+a free port for a process group."""
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (a gloo process group's ``MASTER_PORT``)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_for_step(metrics: Path, step: int, proc: subprocess.Popen, timeout: float) -> None:

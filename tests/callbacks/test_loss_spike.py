@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from procs import wait_for_step
+from procs import free_port, wait_for_step
 
 from csmpt.callbacks.loss_spike import NonFiniteLossError
 from csmpt.callbacks.spike_detect import RollingWindow, SpikeRule, check_spike
@@ -559,14 +559,6 @@ def test_a_swap_to_a_harder_corpus_is_not_skipped_forever(
         assert "window_restarted" in events[-1] and "window_restarted" not in events[0]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_rollback_under_fsdp2_loads_the_sharded_checkpoint(
     rolled_run: Path, tiny_overrides, tmp_path: Path
@@ -580,7 +572,7 @@ def test_rollback_under_fsdp2_loads_the_sharded_checkpoint(
     spike = {**ROLLBACK, "callbacks.csmpt_inject_spike": "{at: 8, samples: [1], kind: adversarial}"}
     fsdp = "{version: 2, sharding_strategy: FULL_SHARD, state_dict_type: sharded}"
     cmd = [str(Path(sys.executable).parent / "csmpt"), "launch", "--scheduler", "local"]
-    cmd += ["--nproc", "2", "--master-port", str(_free_port()), "--log-dir", str(tmp_path / "logs")]
+    cmd += ["--nproc", "2", "--master-port", str(free_port()), "--log-dir", str(tmp_path / "logs")]
     cmd += ["yamls/tiny/mpt.yaml"]
     cmd += tiny_overrides(run_dir, **ROLLBACK_RUN, **spike, fsdp_config=fsdp)
     env = {k: v for k, v in os.environ.items() if k != "FSDP_VERSION"}

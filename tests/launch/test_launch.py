@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from procs import free_port
 from typer.testing import CliRunner
 
 from csmpt.cli.app import app
@@ -220,14 +221,6 @@ def test_file_rendezvous_joins_two_processes(tmp_path: Path) -> None:
     assert outs == ["gloo 3.0", "gloo 3.0"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_local_launch_trains_with_two_processes(tiny_overrides, tmp_path: Path) -> None:
     run_dir, log_dir = tmp_path / "run", tmp_path / "logs"
@@ -240,7 +233,7 @@ def test_local_launch_trains_with_two_processes(tiny_overrides, tmp_path: Path) 
         device_train_microbatch_size=2,
     )
     cmd = [str(Path(sys.executable).parent / "csmpt"), "launch", "--scheduler", "local"]
-    cmd += ["--nproc", "2", "--log-dir", str(log_dir), "--master-port", str(_free_port())]
+    cmd += ["--nproc", "2", "--log-dir", str(log_dir), "--master-port", str(free_port())]
     cmd += ["yamls/tiny/mpt.yaml", *overrides]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -15,13 +15,13 @@ prefix and streaming raises.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from procs import free_port
 
 SLOW_LOOK = r"""
 import os, sys, time
@@ -131,19 +131,13 @@ time.sleep(2.0)  # hold the prefix while the other job registers
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_two_jobs(folder: Path, mode: str, tmp_path: Path) -> dict[str, tuple[int, str]]:
     """Jobs 0 and 1, two ranks each, on one machine; ``{"JOB-RANK": (rc, output)}``."""
     sync = tmp_path / f"sync-{mode}"
     sync.mkdir()
     procs = {}
     for job in range(2):
-        port = _free_port()
+        port = free_port()
         for rank in range(2):
             env = {
                 **os.environ,
