@@ -166,12 +166,13 @@ def edge_rows(
                 if shares is not None
                 else torch.ones(len(e0))
             )
-            if bool(new.any()):  # no row differs: the variant trains the baseline's surgery
+            has_rows = bool(new.any())  # none: the variant trains the baseline's surgery
+            if has_rows:
                 cells.setdefault("rows moved", []).append(_weighted((e1 - e0).norm(dim=1), w))
             cells.setdefault("body moved", []).append(_body_moved(first, end))
             if variant == baseline:
                 continue
-            if bool(new.any()):
+            if has_rows:
                 b0 = _embedding(start[baseline, s])[new]
                 b1 = _embedding(end_base[s])[new]
                 g0 = _weighted((e0 - b0).norm(dim=1), w)

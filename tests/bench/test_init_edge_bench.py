@@ -25,12 +25,11 @@ INIT_EDGE = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(INIT_EDGE)
 
 
-def run_bench(script: str, *args: str) -> str:
+def init_edge(*args: str) -> str:
     """``bench/init_edge.py ARGS``'s stdout, run in this process."""
-    assert script == "init_edge.py"
     out = io.StringIO()
     argv = sys.argv
-    sys.argv = [script, *args]
+    sys.argv = ["init_edge.py", *args]
     try:
         with contextlib.redirect_stdout(out):
             INIT_EDGE.main()
@@ -123,7 +122,7 @@ def test_rows_body_gap_and_loss_windows_are_the_hand_computed_values(
         corpus = tmp_path / "corpus.jsonl"
         corpus.write_text(json.dumps({"text": "c c c d"}) + "\n")
         args += ["--corpus", str(corpus), "--tokenizer", str(_word_tokenizer(tmp_path / "tok"))]
-    table = _table(run_bench("init_edge.py", *args))
+    table = _table(init_edge(*args))
     w2, w3 = (0.75, 0.25) if weighted else (0.5, 0.5)
     mean, focus = table["mean"], table["focus"]
     assert mean["rows moved"] == f"{w2 * 0.5 + w3 * 1.0:.3f} ± 0.000"
@@ -161,12 +160,11 @@ def test_variants_picks_the_pairs_compared(tmp_path: Path) -> None:
 
     folder = _toy_ablation(tmp_path / "abl")
     shutil.copytree(folder / "focus", folder / "focus-wte")  # a third variant, left out below
-    table = _table(run_bench("init_edge.py", str(folder), "--variants", "focus"))
+    table = _table(init_edge(str(folder), "--variants", "focus"))
     assert sorted(table) == ["focus", "mean"]
     assert table["focus"]["gap at 0"] == f"{0.5**0.5:.3f} ± 0.000"
     swapped = _table(
-        run_bench(
-            "init_edge.py",
+        init_edge(
             *(str(folder), "--baseline", "focus", "--variants", "mean", "--windows", "3-4"),
         )
     )
@@ -177,14 +175,14 @@ def test_variants_picks_the_pairs_compared(tmp_path: Path) -> None:
 def test_eval_metric_gap_at_every_step_both_runs_evaluated(tmp_path: Path) -> None:
     folder = _toy_ablation(tmp_path / "abl")
     metric = "metrics/eval/cs/BitsPerByte"
-    focus = _table(run_bench("init_edge.py", str(folder), "--eval-metric", metric))["focus"]
+    focus = _table(init_edge(str(folder), "--eval-metric", metric))["focus"]
     assert focus["Δ @0"] == "-0.200 ± 0.000"
     # step 2: -0.1 and -0.3 by seed: mean -0.2, sd 0.1414, half-width t(0.975, 1) * sd / sqrt(2)
     assert focus["Δ @2"] == f"-0.200 ± {12.706204736 * 0.1:.3f}"
     # step 4: 0.0 and -0.4: mean -0.2, sd 0.2828, half-width t * 0.2
     assert focus["Δ @4"] == f"-0.200 ± {12.706204736 * 0.2:.3f}"
     assert "Δ @3" not in focus  # the baseline did not evaluate there
-    without = _table(run_bench("init_edge.py", str(folder)))["focus"]
+    without = _table(init_edge(str(folder)))["focus"]
     assert not any(k.startswith("Δ") for k in without)
 
 
@@ -205,8 +203,7 @@ def test_a_variant_on_the_baselines_own_surgery_gets_its_loss_and_eval_gaps(
                 r["loss/train/total"] -= 0.2
         metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
     args = ["--baseline", "focus", "--variants", "focus-embfirst", "--windows", "1-1"]
-    out = run_bench(
-        "init_edge.py",
+    out = init_edge(
         *(str(folder), *args, "--eval-metric", "metrics/eval/cs/BitsPerByte"),
     )
     row = _table(out)["focus-embfirst"]
