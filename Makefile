@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.csmpt-installed
 CONSTRAINTS ?= requirements/constraints.txt
 PYTEST_ARGS ?=
+# make test's pytest-xdist workers (each gets its share of the cores: tests/conftest.py); 1: none
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test lint mutate clean
 
@@ -30,7 +32,7 @@ demo: install
 	$(BIN)/csmpt demo
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check csmpt tests launch bench tools

@@ -15,6 +15,21 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
+
+def _share_the_cores_between_workers() -> None:
+    """Under pytest-xdist (``make test`` runs ``-n 2``), each worker's torch, and the children it
+    starts, get their share of the cores: two workers with a thread per core each would spin
+    OpenMP threads against each other and run slower than one worker."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers <= 1:
+        return
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, share)
+
+
+_share_the_cores_between_workers()
+
 REPO = Path(__file__).resolve().parents[1]
 
 
