@@ -18,8 +18,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
 def _share_the_cores_between_workers() -> None:
     """Under pytest-xdist (``make test`` runs ``-n 2``), each worker's torch, and the children it
-    starts, get their share of the cores: two workers with a thread per core each would spin
-    OpenMP threads against each other and run slower than one worker."""
+    starts, get their share of the cores: two workers with a thread per core each would put
+    twice as many busy OpenMP threads on the machine as it has cores."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers <= 1:
         return
